@@ -15,3 +15,21 @@ if not os.path.islink(LINK):
     os.symlink(REPO, LINK)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+import pytest  # noqa: E402
+
+SHARED = os.environ.get("PATCHWAVE_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    """The ``shared/`` folder beside the checkout (real Microsoft samples, tools)."""
+    if not os.path.isdir(os.path.join(SHARED, "catalog_samples")):
+        raise RuntimeError("shared/ with catalog_samples/ not found at %s; set PATCHWAVE_SHARED" % SHARED)
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def samples_dir(shared_dir):
+    """``shared/catalog_samples``."""
+    return os.path.join(shared_dir, "catalog_samples")

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module as a mis
     HAS_LXML = False
     LXML_IMPORT_ERROR = exc
 
-from ._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
 
 _PARSER_OPTIONS = dict(
     resolve_entities=False,

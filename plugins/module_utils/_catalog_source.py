@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Open a catalog source: detect its format, check its signature, extract it, read its records.
+
+This is the one place that knows which reader serves which format; ``catalog_sync`` hands the
+records it yields to the store. Extraction happens in a private temporary folder that is removed
+on every path out, so a failed sync leaves no files behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+
+from ansible_collections.patchwave.windows.plugins.module_utils import _cab
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+
+FORMATS = ("auto", "offline_scan", "wsus_export", "catalog_file")
+_OFFLINE_MEMBERS = ("package.cab", "index.xml")
+_EXPORT_MEMBERS = ("package.xml", "metadata.txt")
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_format(path):
+    """Name the format of the file at ``path`` from its content, or raise CatalogError."""
+    where = "catalog file '%s'" % path
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise CatalogError("%s: cannot be read: %s" % (where, exc.strerror))
+    if head.startswith(b"MSCF"):
+        names = {m.name.lower() for m in _cab.list_members(path)}
+        if all(m in names for m in _OFFLINE_MEMBERS):
+            return "offline_scan"
+        if all(m in names for m in _EXPORT_MEMBERS):
+            return "wsus_export"
+        raise CatalogError("%s: is a cabinet but neither an offline scan package (package.cab, index.xml) nor a "
+                           "WSUS export (package.xml, metadata.txt); it holds: %s"
+                           % (where, ", ".join(sorted(names)[:10]) or "nothing"))
+    if os.path.splitext(path)[1].lower() in (".yml", ".yaml", ".json") or head.lstrip()[:1] in (b"{", b"f", b"-", b"#"):
+        return "catalog_file"
+    raise CatalogError("%s: format not recognised (expected a cabinet or a YAML/JSON catalog file)" % where)
+
+
+def _require_members(path, fmt, where):
+    names = {m.name.lower() for m in _cab.list_members(path)}
+    wanted = _OFFLINE_MEMBERS if fmt == "offline_scan" else _EXPORT_MEMBERS
+    missing = [m for m in wanted if m not in names]
+    if missing:
+        hint = ""
+        if fmt == "offline_scan" and all(m in names for m in _EXPORT_MEMBERS):
+            hint = " (it looks like a WSUS export: use format wsus_export)"
+        elif fmt == "wsus_export" and all(m in names for m in _OFFLINE_MEMBERS):
+            hint = " (it looks like an offline scan package: use format offline_scan)"
+        raise CatalogError("%s: member%s %s missing for format %s%s" % (
+            where, "s" if len(missing) > 1 else "", ", ".join("'%s'" % m for m in missing)
+            + (" are" if len(missing) > 1 else " is"), fmt, hint))
+    return names
+
+
+@contextlib.contextmanager
+def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trusted_ca_file=None, tmpdir=None):
+    """Yield ``(info, records)`` for the catalog at ``path``; temporary files go when the block ends.
+
+    ``info`` holds the detected format, the source name, the file's SHA-256, the package creation
+    date and, for signed packages, the signature facts.
+    """
+    where = "catalog file '%s'" % path
+    if not os.path.isfile(path):
+        raise CatalogError("%s: does not exist or is not a file" % where)
+    if fmt not in FORMATS:
+        raise CatalogError("%s: format %r is not one of %s" % (where, fmt, ", ".join(FORMATS)))
+    detected = detect_format(path) if fmt == "auto" else fmt
+    info = {"format": detected, "path": os.path.abspath(path), "sha256": file_sha256(path),
+            "source": None, "package_created": None, "signature": None}
+    if detected == "catalog_file":
+        from ansible_collections.patchwave.windows.plugins.module_utils._catalog_file import read_catalog_file
+
+        source, records = read_catalog_file(path, languages=languages)
+        info["source"] = source
+        yield info, records
+        return
+
+    with open(path, "rb") as handle:
+        if not handle.read(4) == b"MSCF":
+            raise CatalogError("%s: is not a cabinet, but format %s needs one" % (where, detected))
+    _require_members(path, detected, where)
+    work = tempfile.mkdtemp(prefix="patchwave-sync-", dir=tmpdir)
+    try:
+        if detected == "offline_scan":
+            info["source"] = "microsoft-update"
+            if verify_signature:
+                from ansible_collections.patchwave.windows.plugins.module_utils._authenticode import verify_cab_signature
+
+                info["signature"] = verify_cab_signature(path, trusted_ca_file=trusted_ca_file, where=where)
+            yield info, _offline_scan_records(path, work, languages, where, info)
+        else:
+            info["source"] = "wsus-export"
+            yield info, _wsus_export_records(path, work, languages, where)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _offline_scan_records(path, work, languages, where, info):
+    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
+
+    outer = os.path.join(work, "outer")
+    _cab.extract(path, outer, where=where)
+    package_cab = os.path.join(outer, "package.cab")
+    package_where = "%s: member 'package.cab'" % where
+    inner = os.path.join(work, "package")
+    _cab.extract(package_cab, inner, where=package_where)
+    package_xml = os.path.join(inner, "package.xml")
+    if not os.path.isfile(package_xml):
+        raise CatalogError("%s: member 'package.xml' is missing" % package_where)
+    index_xml = os.path.join(outer, "index.xml")
+    ranges = offline.read_index(index_xml, "%s: member 'index.xml'" % where)
+    patterns = ["c/*", "x/*"] + ["l/%s/*" % language for language in (languages or ())]
+    folders = {}
+    for _start, name in ranges:
+        detail = os.path.join(outer, name)
+        if not os.path.isfile(detail):
+            raise CatalogError("%s: index.xml names detail cabinet '%s', which is missing" % (where, name))
+        target = os.path.join(work, "detail", name)
+        _cab.extract(detail, target, members=patterns, where="%s: member '%s'" % (where, name))
+        folders[name] = target
+        os.unlink(detail)  # the compressed copy is no longer needed: keep the disk footprint down
+    info["package_created"] = _package_created(package_xml)
+    return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages, where=where)
+
+
+def _package_created(package_xml):
+    with open(package_xml, "rb") as handle:
+        head = handle.read(4096).decode("utf-8", "replace")
+    marker = 'CreationDate="'
+    start = head.find(marker)
+    if start < 0:
+        return None
+    end = head.find('"', start + len(marker))
+    return head[start + len(marker):end] if end > 0 else None
+
+
+def _wsus_export_records(path, work, languages, where):
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_wsus_export import read_wsus_export
+
+    _cab.extract(path, work, where=where)
+    package_xml = os.path.join(work, "package.xml")
+    metadata = os.path.join(work, "metadata.txt")
+    return read_wsus_export(package_xml, metadata, languages=languages)

@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Merge a stream of catalog records into the store as one new catalog version.
+
+The records are first written to staging tables inside the sync's transaction, so memory stays
+flat however large the catalog is; relationships that arrive as package-local RevisionIds,
+filters, change detection and expiry are then set operations in SQL. Nothing reaches the real
+tables unless the whole source was read: any error rolls the transaction back and the store is
+exactly as it was. A sync that changes nothing creates no catalog version.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError, CatalogUpdate
+
+_BATCH = 2000
+
+_STAGING = {
+    "s_updates": "update_id TEXT PRIMARY KEY, revision_number INTEGER, revision_id INTEGER, kind TEXT, "
+                 "category_type TEXT, title TEXT, kb TEXT, msrc_severity TEXT, release_date TEXT, "
+                 "reboot_behavior TEXT, impact TEXT, max_download_size BIGINT, is_bundle INTEGER, "
+                 "explicitly_deployable INTEGER, support_url TEXT, default_language TEXT, "
+                 "security_bulletins TEXT, rules TEXT, digest TEXT",
+    "s_titles": "update_id TEXT, revision_number INTEGER, language TEXT, title TEXT, description TEXT",
+    "s_kbs": "update_id TEXT, revision_number INTEGER, kb TEXT",
+    "s_categories": "update_id TEXT, revision_number INTEGER, category_id TEXT",
+    "s_prereqs": "update_id TEXT, revision_number INTEGER, clause INTEGER, prerequisite_id TEXT",
+    "s_bundles": "bundle_id TEXT, revision_number INTEGER, member_id TEXT",
+    "s_supersedes": "update_id TEXT, revision_number INTEGER, superseded_id TEXT",
+    "s_rev_links": "update_id TEXT, revision_number INTEGER, link TEXT, rev_id INTEGER",
+    "s_files": "update_id TEXT, revision_number INTEGER, file_id TEXT, file_name TEXT, sha1 TEXT, "
+               "sha256 TEXT, size BIGINT, modified TEXT",
+    "s_urls": "file_id TEXT, url TEXT",
+    "s_keep": "update_id TEXT PRIMARY KEY",
+    "s_status": "update_id TEXT PRIMARY KEY, status TEXT, expire INTEGER",
+    "s_new_supersedence": "update_id TEXT, superseded_id TEXT",
+    "s_new_bundles": "bundle_id TEXT, member_id TEXT",
+}
+
+
+@dataclass
+class FileLocation:
+    """A download URL for a file, by file id (base64 SHA-1), as offline-scan packages list them."""
+
+    file_id: str
+    url: str
+
+
+@dataclass
+class SyncOptions:
+    source: str
+    format: str
+    source_path: str | None = None
+    source_sha256: str | None = None
+    package_created: str | None = None
+    languages: tuple = ("en",)
+    products: tuple = ()
+    classifications: tuple = ()
+    expire_superseded_days: int | None = None
+    check_mode: bool = False
+    now: datetime.datetime | None = None
+
+
+def file_id_for(update_file):
+    """Files are identified by SHA-1 (as Microsoft's metadata does), else by SHA-256."""
+    if update_file.sha1:
+        return update_file.sha1
+    if update_file.sha256:
+        return "sha256:" + update_file.sha256
+    return None
+
+
+def record_digest(record):
+    """A digest of everything a record says, except package-local RevisionIds."""
+    content = [
+        record.update_id, record.revision_number, record.kind, record.category_type,
+        sorted(record.titles.items()), sorted(record.descriptions.items()), record.default_language,
+        list(record.kb_articles), list(record.security_bulletins), record.msrc_severity,
+        record.release_date, record.reboot_behavior, record.impact, record.max_download_size,
+        record.is_bundle, record.explicitly_deployable, record.support_url,
+        sorted(record.categories), [list(c) for c in record.prerequisites], sorted(record.bundled_updates),
+        sorted(record.supersedes),
+        sorted([f.name, f.sha1, f.sha256, f.size, f.modified, sorted(f.urls)] for f in record.files),
+        sorted(record.rules.items()),
+    ]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":"), default=str).encode("utf-8")).hexdigest()
+
+
+def _preferred(mapping, languages, default_language):
+    for language in tuple(languages) + ((default_language,) if default_language else ()):
+        if language in mapping:
+            return mapping[language]
+    for language in sorted(mapping):
+        return mapping[language]
+    return None
+
+
+class _Stager:
+    """Buffers staging rows and writes them in batches."""
+
+    def __init__(self, cursor, languages):
+        self.cursor = cursor
+        self.languages = tuple(languages)
+        self.rows = {name: [] for name in _STAGING}
+        self.count = 0
+
+    def add(self, record):
+        if not isinstance(record, CatalogUpdate):
+            raise TypeError("not a catalog record: %r" % (record,))
+        uid, rev = record.update_id, record.revision_number
+        self.rows["s_updates"].append((
+            uid, rev, record.revision_id, record.kind, record.category_type,
+            _preferred(record.titles, self.languages, record.default_language),
+            record.kb_articles[0] if record.kb_articles else None,
+            record.msrc_severity, record.release_date, record.reboot_behavior, record.impact,
+            record.max_download_size, 1 if record.is_bundle else 0,
+            None if record.explicitly_deployable is None else int(bool(record.explicitly_deployable)),
+            record.support_url, record.default_language,
+            ",".join(record.security_bulletins) or None,
+            json.dumps(record.rules, sort_keys=True) if record.rules else None,
+            record_digest(record),
+        ))
+        for language in set(record.titles) | set(record.descriptions):
+            self.rows["s_titles"].append((uid, rev, language, record.titles.get(language),
+                                          record.descriptions.get(language)))
+        for kb in record.kb_articles:
+            self.rows["s_kbs"].append((uid, rev, kb))
+        for category_id in record.categories:
+            self.rows["s_categories"].append((uid, rev, category_id))
+        for clause_number, clause in enumerate(record.prerequisites):
+            for prerequisite_id in clause:
+                self.rows["s_prereqs"].append((uid, rev, clause_number, prerequisite_id))
+        for member_id in record.bundled_updates:
+            self.rows["s_bundles"].append((uid, rev, member_id))
+        for superseded_id in record.supersedes:
+            self.rows["s_supersedes"].append((uid, rev, superseded_id))
+        for rev_id in record.superseded_by_revision_ids:
+            self.rows["s_rev_links"].append((uid, rev, "superseded_by", rev_id))
+        for rev_id in record.bundled_by_revision_ids:
+            self.rows["s_rev_links"].append((uid, rev, "bundled_by", rev_id))
+        for update_file in record.files:
+            file_id = file_id_for(update_file)
+            if file_id is None:
+                continue
+            self.rows["s_files"].append((uid, rev, file_id, update_file.name, update_file.sha1, update_file.sha256,
+                                         update_file.size, update_file.modified))
+            for url in update_file.urls:
+                self.rows["s_urls"].append((file_id, url))
+        self.count += 1
+        if self.count % _BATCH == 0:
+            self.flush()
+
+    def add_location(self, location):
+        self.rows["s_urls"].append((location.file_id, location.url))
+        if len(self.rows["s_urls"]) >= _BATCH * 4:
+            self.flush()
+
+    def flush(self):
+        for name, rows in self.rows.items():
+            if not rows:
+                continue
+            width = len(rows[0])
+            marks = ",".join("?" * width)
+            if name == "s_updates":
+                # Several revisions of one update: keep the highest (Microsoft's own advice).
+                columns = [c.split()[0] for c in _STAGING["s_updates"].split(", ")]
+                assignments = ", ".join("%s = excluded.%s" % (c, c) for c in columns[1:])
+                sql = ("INSERT INTO s_updates VALUES (%s) ON CONFLICT (update_id) DO UPDATE SET %s "
+                       "WHERE excluded.revision_number > s_updates.revision_number" % (marks, assignments))
+            else:
+                sql = "INSERT INTO %s VALUES (%s)" % (name, marks)
+            self.cursor.executemany(sql, rows)
+            rows.clear()
+
+
+def _resolve_category_names(cursor, names, category_type, what):
+    """Turn product or classification names (GUIDs or titles) into category ids."""
+    if not names:
+        return None
+    resolved = set()
+    for name in names:
+        text = str(name).strip()
+        rows = cursor.execute(
+            "SELECT update_id FROM s_updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
+            "UNION SELECT update_id FROM updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
+            "UNION SELECT update_id FROM s_titles WHERE lower(title) = ? AND update_id IN "
+            "(SELECT update_id FROM s_updates WHERE kind = 'category')",
+            (text.lower(), text.lower(), text.lower(), text.lower(), text.lower())).fetchall()
+        if not rows:
+            raise CatalogError("%s %r is not in the catalog (give its GUID or its title)" % (what, text))
+        resolved.update(r[0] for r in rows)
+    return resolved
+
+
+def _count_by_kind(cursor, status_sql):
+    rows = cursor.execute(
+        "SELECT u.kind, count(*) FROM (%s) x JOIN s_updates u ON u.update_id = x.update_id GROUP BY u.kind"
+        % status_sql).fetchall()
+    return {kind: n for kind, n in rows}
+
+
+def sync_records(store, records, options):
+    """Merge ``records`` (an iterable of CatalogUpdate / FileLocation) into ``store``.
+
+    Returns a result dict: changed, catalog_version, previous_version and counts. In check mode
+    the same work is done and then rolled back.
+    """
+    now = options.now or datetime.datetime.now(datetime.timezone.utc)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with store.transaction() as cursor:
+        for name, columns in _STAGING.items():
+            cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
+            cursor.execute(store.temp_table(name, columns))
+        stager = _Stager(cursor, options.languages)
+        for record in records:
+            if isinstance(record, FileLocation):
+                stager.add_location(record)
+            else:
+                stager.add(record)
+        stager.flush()
+        for index in ("s_titles (update_id)", "s_kbs (update_id)", "s_categories (update_id)",
+                      "s_prereqs (update_id)", "s_bundles (bundle_id)", "s_supersedes (update_id)",
+                      "s_rev_links (rev_id)", "s_files (update_id)", "s_urls (file_id)", "s_updates (revision_id)"):
+            table = index.split()[0]
+            cursor.execute("CREATE INDEX temp.%s_ix ON %s" % (table, index))
+        result = _merge(store, cursor, options, stamp, now)
+        if options.check_mode or not result["changed"]:
+            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN")
+        return result
+
+
+def _merge(store, cursor, options, stamp, now):
+    previous = cursor.execute("SELECT max(version) FROM catalog_versions").fetchone()[0]
+    staged = cursor.execute("SELECT count(*) FROM s_updates").fetchone()[0]
+    if staged == 0:
+        raise CatalogError("catalog source '%s' holds no updates" % (options.source_path or options.source))
+
+    # Links by package-local RevisionId become links by update id, against the winning revisions.
+    winning = ("JOIN s_updates w ON w.update_id = l.update_id AND w.revision_number = l.revision_number "
+               "JOIN s_updates u ON u.revision_id = l.rev_id")
+    cursor.execute("INSERT INTO s_supersedes SELECT u.update_id, u.revision_number, l.update_id "
+                   "FROM s_rev_links l %s WHERE l.link = 'superseded_by'" % winning)
+    cursor.execute("INSERT INTO s_bundles SELECT u.update_id, u.revision_number, l.update_id "
+                   "FROM s_rev_links l %s WHERE l.link = 'bundled_by'" % winning)
+    dangling_revisions = cursor.execute(
+        "SELECT count(*) FROM s_rev_links l WHERE NOT EXISTS "
+        "(SELECT 1 FROM s_updates u WHERE u.revision_id = l.rev_id)").fetchone()[0]
+
+    # Scope: categories and detectoids always; software and drivers by product and classification.
+    products = _resolve_category_names(cursor, options.products, "Product", "product")
+    classifications = _resolve_category_names(cursor, options.classifications, "UpdateClassification",
+                                              "classification")
+    conditions = []
+    params = []
+    for chosen in (products, classifications):
+        if chosen:
+            conditions.append("EXISTS (SELECT 1 FROM s_categories c WHERE c.update_id = s.update_id "
+                              "AND c.revision_number = s.revision_number AND c.category_id IN (%s))"
+                              % ",".join("?" * len(chosen)))
+            params.extend(sorted(chosen))
+    scope = " AND ".join(conditions) if conditions else "1 = 1"
+    cursor.execute("INSERT INTO s_keep SELECT update_id FROM s_updates s WHERE kind IN ('category', 'detectoid') "
+                   "OR (kind NOT IN ('category', 'detectoid') AND (%s) AND NOT EXISTS "
+                   "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
+                   "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))" % scope, params)
+    for _level in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
+        cursor.execute("INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
+                       "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
+                       "JOIN s_keep k ON k.update_id = b.bundle_id "
+                       "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
+                       "AND b.member_id NOT IN (SELECT update_id FROM s_keep)")
+
+    # The relationship edges this sync would leave, for kept winning revisions.
+    cursor.execute("INSERT INTO s_new_supersedence SELECT DISTINCT s.update_id, s.superseded_id FROM s_supersedes s "
+                   "JOIN s_updates w ON w.update_id = s.update_id AND w.revision_number = s.revision_number "
+                   "JOIN s_keep k ON k.update_id = s.update_id")
+    cursor.execute("INSERT INTO s_new_bundles SELECT DISTINCT b.bundle_id, b.member_id FROM s_bundles b "
+                   "JOIN s_updates w ON w.update_id = b.bundle_id AND w.revision_number = b.revision_number "
+                   "JOIN s_keep k ON k.update_id = b.bundle_id")
+
+    # Superseded updates expire N days after the release of the update that replaced them.
+    expire_sql = "0"
+    expire_params = []
+    if options.expire_superseded_days is not None:
+        cutoff = (now - datetime.timedelta(days=options.expire_superseded_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expire_sql = ("CASE WHEN EXISTS (SELECT 1 FROM s_new_supersedence e JOIN s_updates r "
+                      "ON r.update_id = e.update_id WHERE e.superseded_id = s.update_id "
+                      "AND r.release_date IS NOT NULL AND r.release_date <= ?) THEN 1 ELSE 0 END")
+        expire_params = [cutoff]
+    cursor.execute(
+        "INSERT INTO s_status SELECT s.update_id, CASE "
+        "WHEN o.update_id IS NULL THEN 'added' "
+        "WHEN o.digest <> s.digest OR o.revision_number <> s.revision_number THEN 'modified' "
+        "ELSE 'unchanged' END, %s "
+        "FROM s_updates s JOIN s_keep k ON k.update_id = s.update_id "
+        "LEFT JOIN updates o ON o.update_id = s.update_id" % expire_sql, expire_params)
+    edge_changes = (
+        "SELECT update_id FROM ("
+        "SELECT update_id, superseded_id FROM s_new_supersedence EXCEPT "
+        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id"
+        ") a UNION SELECT update_id FROM ("
+        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id "
+        "EXCEPT SELECT update_id, superseded_id FROM s_new_supersedence) b "
+        "UNION SELECT bundle_id FROM ("
+        "SELECT bundle_id, member_id FROM s_new_bundles EXCEPT "
+        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id) c "
+        "UNION SELECT bundle_id FROM ("
+        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id "
+        "EXCEPT SELECT bundle_id, member_id FROM s_new_bundles) d")
+    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND update_id IN (%s)"
+                   % edge_changes)
+    # An update that comes back after expiry, or that no longer meets the expiry rule, is modified.
+    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND expire = 0 AND "
+                   "update_id IN (SELECT update_id FROM updates WHERE expired_version IS NOT NULL)")
+
+    newly_expired = ("SELECT update_id FROM s_status WHERE expire = 1 AND update_id IN "
+                     "(SELECT update_id FROM updates WHERE expired_version IS NULL)")
+    gone = ("SELECT update_id FROM updates WHERE source = ? AND expired_version IS NULL "
+            "AND update_id NOT IN (SELECT update_id FROM s_keep)")
+    added = _count_by_kind(cursor, "SELECT update_id FROM s_status WHERE status = 'added'")
+    modified = _count_by_kind(cursor, "SELECT update_id FROM s_status WHERE status = 'modified'")
+    expired_rows = cursor.execute(
+        "SELECT kind, count(*) FROM updates WHERE update_id IN (%s UNION %s) GROUP BY kind" % (newly_expired, gone),
+        (options.source,)).fetchall()
+    expired = {kind: n for kind, n in expired_rows}
+    total = cursor.execute("SELECT count(*) FROM s_keep").fetchone()[0]
+    counts = {
+        "staged": staged,
+        "kept": total,
+        "added": sum(added.values()),
+        "modified": sum(modified.values()),
+        "expired": sum(expired.values()),
+        "dangling_revision_links": dangling_revisions,
+        "by_kind": {kind: {"added": added.get(kind, 0), "modified": modified.get(kind, 0),
+                           "expired": expired.get(kind, 0)}
+                    for kind in sorted(set(added) | set(modified) | set(expired))},
+    }
+    changed = bool(counts["added"] or counts["modified"] or counts["expired"])
+    result = {"changed": changed, "previous_version": previous, "catalog_version": previous, "counts": counts}
+    if not changed:
+        return result
+
+    version = (previous or 0) + 1
+    result["catalog_version"] = version
+    cursor.execute(
+        "INSERT INTO catalog_versions (version, created_at, source, format, source_path, source_sha256, "
+        "package_created, updates_added, updates_modified, updates_expired, updates_total) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (version, stamp, options.source, options.format, options.source_path, options.source_sha256,
+         options.package_created, counts["added"], counts["modified"], counts["expired"], total))
+    cursor.execute("UPDATE updates SET expired_version = ? WHERE update_id IN (%s UNION %s)"
+                   % (newly_expired, gone), (version, options.source))
+    _apply_changes(cursor, options, version)
+    return result
+
+
+def _apply_changes(cursor, options, version):
+    changed = "SELECT update_id FROM s_status WHERE status IN ('added', 'modified')"
+    for table, key in (("update_titles", "update_id"), ("update_kbs", "update_id"),
+                       ("update_categories", "update_id"), ("update_prerequisites", "update_id"),
+                       ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
+                       ("update_files", "update_id")):
+        cursor.execute("DELETE FROM %s WHERE %s IN (%s)" % (table, key, changed))
+    columns = ("revision_number, kind, category_type, title, kb, msrc_severity, release_date, reboot_behavior, "
+               "impact, max_download_size, is_bundle, explicitly_deployable, support_url, default_language, "
+               "security_bulletins, rules, digest")
+    assignments = ", ".join("%s = excluded.%s" % (c.strip(), c.strip()) for c in columns.split(","))
+    cursor.execute(
+        "INSERT INTO updates (update_id, source, %s, first_version, changed_version, expired_version) "
+        "SELECT s.update_id, ?, %s, ?, ?, CASE WHEN t.expire = 1 THEN ? ELSE NULL END "
+        "FROM s_updates s JOIN s_status t ON t.update_id = s.update_id "
+        "WHERE t.status IN ('added', 'modified') "
+        "ON CONFLICT (update_id) DO UPDATE SET source = excluded.source, %s, changed_version = excluded.changed_version, "
+        "expired_version = CASE WHEN excluded.expired_version IS NULL THEN NULL "
+        "ELSE coalesce(updates.expired_version, excluded.expired_version) END"
+        % (columns, ", ".join("s." + c.strip() for c in columns.split(",")), assignments),
+        (options.source, version, version, version))
+    winning = ("JOIN s_updates w ON w.update_id = x.update_id AND w.revision_number = x.revision_number "
+               "JOIN s_status t ON t.update_id = x.update_id AND t.status IN ('added', 'modified')")
+    cursor.execute("INSERT INTO update_titles SELECT DISTINCT x.update_id, x.language, x.title, x.description "
+                   "FROM s_titles x %s WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_kbs SELECT DISTINCT x.update_id, x.kb FROM s_kbs x %s "
+                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_categories SELECT DISTINCT x.update_id, x.category_id FROM s_categories x %s "
+                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_prerequisites SELECT DISTINCT x.update_id, x.clause, x.prerequisite_id "
+                   "FROM s_prereqs x %s WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_supersedence SELECT e.update_id, e.superseded_id FROM s_new_supersedence e "
+                   "JOIN s_status t ON t.update_id = e.update_id AND t.status IN ('added', 'modified') "
+                   "WHERE 1 = 1 ON CONFLICT DO NOTHING")
+    cursor.execute("INSERT INTO update_bundles SELECT e.bundle_id, e.member_id FROM s_new_bundles e "
+                   "JOIN s_status t ON t.update_id = e.bundle_id AND t.status IN ('added', 'modified') "
+                   "WHERE 1 = 1 ON CONFLICT DO NOTHING")
+    cursor.execute("INSERT INTO update_files SELECT DISTINCT x.update_id, x.file_id, x.file_name FROM s_files x %s "
+                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute(
+        "INSERT INTO files (file_id, sha1, sha256, size, modified) "
+        "SELECT x.file_id, max(x.sha1), max(x.sha256), max(x.size), max(x.modified) FROM s_files x %s "
+        "GROUP BY x.file_id ON CONFLICT (file_id) DO UPDATE SET "
+        "sha1 = coalesce(excluded.sha1, files.sha1), sha256 = coalesce(excluded.sha256, files.sha256), "
+        "size = coalesce(excluded.size, files.size), modified = coalesce(excluded.modified, files.modified)" % winning)
+    cursor.execute("INSERT INTO file_urls SELECT DISTINCT u.file_id, u.url FROM s_urls u "
+                   "WHERE u.file_id IN (SELECT file_id FROM s_files x %s) ON CONFLICT DO NOTHING" % winning)
