@@ -52,6 +52,9 @@ unit: venv debs collection
 sanity: venv collection
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)
+	# ansible-test lists files with git; the copy gets a repository of its own (the checkout's
+	# would hide it, being ignored there).
+	cd $(SANITY_ROOT) && git init -q && git add -A
 	$(PY) $(SHARED)/tools/seed-ansible-test-cache >/dev/null
 	# validate-modules needs pwsh to read a PowerShell $$spec; none exists here, so .ps1 modules are
 	# excluded and their $$spec is checked against the docs stub by tests/unit instead.

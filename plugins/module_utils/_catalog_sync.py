@@ -204,7 +204,7 @@ def _count_by_kind(cursor, status_sql):
     rows = cursor.execute(
         "SELECT u.kind, count(*) FROM (%s) x JOIN s_updates u ON u.update_id = x.update_id GROUP BY u.kind"
         % status_sql).fetchall()
-    return {kind: n for kind, n in rows}
+    return dict(rows)
 
 
 def sync_records(store, records, options):
@@ -272,7 +272,7 @@ def _merge(store, cursor, options, stamp, now):
                    "OR (kind NOT IN ('category', 'detectoid') AND (%s) AND NOT EXISTS "
                    "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
                    "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))" % scope, params)
-    for _level in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
+    for _depth in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
         cursor.execute("INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
                        "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
                        "JOIN s_keep k ON k.update_id = b.bundle_id "
@@ -331,7 +331,7 @@ def _merge(store, cursor, options, stamp, now):
     expired_rows = cursor.execute(
         "SELECT kind, count(*) FROM updates WHERE update_id IN (%s UNION %s) GROUP BY kind" % (newly_expired, gone),
         (options.source,)).fetchall()
-    expired = {kind: n for kind, n in expired_rows}
+    expired = dict(expired_rows)
     total = cursor.execute("SELECT count(*) FROM s_keep").fetchone()[0]
     counts = {
         "staged": staged,

@@ -85,18 +85,13 @@ options:
     default: 0
 extends_documentation_fragment:
   - patchwave.windows.store
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - patchwave.windows.attributes
+  - patchwave.windows.attributes.controller
+  - patchwave.windows.attributes.info_module
 seealso:
   - module: patchwave.windows.catalog_sync
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

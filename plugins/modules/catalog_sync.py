@@ -21,7 +21,7 @@ description:
   - The sync is one transaction. A sync that finds nothing new creates no catalog version and
     reports no change; updates that left the source (or the chosen products and classifications)
     are marked expired, never deleted.
-  - Runs on the controller; use it with C(delegate_to: localhost) or in a play on C(localhost).
+  - Runs on the controller; use it in a play on C(localhost) or delegate it there.
 options:
   src:
     description:
@@ -92,14 +92,15 @@ options:
     type: path
 extends_documentation_fragment:
   - patchwave.windows.store
+  - patchwave.windows.attributes
+  - patchwave.windows.attributes.controller
 attributes:
   check_mode:
     support: full
-    details: The source is read and compared with the store; the counts say what a sync would change.
+    details:
+      - The source is read and compared with the store; the counts say what a sync would change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 requirements:
   - lxml
   - PyYAML (for O(format=catalog_file))
@@ -108,7 +109,7 @@ requirements:
 seealso:
   - module: patchwave.windows.catalog_info
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

@@ -129,7 +129,8 @@ def test_revision_links_resolve_through_revision_ids(store):
     assert store.query("SELECT bundle_id, member_id FROM update_bundles") == [{"bundle_id": guid(1), "member_id": guid(11)}]
     files = describe_updates(store, [guid(1)])[0]["files"]
     assert any(f["name"] == "payload.cab" and f["urls"] == ["http://x/payload.cab"] for f in files)
-    listed, _ = select_update_ids(store, UpdateFilter())
+    listed, unknown = select_update_ids(store, UpdateFilter())
+    assert unknown == []
     assert guid(11) not in listed  # bundle members are not deployable on their own
 
 

@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Attributes shared by the collection's modules."""
+
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+"""
+
+    CONTROLLER = r"""
+options: {}
+attributes:
+  platform:
+    description: Runs on the Ansible controller (or the host it is delegated to), never on the Windows hosts.
+    support: full
+    platforms: posix
+"""
+
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This module only reads the store, so it runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details:
+      - This module never changes anything.
+"""
