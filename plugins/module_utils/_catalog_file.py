@@ -173,14 +173,14 @@ def read_catalog_file(path, languages=None, max_bytes=MAX_CATALOG_FILE_BYTES):
     try:
         size = os.path.getsize(path)
         if size > max_bytes:
-            raise CatalogError("%s is %d bytes, more than the %d MiB a catalog file may have (split the feed into "
-                               "several files)" % (where, size, max_bytes // (1024 * 1024)))
+            raise CatalogError("%s is %d bytes, more than the %s a catalog file may have (split the feed into "
+                               "several files)" % (where, size, _size(max_bytes)))
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise CatalogError("%s cannot be read: %s" % (where, exc.strerror or exc))
     if len(data) > max_bytes:
-        raise CatalogError("%s is more than the %d MiB a catalog file may have" % (where, max_bytes // (1024 * 1024)))
+        raise CatalogError("%s is more than the %s a catalog file may have" % (where, _size(max_bytes)))
     document = load_document(_decode(data, where), where)
     default_source = os.path.splitext(os.path.basename(path))[0]
     return _Reader(where, languages).read(document, default_source)
@@ -201,9 +201,10 @@ class _Reader:
         return CatalogError("%s: %s: %s" % (self.where, at, cause) if at else "%s: %s" % (self.where, cause))
 
     def mapping(self, value, path, keys, update_id=None):
+        """Check that ``value`` is a mapping whose keys are all in ``keys`` (None: any keys)."""
         if not isinstance(value, dict):
             raise self.error(path, "must be a mapping, not %s" % _kind(value), update_id)
-        for key in value:
+        for key in value if keys is not None else ():
             if not isinstance(key, str):
                 raise self.error(path, "key %r is not a string (quote it)" % (key,), update_id)
             if key not in keys:
@@ -279,7 +280,7 @@ class _Reader:
         version = top.get("format_version")
         if version is None:
             raise self.error("format_version", "is required (format_version: 1)")
-        if type(version) is not int or version not in FORMAT_VERSIONS:
+        if isinstance(version, bool) or not isinstance(version, int) or version not in FORMAT_VERSIONS:
             raise self.error("format_version", "%r is not a supported version (%s)"
                              % (version, ", ".join(str(v) for v in FORMAT_VERSIONS)))
         source = self.string(top.get("source"), "source") or default_source
@@ -340,8 +341,9 @@ class _Reader:
         return result
 
     def category(self, item, path):
-        self.mapping(item, path, _CATEGORY_KEYS)
+        self.mapping(item, path, None)
         update_id, revision = self.identity(item, path, "category")
+        self.mapping(item, path, _CATEGORY_KEYS, update_id)
         category_type = self.choice(item.get("type"), _join(path, "type"), CATEGORY_TYPES, update_id)
         if category_type is None:
             raise self.error(_join(path, "type"), "is required (%s)" % ", ".join(CATEGORY_TYPES), update_id)
@@ -357,8 +359,9 @@ class _Reader:
         return record
 
     def update(self, item, path):
-        self.mapping(item, path, _UPDATE_KEYS)
+        self.mapping(item, path, None)
         update_id, revision = self.identity(item, path, "update")
+        self.mapping(item, path, _UPDATE_KEYS, update_id)
         kind = self.choice(item.get("kind"), _join(path, "kind"), UPDATE_KINDS, update_id) or "software"
         titles, descriptions, default = self.texts(item, path, update_id, required=True)
         record = CatalogUpdate(update_id=update_id, revision_number=revision, kind=kind, titles=titles,
@@ -473,6 +476,11 @@ class _Reader:
             parse_bytes(text.encode("utf-8"), where)
             rules[name] = text
         return rules
+
+
+def _size(count):
+    mebibyte = 1024 * 1024
+    return "%d MiB" % (count // mebibyte) if count % mebibyte == 0 else "%d bytes" % count
 
 
 def _join(path, key):

@@ -110,7 +110,7 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
             yield info, _offline_scan_records(path, work, languages, where, info)
         else:
             info["source"] = "wsus-export"
-            yield info, _wsus_export_records(path, work, languages, where)
+            yield info, _wsus_export_records(path, work, languages, where, info)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -154,10 +154,11 @@ def _package_created(package_xml):
     return head[start + len(marker):end] if end > 0 else None
 
 
-def _wsus_export_records(path, work, languages, where):
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_wsus_export import read_wsus_export
+def _wsus_export_records(path, work, languages, where, info):
+    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_wsus_export as export
 
-    _cab.extract(path, work, where=where)
-    package_xml = os.path.join(work, "package.xml")
-    metadata = os.path.join(work, "metadata.txt")
-    return read_wsus_export(package_xml, metadata, languages=languages)
+    folder = os.path.join(work, "export")
+    _cab.extract(path, folder, where=where)
+    names = {name.lower(): name for name in os.listdir(folder)}
+    info["package_created"] = export.read_package_header(os.path.join(folder, names["package.xml"]))["creation_time"]
+    return export.read_wsus_export_dir(folder, languages=languages)
