@@ -15,6 +15,13 @@ libmspack), called once per cabinet.
 Extraction is atomic: members are written into a fresh folder beside the destination, checked
 against the directory (every expected member present with its declared size, nothing else, no
 links), and only then renamed into place. On any error the partial folder is removed.
+
+Two cabextract behaviours shape this module: it extracts *every* cabinet it finds in a file
+(so a second cabinet hidden after cbCabinet, where a signature normally sits, is refused before
+extraction), and it honours only one ``-F`` pattern (several patterns are served by one
+``cabextract --pipe`` whose stream is split by the directory's sizes). It verifies the CFDATA
+checksums of every folder type, so damaged data makes it fail; the checksum is a plain XOR of
+32-bit words, though, and cannot see every change (a signed cabinet's signature can).
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ _HEADER = struct.Struct("<4sIIIIIBBHHHHH")  # CFHEADER up to iCabinet: 36 bytes
 _RESERVE_SIZES = struct.Struct("<HBB")      # cbCFHeader, cbCFFolder, cbCFData
 _FOLDER = struct.Struct("<IHH")             # coffCabStart, cCFData, typeCompress
 _FILE = struct.Struct("<IIHHHH")            # cbFile, uoffFolderStart, iFolder, date, time, attribs
-_DATA_HEADER_SIZE = 8                       # csum, cbData, cbUncomp (+ cbCFData reserve)
+_DATA = struct.Struct("<IHH")               # csum, cbData, cbUncomp (+ cbCFData reserve bytes)
+_DATA_HEADER_SIZE = _DATA.size
 _MAX_HEADER_RESERVE = 60000                 # [MS-CAB] 2.1: cbCFHeader is at most 60,000
 _MAX_NAME = 256                             # szName: up to 256 bytes plus the terminating NUL
 _MAX_BLOCK = 32768                          # a CFDATA block never holds more than 32 KiB uncompressed
@@ -70,12 +78,13 @@ folder; ``attributes`` the raw attribs word; ``modified`` the DOS date/time as
 """
 
 CabDirectory = collections.namedtuple(
-    "CabDirectory", "path size file_size members folders set_id signature")
+    "CabDirectory", "path size file_size members folders set_id signature data_reserve")
 CabDirectory.__doc__ = """The parsed directory of a cabinet.
 
 ``size`` is cbCabinet, ``file_size`` the size on disk (larger when a signature or other bytes
-follow the cabinet); ``folders`` a list of ``(compression, data_blocks)``; ``signature`` the
-``(offset, length)`` of an Authenticode signature announced in the header reserve, or None.
+follow the cabinet); ``folders`` a list of ``(compression, data_blocks, data_offset)``;
+``signature`` the ``(offset, length)`` of an Authenticode signature announced in the header
+reserve, or None; ``data_reserve`` cbCFData, the reserved bytes in each CFDATA header.
 """
 
 
@@ -165,12 +174,12 @@ def read_directory(cab_path, where=None):
                 raise CatalogError("%s: is truncated: the header says %d bytes, the file has %d"
                                    % (where, cab_size, file_size))
             pos = _HEADER.size
-            header_reserve = folder_reserve = 0
+            header_reserve = folder_reserve = data_reserve = 0
             signature = None
             if flags & FLAG_RESERVE_PRESENT:
                 if len(head) < pos + _RESERVE_SIZES.size:
                     raise CatalogError("%s: is truncated: its directory runs past the end of the file" % where)
-                header_reserve, folder_reserve, _data_reserve = _RESERVE_SIZES.unpack_from(head, pos)
+                header_reserve, folder_reserve, data_reserve = _RESERVE_SIZES.unpack_from(head, pos)
                 pos += _RESERVE_SIZES.size
                 if header_reserve > _MAX_HEADER_RESERVE:
                     raise CatalogError("%s: header reserve of %d bytes exceeds the %d the format allows"
@@ -253,7 +262,7 @@ def read_directory(cab_path, where=None):
                 raise CatalogError("%s: member '%s' needs a folder '%s', which is also a member"
                                    % (where, member.name, seen[prefix]))
     _check_tail(cab_path, cab_size, file_size, where)
-    return CabDirectory(cab_path, cab_size, file_size, members, [(k, b) for k, b, _s in folders], set_id, signature)
+    return CabDirectory(cab_path, cab_size, file_size, members, folders, set_id, signature, data_reserve)
 
 
 def _check_tail(cab_path, cab_size, file_size, where):
@@ -426,6 +435,7 @@ def _run_piped(tool, cab_path, stage, members, wanted, where):
         except OSError as exc:
             raise CatalogError("%s: cannot run cabextract: %s" % (where, exc.strerror or exc))
         failure = None
+        surplus = False
         try:
             stream = proc.stdout
             made = set()
@@ -457,13 +467,16 @@ def _run_piped(tool, cab_path, stage, members, wanted, where):
                     break
             if failure is None and stream.read(1):
                 failure = "cabextract produced more data than the cabinet directory declares"
+                surplus = True
         finally:
-            proc.stdout.close()
-            if failure is not None and proc.poll() is None:
+            proc.stdout.close()  # a writer still running gets SIGPIPE and stops
+            if surplus and proc.poll() is None:
                 proc.kill()
             returncode = proc.wait()
         errors.seek(0)
         stderr = errors.read(65536)
+    if failure and surplus:
+        raise CatalogError("%s: %s" % (where, failure))
     if returncode != 0:
         raise _cabextract_failure(where, returncode, stderr)
     if failure:
@@ -522,15 +535,8 @@ def extract(cab_path, dest_dir, members=None, where=None):
             else:
                 _run_piped(tool, cab_abs, stage, directory.members, expected, where)
         _scan_stage(stage, expected, where)
-        if dest_entries is None:
-            os.rename(stage, dest)
-        elif not dest_entries:
-            os.rmdir(dest)
-            try:
-                os.rename(stage, dest)
-            except OSError:
-                os.mkdir(dest)
-                raise
+        if not dest_entries:
+            os.rename(stage, dest)  # rename(2) atomically replaces a missing or empty folder
         else:
             _merge(stage, dest)
         stage = None
@@ -595,6 +601,7 @@ def read_member(cab_path, name, where=None, max_size=READ_MEMBER_LIMIT):
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
         except OSError as exc:
             raise CatalogError("%s: cannot run cabextract: %s" % (where, exc.strerror or exc))
+        data = b""
         try:
             data = proc.stdout.read(member.size + 1)
         finally:
@@ -604,9 +611,12 @@ def read_member(cab_path, name, where=None, max_size=READ_MEMBER_LIMIT):
             returncode = proc.wait()
         errors.seek(0)
         stderr = errors.read(65536)
+    if len(data) > member.size:
+        raise CatalogError("%s: member '%s': cabextract produced more than the %d bytes the cabinet declares"
+                           % (where, member.name, member.size))
     if returncode != 0:
         raise _cabextract_failure("%s: member '%s'" % (where, member.name), returncode, stderr)
     if len(data) != member.size:
-        raise CatalogError("%s: member '%s' was extracted with %s bytes, the cabinet declares %d"
-                           % (where, member.name, "more" if len(data) > member.size else len(data), member.size))
+        raise CatalogError("%s: member '%s' was extracted with %d bytes, the cabinet declares %d"
+                           % (where, member.name, len(data), member.size))
     return data

@@ -15,6 +15,7 @@ folder is started when one would exceed the 65,535-block limit (about 2 GB uncom
 
 from __future__ import annotations
 
+import calendar
 import os
 import shutil
 import struct
@@ -136,40 +137,47 @@ def write_cab(dst, members, date_time=(2026, 1, 1, 0, 0, 0), level=6, set_id=0x5
         out.write(b"\0" * data_offset)  # header, folder and file entries are written last
         position = data_offset
         for folder in folders:
-            start = position
-            blocks = 0
+            writer = _FolderWriter(out, level)
             pending = bytearray()
-
-            def flush_block(raw):
-                nonlocal position, blocks
-                compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-                compressed = b"CK" + compressor.compress(raw) + compressor.flush(zlib.Z_FINISH)
-                out.write(struct.pack("<IHH", _block_checksum(compressed, len(raw)), len(compressed), len(raw)))
-                out.write(compressed)
-                position += 8 + len(compressed)
-                blocks += 1
-
             for _encoded, _attribs, _size, data, _offset in folder:
                 for chunk in _iter_member_chunks(data):
                     if not pending and len(chunk) == BLOCK:
-                        flush_block(chunk)
+                        writer.block(chunk)
                         continue
                     pending += chunk
                     while len(pending) >= BLOCK:
-                        flush_block(bytes(pending[:BLOCK]))
+                        writer.block(bytes(pending[:BLOCK]))
                         del pending[:BLOCK]
-            if pending or blocks == 0:
-                flush_block(bytes(pending))
-            folder_records.append(struct.pack("<IHH", start, blocks, _TYPE_MSZIP))
-        total = position
+            if pending or writer.blocks == 0:
+                writer.block(bytes(pending))
+            folder_records.append(struct.pack("<IHH", position, writer.blocks, _TYPE_MSZIP))
+            position += writer.written
         count = sum(len(folder) for folder in folders)
-        header = b"MSCF" + struct.pack("<IIIIIBBHHHHH", 0, total, 0, files_offset, 0, 3, 1,
+        header = b"MSCF" + struct.pack("<IIIIIBBHHHHH", 0, position, 0, files_offset, 0, 3, 1,
                                        len(folders), count, 0, set_id, 0)
         out.seek(0)
         out.write(header)
         out.write(b"".join(folder_records))
         out.write(bytes(file_entries))
     return dst
+
+
+class _FolderWriter(object):
+    """Writes the CFDATA blocks of one folder: each block is 'CK' + an independent raw-deflate stream."""
+
+    def __init__(self, out, level):
+        self.out = out
+        self.level = level
+        self.blocks = 0
+        self.written = 0
+
+    def block(self, raw):
+        compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        compressed = b"CK" + compressor.compress(raw) + compressor.flush(zlib.Z_FINISH)
+        self.out.write(struct.pack("<IHH", _block_checksum(compressed, len(raw)), len(compressed), len(raw)))
+        self.out.write(compressed)
+        self.written += 8 + len(compressed)
+        self.blocks += 1
 
 
 def write_cab_gcab(dst, members, date_time=(2026, 1, 1, 0, 0, 0)):
@@ -195,8 +203,7 @@ def write_cab_gcab(dst, members, date_time=(2026, 1, 1, 0, 0, 0)):
         target = os.path.abspath(dst)
         if os.path.exists(target):
             os.unlink(target)
-        # gcab takes the member list on its command line; pass it in slices small enough for ARG_MAX
-        # by building one cabinet per call is not possible, so keep names short (they are).
+        # gcab takes the member list on its command line (names here are short: c/<RevisionId> ...)
         subprocess.run([gcab, "-c", "-z", target] + names, cwd=stage, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     finally:
@@ -205,8 +212,6 @@ def write_cab_gcab(dst, members, date_time=(2026, 1, 1, 0, 0, 0)):
 
 
 def _epoch(date_time):
-    import calendar
-
     return calendar.timegm(tuple(date_time) + (0, 0, 0))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import namedtuple
 
-_NS = uuid.UUID("5b0e4a4e-6f2d-4c57-9a3e-70617463687761")  # fixed namespace of generated ids
+_NS = uuid.UUID("5b0e4a4e-6f2d-4c57-9a3e-706174636877")  # fixed namespace of generated ids
 
 
 def fixed_guid(name):

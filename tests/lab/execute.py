@@ -1,0 +1,142 @@
+"""Run one shell command on a simulated host: decode it, dispatch module runs to the host backend.
+
+Only Ansible's PowerShell module execution is emulated. Everything else -- raw commands, plain
+PowerShell scripts (``winrm.Session.run_ps``), the connection's file transfer scripts
+(``winrm_put_file.ps1``/``winrm_fetch_file.ps1``), PowerShell scripts run by ``ansible.builtin.script``
+-- ends with exit code 1 and a message saying what is not emulated.
+
+Async tasks (``async:``/``poll:``) are emulated here, so backends see plain module runs: the module
+runs in a background thread and ``ansible.windows.async_status`` reports on it.
+"""
+
+import json
+import threading
+import traceback
+
+from . import psexec
+from .backend import ModuleContext
+
+EXIT_CTRL_C = -1073741510  # 0xC000013A STATUS_CONTROL_C_EXIT
+
+
+class ExecResult:
+    __slots__ = ("stdout", "stderr", "rc")
+
+    def __init__(self, stdout=b"", stderr=b"", rc=0):
+        self.stdout, self.stderr, self.rc = stdout, stderr, rc
+
+
+def _json_out(result):
+    return (json.dumps(result, default=str) + "\r\n").encode("utf-8")
+
+
+def not_emulated_result(what, json_stdout=False):
+    message = "%s is not emulated by the lab (it emulates Ansible PowerShell module execution only)" % what
+    stdout = _json_out({"failed": True, "msg": message}) if json_stdout else b""
+    return ExecResult(stdout, (message + "\r\n").encode("utf-8"), 1)
+
+
+def finish_result(result):
+    """Turn a backend's result dict into stdout/exit code as Ansible.Basic would print it."""
+    if not isinstance(result, dict):
+        result = {"failed": True, "msg": "lab backend returned %r instead of a dict" % type(result).__name__}
+    result = dict(result)
+    result.setdefault("changed", False)
+    return ExecResult(_json_out(result), b"", 1 if result.get("failed") else 0)
+
+
+def unhandled_exception_result(exc):
+    result = {"failed": True, "msg": "Unhandled exception while executing module: %s" % exc,
+              "exception": "".join(traceback.format_exception(exc))}
+    return ExecResult(_json_out(result), b"", 1)
+
+
+def execute(runtime, user, command_line, stdin, cancelled):
+    """Run ``command_line`` with ``stdin`` on host ``runtime`` (a ``LabHost``); returns :class:`ExecResult`."""
+    try:
+        line = psexec.parse_command_line(command_line)
+    except psexec.DecodeError as exc:
+        return ExecResult(b"", ("lab: %s\r\n" % exc).encode(), 1)
+    if not line.is_powershell or line.script is None:
+        return not_emulated_result("the command %r" % _short(command_line))
+    if not line.is_bootstrap:
+        return not_emulated_result("the PowerShell script %r" % _short(line.script))
+    try:
+        request = psexec.decode_bootstrap_input(stdin)
+    except psexec.DecodeError as exc:
+        return ExecResult(b"", ("lab: cannot decode Ansible's exec manifest: %s\r\n" % exc).encode(), 1)
+    if not request.is_module:
+        return not_emulated_result("the Ansible exec script %s" % request.payload_name, json_stdout=True)
+    return run_module(runtime, user, request, cancelled)
+
+
+def _short(text, limit=120):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def run_module(runtime, user, request, cancelled):
+    fqcn = request.module_fqcn
+    args = request.module_args
+    context = ModuleContext(
+        host=runtime.model, user=user, now=runtime.clock(),
+        check_mode=bool(args.get("_ansible_check_mode")), diff=bool(args.get("_ansible_diff")),
+        become=request.become, async_=request.async_, environment=request.environment,
+        cancelled=cancelled, runtime=runtime, request=request)
+    if fqcn == "ansible.windows.async_status":
+        return finish_result(runtime.async_jobs.status(args))
+    if context.async_:
+        return finish_result(runtime.async_jobs.start(context, lambda: _call_backend(runtime, fqcn, args, context)))
+    return _call_backend(runtime, fqcn, args, context)
+
+
+def _call_backend(runtime, fqcn, args, context):
+    try:
+        result = runtime.backend.run_module(fqcn, args, context)
+    except Exception as exc:  # the module "threw": what module_wrapper.ps1 reports
+        return unhandled_exception_result(exc)
+    return finish_result(result)
+
+
+class AsyncJobs:
+    """Async jobs of one host, keyed by job id (``ansible_job_id``)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs = {}
+
+    def start(self, context, run):
+        info = context.async_
+        jid = info["jid"]
+        results_file = "%s\\%s" % ((info.get("async_dir") or "C:\\Users\\Administrator\\.ansible_async").rstrip("\\"),
+                                   jid)
+        job = {"started": True, "finished": False, "ansible_job_id": jid, "results_file": results_file}
+        with self._lock:
+            self._jobs[jid] = job
+
+        def worker():
+            done = run()
+            try:
+                result = json.loads(done.stdout.decode("utf-8"))
+            except ValueError:
+                result = {"failed": True, "msg": "module output is not JSON"}
+            result.update({"finished": True, "ansible_job_id": jid, "results_file": results_file})
+            with self._lock:
+                self._jobs[jid] = result
+
+        threading.Thread(target=worker, name="lab-async-%s" % jid, daemon=True).start()
+        return dict(job)
+
+    def status(self, args):
+        jid = args.get("jid")
+        with self._lock:
+            job = self._jobs.get(jid)
+            if job is not None and args.get("mode") == "cleanup":
+                self._jobs.pop(jid, None)
+                return {"ansible_job_id": jid, "erased": job["results_file"], "started": 1, "finished": 1}
+        if job is None:
+            return {"failed": True, "ansible_job_id": jid, "started": 1, "finished": 1,
+                    "msg": "could not find job at 'C:\\Users\\Administrator\\.ansible_async'"}
+        job = dict(job)
+        job["started"], job["finished"] = 1, 1 if job.get("finished") else 0
+        return job
