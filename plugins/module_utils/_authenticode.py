@@ -384,6 +384,12 @@ def _failure(where, stdout, stderr, facts, errors, trusted_ca_file):
     if not reasons:
         reasons = [line.split("Verify error:", 1)[1].strip() for line in stderr.splitlines() if "Verify error:" in line]
     if not reasons:
+        reasons = [reason for reason in map(_openssl_reason, stderr.splitlines()) if reason]
+    if not facts.get("signer_subject"):
+        # osslsigncode could not even decode the signature.
+        return CatalogError("%s: signature does not verify: the signature block is damaged or unreadable%s" % (
+            where, " (%s)" % "; ".join(dict.fromkeys(reasons)) if reasons else ""))
+    if not reasons:
         lines = [line.strip() for line in text.splitlines()
                  if line.strip() and line.strip() not in ("Failed", "Succeeded")]
         reasons = lines[-2:] or ["osslsigncode failed without a message"]
@@ -399,3 +405,13 @@ def _failure(where, stdout, stderr, facts, errors, trusted_ca_file):
     signer = facts.get("signer_subject")
     return CatalogError("%s: signature does not verify: %s%s" % (
         where, reason, " (signer %s)" % signer if signer else ""))
+
+
+def _openssl_reason(line):
+    """'40C0...:error:0680007B:asn1 encoding routines:ASN1_get_object:header too long:file.c:1:' -> reason."""
+    parts = line.strip().split(":")
+    if len(parts) >= 6 and parts[1] == "error":
+        extra = ":".join(parts[8:]).strip() if len(parts) > 8 else ""
+        return "%s: %s%s" % (parts[4].strip(), parts[5].strip(), " (%s)" % extra if extra else "")
+    return None
+

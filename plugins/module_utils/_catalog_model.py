@@ -23,6 +23,7 @@ IMPACTS = ("Normal", "Minor", "RequiresExclusiveHandling")
 RULE_NAMES = ("is_installed", "is_installable", "is_superseded", "metadata")
 
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+_LOWER_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _KB = re.compile(r"^(?:KB)?(\d{4,8})$", re.IGNORECASE)
 
@@ -33,6 +34,8 @@ class CatalogError(Exception):
 
 def normalize_guid(value, what="update id"):
     """Return ``value`` as a lowercase GUID, or raise ValueError naming ``what``."""
+    if value.__class__ is str and _LOWER_GUID.match(value):
+        return value
     match = _GUID.match(str(value).strip()) if value is not None else None
     if not match:
         raise ValueError("%s %r is not a GUID" % (what, value))

@@ -31,6 +31,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync im
 OFFLINE_SYNC_NS = "http://schemas.microsoft.com/msus/2004/02/OfflineSync"
 _UPDATE = "{%s}Update" % OFFLINE_SYNC_NS
 _FILE_LOCATION = "{%s}FileLocation" % OFFLINE_SYNC_NS
+_CATEGORIES = "{%s}Categories" % OFFLINE_SYNC_NS
+_PREREQUISITES = "{%s}Prerequisites" % OFFLINE_SYNC_NS
+_OR = "{%s}Or" % OFFLINE_SYNC_NS
+_BUNDLED_BY = "{%s}BundledBy" % OFFLINE_SYNC_NS
+_SUPERSEDED_BY = "{%s}SupersededBy" % OFFLINE_SYNC_NS
 _KINDS = {"Software": "software", "Driver": "driver", "Category": "category", "Detectoid": "detectoid"}
 _RULES = {"IsInstalled": "is_installed", "IsInstallable": "is_installable", "IsSuperseded": "is_superseded",
           "Metadata": "metadata"}
@@ -76,7 +81,7 @@ class _Fragments:
         return position
 
     def read(self, position, kind, revision_id, required=True):
-        path = os.path.join(self.folders[position], kind, str(revision_id))
+        path = "%s/%s/%d" % (self.folders[position], kind, revision_id)
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
@@ -85,7 +90,8 @@ class _Fragments:
                 raise CatalogError("%s: member '%s/%d' is missing from %s"
                                    % (self.where, kind, revision_id, self.names[position]))
             return None
-        return xml.parse_fragment(data, "%s: %s member '%s/%d'" % (self.where, self.names[position], kind, revision_id))
+        return xml.parse_fragment(data, lambda: "%s: %s member '%s/%d'" % (self.where, self.names[position], kind,
+                                                                           revision_id))
 
 
 def _int(value, what, where):
@@ -104,7 +110,7 @@ def _guid(value, what, where):
 
 def _apply_core(record, core, where):
     for element in core:
-        name = xml.local_name(element.tag)
+        name = element.tag  # fragments are namespace-free (catalog_formats.md §1.2)
         if name == "UpdateIdentity":
             found = _guid(element.get("UpdateID"), "UpdateID", where)
             if found != record.update_id:
@@ -122,7 +128,7 @@ def _apply_core(record, core, where):
             _apply_relationships(record, element, where)
         elif name == "ApplicabilityRules":
             for rule in element:
-                key = _RULES.get(xml.local_name(rule.tag))
+                key = _RULES.get(rule.tag)
                 if key and len(rule):
                     record.rules[key] = "".join(xml.to_text(child) for child in rule)
 
@@ -132,7 +138,7 @@ def _apply_relationships(record, relationships, where):
     bundled = []
     supersedes = []
     for group in relationships:
-        name = xml.local_name(group.tag)
+        name = group.tag
         if name == "BundledUpdates":
             bundled.extend(_guid(i.get("UpdateID"), "bundled UpdateID", where) for i in group.iter("UpdateIdentity"))
         elif name == "SupersededUpdates":
@@ -154,7 +160,7 @@ def _apply_relationships(record, relationships, where):
 def _apply_extended(record, extended, where):
     files = []
     for element in extended:
-        name = xml.local_name(element.tag)
+        name = element.tag
         if name == "ExtendedProperties":
             record.msrc_severity = element.get("MsrcSeverity") or record.msrc_severity
             record.default_language = element.get("DefaultPropertiesLanguage") or record.default_language
@@ -163,7 +169,7 @@ def _apply_extended(record, extended, where):
             kbs = []
             bulletins = []
             for child in element:
-                child_name = xml.local_name(child.tag)
+                child_name = child.tag
                 if child_name == "InstallationBehavior":
                     record.reboot_behavior = child.get("RebootBehavior") or record.reboot_behavior
                     record.impact = child.get("Impact") or record.impact
@@ -180,11 +186,11 @@ def _apply_extended(record, extended, where):
             record.security_bulletins = tuple(bulletins)
         elif name == "Files":
             for entry in element:
-                if xml.local_name(entry.tag) != "File":
+                if entry.tag != "File":
                     continue
                 sha256 = None
                 for digest in entry:
-                    if xml.local_name(digest.tag) == "AdditionalDigest" and digest.get("Algorithm") == "SHA256":
+                    if digest.tag == "AdditionalDigest" and digest.get("Algorithm") == "SHA256":
                         sha256 = (digest.text or "").strip() or None
                 modified = entry.get("Modified")
                 try:
@@ -201,19 +207,19 @@ def _apply_extended(record, extended, where):
                 ))
         elif name == "HandlerSpecificData":
             for child in element:
-                if xml.local_name(child.tag) == "CategoryInformation":
+                if child.tag == "CategoryInformation":
                     record.category_type = child.get("CategoryType")
     record.files = tuple(files)
 
 
 def _apply_localized(record, localized):
     for element in localized:
-        if xml.local_name(element.tag) != "LocalizedProperties":
+        if element.tag != "LocalizedProperties":
             continue
         language = None
         title = description = None
         for child in element:
-            child_name = xml.local_name(child.tag)
+            child_name = child.tag
             if child_name == "Language":
                 language = (child.text or "").strip()
             elif child_name == "Title":
@@ -249,18 +255,18 @@ def _package_entry(element, where):
     bundled_by = []
     superseded_by = []
     for group in element:
-        name = xml.local_name(group.tag)
-        if name == "Categories":
+        name = group.tag
+        if name == _CATEGORIES:
             categories.extend(_guid(c.get("Id"), "category Id", where) for c in group)
-        elif name == "Prerequisites":
+        elif name == _PREREQUISITES:
             for clause in group:
-                if xml.local_name(clause.tag) == "Or":
+                if clause.tag == _OR:
                     prerequisites.append(tuple(_guid(i.get("Id"), "prerequisite Id", where) for i in clause))
                 else:
                     prerequisites.append((_guid(clause.get("Id"), "prerequisite Id", where),))
-        elif name == "BundledBy":
+        elif name == _BUNDLED_BY:
             bundled_by.extend(_int(r.get("Id"), "BundledBy RevisionId", where) for r in group)
-        elif name == "SupersededBy":
+        elif name == _SUPERSEDED_BY:
             superseded_by.extend(_int(r.get("Id"), "SupersededBy RevisionId", where) for r in group)
     record.categories = tuple(categories)
     record.prerequisites = tuple(prerequisites)

@@ -115,7 +115,12 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _offline_scan_records(path, work, languages, where, info):
+def extract_offline_scan(path, work, languages, where):
+    """Extract an offline scan package into ``work``; return ``(package_xml, index_xml, folders)``.
+
+    ``folders`` maps each detail cabinet named by index.xml to the folder it was extracted into.
+    Only the fragments a sync reads are extracted: core, extended and the chosen languages.
+    """
     from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
 
     outer = os.path.join(work, "outer")
@@ -139,6 +144,13 @@ def _offline_scan_records(path, work, languages, where, info):
         _cab.extract(detail, target, members=patterns, where="%s: member '%s'" % (where, name))
         folders[name] = target
         os.unlink(detail)  # the compressed copy is no longer needed: keep the disk footprint down
+    return package_xml, index_xml, folders
+
+
+def _offline_scan_records(path, work, languages, where, info):
+    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
+
+    package_xml, index_xml, folders = extract_offline_scan(path, work, languages, where)
     info["package_created"] = _package_created(package_xml)
     return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages, where=where)
 

@@ -41,6 +41,7 @@ _STAGING = {
     "s_urls": "file_id TEXT, url TEXT",
     "s_keep": "update_id TEXT PRIMARY KEY",
     "s_status": "update_id TEXT PRIMARY KEY, status TEXT, expire INTEGER",
+    "s_apply": "update_id TEXT, revision_number INTEGER, PRIMARY KEY (update_id, revision_number)",
     "s_new_supersedence": "update_id TEXT, superseded_id TEXT",
     "s_new_bundles": "bundle_id TEXT, member_id TEXT",
 }
@@ -78,20 +79,20 @@ def file_id_for(update_file):
     return None
 
 
+_NOT_CONTENT = ("revision_id", "superseded_by_revision_ids", "bundled_by_revision_ids")
+
+
 def record_digest(record):
-    """A digest of everything a record says, except package-local RevisionIds."""
-    content = [
-        record.update_id, record.revision_number, record.kind, record.category_type,
-        sorted(record.titles.items()), sorted(record.descriptions.items()), record.default_language,
-        list(record.kb_articles), list(record.security_bulletins), record.msrc_severity,
-        record.release_date, record.reboot_behavior, record.impact, record.max_download_size,
-        record.is_bundle, record.explicitly_deployable, record.support_url,
-        sorted(record.categories), [list(c) for c in record.prerequisites], sorted(record.bundled_updates),
-        sorted(record.supersedes),
-        sorted([f.name, f.sha1, f.sha256, f.size, f.modified, sorted(f.urls)] for f in record.files),
-        sorted(record.rules.items()),
-    ]
-    return hashlib.sha256(json.dumps(content, separators=(",", ":"), default=str).encode("utf-8")).hexdigest()
+    """A digest of everything a record says, except package-local RevisionIds.
+
+    The repr of plain data is deterministic for a given reader and input, and far cheaper than
+    JSON; a reader that changed its field order would at worst mark updates modified once.
+    """
+    content = record.__dict__.copy()
+    for name in _NOT_CONTENT:
+        del content[name]
+    content["files"] = [f.__dict__ for f in record.files]
+    return hashlib.blake2b(repr(sorted(content.items())).encode("utf-8"), digest_size=20).hexdigest()
 
 
 def _preferred(mapping, languages, default_language):
@@ -115,10 +116,12 @@ class _Stager:
     def add(self, record):
         if not isinstance(record, CatalogUpdate):
             raise TypeError("not a catalog record: %r" % (record,))
+        rows = self.rows
         uid, rev = record.update_id, record.revision_number
-        self.rows["s_updates"].append((
+        titles, descriptions = record.titles, record.descriptions
+        rows["s_updates"].append((
             uid, rev, record.revision_id, record.kind, record.category_type,
-            _preferred(record.titles, self.languages, record.default_language),
+            _preferred(titles, self.languages, record.default_language),
             record.kb_articles[0] if record.kb_articles else None,
             record.msrc_severity, record.release_date, record.reboot_behavior, record.impact,
             record.max_download_size, 1 if record.is_bundle else 0,
@@ -128,32 +131,33 @@ class _Stager:
             json.dumps(record.rules, sort_keys=True) if record.rules else None,
             record_digest(record),
         ))
-        for language in set(record.titles) | set(record.descriptions):
-            self.rows["s_titles"].append((uid, rev, language, record.titles.get(language),
-                                          record.descriptions.get(language)))
-        for kb in record.kb_articles:
-            self.rows["s_kbs"].append((uid, rev, kb))
-        for category_id in record.categories:
-            self.rows["s_categories"].append((uid, rev, category_id))
-        for clause_number, clause in enumerate(record.prerequisites):
-            for prerequisite_id in clause:
-                self.rows["s_prereqs"].append((uid, rev, clause_number, prerequisite_id))
-        for member_id in record.bundled_updates:
-            self.rows["s_bundles"].append((uid, rev, member_id))
-        for superseded_id in record.supersedes:
-            self.rows["s_supersedes"].append((uid, rev, superseded_id))
-        for rev_id in record.superseded_by_revision_ids:
-            self.rows["s_rev_links"].append((uid, rev, "superseded_by", rev_id))
-        for rev_id in record.bundled_by_revision_ids:
-            self.rows["s_rev_links"].append((uid, rev, "bundled_by", rev_id))
+        languages = titles.keys() | descriptions.keys() if descriptions else titles.keys()
+        rows["s_titles"].extend((uid, rev, language, titles.get(language), descriptions.get(language))
+                                for language in languages)
+        if record.kb_articles:
+            rows["s_kbs"].extend((uid, rev, kb) for kb in record.kb_articles)
+        rows["s_categories"].extend((uid, rev, category_id) for category_id in record.categories)
+        if record.prerequisites:
+            rows["s_prereqs"].extend((uid, rev, number, prerequisite_id)
+                                     for number, clause in enumerate(record.prerequisites)
+                                     for prerequisite_id in clause)
+        if record.bundled_updates:
+            rows["s_bundles"].extend((uid, rev, member_id) for member_id in record.bundled_updates)
+        if record.supersedes:
+            rows["s_supersedes"].extend((uid, rev, superseded_id) for superseded_id in record.supersedes)
+        if record.superseded_by_revision_ids:
+            rows["s_rev_links"].extend((uid, rev, "superseded_by", rev_id)
+                                       for rev_id in record.superseded_by_revision_ids)
+        if record.bundled_by_revision_ids:
+            rows["s_rev_links"].extend((uid, rev, "bundled_by", rev_id) for rev_id in record.bundled_by_revision_ids)
         for update_file in record.files:
             file_id = file_id_for(update_file)
             if file_id is None:
                 continue
-            self.rows["s_files"].append((uid, rev, file_id, update_file.name, update_file.sha1, update_file.sha256,
-                                         update_file.size, update_file.modified))
-            for url in update_file.urls:
-                self.rows["s_urls"].append((file_id, url))
+            rows["s_files"].append((uid, rev, file_id, update_file.name, update_file.sha1, update_file.sha256,
+                                    update_file.size, update_file.modified))
+            if update_file.urls:
+                rows["s_urls"].extend((file_id, url) for url in update_file.urls)
         self.count += 1
         if self.count % _BATCH == 0:
             self.flush()
@@ -226,19 +230,19 @@ def sync_records(store, records, options):
             else:
                 stager.add(record)
         stager.flush()
-        for index in ("s_titles (update_id)", "s_kbs (update_id)", "s_categories (update_id)",
-                      "s_prereqs (update_id)", "s_bundles (bundle_id)", "s_supersedes (update_id)",
-                      "s_rev_links (rev_id)", "s_files (update_id)", "s_urls (file_id)", "s_updates (revision_id)"):
-            table = index.split()[0]
-            cursor.execute("CREATE INDEX temp.%s_ix ON %s" % (table, index))
-        result = _merge(store, cursor, options, stamp, now)
+        # Only the lookups the merge makes get an index; the child tables are read by full scans.
+        cursor.execute("CREATE INDEX temp.s_bundles_member_ix ON s_bundles (member_id)")
+        cursor.execute("CREATE INDEX temp.s_updates_revision_ix ON s_updates (revision_id)")
+        if options.products or options.classifications:
+            cursor.execute("CREATE INDEX temp.s_categories_update_ix ON s_categories (update_id)")
+        result = _merge(store, cursor, options, stamp, now, stager.count)
         if options.check_mode or not result["changed"]:
             cursor.execute("ROLLBACK")
             cursor.execute("BEGIN")
         return result
 
 
-def _merge(store, cursor, options, stamp, now):
+def _merge(store, cursor, options, stamp, now, staged_records):
     previous = cursor.execute("SELECT max(version) FROM catalog_versions").fetchone()[0]
     staged = cursor.execute("SELECT count(*) FROM s_updates").fetchone()[0]
     if staged == 0:
@@ -273,11 +277,13 @@ def _merge(store, cursor, options, stamp, now):
                    "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
                    "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))" % scope, params)
     for _depth in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
-        cursor.execute("INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
+        added_members = cursor.execute("INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
                        "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
                        "JOIN s_keep k ON k.update_id = b.bundle_id "
                        "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
-                       "AND b.member_id NOT IN (SELECT update_id FROM s_keep)")
+                       "AND b.member_id NOT IN (SELECT update_id FROM s_keep)").rowcount
+        if not added_members:
+            break
 
     # The relationship edges this sync would leave, for kept winning revisions.
     cursor.execute("INSERT INTO s_new_supersedence SELECT DISTINCT s.update_id, s.superseded_id FROM s_supersedes s "
@@ -286,6 +292,10 @@ def _merge(store, cursor, options, stamp, now):
     cursor.execute("INSERT INTO s_new_bundles SELECT DISTINCT b.bundle_id, b.member_id FROM s_bundles b "
                    "JOIN s_updates w ON w.update_id = b.bundle_id AND w.revision_number = b.revision_number "
                    "JOIN s_keep k ON k.update_id = b.bundle_id")
+
+    cursor.execute("CREATE INDEX temp.s_new_supersedence_superseded_ix ON s_new_supersedence (superseded_id)")
+    cursor.execute("CREATE INDEX temp.s_new_supersedence_update_ix ON s_new_supersedence (update_id)")
+    cursor.execute("CREATE INDEX temp.s_new_bundles_bundle_ix ON s_new_bundles (bundle_id)")
 
     # Superseded updates expire N days after the release of the update that replaced them.
     expire_sql = "0"
@@ -359,12 +369,12 @@ def _merge(store, cursor, options, stamp, now):
          options.package_created, counts["added"], counts["modified"], counts["expired"], total))
     cursor.execute("UPDATE updates SET expired_version = ? WHERE update_id IN (%s UNION %s)"
                    % (newly_expired, gone), (version, options.source))
-    _apply_changes(cursor, options, version)
+    _apply_changes(cursor, options, version, staged_records)
     return result
 
 
-def _apply_changes(cursor, options, version):
-    changed = "SELECT update_id FROM s_status WHERE status IN ('added', 'modified')"
+def _apply_changes(cursor, options, version, staged_records):
+    changed = "SELECT update_id FROM s_status WHERE status = 'modified'"  # added ones have no rows yet
     for table, key in (("update_titles", "update_id"), ("update_kbs", "update_id"),
                        ("update_categories", "update_id"), ("update_prerequisites", "update_id"),
                        ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
@@ -378,35 +388,46 @@ def _apply_changes(cursor, options, version):
         "INSERT INTO updates (update_id, source, %s, first_version, changed_version, expired_version) "
         "SELECT s.update_id, ?, %s, ?, ?, CASE WHEN t.expire = 1 THEN ? ELSE NULL END "
         "FROM s_updates s JOIN s_status t ON t.update_id = s.update_id "
-        "WHERE t.status IN ('added', 'modified') "
+        "WHERE t.status IN ('added', 'modified') ORDER BY s.update_id "
         "ON CONFLICT (update_id) DO UPDATE SET source = excluded.source, %s, changed_version = excluded.changed_version, "
         "expired_version = CASE WHEN excluded.expired_version IS NULL THEN NULL "
         "ELSE coalesce(updates.expired_version, excluded.expired_version) END"
         % (columns, ", ".join("s." + c.strip() for c in columns.split(",")), assignments),
         (options.source, version, version, version))
-    winning = ("JOIN s_updates w ON w.update_id = x.update_id AND w.revision_number = x.revision_number "
-               "JOIN s_status t ON t.update_id = x.update_id AND t.status IN ('added', 'modified')")
-    cursor.execute("INSERT INTO update_titles SELECT DISTINCT x.update_id, x.language, x.title, x.description "
-                   "FROM s_titles x %s WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
-    cursor.execute("INSERT INTO update_kbs SELECT DISTINCT x.update_id, x.kb FROM s_kbs x %s "
-                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
-    cursor.execute("INSERT INTO update_categories SELECT DISTINCT x.update_id, x.category_id FROM s_categories x %s "
-                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
-    cursor.execute("INSERT INTO update_prerequisites SELECT DISTINCT x.update_id, x.clause, x.prerequisite_id "
-                   "FROM s_prereqs x %s WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+    # The winning revision of every added or modified update: the rows to copy from staging.
+    cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
+                   "JOIN s_status t ON t.update_id = s.update_id WHERE t.status IN ('added', 'modified')")
+    winning = "JOIN s_apply w ON w.update_id = x.update_id AND w.revision_number = x.revision_number"
+    applied = cursor.execute("SELECT count(*) FROM s_apply").fetchone()[0]
+    if applied == staged_records:
+        # Every record read is a new, winning, in-scope update (a first sync): copy without joins.
+        winning = ""
+    # Rows go in primary-key order: appending to a B-tree is far cheaper than inserting at random.
+    cursor.execute("INSERT INTO update_titles SELECT x.update_id, x.language, x.title, x.description "
+                   "FROM s_titles x %s WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_kbs SELECT x.update_id, x.kb FROM s_kbs x %s "
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_categories SELECT x.update_id, x.category_id FROM s_categories x %s "
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
+    cursor.execute("INSERT INTO update_prerequisites SELECT x.update_id, x.clause, x.prerequisite_id "
+                   "FROM s_prereqs x %s WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING" % winning)
     cursor.execute("INSERT INTO update_supersedence SELECT e.update_id, e.superseded_id FROM s_new_supersedence e "
                    "JOIN s_status t ON t.update_id = e.update_id AND t.status IN ('added', 'modified') "
-                   "WHERE 1 = 1 ON CONFLICT DO NOTHING")
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING")
     cursor.execute("INSERT INTO update_bundles SELECT e.bundle_id, e.member_id FROM s_new_bundles e "
                    "JOIN s_status t ON t.update_id = e.bundle_id AND t.status IN ('added', 'modified') "
-                   "WHERE 1 = 1 ON CONFLICT DO NOTHING")
-    cursor.execute("INSERT INTO update_files SELECT DISTINCT x.update_id, x.file_id, x.file_name FROM s_files x %s "
-                   "WHERE 1 = 1 ON CONFLICT DO NOTHING" % winning)
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING")
+    cursor.execute("INSERT INTO update_files SELECT x.update_id, x.file_id, x.file_name FROM s_files x %s "
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
     cursor.execute(
         "INSERT INTO files (file_id, sha1, sha256, size, modified) "
         "SELECT x.file_id, max(x.sha1), max(x.sha256), max(x.size), max(x.modified) FROM s_files x %s "
         "GROUP BY x.file_id ON CONFLICT (file_id) DO UPDATE SET "
         "sha1 = coalesce(excluded.sha1, files.sha1), sha256 = coalesce(excluded.sha256, files.sha256), "
         "size = coalesce(excluded.size, files.size), modified = coalesce(excluded.modified, files.modified)" % winning)
-    cursor.execute("INSERT INTO file_urls SELECT DISTINCT u.file_id, u.url FROM s_urls u "
-                   "WHERE u.file_id IN (SELECT file_id FROM s_files x %s) ON CONFLICT DO NOTHING" % winning)
+    if winning:
+        cursor.execute("INSERT INTO file_urls SELECT u.file_id, u.url FROM s_urls u "
+                       "WHERE u.file_id IN (SELECT file_id FROM s_files x %s) ON CONFLICT DO NOTHING" % winning)
+    else:
+        cursor.execute("INSERT INTO file_urls SELECT u.file_id, u.url FROM s_urls u "
+                       "WHERE u.file_id IN (SELECT file_id FROM s_files) ON CONFLICT DO NOTHING")

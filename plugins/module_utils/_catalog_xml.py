@@ -22,6 +22,8 @@ except ImportError as exc:  # pragma: no cover - reported by the module as a mis
     HAS_LXML = False
     LXML_IMPORT_ERROR = exc
 
+import threading
+
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
 
 _PARSER_OPTIONS = dict(
@@ -47,17 +49,35 @@ def _syntax_error(where, exc):
     return CatalogError("%s: not well-formed XML%s (%s)" % (where, at, getattr(exc, "msg", None) or exc))
 
 
+_LOCAL = threading.local()
+
+
+def _parser():
+    """One parser per thread, reused: building a parser costs more than parsing a small fragment."""
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.XMLParser(**_PARSER_OPTIONS)
+    return parser
+
+
+def _named(where):
+    """``where`` may be a callable, so hot paths build the message only when there is an error."""
+    return where() if callable(where) else where
+
+
 def parse_bytes(data, where):
     """Parse one whole XML document held in memory and return its root element."""
-    if b"<!" in data and (b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper()):
+    # Any declaration (DOCTYPE, ENTITY) starts with "<!"; without one the scan below is skipped.
+    declarations = b"<!" in data
+    if declarations and (b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper()):
         raise CatalogError("%s: document type declarations are refused (entity declarations and "
-                           "external DTDs are never processed)" % where)
-    parser = etree.XMLParser(**_PARSER_OPTIONS)
+                           "external DTDs are never processed)" % _named(where))
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        raise _syntax_error(where, exc)
-    _refuse_dtd(root.getroottree().docinfo, where)
+        raise _syntax_error(_named(where), exc)
+    if declarations:
+        _refuse_dtd(root.getroottree().docinfo, _named(where))
     return root
 
 
@@ -67,11 +87,12 @@ def parse_fragment(data, where):
     The members are sequences of sibling elements; they are wrapped in a neutral root first.
     Returns the wrapper element, whose children are the fragment's elements.
     """
-    head = data.lstrip()
-    if head.startswith(b"<?xml"):
-        end = head.find(b"?>")
-        head = head[end + 2:] if end >= 0 else head
-    return parse_bytes(b"<fragment>" + head + b"</fragment>", where)
+    if data[:1] != b"<" or data.startswith(b"<?xml"):
+        data = data.lstrip()
+        if data.startswith(b"<?xml"):
+            end = data.find(b"?>")
+            data = data[end + 2:] if end >= 0 else data
+    return parse_bytes(b"<fragment>" + data + b"</fragment>", where)
 
 
 def _check_prolog(path, where):

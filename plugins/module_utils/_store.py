@@ -21,6 +21,8 @@ import sqlite3
 SCHEMA_VERSION = 1
 
 # Each migration takes the store from version N-1 to N. Never edit a released migration: add one.
+# {without_rowid} marks tables keyed by their primary key alone; SQLite stores them as one B-tree
+# ("WITHOUT ROWID"), other backends drop the marker.
 MIGRATIONS = {
     1: [
         """CREATE TABLE catalog_versions (
@@ -69,36 +71,36 @@ MIGRATIONS = {
             title TEXT,
             description TEXT,
             PRIMARY KEY (update_id, language)
-        )""",
+        ){without_rowid}""",
         """CREATE TABLE update_kbs (
             update_id TEXT NOT NULL,
             kb TEXT NOT NULL,
             PRIMARY KEY (update_id, kb)
-        )""",
+        ){without_rowid}""",
         "CREATE INDEX update_kbs_kb ON update_kbs (kb)",
         """CREATE TABLE update_categories (
             update_id TEXT NOT NULL,
             category_id TEXT NOT NULL,
             PRIMARY KEY (update_id, category_id)
-        )""",
+        ){without_rowid}""",
         "CREATE INDEX update_categories_category ON update_categories (category_id)",
         """CREATE TABLE update_prerequisites (
             update_id TEXT NOT NULL,
             clause INTEGER NOT NULL,
             prerequisite_id TEXT NOT NULL,
             PRIMARY KEY (update_id, clause, prerequisite_id)
-        )""",
+        ){without_rowid}""",
         """CREATE TABLE update_bundles (
             bundle_id TEXT NOT NULL,
             member_id TEXT NOT NULL,
             PRIMARY KEY (bundle_id, member_id)
-        )""",
+        ){without_rowid}""",
         "CREATE INDEX update_bundles_member ON update_bundles (member_id)",
         """CREATE TABLE update_supersedence (
             update_id TEXT NOT NULL,
             superseded_id TEXT NOT NULL,
             PRIMARY KEY (update_id, superseded_id)
-        )""",
+        ){without_rowid}""",
         "CREATE INDEX update_supersedence_superseded ON update_supersedence (superseded_id)",
         """CREATE TABLE files (
             file_id TEXT PRIMARY KEY,
@@ -106,18 +108,18 @@ MIGRATIONS = {
             sha256 TEXT,
             size BIGINT,
             modified TEXT
-        )""",
+        ){without_rowid}""",
         """CREATE TABLE file_urls (
             file_id TEXT NOT NULL,
             url TEXT NOT NULL,
             PRIMARY KEY (file_id, url)
-        )""",
+        ){without_rowid}""",
         """CREATE TABLE update_files (
             update_id TEXT NOT NULL,
             file_id TEXT NOT NULL,
             file_name TEXT NOT NULL,
             PRIMARY KEY (update_id, file_id)
-        )""",
+        ){without_rowid}""",
         "CREATE INDEX update_files_file ON update_files (file_id)",
     ],
 }
@@ -252,7 +254,7 @@ class SQLiteStore:
                 cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version]:
-                    cursor.execute(statement)
+                    cursor.execute(statement.replace("{without_rowid}", " WITHOUT ROWID"))
                 cursor.execute("UPDATE schema_info SET version = ?", (version,))
 
 

@@ -3,7 +3,8 @@ WinRM message encryption ([MS-WSMV] 2.2.9.1.1).
 
 NTLM authenticates the TCP connection, not single requests: one :class:`NtlmAcceptor` lives per
 connection. The server side is pyspnego's NTLM acceptor, which reads the accepted credentials from
-the file named by the environment variable ``NTLM_USER_FILE`` (lines ``DOMAIN:USER:PASSWORD``);
+the file named by the environment variable ``NTLM_USER_FILE`` (lines ``DOMAIN:USER:PASSWORD``, or smbpasswd lines
+with the hashes, which this module writes);
 :class:`CredentialStore` owns that file for every lab fleet of this process.
 """
 
@@ -85,10 +86,16 @@ class CredentialStore:
 
     @classmethod
     def _write(cls):
+        # smbpasswd lines (``[DOMAIN\\]USER:UID:LM:NT:FLAGS:LCT``) carry the hashes, so pyspnego does
+        # not recompute them (DES in pure Python) on every authentication
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
         lines = []
         for entries in cls._users.values():
             for domain, user, password in entries:
-                lines.append("%s:%s:%s" % (domain, user, password))
+                account = "%s\\%s" % (domain, user) if domain else user
+                lines.append("%s:1000:%s:%s:[U]:LCT-00000000" % (
+                    account, lmowfv1(password).hex().upper(), ntowfv1(password).hex().upper()))
         path = os.path.join(cls._dir, "users")
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:

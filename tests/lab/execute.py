@@ -5,11 +5,16 @@ PowerShell scripts (``winrm.Session.run_ps``), the connection's file transfer sc
 (``winrm_put_file.ps1``/``winrm_fetch_file.ps1``), PowerShell scripts run by ``ansible.builtin.script``
 -- ends with exit code 1 and a message saying what is not emulated.
 
+Emulated besides modules, so that Ansible gets far enough to report what is missing: the shell
+plugin's temporary-directory helpers (``powershell_mkdtemp.ps1``, ``powershell_expand_user.ps1``, and
+the ``Remove-Item '...ansible-tmp-...'`` clean-up), answered with plausible paths and nothing done.
+
 Async tasks (``async:``/``poll:``) are emulated here, so backends see plain module runs: the module
 runs in a background thread and ``ansible.windows.async_status`` reports on it.
 """
 
 import json
+import re
 import threading
 import traceback
 
@@ -60,14 +65,58 @@ def execute(runtime, user, command_line, stdin, cancelled):
     if not line.is_powershell or line.script is None:
         return not_emulated_result("the command %r" % _short(command_line))
     if not line.is_bootstrap:
+        if is_temp_cleanup(line.script):
+            return ExecResult()
         return not_emulated_result("the PowerShell script %r" % _short(line.script))
     try:
         request = psexec.decode_bootstrap_input(stdin)
     except psexec.DecodeError as exc:
         return ExecResult(b"", ("lab: cannot decode Ansible's exec manifest: %s\r\n" % exc).encode(), 1)
     if not request.is_module:
-        return not_emulated_result("the Ansible exec script %s" % request.payload_name, json_stdout=True)
+        return run_helper_script(user, request)
     return run_module(runtime, user, request, cancelled)
+
+
+_REMOVE_ITEM = re.compile(r"^Remove-Item '(?P<path>(?:[^']|'')*)' -Force(?: -Recurse)?;$")
+
+
+def is_temp_cleanup(script):
+    """True for the shell plugin's ``remove()`` of Ansible temporary paths (``ansible-tmp-*``)."""
+    lines = [line.strip() for line in script.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Set-StrictMode", "If (-not $?)"))]
+    matches = [_REMOVE_ITEM.match(line) for line in lines]
+    return bool(matches) and all(m and m.group("path").replace("''", "'").rstrip("\\").rsplit("\\", 1)[-1]
+                                 .startswith("ansible-") for m in matches)
+
+
+def user_profile(user):
+    return "C:\\Users\\%s" % (user or "Administrator").split("\\")[-1].split("@")[0]
+
+
+def expand_environment(text, user):
+    """``[Environment]::ExpandEnvironmentVariables`` for the few variables Ansible paths use."""
+    profile = user_profile(user)
+    values = {"TEMP": profile + "\\AppData\\Local\\Temp", "TMP": profile + "\\AppData\\Local\\Temp",
+              "USERPROFILE": profile, "SYSTEMROOT": "C:\\Windows", "WINDIR": "C:\\Windows",
+              "PROGRAMDATA": "C:\\ProgramData", "SYSTEMDRIVE": "C:"}
+    return re.sub(r"%([^%]+)%", lambda m: values.get(m.group(1).upper(), m.group(0)), text)
+
+
+def run_helper_script(user, request):
+    params = request.payload.get("params") or {}
+    name = request.payload_name
+    if name == "powershell_mkdtemp.ps1":
+        path = "%s\\%s" % (expand_environment(params.get("Directory") or "%TEMP%", user).rstrip("\\"),
+                            params.get("Name"))
+        return ExecResult((path + "\r\n").encode("utf-8"))
+    if name == "powershell_expand_user.ps1":
+        path = params.get("Path") or ""
+        if path == "~":
+            path = user_profile(user)
+        elif path.startswith("~\\"):
+            path = user_profile(user) + path[1:]
+        return ExecResult((path + "\r\n").encode("utf-8"))
+    return not_emulated_result("the Ansible exec script %s" % name, json_stdout=True)
 
 
 def _short(text, limit=120):

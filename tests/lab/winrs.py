@@ -152,6 +152,9 @@ class ShellService:
         command.started = True
         stdin = b"".join(command.stdin)
         command.stdin = []
+        recorder = self.runtime.recorder
+        if recorder is not None:
+            recorder(command.command_line, stdin)
 
         def run():
             try:

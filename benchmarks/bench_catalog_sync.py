@@ -1,0 +1,152 @@
+"""Benchmark: catalog sync of generated offline scan packages (issue 2).
+
+For each size (50,000 and 200,000 updates) it measures, in the same run:
+
+* extraction: the collection's extraction (directory checks + cabextract of the outer cab,
+  package.cab and every detail cab) against a bare ``cabextract`` of the same cabs;
+* parse-and-store: reading package.xml and every fragment and storing the catalog in a fresh
+  SQLite store, against a bare lxml ``iterparse`` pass over exactly the XML the sync reads
+  (package.xml and every c/, x/, l/<lang>/ fragment, already extracted);
+* updates per second of the whole sync (extraction, parse, store; the signature check excluded);
+* peak memory (max RSS) of the process doing the sync, in a fresh process per size.
+
+Goals: parse-and-store time <= 2x the bare parse (at least half its rate); extraction <= 1.2x
+bare cabextract; peak memory at 200,000 <= 1.2x peak at 50,000.
+"""
+
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+sys.path.insert(0, REPO)
+
+LANGUAGES = ("en", "de")
+
+
+def generated(size, cache):
+    """The generated package of ``size`` updates, built once and kept under .build/bench."""
+    from tests.catalog_gen import generate
+
+    path = os.path.join(cache, "wsusscn2-%d.cab" % size)
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        generate("offline_scan", path + ".tmp", updates=size, languages=LANGUAGES)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def bare_cabextract(cab, work):
+    """cabextract alone: the outer cab, then package.cab and every detail cab it holds."""
+    outer = os.path.join(work, "outer")
+    start = time.perf_counter()
+    subprocess.run(["cabextract", "-q", "-d", outer, cab], check=True)
+    for name in sorted(os.listdir(outer)):
+        if name.endswith(".cab"):
+            subprocess.run(["cabextract", "-q", "-d", os.path.join(work, name), os.path.join(outer, name)], check=True)
+    return time.perf_counter() - start
+
+
+def bare_parse(package_xml, folders):
+    """lxml iterparse over package.xml and every fragment file the sync reads."""
+    from lxml import etree
+
+    start = time.perf_counter()
+    count = 0
+    for _event, element in etree.iterparse(package_xml, events=("end",)):
+        count += 1
+        element.clear()
+    for folder in folders:
+        for kind in ["c", "x"] + ["l/%s" % language for language in LANGUAGES]:
+            directory = os.path.join(folder, kind)
+            if not os.path.isdir(directory):
+                continue
+            for name in os.listdir(directory):
+                with open(os.path.join(directory, name), "rb") as handle:
+                    data = handle.read()
+                # fragments have no single root: wrap them, as any parser of them must
+                for _event, _element in etree.iterparse(io.BytesIO(b"<f>" + data + b"</f>"), events=("end",)):
+                    count += 1
+    return time.perf_counter() - start
+
+
+def child(cab, work):
+    """Runs in a fresh process: the collection's extraction, then parse-and-store; prints JSON."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_offline_scan import read_offline_scan
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import extract_offline_scan
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
+    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+
+    start = time.perf_counter()
+    package_xml, index_xml, folders = extract_offline_scan(cab, work, LANGUAGES, "benchmark")
+    extracted = time.perf_counter()
+    store = open_store(os.path.join(work, "store.db"))
+    result = sync_records(store, read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=LANGUAGES),
+                          SyncOptions(source="bench", format="offline_scan", languages=LANGUAGES))
+    stored = time.perf_counter()
+    store.close()
+    print(json.dumps({
+        "extract_seconds": extracted - start,
+        "parse_store_seconds": stored - extracted,
+        "updates": result["counts"]["staged"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "package_xml": package_xml,
+        "folders": sorted(folders.values()),
+    }))
+
+
+def measure(size, cache):
+    cab = generated(size, cache)
+    work = tempfile.mkdtemp(prefix="patchwave-bench-", dir=cache)
+    try:
+        bare_extract = bare_cabextract(cab, os.path.join(work, "bare"))
+        shutil.rmtree(os.path.join(work, "bare"))
+        done = subprocess.run([sys.executable, __file__, "--child", cab, os.path.join(work, "sync")],
+                              check=True, capture_output=True, text=True)
+        ours = json.loads(done.stdout.strip().splitlines()[-1])
+        bare = bare_parse(ours["package_xml"], ours["folders"])
+        return {
+            "size": size,
+            "updates": ours["updates"],
+            "cab_mb": round(os.path.getsize(cab) / 1e6, 1),
+            "updates_per_second": round(ours["updates"] / (ours["extract_seconds"] + ours["parse_store_seconds"])),
+            "extract_seconds": round(ours["extract_seconds"], 2),
+            "bare_cabextract_seconds": round(bare_extract, 2),
+            "extract_ratio": round(ours["extract_seconds"] / bare_extract, 3),
+            "parse_store_seconds": round(ours["parse_store_seconds"], 2),
+            "bare_iterparse_seconds": round(bare, 2),
+            "parse_store_ratio": round(ours["parse_store_seconds"] / bare, 3),
+            "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(sizes=(50000, 200000)):
+    cache = os.path.join(REPO, ".build", "bench")
+    rows = [measure(size, cache) for size in sizes]
+    memory_ratio = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
+    report = {"benchmark": "catalog_sync offline_scan", "rows": rows,
+              "peak_memory_ratio_largest_to_smallest": round(memory_ratio, 3),
+              "goals": {"parse_store_ratio_max": 2.0, "extract_ratio_max": 1.2, "peak_memory_ratio_max": 1.2}}
+    report["met"] = {
+        "parse_store": all(r["parse_store_ratio"] <= 2.0 for r in rows),
+        "extract": all(r["extract_ratio"] <= 1.2 for r in rows),
+        "peak_memory": memory_ratio <= 1.2,
+    }
+    return report
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        sizes = tuple(int(s) for s in sys.argv[1:]) or (50000, 200000)
+        print(json.dumps(main(sizes), indent=2))
