@@ -79,8 +79,8 @@ class HostModel:
         if self.gateway is None:
             self.gateway = "10.20.%d.254" % octet_hi
         if self.mac_address is None:
-            self.mac_address = "00:15:5D:%02X:%02X:%02X" % ((self.index >> 16) & 0xFF, (self.index >> 8) & 0xFF,
-                                                          self.index & 0xFF)
+            octets = ((self.index >> 16) & 0xFF, (self.index >> 8) & 0xFF, self.index & 0xFF)
+            self.mac_address = "00:15:5D:%02X:%02X:%02X" % octets
         if self.install_time is None:
             self.install_time = datetime.datetime(2025, 1, 6, 9, 0, tzinfo=datetime.timezone.utc).timestamp() \
                 + self.index * 3600

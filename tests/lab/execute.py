@@ -106,8 +106,8 @@ def run_helper_script(user, request):
     params = request.payload.get("params") or {}
     name = request.payload_name
     if name == "powershell_mkdtemp.ps1":
-        path = "%s\\%s" % (expand_environment(params.get("Directory") or "%TEMP%", user).rstrip("\\"),
-                            params.get("Name"))
+        directory = expand_environment(params.get("Directory") or "%TEMP%", user).rstrip("\\")
+        path = "%s\\%s" % (directory, params.get("Name"))
         return ExecResult((path + "\r\n").encode("utf-8"))
     if name == "powershell_expand_user.ps1":
         path = params.get("Path") or ""
