@@ -192,6 +192,8 @@ class SQLiteStore:
             self.connection.execute("PRAGMA foreign_keys=ON")
             self.connection.execute("PRAGMA temp_store=FILE")
             self.connection.execute("PRAGMA cache_size=-16000")
+            # Sync staging lives in TEMP tables; give them the same bounded cache as the main file.
+            self.connection.execute("PRAGMA temp.cache_size=-16000")
         except sqlite3.DatabaseError as exc:
             raise StoreError("store '%s' cannot be opened: %s" % (self.path, exc))
         self._migrate()
