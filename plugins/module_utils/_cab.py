@@ -63,6 +63,8 @@ _MAX_BLOCK = 32768                          # a CFDATA block never holds more th
 _IFOLDER_CONTINUED = (0xFFFD, 0xFFFE, 0xFFFF)  # continued from/to another cabinet of a set
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Anything _member_name would refuse: one search on the fast path, the detailed checks only on a hit.
+_SUSPECT = re.compile(r"[\x00-\x1f\x7f]|^/|^[A-Za-z]:|(?:^|/)\.{1,2}(?:/|$)|//|/$|^$")
 
 #: ``read_member`` keeps the member in memory: refuse anything larger than this by default.
 READ_MEMBER_LIMIT = 64 * 1024 * 1024
@@ -227,17 +229,30 @@ def read_directory(cab_path, where=None):
 
     members = []
     seen = {}
+    folders_of_members = set()
+    stamps = {}
     pos = 0
+    limit = len(table)
     for index in range(n_files):
-        if pos + _FILE.size > len(table):
+        if pos + _FILE.size > limit:
             raise CatalogError("%s: is truncated: its directory runs past the end of the cabinet" % where)
         size, offset, folder, date, time, attribs = _FILE.unpack_from(table, pos)
-        raw, pos = _cstring(table, pos + _FILE.size, _MAX_NAME, "the name of member #%d" % (index + 1), where)
-        name = _member_name(raw, attribs, index, where)
-        if folder in _IFOLDER_CONTINUED:
-            raise CatalogError("%s: member '%s' spans several cabinets of a set; only single cabinets are supported"
-                               % (where, name))
+        start = pos + _FILE.size
+        end = table.find(b"\0", start, start + _MAX_NAME + 1)
+        if end < 0:
+            _cstring(table, start, _MAX_NAME, "the name of member #%d" % (index + 1), where)  # raises
+        raw = table[start:end]
+        pos = end + 1
+        if raw.isascii():
+            name = raw.decode("ascii").replace("\\", "/")
+            if _SUSPECT.search(name):
+                name = _member_name(raw, attribs, index, where)
+        else:
+            name = _member_name(raw, attribs, index, where)
         if folder >= n_folders:
+            if folder in _IFOLDER_CONTINUED:
+                raise CatalogError("%s: member '%s' spans several cabinets of a set; only single cabinets are "
+                                   "supported" % (where, name))
             raise CatalogError("%s: member '%s' refers to folder %d, but the cabinet has %d"
                                % (where, name, folder, n_folders))
         kind, blocks, _start = folders[folder]
@@ -248,19 +263,29 @@ def read_directory(cab_path, where=None):
         if key in seen:
             raise CatalogError("%s: member '%s' appears twice (names are case-insensitive)" % (where, name))
         seen[key] = name
-        members.append(CabMember(name, size, folder, kind, offset, attribs, _dos_datetime(date, time)))
+        cut = key.rfind("/")
+        while cut > 0:
+            parent = key[:cut]
+            if parent in folders_of_members:
+                break
+            folders_of_members.add(parent)
+            cut = parent.rfind("/")
+        stamp = (date << 16) | time
+        modified = stamps.get(stamp)
+        if modified is None:
+            modified = stamps[stamp] = _dos_datetime(date, time) or ""
+        members.append(CabMember(name, size, folder, kind, offset, attribs, modified or None))
     for number, (kind, blocks, start) in enumerate(folders):
         if blocks and (start < folders_end or start + blocks * _DATA_HEADER_SIZE > cab_size):
             raise CatalogError("%s: folder %d's data (offset %d, %d blocks) lies outside the cabinet's %d bytes"
                                % (where, number, start, blocks, cab_size))
     # A member cannot also be the folder of another member ('a' and 'a/b').
-    for member in members:
-        parts = member.name.casefold().split("/")
-        for depth in range(1, len(parts)):
-            prefix = "/".join(parts[:depth])
-            if prefix in seen:
-                raise CatalogError("%s: member '%s' needs a folder '%s', which is also a member"
-                                   % (where, member.name, seen[prefix]))
+    clash = folders_of_members.intersection(seen)
+    if clash:
+        folder_name = seen[min(clash)]
+        inside = next(m.name for m in members if m.name.casefold().startswith(min(clash) + "/"))
+        raise CatalogError("%s: member '%s' needs a folder '%s', which is also a member"
+                           % (where, inside, folder_name))
     _check_tail(cab_path, cab_size, file_size, where)
     return CabDirectory(cab_path, cab_size, file_size, members, folders, set_id, signature, data_reserve)
 
@@ -431,7 +456,8 @@ def _run_piped(tool, cab_path, stage, members, wanted, where):
     argv = [tool, "-q", "-s", "-p", cab_path]
     with tempfile.TemporaryFile() as errors:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                                    bufsize=1 << 20)
         except OSError as exc:
             raise CatalogError("%s: cannot run cabextract: %s" % (where, exc.strerror or exc))
         failure = None
@@ -532,9 +558,10 @@ def extract(cab_path, dest_dir, members=None, where=None):
         if chosen:
             if patterns is None or len(patterns) == 1:
                 _run_to_folder(tool, cab_abs, stage, None if patterns is None else patterns[0], where)
+                _scan_stage(stage, expected, where)
             else:
+                # Every file in the stage was written here, byte-counted: nothing to re-check.
                 _run_piped(tool, cab_abs, stage, directory.members, expected, where)
-        _scan_stage(stage, expected, where)
         if not dest_entries:
             os.rename(stage, dest)  # rename(2) atomically replaces a missing or empty folder
         else:

@@ -15,7 +15,6 @@ of the superseding or bundling update; the store resolves them to update identit
 from __future__ import annotations
 
 import bisect
-import os
 
 from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_xml as xml
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (

@@ -277,11 +277,12 @@ def _merge(store, cursor, options, stamp, now, staged_records):
                    "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
                    "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))" % scope, params)
     for _depth in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
-        added_members = cursor.execute("INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
-                       "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
-                       "JOIN s_keep k ON k.update_id = b.bundle_id "
-                       "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
-                       "AND b.member_id NOT IN (SELECT update_id FROM s_keep)").rowcount
+        added_members = cursor.execute(
+            "INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
+            "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
+            "JOIN s_keep k ON k.update_id = b.bundle_id "
+            "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
+            "AND b.member_id NOT IN (SELECT update_id FROM s_keep)").rowcount
         if not added_members:
             break
 

@@ -35,7 +35,7 @@ def _paths(state_dir):
 
 
 def _load_factory(spec):
-    module_name, _, attribute = spec.partition(":")
+    module_name, dummy, attribute = spec.partition(":")
     if not attribute:
         raise SystemExit("--backend must be module:callable, e.g. tests.lab.backend:DefaultBackend")
     return getattr(importlib.import_module(module_name), attribute)
@@ -260,7 +260,7 @@ def fault(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m %s" % PACKAGE, description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m %s" % PACKAGE, description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def fleet_options(p):

@@ -221,11 +221,11 @@ class Connection:
         except ValueError:
             raise ValueError("bad request line %r" % line[:80])
         headers = {}
-        for _ in range(MAX_HEADER_LINES):
+        for dummy in range(MAX_HEADER_LINES):
             line = reader.readline(65537)
             if line in (b"\r\n", b"\n", b""):
                 break
-            name, _, value = line.decode("latin-1").partition(":")
+            name, dummy, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         else:
             raise ValueError("too many headers")
@@ -313,7 +313,7 @@ class Connection:
         """The user name, or None after answering 401."""
         config = self.server.auth
         if header:
-            scheme, _, value = header.partition(" ")
+            scheme, dummy, value = header.partition(" ")
             scheme_l = scheme.lower()
             if scheme_l == "basic" and config.allow_basic:
                 try:
@@ -424,7 +424,7 @@ class LabServer:
 
     def _accept_loop(self):
         while not self.stopping:
-            for key, _ in self._selector.select(timeout=1.0):
+            for key, dummy in self._selector.select(timeout=1.0):
                 if key.data is None:
                     try:
                         while self._wake_r.recv(4096):

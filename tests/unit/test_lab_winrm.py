@@ -156,7 +156,7 @@ def test_large_output_is_split_over_receives(protocol):
     responses = []
     done = False
     while not done:
-        stdout, _, rc, done = protocol.get_command_output_raw(shell_id, command_id)
+        stdout, dummy, rc, done = protocol.get_command_output_raw(shell_id, command_id)
         responses.append(stdout)
     assert len(responses) >= 3 and rc == 0
     assert json.loads(b"".join(responses))["blob"] == "x" * 400000
@@ -182,7 +182,7 @@ def test_ctrl_c_ends_a_running_command(protocol):
     envelope.setdefault("env:Body", {})["rsp:Signal"] = {"@CommandId": command_id, "rsp:Code": wsman.SIGNAL_CTRL_C}
     protocol.send_message(xmltodict.unparse({"env:Envelope": envelope}))
     assert release.wait(5)
-    _, _, rc, done = protocol.get_command_output_raw(shell_id, command_id)
+    rc, done = protocol.get_command_output_raw(shell_id, command_id)[2:]
     assert done and rc == -1073741510
 
 
@@ -273,7 +273,7 @@ def test_module_manifest_with_become_and_async():
 
 
 def test_connection_helper_scripts_are_not_modules():
-    _, stdin = module_manifest._bootstrap_powershell_script("winrm_put_file.ps1", {"Path": "C:\\x"}, has_input=True)
+    stdin = module_manifest._bootstrap_powershell_script("winrm_put_file.ps1", {"Path": "C:\\x"}, has_input=True)[1]
     request = psexec.decode_bootstrap_input(stdin + b"ZGF0YQ==\r\n")
     assert not request.is_module and request.payload_name == "winrm_put_file.ps1"
     assert request.extra_input == b"ZGF0YQ==\r\n"
@@ -336,12 +336,12 @@ def test_setup_facts_from_model():
 
 def test_gather_subset_algebra():
     assert resolve_subsets(["all"])[0] == resolve_subsets(["min"])[0]  # setup only adds to "all"
-    minimal, _ = resolve_subsets(["!all"])
+    minimal = resolve_subsets(["!all"])[0]
     assert minimal == {"date_time", "distribution", "dns", "env", "local", "platform", "powershell_version", "user"}
     assert "interfaces" in resolve_subsets(["!all", "network"])[0]
     assert resolve_subsets(["bogus"])[1] == ["invalid value bogus specified in gather_subset"]
     model = HostModel(name="w", index=1)
-    facts, _ = windows_facts(model, ModuleContext(host=model, user="LAB\\Administrator", now=time.time()), ["!all"])
+    facts = windows_facts(model, ModuleContext(host=model, user="LAB\\Administrator", now=time.time()), ["!all"])[0]
     assert "ansible_interfaces" not in facts and facts["ansible_user_id"] == "Administrator"
 
 
@@ -349,7 +349,7 @@ def test_not_emulated_paths():
     runtime = FakeRuntime()
     raw = execute(runtime, "u", "ipconfig", b"", threading.Event())
     assert raw.rc == 1 and b"is not emulated by the lab" in raw.stderr
-    _, stdin = module_manifest._bootstrap_powershell_script("winrm_fetch_file.ps1", {"Path": "C:\\x", "Offset": 0})
+    stdin = module_manifest._bootstrap_powershell_script("winrm_fetch_file.ps1", {"Path": "C:\\x", "Offset": 0})[1]
     helper = execute(runtime, "u", bootstrap_command_line(), stdin, threading.Event())
     assert helper.rc == 1
     assert json.loads(helper.stdout)["msg"].startswith("the Ansible exec script winrm_fetch_file.ps1 is not emulated")
@@ -417,7 +417,7 @@ def test_faults_counters():
     faults = HostFaults(drop_receive=2)
     assert faults.take("drop_receive") and faults.take("drop_receive") and not faults.take("drop_receive")
     faults.update(drop_receive=-1)
-    assert all(faults.take("drop_receive") for _ in range(5))
+    assert all(faults.take("drop_receive") for dummy in range(5))
     with pytest.raises(KeyError):
         faults.update(bogus=1)
 
