@@ -18,7 +18,7 @@ import contextlib
 import os
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration takes the store from version N-1 to N. Never edit a released migration: add one.
 # {without_rowid} marks tables keyed by their primary key alone; SQLite stores them as one B-tree
@@ -121,6 +121,52 @@ MIGRATIONS = {
             PRIMARY KEY (update_id, file_id)
         ){without_rowid}""",
         "CREATE INDEX update_files_file ON update_files (file_id)",
+    ],
+    2: [
+        """CREATE TABLE hosts (
+            host_name TEXT PRIMARY KEY,
+            first_seen TEXT NOT NULL,
+            last_message_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE scans (
+            scan_pk INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL UNIQUE,
+            host_name TEXT NOT NULL,
+            scan_id TEXT,
+            mode TEXT,
+            server_selection TEXT,
+            forced INTEGER NOT NULL,
+            started TEXT,
+            finished TEXT NOT NULL,
+            succeeded INTEGER NOT NULL,
+            result_code INTEGER,
+            hresult BIGINT,
+            error TEXT,
+            catalog_version INTEGER,
+            wua_version TEXT,
+            reboot_pending INTEGER,
+            reboot_sources TEXT,
+            last_boot TEXT,
+            source TEXT NOT NULL,
+            controller TEXT,
+            ingested_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX scans_host_finished ON scans (host_name, finished)",
+        """CREATE TABLE scan_updates (
+            scan_pk INTEGER NOT NULL,
+            update_id TEXT NOT NULL,
+            revision_number INTEGER NOT NULL,
+            installed INTEGER NOT NULL,
+            hidden INTEGER NOT NULL,
+            downloaded INTEGER NOT NULL,
+            PRIMARY KEY (scan_pk, update_id)
+        ){without_rowid}""",
+        """CREATE TABLE message_quarantine (
+            message_file TEXT PRIMARY KEY,
+            host_name TEXT,
+            reason TEXT NOT NULL,
+            quarantined_at TEXT NOT NULL
+        )""",
     ],
 }
 

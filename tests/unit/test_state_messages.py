@@ -1,0 +1,145 @@
+"""State messages: atomic spool writes, one ingest function, quarantine, idempotence, concurrency."""
+
+import json
+import multiprocessing
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import validate, SCAN_SCHEMA
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
+    QUARANTINE,
+    ingest,
+    last_good_scan,
+    pending_files,
+    write_message,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+
+
+def scan_body(n=0, result_code=2, hresult=None, finished="2026-11-23T10:00:00Z"):
+    return {
+        "scan_id": "scan-%d" % n, "mode": "online", "server_selection": "default",
+        "started": "2026-11-23T09:59:00Z", "finished": finished, "result_code": result_code, "hresult": hresult,
+        "error": None, "wua_version": "10.0.20348.2849", "reboot_pending": False, "reboot_sources": [],
+        "last_boot": "2026-11-01T00:00:00Z", "worker": "scheduled_task", "warnings": [],
+        "updates": [{
+            "update_id": "00000000-0000-4000-8000-%012d" % n, "revision_number": 200, "title": "KB%d" % n,
+            "kb_article_ids": [str(5000000 + n)], "is_installed": False, "is_hidden": False, "is_downloaded": False,
+            "reboot_behavior": 1, "max_download_size": 1000, "msrc_severity": "Critical",
+            "categories": [{"id": "f702a48c-919b-45d6-9aef-ca4248d50397", "name": "Windows Server 2019",
+                            "type": "Product"}],
+            "superseded_update_ids": []}],
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_store(str(tmp_path / "store.db"))
+    yield opened
+    opened.close()
+
+
+def test_body_fixture_follows_the_contract():
+    assert validate(scan_body(), SCAN_SCHEMA) == []
+
+
+def test_write_is_atomic_and_ingest_moves_messages_into_the_store(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    path = write_message(spool, "win01", "scan", scan_body(1), catalog_version=3)
+    assert os.path.basename(path).startswith("win01~") and not any(n.startswith(".") and n.endswith(".tmp")
+                                                                   for n in os.listdir(spool))
+    assert ingest(store, spool) == {"ingested": 1, "duplicates": 0, "quarantined": 0}
+    assert pending_files(spool) == []
+    good = last_good_scan(store, "win01")
+    assert good["catalog_version"] == 3 and good["mode"] == "online"
+    assert store.query("SELECT update_id, installed FROM scan_updates") == [
+        {"update_id": "00000000-0000-4000-8000-000000000001", "installed": 0}]
+
+
+def test_reingesting_the_same_message_is_a_duplicate(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    path = write_message(spool, "win01", "scan", scan_body(1))
+    keep = str(tmp_path / "copy.json")
+    shutil.copyfile(path, keep)
+    ingest(store, spool)
+    shutil.copyfile(keep, path)
+    assert ingest(store, spool) == {"ingested": 0, "duplicates": 1, "quarantined": 0}
+    assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 1
+
+
+def test_failed_scan_is_not_a_good_scan(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    write_message(spool, "win01", "scan", scan_body(1, finished="2026-11-20T00:00:00Z"))
+    write_message(spool, "win01", "scan", scan_body(2, result_code=4, hresult=-2145107924,
+                                                    finished="2026-11-23T00:00:00Z"))
+    write_message(spool, "win02", "scan_failure", {"error": "host unreachable", "hresult": None})
+    ingest(store, spool)
+    assert last_good_scan(store, "win01")["finished"] == "2026-11-20T00:00:00Z"
+    assert last_good_scan(store, "win02") is None
+    assert store.query("SELECT error FROM scans WHERE host_name = 'win02'") == [{"error": "host unreachable"}]
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"message_version": 1}), "missing 'message_id'"),
+])
+def test_corrupt_message_is_quarantined_and_the_host_keeps_the_reason(store, tmp_path, content, reason):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "win07~abc.json").write_text(content)
+    assert ingest(store, str(spool))["quarantined"] == 1
+    assert os.listdir(str(spool / QUARANTINE)) == ["win07~abc.json"]
+    row = store.query("SELECT host_name, succeeded, error FROM scans")[0]
+    assert row["host_name"] == "win07" and row["succeeded"] == 0 and reason in row["error"]
+    assert reason in store.query("SELECT reason FROM message_quarantine")[0]["reason"]
+
+
+def test_partial_temporary_files_are_left_alone(store, tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / ".1234.tmp").write_text('{"half": ')
+    assert ingest(store, str(spool)) == {"ingested": 0, "duplicates": 0, "quarantined": 0}
+    assert (spool / ".1234.tmp").exists()
+
+
+def test_store_failure_loses_nothing(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    write_message(spool, "win01", "scan", scan_body(1))
+    store.connection.execute("DROP TABLE scan_updates")
+    with pytest.raises(Exception):
+        ingest(store, spool)
+    assert len(pending_files(spool)) == 1
+
+
+def _writer(spool, index, count):
+    for n in range(count):
+        write_message(spool, "win%03d" % index, "scan", scan_body(index * 1000 + n))
+
+
+def _ingester(store_path, spool, rounds):
+    store = open_store(store_path)
+    for _ in range(rounds):
+        ingest(store, spool)
+    store.close()
+
+
+def test_fifty_writers_and_concurrent_ingesters_lose_nothing(tmp_path):
+    spool = str(tmp_path / "spool")
+    store_path = str(tmp_path / "store.db")
+    open_store(store_path).close()
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_writer, args=(spool, i, 4)) for i in range(50)]
+    ingesters = [context.Process(target=_ingester, args=(store_path, spool, 20)) for _ in range(3)]
+    for process in writers + ingesters:
+        process.start()
+    for process in writers + ingesters:
+        process.join(120)
+        assert process.exitcode == 0
+    store = open_store(store_path)
+    ingest(store, spool)
+    assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 200
+    assert store.query("SELECT count(DISTINCT host_name) AS n FROM scans")[0]["n"] == 50
+    assert pending_files(spool) == []
+    store.close()
