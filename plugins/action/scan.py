@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of ``patchwave.windows.scan``: decide, drive the host module, record the result.
+
+The host module (``plugins/modules/scan.ps1``) only gathers. Here: arguments are validated, the
+unforced-scan rule is applied against the store (after ingesting pending state messages), the
+host module is driven through start / poll / cancel rounds (polls are retried on connection
+errors; cancel always runs), every result is checked against the shared JSON contract, and the
+outcome becomes a state message in the spool. The fork never writes to the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.patchwave.windows.plugins.module_utils import _hresults
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (
+    RESULT_CODES,
+    REBOOT_BEHAVIORS,
+    validate_result,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
+    ingest,
+    last_good_scan,
+    write_message,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store import (
+    StoreError,
+    open_store,
+    resolve_spool,
+    resolve_store_address,
+)
+
+display = Display()
+
+MODULE = "patchwave.windows.scan"
+_TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400}
+POLL_RETRIES = 3
+
+ARGUMENT_SPEC = dict(
+    server_selection=dict(type="str", default="default",
+                          choices=["default", "managed_server", "windows_update", "offline"]),
+    offline_scan_file=dict(type="str"),
+    include_hidden=dict(type="bool", default=True),
+    search_criteria=dict(type="str", default="IsInstalled=0 or IsInstalled=1"),
+    force=dict(type="bool", default=False),
+    scan_ttl=dict(type="str", default="24h"),
+    poll_interval=dict(type="float", default=5.0),
+    timeout=dict(type="int", default=3600),
+    store=dict(type="str"),
+    spool=dict(type="str"),
+)
+HOST_OPTIONS = ("server_selection", "offline_scan_file", "include_hidden", "search_criteria")
+
+
+def parse_ttl(text):
+    """'24h', '90m', '2d', '3600s' (or a bare number of hours) as seconds; ValueError otherwise."""
+    match = _TTL.match(str(text))
+    if not match:
+        raise ValueError("scan_ttl %r is not a duration like 24h, 90m, 2d or 3600s" % (text,))
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _parse_time(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def skip_reason(last, current_version, ttl_seconds, now):
+    """Why an unforced scan can be skipped, or None when it must run (pure: tested alone)."""
+    if last is None:
+        return None
+    if current_version is not None and last["catalog_version"] != current_version:
+        return None
+    age = (now - _parse_time(last["finished"])).total_seconds()
+    if age < 0 or age >= ttl_seconds:
+        return None
+    return ("the last good scan (%s, %d minutes ago) is younger than scan_ttl and was made against the current "
+            "catalog version %s" % (last["finished"], age // 60, current_version))
+
+
+def summarize_scan(scan):
+    """The user-facing shape of a host scan result (names instead of codes)."""
+    described = _hresults.describe(scan["hresult"])
+    return {
+        "mode": scan["mode"],
+        "server_selection": scan["server_selection"],
+        "started": scan["started"],
+        "finished": scan["finished"],
+        "result_code": scan["result_code"],
+        "result": RESULT_CODES[scan["result_code"]],
+        "hresult": described["hresult"],
+        "hresult_name": described["name"],
+        "hresult_meaning": described["meaning"],
+        "error": scan.get("error"),
+        "wua_version": scan["wua_version"],
+        "reboot_pending": scan["reboot_pending"],
+        "reboot_sources": scan["reboot_sources"],
+        "last_boot": scan["last_boot"],
+        "update_count": len(scan["updates"]),
+        "updates": [{
+            "update_id": u["update_id"].lower(),
+            "revision_number": u["revision_number"],
+            "kb": u["kb_article_ids"][0] if u["kb_article_ids"] else None,
+            "title": u["title"],
+            "installed": u["is_installed"],
+            "hidden": u["is_hidden"],
+            "downloaded": u["is_downloaded"],
+            "reboot_behavior": REBOOT_BEHAVIORS[u["reboot_behavior"]],
+            "max_download_size": u["max_download_size"],
+            "severity": u["msrc_severity"],
+            "categories": u["categories"],
+            "superseded_ids": [s.lower() for s in u["superseded_update_ids"]],
+        } for u in scan["updates"]],
+    }
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        self._supports_async = False
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleError as exc:
+            return dict(result, failed=True, msg=to_text(exc))
+        problem = self._check_arguments(args)
+        if problem:
+            return dict(result, failed=True, msg=problem)
+
+        host = task_vars.get("inventory_hostname") or self._play_context.remote_addr
+        spool = resolve_spool(args["spool"], args["store"])
+        try:
+            current_version, last = self._host_state(args["store"], spool, host)
+        except StoreError as exc:
+            return dict(result, failed=True, msg=to_text(exc))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), now)
+        result.update(catalog_version=current_version, skipped=False, skip_reason=None)
+        if reason:
+            return dict(result, changed=False, skipped=True, skip_reason=reason)
+        if self._task.check_mode:
+            return dict(result, changed=True, msg="check mode: a %s scan would run" % args["server_selection"])
+
+        host_args = {name: args[name] for name in HOST_OPTIONS if args[name] is not None}
+        try:
+            scan, failure = self._scan(host_args, args, task_vars)
+        except AnsibleConnectionFailure as exc:
+            # Unreachable: the host keeps its last state and the reason is recorded.
+            write_message(spool, host, "scan_failure", {"error": "host unreachable: %s" % to_text(exc),
+                                                        "hresult": None,
+                                                        "server_selection": args["server_selection"]},
+                          catalog_version=current_version, forced=args["force"])
+            return dict(result, unreachable=True, msg="host unreachable during the scan: %s" % to_text(exc))
+        if failure is not None:
+            described = _hresults.describe(failure.get("hresult"))
+            message = write_message(spool, host, "scan_failure",
+                                    {"error": failure["msg"], "hresult": failure.get("hresult"),
+                                     "server_selection": args["server_selection"]},
+                                    catalog_version=current_version, forced=args["force"])
+            return dict(result, failed=True, changed=False, msg=failure["msg"], state_message=message,
+                        hresult=described["hresult"], hresult_name=described["name"],
+                        hresult_meaning=described["meaning"])
+        message = write_message(spool, host, "scan", scan, catalog_version=current_version, forced=args["force"])
+        summary = summarize_scan(scan)
+        result.update(changed=True, scan=summary, state_message=message)
+        if scan["result_code"] not in (2, 3):
+            result.update(failed=True, msg="the Windows Update search failed: %s %s (%s)" % (
+                summary["hresult"], summary["hresult_name"], summary["hresult_meaning"]))
+        return result
+
+    @staticmethod
+    def _check_arguments(args):
+        try:
+            parse_ttl(args["scan_ttl"])
+        except ValueError as exc:
+            return str(exc)
+        if args["server_selection"] == "offline" and not args["offline_scan_file"]:
+            return "server_selection=offline needs offline_scan_file (a path or UNC share on the host)"
+        if args["offline_scan_file"] and args["server_selection"] != "offline":
+            return "offline_scan_file is only used with server_selection=offline"
+        if args["poll_interval"] < 0 or args["timeout"] <= 0:
+            return "poll_interval must be 0 or more and timeout more than 0"
+        return None
+
+    @staticmethod
+    def _host_state(store_option, spool, host):
+        """Ingest pending state messages, then read the catalog version and the host's last good scan."""
+        store = open_store(resolve_store_address(store_option))
+        try:
+            ingest(store, spool)
+            current = store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
+            return current, last_good_scan(store, host)
+        finally:
+            store.close()
+
+    def _module(self, operation, host_args, task_vars, options=None):
+        module_args = dict(host_args, _operation=operation, _operation_options=options or {})
+        result = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        if result.get("failed"):
+            return result
+        problems = validate_result(operation, result)
+        if problems:
+            raise AnsibleError("the host's %s answer breaks the scan contract: %s" % (operation, "; ".join(problems[:5])))
+        return result
+
+    def _scan(self, host_args, args, task_vars):
+        """Start, poll until done, always cancel. Returns ``(scan, None)`` or ``(None, failure)``."""
+        started = self._module("start", host_args, task_vars)
+        if started.get("failed"):
+            return None, started
+        scan_id = started["scan_id"]
+        deadline = time.monotonic() + args["timeout"]
+        try:
+            while True:
+                polled = self._poll(host_args, task_vars, scan_id)
+                if polled.get("failed"):
+                    return None, polled
+                if polled["state"] == "done":
+                    return polled["scan"], None
+                if polled["state"] == "lost":
+                    return None, {"msg": "scan %s was lost on the host (its worker and result are gone)" % scan_id}
+                if time.monotonic() > deadline:
+                    return None, {"msg": "scan %s did not finish within %d seconds" % (scan_id, args["timeout"])}
+                display.vvv("scan %s still running: %s" % (scan_id, polled.get("progress")), host=self._task.get_name())
+                time.sleep(args["poll_interval"])
+        finally:
+            try:
+                self._module("cancel", host_args, task_vars, {"scan_id": scan_id})
+            except (AnsibleConnectionFailure, AnsibleError) as exc:
+                display.warning("could not clean up scan %s on the host: %s" % (scan_id, to_text(exc)))
+
+    def _poll(self, host_args, task_vars, scan_id):
+        """One poll; a dropped connection is retried, since the host keeps the result until cancel."""
+        for attempt in range(POLL_RETRIES + 1):
+            try:
+                return self._module("poll", host_args, task_vars, {"scan_id": scan_id})
+            except AnsibleConnectionFailure:
+                if attempt == POLL_RETRIES:
+                    raise
+                display.vv("poll of scan %s lost its connection; retrying" % scan_id)
+                time.sleep(1)
+        raise AssertionError("unreachable")

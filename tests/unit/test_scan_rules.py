@@ -1,0 +1,61 @@
+"""The scan action plugin's decisions, as pure functions: TTL, the unforced-scan rule, HRESULT names."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.patchwave.windows.plugins.action.scan import parse_ttl, skip_reason, summarize_scan
+from ansible_collections.patchwave.windows.plugins.module_utils._hresults import describe
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("text, seconds", [("24h", 86400), ("90m", 5400), ("2d", 172800), ("3600s", 3600),
+                                           ("12", 43200), (" 1 h ", 3600)])
+def test_parse_ttl(text, seconds):
+    assert parse_ttl(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1w", "-1h", "h", "1.5h"])
+def test_parse_ttl_refuses(text):
+    with pytest.raises(ValueError, match="scan_ttl"):
+        parse_ttl(text)
+
+
+@pytest.mark.parametrize("last, version, skipped", [
+    (None, 3, False),                                                          # never scanned
+    ({"finished": "2026-11-23T11:00:00Z", "catalog_version": 3}, 3, True),     # fresh, same catalog
+    ({"finished": "2026-11-23T11:00:00Z", "catalog_version": 2}, 3, False),    # catalog moved on
+    ({"finished": "2026-11-22T11:00:00Z", "catalog_version": 3}, 3, False),    # older than the TTL
+    ({"finished": "2026-11-22T12:00:01Z", "catalog_version": 3}, 3, True),     # just inside the TTL
+    ({"finished": "2026-11-23T13:00:00Z", "catalog_version": 3}, 3, False),    # from the future: distrust
+])
+def test_unforced_scan_rule(last, version, skipped):
+    reason = skip_reason(last, version, 86400, NOW)
+    assert (reason is not None) is skipped
+    if skipped:
+        assert "catalog version %d" % version in reason
+
+
+def test_hresult_names_signed_and_unsigned():
+    assert describe(-2145107924) == describe(0x8024402C)
+    assert describe(0x8024402C)["name"] == "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED"
+    assert describe(0x80070005)["name"] == "E_ACCESSDENIED"
+    assert describe(0x80070020)["name"] == "HRESULT_FROM_WIN32(32)"
+    assert describe(None) == {"hresult": None, "name": None, "meaning": None}
+
+
+def test_summary_names_codes():
+    scan = {"mode": "offline", "server_selection": "offline", "started": "s", "finished": "f", "result_code": 3,
+            "hresult": None, "wua_version": "10", "reboot_pending": True, "reboot_sources": ["wua"],
+            "last_boot": "b", "warnings": [], "scan_id": "x",
+            "updates": [{"update_id": "ABC", "revision_number": 1, "title": "t", "kb_article_ids": ["5000001"],
+                         "is_installed": True, "is_hidden": False, "is_downloaded": True, "reboot_behavior": 2,
+                         "max_download_size": 5, "msrc_severity": None, "categories": [],
+                         "superseded_update_ids": ["DEF"]}]}
+    summary = summarize_scan(scan)
+    assert summary["result"] == "SucceededWithErrors" and summary["update_count"] == 1
+    assert summary["updates"][0] == {
+        "update_id": "abc", "revision_number": 1, "kb": "5000001", "title": "t", "installed": True, "hidden": False,
+        "downloaded": True, "reboot_behavior": "CanRequestReboot", "max_download_size": 5, "severity": None,
+        "categories": [], "superseded_ids": ["def"]}
