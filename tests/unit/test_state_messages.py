@@ -120,7 +120,7 @@ def _writer(spool, index, count):
 
 def _ingester(store_path, spool, rounds):
     store = open_store(store_path)
-    for _ in range(rounds):
+    for _round in range(rounds):
         ingest(store, spool)
     store.close()
 
@@ -131,7 +131,7 @@ def test_fifty_writers_and_concurrent_ingesters_lose_nothing(tmp_path):
     open_store(store_path).close()
     context = multiprocessing.get_context("fork")
     writers = [context.Process(target=_writer, args=(spool, i, 4)) for i in range(50)]
-    ingesters = [context.Process(target=_ingester, args=(store_path, spool, 20)) for _ in range(3)]
+    ingesters = [context.Process(target=_ingester, args=(store_path, spool, 20)) for _index in range(3)]
     for process in writers + ingesters:
         process.start()
     for process in writers + ingesters:
