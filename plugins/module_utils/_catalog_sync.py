@@ -24,11 +24,13 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
 _BATCH = 2000
 
 _STAGING = {
+    # Narrow and keyed: what the merge joins on. The wide columns go to s_data, append-only.
     "s_updates": "update_id TEXT PRIMARY KEY, revision_number INTEGER, revision_id INTEGER, kind TEXT, "
-                 "category_type TEXT, title TEXT, kb TEXT, msrc_severity TEXT, release_date TEXT, "
-                 "reboot_behavior TEXT, impact TEXT, max_download_size BIGINT, is_bundle INTEGER, "
-                 "explicitly_deployable INTEGER, support_url TEXT, default_language TEXT, "
-                 "security_bulletins TEXT, rules TEXT, digest TEXT",
+                 "release_date TEXT, digest TEXT",
+    "s_data": "update_id TEXT, revision_number INTEGER, category_type TEXT, title TEXT, kb TEXT, "
+              "msrc_severity TEXT, release_date TEXT, reboot_behavior TEXT, impact TEXT, max_download_size BIGINT, "
+              "is_bundle INTEGER, explicitly_deployable INTEGER, support_url TEXT, default_language TEXT, "
+              "security_bulletins TEXT, rules TEXT, digest TEXT",
     "s_titles": "update_id TEXT, revision_number INTEGER, language TEXT, title TEXT, description TEXT",
     "s_kbs": "update_id TEXT, revision_number INTEGER, kb TEXT",
     "s_categories": "update_id TEXT, revision_number INTEGER, category_id TEXT",
@@ -119,8 +121,10 @@ class _Stager:
         rows = self.rows
         uid, rev = record.update_id, record.revision_number
         titles, descriptions = record.titles, record.descriptions
-        rows["s_updates"].append((
-            uid, rev, record.revision_id, record.kind, record.category_type,
+        digest = record_digest(record)
+        rows["s_updates"].append((uid, rev, record.revision_id, record.kind, record.release_date, digest))
+        rows["s_data"].append((
+            uid, rev, record.category_type,
             _preferred(titles, self.languages, record.default_language),
             record.kb_articles[0] if record.kb_articles else None,
             record.msrc_severity, record.release_date, record.reboot_behavior, record.impact,
@@ -129,7 +133,7 @@ class _Stager:
             record.support_url, record.default_language,
             ",".join(record.security_bulletins) or None,
             json.dumps(record.rules, sort_keys=True) if record.rules else None,
-            record_digest(record),
+            digest,
         ))
         languages = titles.keys() | descriptions.keys() if descriptions else titles.keys()
         rows["s_titles"].extend((uid, rev, language, titles.get(language), descriptions.get(language))
@@ -193,7 +197,8 @@ def _resolve_category_names(cursor, names, category_type, what):
     for name in names:
         text = str(name).strip()
         rows = cursor.execute(
-            "SELECT update_id FROM s_updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
+            "SELECT d.update_id FROM s_data d JOIN s_updates s ON s.update_id = d.update_id "
+            "WHERE s.kind = 'category' AND (d.update_id = ? OR lower(d.title) = ?) "
             "UNION SELECT update_id FROM updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
             "UNION SELECT update_id FROM s_titles WHERE lower(title) = ? AND update_id IN "
             "(SELECT update_id FROM s_updates WHERE kind = 'category')",
@@ -222,7 +227,7 @@ def sync_records(store, records, options):
     with store.transaction() as cursor:
         for name, columns in _STAGING.items():
             cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
-            cursor.execute(store.temp_table(name, columns))
+            cursor.execute(store.temp_table(name, columns, keyed="PRIMARY KEY" in columns))
         stager = _Stager(cursor, options.languages)
         for record in records:
             if isinstance(record, FileLocation):
@@ -381,23 +386,25 @@ def _apply_changes(cursor, options, version, staged_records):
                        ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
                        ("update_files", "update_id")):
         cursor.execute("DELETE FROM %s WHERE %s IN (%s)" % (table, key, changed))
+    # The winning revision of every added or modified update: the rows to copy from staging.
+    cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
+                   "JOIN s_status t ON t.update_id = s.update_id WHERE t.status IN ('added', 'modified')")
     columns = ("revision_number, kind, category_type, title, kb, msrc_severity, release_date, reboot_behavior, "
                "impact, max_download_size, is_bundle, explicitly_deployable, support_url, default_language, "
                "security_bulletins, rules, digest")
     assignments = ", ".join("%s = excluded.%s" % (c.strip(), c.strip()) for c in columns.split(","))
     cursor.execute(
         "INSERT INTO updates (update_id, source, %s, first_version, changed_version, expired_version) "
-        "SELECT s.update_id, ?, %s, ?, ?, CASE WHEN t.expire = 1 THEN ? ELSE NULL END "
-        "FROM s_updates s JOIN s_status t ON t.update_id = s.update_id "
-        "WHERE t.status IN ('added', 'modified') ORDER BY s.update_id "
+        "SELECT d.update_id, ?, %s, ?, ?, CASE WHEN t.expire = 1 THEN ? ELSE NULL END "
+        "FROM s_data d JOIN s_apply w ON w.update_id = d.update_id AND w.revision_number = d.revision_number "
+        "JOIN s_updates s ON s.update_id = d.update_id JOIN s_status t ON t.update_id = d.update_id "
+        "WHERE 1 = 1 ORDER BY d.update_id "
         "ON CONFLICT (update_id) DO UPDATE SET source = excluded.source, %s, changed_version = excluded.changed_version, "
         "expired_version = CASE WHEN excluded.expired_version IS NULL THEN NULL "
         "ELSE coalesce(updates.expired_version, excluded.expired_version) END"
-        % (columns, ", ".join("s." + c.strip() for c in columns.split(",")), assignments),
+        % (columns, ", ".join(("s." if c.strip() == "kind" else "d.") + c.strip() for c in columns.split(",")),
+           assignments),
         (options.source, version, version, version))
-    # The winning revision of every added or modified update: the rows to copy from staging.
-    cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
-                   "JOIN s_status t ON t.update_id = s.update_id WHERE t.status IN ('added', 'modified')")
     winning = "JOIN s_apply w ON w.update_id = x.update_id AND w.revision_number = x.revision_number"
     applied = cursor.execute("SELECT count(*) FROM s_apply").fetchone()[0]
     if applied == staged_records:

@@ -269,9 +269,9 @@ class SQLiteStore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
-    def temp_table(self, name, columns):
+    def temp_table(self, name, columns, keyed=False):
         """DDL for a staging table that lives only as long as this connection."""
-        return "CREATE TEMP TABLE %s (%s)" % (name, columns)
+        return "CREATE TEMP TABLE %s (%s)%s" % (name, columns, " WITHOUT ROWID" if keyed else "")
 
     def close(self):
         self.connection.close()

@@ -1,0 +1,598 @@
+"""The collection's PowerShell, checked without PowerShell.
+
+No ``pwsh`` can be installed here, so ``ansible-test sanity`` skips ``pslint`` and cannot read a
+module's ``$spec`` (the Makefile excludes the ``.ps1`` modules from validate-modules). These tests
+stand in, with tree-sitter-powershell:
+
+* every ``.ps1``/``.psm1`` under ``plugins/`` parses without a syntax error;
+* each PowerShell module's ``$spec`` and its docs stub (``<name>.py``) document the same options,
+  except the controller-only ones its action plugin consumes (``CONTROLLER_ONLY_OPTIONS``);
+* the hashtable literals that build the scan results have exactly the keys of the JSON contract
+  (``plugins/module_utils/_scan_contract.py``), and code that adds keys later adds contract keys
+  only; ``$module.Result`` gets only keys of the operation schemas;
+* the worker script gets every function it calls, and the module utils export documented functions.
+
+tree-sitter's grammar is a parser, not PowerShell: it proves syntax and structure, not behaviour.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+
+import pytest
+import tree_sitter
+import tree_sitter_powershell
+import yaml
+
+from ansible_collections.patchwave.windows.plugins.module_utils import _scan_contract as contract
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGINS = os.path.join(REPO, "plugins")
+MODULES = os.path.join(PLUGINS, "modules")
+MODULE_UTILS = os.path.join(PLUGINS, "module_utils")
+
+# Options a host module's docs stub documents that only its action plugin consumes on the
+# controller: they are never sent to the host, so they are absent from the PowerShell $spec. This is
+# the one place that says so; the stub and the $spec must differ by exactly these.
+CONTROLLER_ONLY_OPTIONS = {
+    "scan": {"force", "scan_ttl", "store", "spool", "poll_interval", "timeout"},
+}
+
+# The JSON contract each PowerShell module's results follow (operation -> schema).
+MODULE_CONTRACTS = {
+    "scan": contract.RESULT_SCHEMAS,
+}
+
+# PowerShell functions that build a record of the contract from one hashtable literal.
+CONTRACT_BUILDERS = {
+    "New-PatchwaveScanResult": contract.SCAN_SCHEMA,
+    "ConvertTo-PatchwaveUpdateInfo": contract.UPDATE_SCHEMA,
+    "ConvertTo-PatchwaveCategoryInfo": contract.UPDATE_SCHEMA["properties"]["categories"]["items"],
+    "ConvertTo-PatchwaveSearchWarning": contract.SCAN_SCHEMA["properties"]["warnings"]["items"],
+}
+
+WUA_UTIL = os.path.join(MODULE_UTILS, "_PatchwaveWua.psm1")
+WORKER_ENTRY = "Invoke-PatchwaveScanWorker"
+
+
+def _ps_files():
+    found = []
+    for folder, _dirs, files in os.walk(PLUGINS):
+        found.extend(os.path.join(folder, f) for f in files if f.endswith((".ps1", ".psm1")))
+    return sorted(found)
+
+
+PS_FILES = _ps_files()
+PS_MODULES = sorted(f for f in PS_FILES if os.path.dirname(f) == MODULES and f.endswith(".ps1"))
+
+_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+
+
+class Source:
+    """A parsed PowerShell file: its bytes and its tree."""
+
+    def __init__(self, data, name="<snippet>"):
+        self.data = data
+        self.name = name
+        self.tree = _PARSER.parse(data)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, "rb") as handle:
+            return cls(handle.read(), os.path.relpath(path, REPO))
+
+    def text(self, node):
+        return self.data[node.start_byte:node.end_byte].decode("utf-8")
+
+
+_SOURCES = {}
+
+
+def source(path):
+    if path not in _SOURCES:
+        _SOURCES[path] = Source.load(path)
+    return _SOURCES[path]
+
+
+# ---------------------------------------------------------------- tree helpers
+
+
+def walk(node):
+    """Every node below ``node`` (included), in document order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def named(node):
+    """Named children, comments left out."""
+    return [child for child in node.named_children if child.type != "comment"]
+
+
+def first_error(node):
+    """The first ERROR or MISSING node in document order, or None."""
+    for current in walk(node):
+        if current.type == "ERROR" or current.is_missing:
+            return current
+    return None
+
+
+def describe_error(src):
+    """'file:line:column: ERROR near ...' for the first syntax error of a parsed source."""
+    error = first_error(src.tree.root_node)
+    if error is None:
+        return None
+    line, column = error.start_point
+    snippet = src.data.splitlines()[line].decode("utf-8", "replace").strip() if src.data else ""
+    kind = "MISSING %s" % error.type if error.is_missing else "ERROR"
+    return "%s:%d:%d: %s in: %s" % (src.name, line + 1, column + 1, kind, snippet)
+
+
+def functions(src):
+    """{name: function_statement node} of a source."""
+    found = {}
+    for node in walk(src.tree.root_node):
+        if node.type == "function_statement":
+            name_node = next(c for c in node.children if c.type == "function_name")
+            found[src.text(name_node)] = node
+    return found
+
+
+def commands(src, node):
+    """Names of the commands invoked below ``node``."""
+    return {src.text(c.child_by_field_name("command_name") or named(c)[0]) for c in walk(node)
+            if c.type == "command" and named(c) and named(c)[0].type == "command_name"}
+
+
+def unwrap(node):
+    """Descend through the grammar's single-child wrappers (pipeline, unary_expression, ...)."""
+    while node.type not in _LITERAL_TYPES and len(named(node)) == 1:
+        node = named(node)[0]
+    return node
+
+
+def assignments(src, scope):
+    """(left node, right node) of every assignment below ``scope``."""
+    for node in walk(scope):
+        if node.type == "assignment_expression":
+            parts = named(node)
+            yield unwrap(parts[0]), unwrap(parts[-1])
+
+
+def variable_name(src, node):
+    return src.text(node).lower() if node.type == "variable" else None
+
+
+def member_target(src, node):
+    """(variable, key) for ``$var.key`` or ``$var['key']``, else None."""
+    if node.type == "member_access":
+        target, member = named(node)[0], named(node)[-1]
+        return variable_name(src, unwrap(target)), src.text(member)
+    if node.type == "element_access":
+        target, index = named(node)[0], unwrap(named(node)[-1])
+        if index.type == "string_literal":
+            return variable_name(src, unwrap(target)), literal(src, index)
+    return None
+
+
+# ---------------------------------------------------------------- literal evaluation
+
+
+class NotLiteral(Exception):
+    """A PowerShell expression that is not a plain literal."""
+
+
+_LITERAL_TYPES = {"hash_literal_expression", "string_literal", "integer_literal", "array_expression",
+                  "expression_with_unary_operator", "cast_expression", "statement_list"}
+
+
+def _string(src, node):
+    text = src.text(node)
+    if text.startswith("'") and text.endswith("'"):
+        return text[1:-1].replace("''", "'")
+    if text.startswith('"') and text.endswith('"') and not re.search(r"[$`]", text):
+        return text[1:-1]
+    raise NotLiteral(text)
+
+
+def hash_entries(src, node):
+    """[(key, value node)] of a hash_literal_expression."""
+    body = [c for c in named(node) if c.type == "hash_literal_body"]
+    entries = []
+    for entry in (named(body[0]) if body else []):
+        if entry.type != "hash_entry":
+            continue
+        key_node, value_node = unwrap(named(entry)[0]), named(entry)[-1]
+        key = _string(src, key_node) if key_node.type == "string_literal" else src.text(key_node)
+        entries.append((key, value_node))
+    return entries
+
+
+def literal(src, node):
+    """The Python value of a literal PowerShell expression (hashtables, arrays, strings, numbers,
+    $true/$false/$null, [ordered] and the unary comma); NotLiteral for anything else."""
+    node = unwrap(node)
+    kind = node.type
+    if kind == "hash_literal_expression":
+        result = {}
+        for key, value in hash_entries(src, node):
+            if key in result:
+                raise NotLiteral("duplicate key %r in %s" % (key, src.text(node)))
+            result[key] = literal(src, value)
+        return result
+    if kind == "string_literal":
+        return _string(src, node)
+    if kind == "integer_literal":
+        text = src.text(node)
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+            return int(text, 16)
+        if re.fullmatch(r"\d+", text):
+            return int(text)
+        raise NotLiteral(text)
+    if kind == "variable":
+        values = {"$true": True, "$false": False, "$null": None}
+        if src.text(node).lower() in values:
+            return values[src.text(node).lower()]
+        raise NotLiteral(src.text(node))
+    if kind == "array_literal_expression":
+        return [literal(src, item) for item in named(node)]
+    if kind == "array_expression":
+        items = []
+        for inner in named(node):
+            statements = named(inner) if inner.type == "statement_list" else [inner]
+            for statement in statements:
+                value = literal(src, statement)
+                items.extend(value if isinstance(value, list) else [value])
+        return items
+    if kind == "statement_list":
+        statements = named(node)
+        if len(statements) == 1:
+            return literal(src, statements[0])
+    if kind == "expression_with_unary_operator":
+        if node.children[0].is_named:  # no operator: a wrapper around a cast
+            return literal(src, node.children[0])
+        operator = src.text(node.children[0])
+        operand = named(node)[-1]
+        if operator == ",":
+            return [literal(src, operand)]
+        if operator == "-":
+            return -literal(src, operand)
+    if kind == "cast_expression":
+        type_name = src.text(named(node)[0]).strip("[]").lower()
+        if type_name == "ordered":
+            return literal(src, named(node)[-1])
+    raise NotLiteral(src.text(node))
+
+
+def assigned_literal(src, variable):
+    """The literal value assigned to ``$variable`` at the top level of a source."""
+    for left, right in assignments(src, src.tree.root_node):
+        if variable_name(src, left) == variable.lower():
+            return literal(src, right)
+    raise AssertionError("%s assigns no %s" % (src.name, variable))
+
+
+# ---------------------------------------------------------------- docs stubs
+
+
+def _fragment_options(name):
+    parts = name.split(".")
+    if parts[:2] == ["patchwave", "windows"]:
+        module = "ansible_collections.patchwave.windows.plugins.doc_fragments.%s" % parts[2]
+        attribute = parts[3].upper() if len(parts) > 3 else "DOCUMENTATION"
+    elif parts[:2] == ["ansible", "builtin"]:
+        module = "ansible.plugins.doc_fragments.%s" % parts[2]
+        attribute = parts[3].upper() if len(parts) > 3 else "DOCUMENTATION"
+    else:
+        raise AssertionError("doc fragment %s: only patchwave.windows and ansible.builtin are read" % name)
+    fragment = getattr(importlib.import_module(module).ModuleDocFragment, attribute)
+    return yaml.safe_load(fragment).get("options") or {}
+
+
+def stub_documentation(path):
+    """The DOCUMENTATION of a docs stub, with the options of its doc fragments merged in."""
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
+    texts = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == "DOCUMENTATION" for t in node.targets)]
+    assert texts, "%s has no DOCUMENTATION" % path
+    doc = yaml.safe_load(texts[0])
+    options = dict(doc.get("options") or {})
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        for name, option in _fragment_options(fragment).items():
+            assert name not in options, "%s: option %s is also in fragment %s" % (path, name, fragment)
+            options[name] = option
+    doc["options"] = options
+    return doc
+
+
+def _as_list(value):
+    if value is None:
+        return None
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def normalize_spec(options):
+    """Ansible.Basic option specs in a comparable form (its defaults made explicit)."""
+    result = {}
+    for name, spec in options.items():
+        result[name] = {
+            "type": spec.get("type", "str"),
+            "required": bool(spec.get("required", False)),
+            "default": spec.get("default"),
+            "choices": _as_list(spec.get("choices")),
+            "elements": spec.get("elements"),
+            "aliases": sorted(_as_list(spec.get("aliases")) or []),
+            "options": normalize_spec(spec["options"]) if spec.get("options") else None,
+        }
+    return result
+
+
+def normalize_doc(options):
+    """Documented options in the same form as normalize_spec."""
+    result = {}
+    for name, doc in options.items():
+        result[name] = {
+            "type": doc.get("type", "str"),
+            "required": bool(doc.get("required", False)),
+            "default": doc.get("default"),
+            "choices": _as_list(doc.get("choices")),
+            "elements": doc.get("elements"),
+            "aliases": sorted(_as_list(doc.get("aliases")) or []),
+            "options": normalize_doc(doc["suboptions"]) if doc.get("suboptions") else None,
+        }
+    return result
+
+
+def module_name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+# ---------------------------------------------------------------- syntax
+
+
+def test_powershell_files_exist():
+    assert os.path.join(MODULES, "scan.ps1") in PS_FILES
+    assert WUA_UTIL in PS_FILES
+
+
+@pytest.mark.parametrize("path", PS_FILES, ids=lambda p: os.path.relpath(p, PLUGINS))
+def test_parses(path):
+    src = source(path)
+    problem = describe_error(src)
+    assert problem is None, problem
+    assert not src.tree.root_node.has_error
+
+
+@pytest.mark.parametrize("snippet, line", [
+    (b'Function Get-Broken {\n    if ($x -eq 1 {\n        "unclosed"\n    }\n}\n', 2),
+    (b'$ok = 1\n$spec = @{\n    options = @{ a = @{ type = "str" }\n', 2),
+    (b'Function Good {\n    "fine"\n}\n$sum = 1 +\n', 4),
+])
+def test_broken_snippet_is_detected(snippet, line):
+    src = Source(snippet)
+    assert src.tree.root_node.has_error
+    problem = describe_error(src)
+    assert problem is not None
+    reported = int(problem.split(":")[1])
+    assert reported <= line, problem
+
+
+def test_literal_evaluation():
+    src = Source(b"$spec = @{ a = 'it''s'; b = \"x\"; c = 0x10, 2; d = @(); e = , @('s', 'o', @('f'));"
+                 b" 'f' = [Ordered]@{ g = $true; h = $null; i = -1 }; j = @(\n'k'\n'l'\n) }\n")
+    assert assigned_literal(src, "$spec") == {
+        "a": "it's", "b": "x", "c": [16, 2], "d": [], "e": [["s", "o", ["f"]]],
+        "f": {"g": True, "h": None, "i": -1}, "j": ["k", "l"]}
+    with pytest.raises(NotLiteral):
+        literal(src, Source(b'$x = "$interpolated"').tree.root_node)
+
+
+# ---------------------------------------------------------------- $spec against the docs stub
+
+
+@pytest.mark.parametrize("path", PS_MODULES, ids=module_name)
+def test_spec_matches_docs_stub(path):
+    name = module_name(path)
+    stub = os.path.join(MODULES, name + ".py")
+    assert os.path.exists(stub), "%s has no docs stub %s" % (path, stub)
+
+    spec = assigned_literal(source(path), "$spec")
+    assert spec.get("supports_check_mode") is True
+    host_options = normalize_spec(spec["options"])
+    doc = stub_documentation(stub)
+    documented = normalize_doc(doc["options"])
+
+    controller_only = CONTROLLER_ONLY_OPTIONS.get(name, set())
+    assert set(documented) - set(host_options) == controller_only, (
+        "documented but not in $spec must be exactly the controller-only options")
+    assert not set(host_options) - set(documented), "in $spec but not documented"
+    for option in sorted(host_options):
+        assert host_options[option] == documented[option], "option %s differs:\n$spec %s\ndocs  %s" % (
+            option, host_options[option], documented[option])
+
+    # Internal options are documented as such.
+    for option in host_options:
+        if option.startswith("_"):
+            assert "Internal use only" in " ".join(_as_list(doc["options"][option]["description"]))
+
+
+def test_scan_spec_choices_follow_the_contract():
+    options = assigned_literal(source(os.path.join(MODULES, "scan.ps1")), "$spec")["options"]
+    assert options["_operation"]["choices"] == list(contract.OPERATIONS)
+    assert options["server_selection"]["choices"] == list(contract.SERVER_SELECTIONS)
+
+
+def test_controller_only_options_name_existing_stubs():
+    for name in CONTROLLER_ONLY_OPTIONS:
+        assert os.path.join(MODULES, name + ".ps1") in PS_MODULES
+
+
+# ---------------------------------------------------------------- the JSON contract
+
+
+def _all_functions():
+    found = {}
+    for path in PS_FILES:
+        src = source(path)
+        for name, node in functions(src).items():
+            assert name not in found, "%s is defined twice" % name
+            found[name] = (src, node)
+    return found
+
+
+def _outermost_hash_literals(node):
+    found = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "hash_literal_expression":
+            found.append(current)
+            continue
+        stack.extend(current.children)
+    return found
+
+
+@pytest.mark.parametrize("builder", sorted(CONTRACT_BUILDERS))
+def test_builder_literal_has_the_contract_keys(builder):
+    defined = _all_functions()
+    assert builder in defined, "no PowerShell function %s" % builder
+    src, node = defined[builder]
+    literals = _outermost_hash_literals(node)
+    assert len(literals) == 1, "%s should build its record from one hashtable literal" % builder
+    keys = [key for key, _value in hash_entries(src, literals[0])]
+    assert len(keys) == len(set(keys))
+    schema = CONTRACT_BUILDERS[builder]
+    assert set(keys) == set(schema["properties"]), (
+        "%s builds %s; the contract has %s" % (builder, sorted(keys), sorted(schema["properties"])))
+    assert set(schema.get("required", ())) <= set(keys)
+
+
+def test_keys_added_later_are_contract_keys():
+    """``$scan = New-PatchwaveScanResult ...`` then ``$scan.reslt_code = 4`` must fail here."""
+    checked = 0
+    for path in PS_FILES:
+        src = source(path)
+        scopes = list(functions(src).values()) or []
+        scopes.append(src.tree.root_node)
+        for scope in scopes:
+            built = {}
+            for left, right in assignments(src, scope):
+                if right.type == "command" and variable_name(src, left):
+                    called = src.text(named(right)[0])
+                    if called in CONTRACT_BUILDERS:
+                        built[variable_name(src, left)] = called
+            for left, _right in assignments(src, scope):
+                target = member_target(src, left)
+                if target and target[0] in built:
+                    properties = CONTRACT_BUILDERS[built[target[0]]]["properties"]
+                    assert target[1] in properties, "%s: %s.%s is not in the contract (%s)" % (
+                        src.name, target[0], target[1], built[target[0]])
+                    checked += 1
+    assert checked > 0, "no key assignment found: the check looks at nothing"
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_CONTRACTS))
+def test_module_result_keys_follow_the_operation_schemas(name):
+    src = source(os.path.join(MODULES, name + ".ps1"))
+    keys = set()
+    for left, _right in assignments(src, src.tree.root_node):
+        if left.type == "member_access":
+            inner = unwrap(named(left)[0])
+            if inner.type == "member_access" and src.text(inner).lower() == "$module.result":
+                keys.add(src.text(named(left)[-1]))
+    schemas = MODULE_CONTRACTS[name]
+    allowed = set().union(*(schema["properties"] for schema in schemas.values()))
+    assert keys, "no $module.Result keys found"
+    assert keys <= allowed, "result keys outside the contract: %s" % sorted(keys - allowed)
+    required = set().union(*(schema["required"] for schema in schemas.values()))
+    assert required <= keys, "contract keys never set: %s" % sorted(required - keys)
+
+
+def test_update_builder_uses_the_category_builder():
+    defined = _all_functions()
+    src, node = defined["ConvertTo-PatchwaveUpdateInfo"]
+    assert "ConvertTo-PatchwaveCategoryInfo" in commands(src, node)
+    src, node = defined["Invoke-PatchwaveScan"]
+    assert {"ConvertTo-PatchwaveUpdateInfo", "ConvertTo-PatchwaveSearchWarning",
+            "New-PatchwaveScanResult"} <= commands(src, node)
+
+
+# ---------------------------------------------------------------- modules and module utils
+
+
+def test_worker_script_gets_every_function_it_calls():
+    src = source(WUA_UTIL)
+    defined = functions(src)
+    listed = assigned_literal(src, "$script:WorkerFunctions")
+    assert len(listed) == len(set(listed))
+    assert set(listed) <= set(defined), "listed but not defined: %s" % sorted(set(listed) - set(defined))
+    reached, todo = set(), [WORKER_ENTRY]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        todo.extend(c for c in commands(src, defined[name]) if c in defined)
+    assert reached <= set(listed), "the worker calls functions worker.ps1 lacks: %s" % sorted(reached - set(listed))
+
+
+def test_worker_script_as_written_parses():
+    """worker.ps1 is 'Function <name> {' + the function's ScriptBlock text + '}' for each listed
+    function (Get-PatchwaveWorkerScript); rebuild it the same way and parse it."""
+    src = source(WUA_UTIL)
+    defined = functions(src)
+    parts = ["$ErrorActionPreference = 'Stop'"]
+    for name in assigned_literal(src, "$script:WorkerFunctions"):
+        node = defined[name]
+        braces = [c for c in node.children if c.type in ("{", "}")]
+        body = src.data[braces[0].end_byte:braces[-1].start_byte].decode("utf-8")
+        parts.append("Function %s {\n%s\n}" % (name, body))
+    worker = Source("\n".join(parts).encode("utf-8"), "worker.ps1")
+    assert describe_error(worker) is None, describe_error(worker)
+    assert set(functions(worker)) == set(assigned_literal(src, "$script:WorkerFunctions"))
+
+
+@pytest.mark.parametrize("path", [f for f in PS_FILES if f.endswith(".psm1")],
+                         ids=os.path.basename)
+def test_module_util_exports_documented_functions(path):
+    src = source(path)
+    defined = functions(src)
+    exported = None
+    for node in walk(src.tree.root_node):
+        if node.type == "command" and src.text(named(node)[0]) == "Export-ModuleMember":
+            arguments = [c for c in walk(node) if c.type == "array_expression"]
+            exported = literal(src, arguments[0])
+    assert exported is not None, "%s exports nothing explicitly" % src.name
+    assert sorted(exported) == sorted(defined), "exported and defined functions differ"
+    for name, node in defined.items():
+        help_blocks = [c for c in walk(node) if c.type == "comment" and src.text(c).startswith("<#")
+                       and ".SYNOPSIS" in src.text(c)]
+        assert help_blocks, "%s has no comment-based help (.SYNOPSIS)" % name
+
+
+def test_patchwave_commands_are_defined():
+    defined = _all_functions()
+    for path in PS_FILES:
+        src = source(path)
+        for name in commands(src, src.tree.root_node):
+            if re.fullmatch(r"[A-Za-z]+-Patchwave\w*", name):
+                assert name in defined, "%s calls %s, which is defined nowhere" % (src.name, name)
+
+
+@pytest.mark.parametrize("path", PS_MODULES, ids=module_name)
+def test_module_header_and_requires(path):
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    assert text.startswith("#!powershell\n")
+    assert "#AnsibleRequires -CSharpUtil Ansible.Basic" in text
+    assert "[Ansible.Basic.AnsibleModule]::Create($args, $spec)" in text
+    prefix = "ansible_collections.patchwave.windows.plugins.module_utils."
+    for util in re.findall(r"^#AnsibleRequires -PowerShell (\S+)$", text, re.MULTILINE):
+        assert util.startswith(prefix), util
+        assert os.path.exists(os.path.join(MODULE_UTILS, util[len(prefix):] + ".psm1")), util
