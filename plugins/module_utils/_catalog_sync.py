@@ -276,28 +276,40 @@ def _merge(store, cursor, options, stamp, now, staged_records):
                               "AND c.revision_number = s.revision_number AND c.category_id IN (%s))"
                               % ",".join("?" * len(chosen)))
             params.extend(sorted(chosen))
-    scope = " AND ".join(conditions) if conditions else "1 = 1"
-    cursor.execute("INSERT INTO s_keep SELECT update_id FROM s_updates s WHERE kind IN ('category', 'detectoid') "
-                   "OR (kind NOT IN ('category', 'detectoid') AND (%s) AND NOT EXISTS "
-                   "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
-                   "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))" % scope, params)
-    for _depth in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
-        added_members = cursor.execute(
-            "INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
-            "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
-            "JOIN s_keep k ON k.update_id = b.bundle_id "
-            "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
-            "AND b.member_id NOT IN (SELECT update_id FROM s_keep)").rowcount
-        if not added_members:
-            break
+    # Every record is the only revision of its update: no "winning revision" joins are needed.
+    single_revisions = staged == staged_records
+    if not conditions:
+        cursor.execute("INSERT INTO s_keep SELECT update_id FROM s_updates")
+    else:
+        cursor.execute(
+            "INSERT INTO s_keep SELECT update_id FROM s_updates s WHERE kind IN ('category', 'detectoid') "
+            "OR (kind NOT IN ('category', 'detectoid') AND (%s) AND NOT EXISTS "
+            "(SELECT 1 FROM s_bundles b JOIN s_updates bu ON bu.update_id = b.bundle_id "
+            "AND bu.revision_number = b.revision_number WHERE b.member_id = s.update_id))"
+            % " AND ".join(conditions), params)
+        for _depth in range(3):  # members of kept bundles (bundles nest at most a couple of levels)
+            added_members = cursor.execute(
+                "INSERT INTO s_keep SELECT DISTINCT b.member_id FROM s_bundles b "
+                "JOIN s_updates bu ON bu.update_id = b.bundle_id AND bu.revision_number = b.revision_number "
+                "JOIN s_keep k ON k.update_id = b.bundle_id "
+                "WHERE b.member_id IN (SELECT update_id FROM s_updates) "
+                "AND b.member_id NOT IN (SELECT update_id FROM s_keep)").rowcount
+            if not added_members:
+                break
 
     # The relationship edges this sync would leave, for kept winning revisions.
-    cursor.execute("INSERT INTO s_new_supersedence SELECT DISTINCT s.update_id, s.superseded_id FROM s_supersedes s "
-                   "JOIN s_updates w ON w.update_id = s.update_id AND w.revision_number = s.revision_number "
-                   "JOIN s_keep k ON k.update_id = s.update_id")
-    cursor.execute("INSERT INTO s_new_bundles SELECT DISTINCT b.bundle_id, b.member_id FROM s_bundles b "
-                   "JOIN s_updates w ON w.update_id = b.bundle_id AND w.revision_number = b.revision_number "
-                   "JOIN s_keep k ON k.update_id = b.bundle_id")
+    if single_revisions and not conditions:
+        cursor.execute("INSERT INTO s_new_supersedence SELECT DISTINCT update_id, superseded_id FROM s_supersedes")
+        cursor.execute("INSERT INTO s_new_bundles SELECT DISTINCT bundle_id, member_id FROM s_bundles")
+    else:
+        cursor.execute(
+            "INSERT INTO s_new_supersedence SELECT DISTINCT s.update_id, s.superseded_id FROM s_supersedes s "
+            "JOIN s_updates w ON w.update_id = s.update_id AND w.revision_number = s.revision_number "
+            "JOIN s_keep k ON k.update_id = s.update_id")
+        cursor.execute(
+            "INSERT INTO s_new_bundles SELECT DISTINCT b.bundle_id, b.member_id FROM s_bundles b "
+            "JOIN s_updates w ON w.update_id = b.bundle_id AND w.revision_number = b.revision_number "
+            "JOIN s_keep k ON k.update_id = b.bundle_id")
 
     cursor.execute("CREATE INDEX temp.s_new_supersedence_superseded_ix ON s_new_supersedence (superseded_id)")
     cursor.execute("CREATE INDEX temp.s_new_supersedence_update_ix ON s_new_supersedence (update_id)")
