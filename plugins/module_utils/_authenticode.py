@@ -414,4 +414,3 @@ def _openssl_reason(line):
         extra = ":".join(parts[8:]).strip() if len(parts) > 8 else ""
         return "%s: %s%s" % (parts[4].strip(), parts[5].strip(), " (%s)" % extra if extra else "")
     return None
-

@@ -12,16 +12,21 @@ member that would escape the extraction folder. Decompression (MSZIP, Quantum an
 LZX, which Microsoft uses everywhere) is left to ``cabextract`` (Debian package ``cabextract``,
 libmspack), called once per cabinet.
 
-Extraction is atomic: members are written into a fresh folder beside the destination, checked
-against the directory (every expected member present with its declared size, nothing else, no
-links), and only then renamed into place. On any error the partial folder is removed.
+Extraction runs ``cabextract --pipe`` once per cabinet and splits its output by the sizes the
+directory declares: every file is created here, from a name that passed the checks above,
+with ``O_EXCL | O_NOFOLLOW`` under folders verified to lie inside the extraction folder, and
+byte-counted, so each expected member exists with its declared size and nothing else can
+appear. Files land in a fresh folder beside the destination, renamed into place only when
+complete; on any error it is removed. (Measured on generated offline scan packages: as fast as
+a bare ``cabextract -d``, which also sets times and modes per file; ``-d`` followed by a
+check of the extracted tree cost 1.4x.) Member modification times are not restored.
 
-Two cabextract behaviours shape this module: it extracts *every* cabinet it finds in a file
+Three cabextract behaviours shape this module: it extracts *every* cabinet it finds in a file
 (so a second cabinet hidden after cbCabinet, where a signature normally sits, is refused before
-extraction), and it honours only one ``-F`` pattern (several patterns are served by one
-``cabextract --pipe`` whose stream is split by the directory's sizes). It verifies the CFDATA
-checksums of every folder type, so damaged data makes it fail; the checksum is a plain XOR of
-32-bit words, though, and cannot see every change (a signed cabinet's signature can).
+extraction); it honours only the last ``-F`` pattern (several patterns stream the whole
+cabinet and keep what matches); and it verifies the CFDATA checksums of every folder type, so
+damaged data makes it fail. The checksum is a plain XOR of 32-bit words, though, and cannot see
+every change (a signed cabinet's signature can).
 """
 
 from __future__ import annotations
@@ -63,11 +68,11 @@ _MAX_BLOCK = 32768                          # a CFDATA block never holds more th
 _IFOLDER_CONTINUED = (0xFFFD, 0xFFFE, 0xFFFF)  # continued from/to another cabinet of a set
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Anything _member_name would refuse: one search on the fast path, the detailed checks only on a hit.
-_SUSPECT = re.compile(r"[\x00-\x1f\x7f]|^/|^[A-Za-z]:|(?:^|/)\.{1,2}(?:/|$)|//|/$|^$")
 
 #: ``read_member`` keeps the member in memory: refuse anything larger than this by default.
 READ_MEMBER_LIMIT = 64 * 1024 * 1024
+_PIPE_CHUNK = 1 << 20
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 CabMember = collections.namedtuple(
     "CabMember", "name size folder compression offset attributes modified")
@@ -233,21 +238,21 @@ def read_directory(cab_path, where=None):
     stamps = {}
     pos = 0
     limit = len(table)
+    unpack, find, record = _FILE.unpack_from, table.find, _FILE.size
     for index in range(n_files):
-        if pos + _FILE.size > limit:
+        if pos + record > limit:
             raise CatalogError("%s: is truncated: its directory runs past the end of the cabinet" % where)
-        size, offset, folder, date, time, attribs = _FILE.unpack_from(table, pos)
-        start = pos + _FILE.size
-        end = table.find(b"\0", start, start + _MAX_NAME + 1)
+        size, offset, folder, date, time, attribs = unpack(table, pos)
+        start = pos + record
+        end = find(b"\0", start, start + _MAX_NAME + 1)
         if end < 0:
             _cstring(table, start, _MAX_NAME, "the name of member #%d" % (index + 1), where)  # raises
         raw = table[start:end]
         pos = end + 1
-        if raw.isascii():
-            name = raw.decode("ascii").replace("\\", "/")
-            if _SUSPECT.search(name):
-                name = _member_name(raw, attribs, index, where)
-        else:
+        # Fast path for the plain ASCII names of real cabinets; anything unusual gets the full checks.
+        name = raw.decode("ascii", "replace").replace("\\", "/")
+        if not (raw.isascii() and name.isprintable() and name[:1] not in ("/", ".", "") and name[1:2] != ":"
+                and name[-1] != "/" and "//" not in name and "/." not in name):
             name = _member_name(raw, attribs, index, where)
         if folder >= n_folders:
             if folder in _IFOLDER_CONTINUED:
@@ -341,12 +346,13 @@ def cabextract_path(where=None):
     return path
 
 
-def _cabextract_failure(where, returncode, stderr, stage=None):
+_PIPE_MESSAGE = re.compile(r"^stdout\((.*)\): ")
+
+
+def _cabextract_failure(where, returncode, stderr):
     lines = []
     for line in stderr.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if stage:
-            line = line.replace(stage + os.sep, "").replace(stage, ".")
+        line = _PIPE_MESSAGE.sub(r"\1: ", line.strip())  # 'stdout(a.txt): checksum error'
         if line and line not in lines:
             lines.append(line)
     detail = "; ".join(lines[-6:]) or "no message"
@@ -364,10 +370,11 @@ def _check_patterns(patterns, where):
                                "and '[!...]' for negation)" % (where, pattern))
 
 
-def _matches(name, patterns):
-    # cabextract matches with fnmatch(3) and FNM_CASEFOLD, without FNM_PATHNAME: '*' crosses '/'.
-    folded = name.casefold()
-    return any(fnmatch.fnmatchcase(folded, pattern.casefold()) for pattern in patterns)
+def _matcher(patterns):
+    """One compiled test for all ``patterns``, with cabextract's semantics: fnmatch(3) with
+    FNM_CASEFOLD and without FNM_PATHNAME ('*' crosses '/')."""
+    regex = re.compile("|".join("(?:%s)" % fnmatch.translate(pattern.casefold()) for pattern in patterns))
+    return lambda name: regex.match(name.casefold()) is not None
 
 
 def _make_stage(parent, dest):
@@ -399,61 +406,22 @@ def _makedirs(path):
     return created
 
 
-def _scan_stage(stage, expected, where):
-    """Check the extracted tree against ``expected`` (name -> size): exact set, sizes, no links."""
-    found = 0
-    pending = [("", stage)]
-    while pending:
-        prefix, folder = pending.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    raise CatalogError("%s: extraction produced a link '%s'; refusing it" % (where, _show(rel)))
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((rel + "/", entry.path))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    raise CatalogError("%s: extraction produced '%s', which is not a regular file"
-                                       % (where, _show(rel)))
-                size = expected.get(rel)
-                if size is None:
-                    raise CatalogError("%s: extraction produced '%s', which the cabinet directory does not list"
-                                       % (where, _show(rel)))
-                actual = entry.stat(follow_symlinks=False).st_size
-                if actual != size:
-                    raise CatalogError("%s: member '%s' was extracted with %d bytes, the cabinet declares %d"
-                                       % (where, rel, actual, size))
-                found += 1
-    if found != len(expected):
-        missing = sorted(name for name in expected if not os.path.isfile(os.path.join(stage, name)))
-        raise CatalogError("%s: member%s %s %s not extracted" % (
-            where, "s" if len(missing) > 1 else "", ", ".join("'%s'" % m for m in missing[:5])
-            + (" and %d more" % (len(missing) - 5) if len(missing) > 5 else ""), "were" if len(missing) > 1 else "was"))
+def _run_piped(tool, cab_path, stage, stream, wanted, pattern, where):
+    """Run one ``cabextract --pipe`` and write the ``wanted`` members (name -> size) into ``stage``.
 
-
-def _run_to_folder(tool, cab_path, stage, pattern, where):
-    argv = [tool, "-q", "-s", "-d", stage]
+    cabextract writes the members it extracts to stdout one after the other, in directory
+    order, with nothing between them; ``stream`` lists exactly those members (all of them, or
+    the ones the single ``-F`` ``pattern`` selects), so the output is split by their declared
+    sizes. Every file is created here (``O_EXCL | O_NOFOLLOW``, under folders checked to lie
+    inside the stage) and byte-counted; any shortfall or surplus is an error. cabextract itself
+    writes nothing to disk in this mode, and it accepts only one ``-F``: several patterns
+    stream the whole cabinet once and keep what matches.
+    """
+    argv = [tool, "-q", "-s", "-p"]
     if pattern is not None:
         argv += ["-F", pattern]
     argv.append(cab_path)
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              check=False)
-    except OSError as exc:
-        raise CatalogError("%s: cannot run cabextract: %s" % (where, exc.strerror or exc))
-    if proc.returncode != 0:
-        raise _cabextract_failure(where, proc.returncode, proc.stderr, stage)
-
-
-def _run_piped(tool, cab_path, stage, members, wanted, where):
-    """Extract with one ``cabextract --pipe`` and keep the ``wanted`` members.
-
-    cabextract accepts only one ``-F`` pattern; for several, the whole cabinet is streamed once
-    (it writes members in directory order, which is also the order it decompresses them) and
-    split here by the sizes the directory declares.
-    """
-    argv = [tool, "-q", "-s", "-p", cab_path]
+    root = os.path.realpath(stage) + os.sep
     with tempfile.TemporaryFile() as errors:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
@@ -463,21 +431,24 @@ def _run_piped(tool, cab_path, stage, members, wanted, where):
         failure = None
         surplus = False
         try:
-            stream = proc.stdout
-            made = set()
-            for member in members:
+            read = proc.stdout.read
+            made = {stage}
+            for member in stream:
                 target = None
                 if member.name in wanted:
                     path = os.path.join(stage, *member.name.split("/"))
                     folder = os.path.dirname(path)
                     if folder not in made:
                         os.makedirs(folder, exist_ok=True)
+                        if not os.path.realpath(folder).startswith(root):
+                            raise CatalogError("%s: member '%s' would be written outside the extraction folder"
+                                               % (where, member.name))
                         made.add(folder)
-                    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+                    target = os.open(path, _CREATE_FLAGS, 0o666)
                 try:
                     left = member.size
                     while left:
-                        block = stream.read(min(left, 1 << 20))
+                        block = read(left if left < _PIPE_CHUNK else _PIPE_CHUNK)
                         if not block:
                             break
                         left -= len(block)
@@ -489,9 +460,10 @@ def _run_piped(tool, cab_path, stage, members, wanted, where):
                     if target is not None:
                         os.close(target)
                 if left:
-                    failure = "member '%s' ended %d bytes early" % (member.name, left)
+                    failure = "member '%s' came out %d bytes short of the %d the cabinet declares" % (
+                        member.name, left, member.size)
                     break
-            if failure is None and stream.read(1):
+            if failure is None and read(1):
                 failure = "cabextract produced more data than the cabinet directory declares"
                 surplus = True
         finally:
@@ -514,8 +486,9 @@ def extract(cab_path, dest_dir, members=None, where=None):
 
     ``members`` is None (everything), or one or more fnmatch patterns on the '/'-separated member
     names, matched case-insensitively with '*' crossing folders (as cabextract's ``-F`` does), e.g.
-    ``["c/*", "x/*", "l/en/*"]``. ``dest_dir`` must not exist or be a folder; its missing parents
-    are created. Nothing is left behind when an error is raised.
+    ``["c/*", "x/*", "l/en/*"]``. ``dest_dir`` must not exist, or be a folder (if not empty, none
+    of its entries may clash with the extracted top-level names); its missing parents are
+    created. One cabextract process per call. Nothing is left behind when an error is raised.
     """
     where = _where(cab_path, where)
     directory = read_directory(cab_path, where)
@@ -525,7 +498,8 @@ def extract(cab_path, dest_dir, members=None, where=None):
     else:
         patterns = [members] if isinstance(members, str) else list(members)
         _check_patterns(patterns, where)
-        chosen = [m for m in directory.members if _matches(m.name, patterns)]
+        matches = _matcher(patterns) if patterns else (lambda name: False)
+        chosen = [m for m in directory.members if matches(m.name)]
     tool = cabextract_path(where) if chosen else None
     cab_abs = os.path.abspath(cab_path)
     dest = os.path.abspath(dest_dir)
@@ -550,18 +524,19 @@ def extract(cab_path, dest_dir, members=None, where=None):
         created = _makedirs(parent)
         if chosen:
             total = sum(expected.values())
-            free = shutil.disk_usage(parent).free
+            try:
+                free = shutil.disk_usage(parent).free
+            except OSError:
+                free = total  # cannot tell: let cabextract find out
             if total > free:
                 raise CatalogError("%s: needs %d bytes to extract, but only %d are free in '%s'"
                                    % (where, total, free, parent))
         stage = _make_stage(parent, dest)
         if chosen:
-            if patterns is None or len(patterns) == 1:
-                _run_to_folder(tool, cab_abs, stage, None if patterns is None else patterns[0], where)
-                _scan_stage(stage, expected, where)
+            if patterns is not None and len(patterns) == 1:
+                _run_piped(tool, cab_abs, stage, chosen, expected, patterns[0], where)
             else:
-                # Every file in the stage was written here, byte-counted: nothing to re-check.
-                _run_piped(tool, cab_abs, stage, directory.members, expected, where)
+                _run_piped(tool, cab_abs, stage, directory.members, expected, None, where)
         if not dest_entries:
             os.rename(stage, dest)  # rename(2) atomically replaces a missing or empty folder
         else:

@@ -205,6 +205,6 @@ def sign_cab(src, dst, ca_dir, signer="leaf", timestamp=False, signing_time=None
             argv += ["-TSA-time", str(int(signing_time))]
     if os.path.lexists(dst):
         os.unlink(dst)
-    argv += ["-in", src, "-out", dst]
+    argv += ["-in", os.path.abspath(src), "-out", os.path.abspath(dst)]
     _run(argv, os.path.dirname(os.path.abspath(dst)))
     return dst

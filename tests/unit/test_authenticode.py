@@ -279,6 +279,7 @@ def test_command_line(pki, signed_cab, monkeypatch):
 
     def spy(argv, **kwargs):
         seen.append((list(argv), kwargs.get("timeout")))
+        kwargs.setdefault("check", False)
         return real(argv, **kwargs)
 
     monkeypatch.setattr(_authenticode.subprocess, "run", spy)

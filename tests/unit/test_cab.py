@@ -95,12 +95,12 @@ def tree(root):
     return found
 
 
-def assert_refused(cab, tmp_path, *fragments):
+def assert_refused(cab, tmp_path, *fragments, members=None):
     """``extract`` raises CatalogError naming the cab and every fragment, and leaves nothing behind."""
     parent = tmp_path / "out"
     parent.mkdir(exist_ok=True)
     with pytest.raises(CatalogError) as caught:
-        _cab.extract(cab, str(parent / "dest"))
+        _cab.extract(cab, str(parent / "dest"), members=members)
     message = str(caught.value)
     assert str(cab) in message
     for fragment in fragments:
@@ -462,40 +462,29 @@ def test_corrupt_uncompressed_data_is_refused(tmp_path):
     assert "checksum" in message
 
 
-def test_unexpected_output_is_refused_and_cleaned(gcab_cab, tmp_path, monkeypatch):
-    """Whatever cabextract writes must be exactly what the directory lists."""
-    cab, _files = gcab_cab
-    real = _cab._run_to_folder
+def _fake_cabextract(tmp_path, monkeypatch, script):
+    """Make ``extract`` run ``script`` (a shell snippet) instead of cabextract."""
+    tool = tmp_path / "fake-cabextract"
+    tool.write_text("#!/bin/sh\n" + script + "\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(_cab, "cabextract_path", lambda where=None: str(tool))
 
-    def with_extra(tool, cab_path, stage, pattern, where):
-        real(tool, cab_path, stage, pattern, where)
-        with open(os.path.join(stage, "surprise.txt"), "w") as handle:
-            handle.write("?")
 
-    monkeypatch.setattr(_cab, "_run_to_folder", with_extra)
-    assert_refused(cab, tmp_path, "extraction produced 'surprise.txt', which the cabinet directory does not list")
-
-    def with_link(tool, cab_path, stage, pattern, where):
-        real(tool, cab_path, stage, pattern, where)
-        os.symlink("/etc", os.path.join(stage, "c", "link"))
-
-    monkeypatch.setattr(_cab, "_run_to_folder", with_link)
-    assert_refused(cab, tmp_path, "extraction produced a link 'c/link'")
-
-    def with_short(tool, cab_path, stage, pattern, where):
-        real(tool, cab_path, stage, pattern, where)
-        with open(os.path.join(stage, "x", "100"), "wb") as handle:
-            handle.write(b"short")
-
-    monkeypatch.setattr(_cab, "_run_to_folder", with_short)
-    assert_refused(cab, tmp_path, "member 'x/100' was extracted with 5 bytes, the cabinet declares 9")
-
-    def with_missing(tool, cab_path, stage, pattern, where):
-        real(tool, cab_path, stage, pattern, where)
-        os.unlink(os.path.join(stage, "index.xml"))
-
-    monkeypatch.setattr(_cab, "_run_to_folder", with_missing)
-    assert_refused(cab, tmp_path, "member 'index.xml' was not extracted")
+@pytest.mark.parametrize("script, cause", [
+    # a.txt is 6 bytes, b.txt 5: the stream must hold exactly 11
+    ("printf 'alpha\\nbeta\\nEXTRA'", "cabextract produced more data than the cabinet directory declares"),
+    ("head -c 2000000 /dev/zero", "cabextract produced more data than the cabinet directory declares"),
+    ("printf 'alpha\\nbe'", "member 'b.txt' came out 3 bytes short of the 5 the cabinet declares"),
+    ("printf 'alpha\\nbeta\\n'; echo 'stdout(c.txt): boom' >&2; exit 3",
+     "cabextract could not extract it (exit status 3): c.txt: boom"),
+])
+def test_cabextract_output_must_match_the_directory(tmp_path, monkeypatch, script, cause):
+    """Whatever cabextract streams must be exactly what the directory declares; nothing stays behind."""
+    cab = write(tmp_path / "pair.cab", raw_cab([("a.txt", b"alpha\n"), ("dir\\b.txt", b"beta\n")]))
+    _fake_cabextract(tmp_path, monkeypatch, script)
+    cause = cause.replace("'b.txt'", "'dir/b.txt'")
+    for members in (None, ["*.txt", "nothing"]):  # whole stream, and several patterns
+        assert_refused(cab, tmp_path, cause, members=members)
 
 
 def test_interrupted_extraction_leaves_nothing(gcab_cab, tmp_path, monkeypatch):
@@ -504,11 +493,30 @@ def test_interrupted_extraction_leaves_nothing(gcab_cab, tmp_path, monkeypatch):
     def interrupted(*_args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cab, "_run_to_folder", interrupted)
+    monkeypatch.setattr(_cab, "_run_piped", interrupted)
     parent = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         _cab.extract(cab, str(parent / "a" / "b"))
     assert not parent.exists()
+
+
+def test_extraction_stays_inside_the_stage(gcab_cab, tmp_path, monkeypatch):
+    """A link planted where a member's folder goes is not followed."""
+    cab, _files = gcab_cab
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    real_stage = _cab._make_stage
+
+    def planted(parent, dest):
+        stage = real_stage(parent, dest)
+        os.symlink(str(outside), os.path.join(stage, "c"))
+        return stage
+
+    monkeypatch.setattr(_cab, "_make_stage", planted)
+    parent = tmp_path / "out"
+    with pytest.raises(CatalogError, match="member 'c/100' would be written outside the extraction folder"):
+        _cab.extract(cab, str(parent / "dest"))
+    assert os.listdir(outside) == [] and not parent.exists()
 
 
 def test_bad_patterns_are_refused(sample_cab, tmp_path):
