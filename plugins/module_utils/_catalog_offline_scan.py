@@ -274,11 +274,24 @@ def _package_entry(element, where):
     return record, where
 
 
-def read_offline_scan(package_xml, index_xml, folder_for_cab, languages=("en",), where="offline scan package"):
+def _release(element):
+    """Free a handled element and the siblings before it, so memory stays flat while streaming."""
+    element.clear()
+    parent = element.getparent()
+    while element.getprevious() is not None:
+        del parent[0]
+
+
+def read_offline_scan(package_xml, index_xml, folder_for_cab, languages=("en",), where="offline scan package",
+                      share=(0, 1)):
     """Yield a CatalogUpdate per ``<Update>`` and a FileLocation per ``<FileLocation>``.
 
-    ``folder_for_cab(name)`` returns the folder a detail cabinet was extracted into.
+    ``folder_for_cab(name)`` returns the folder a detail cabinet was extracted into. ``share``
+    ``(k, n)`` reads only every n-th update starting at the k-th (and the file locations only when
+    k is 0), so n processes can share the work; ``(0, 1)`` reads everything.
     """
+    part, parts = share
+    ordinal = -1
     fragments = _Fragments(read_index(index_xml, "%s: member 'index.xml'" % where), folder_for_cab, where)
     package_where = "%s: member 'package.xml'" % where
     wanted_languages = tuple(languages) if languages else None
@@ -291,6 +304,10 @@ def read_offline_scan(package_xml, index_xml, folder_for_cab, languages=("en",),
                                    "package?)" % (package_where, xml.local_name(root.tag)))
             root_checked = True
         if element.tag == _UPDATE:
+            ordinal += 1
+            if ordinal % parts != part:
+                _release(element)
+                continue
             record, record_where = _package_entry(element, package_where)
             position = fragments.locate(record.revision_id)
             _apply_core(record, fragments.read(position, "c", record.revision_id), record_where)
@@ -300,13 +317,10 @@ def read_offline_scan(package_xml, index_xml, folder_for_cab, languages=("en",),
                 if localized is not None:
                     _apply_localized(record, localized)
             yield record
-        else:
+        elif part == 0:
             file_id, url = element.get("Id"), element.get("Url")
             if file_id and url:
                 yield FileLocation(file_id, url)
-        element.clear()
-        parent = element.getparent()
-        while element.getprevious() is not None:
-            del parent[0]
+        _release(element)
     if not root_checked:
         raise CatalogError("%s: holds no updates" % package_where)

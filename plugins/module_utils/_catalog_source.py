@@ -161,9 +161,16 @@ def _wanted(name, patterns):
 def _offline_scan_records(path, work, languages, where, info):
     from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
 
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_parallel import parallel_rows
+
     package_xml, index_xml, folders = extract_offline_scan(path, work, languages, where)
     info["package_created"] = _package_created(package_xml)
-    return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages, where=where)
+
+    def read_share(share):
+        return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages,
+                                         where=where, share=share)
+
+    return parallel_rows(read_share, languages)
 
 
 def _package_created(package_xml):

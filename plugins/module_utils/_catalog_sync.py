@@ -106,14 +106,28 @@ def _preferred(mapping, languages, default_language):
     return None
 
 
-class _Stager:
-    """Buffers staging rows and writes them in batches."""
+@dataclass
+class RowBatch:
+    """Staging rows already built from ``count`` records (by a reader process, see _catalog_parallel)."""
 
-    def __init__(self, cursor, languages):
-        self.cursor = cursor
+    rows: dict
+    count: int
+
+
+class RowBuilder:
+    """Turns records into staging rows (plain tuples): no database needed, so it can run anywhere."""
+
+    def __init__(self, languages):
         self.languages = tuple(languages)
         self.rows = {name: [] for name in _STAGING}
         self.count = 0
+
+    def take(self):
+        """The rows built so far, as a batch; the builder starts empty again."""
+        batch = RowBatch({name: rows for name, rows in self.rows.items() if rows}, self.count)
+        self.rows = {name: [] for name in _STAGING}
+        self.count = 0
+        return batch
 
     def add(self, record):
         if not isinstance(record, CatalogUpdate):
@@ -163,12 +177,36 @@ class _Stager:
             if update_file.urls:
                 rows["s_urls"].extend((file_id, url) for url in update_file.urls)
         self.count += 1
-        if self.count % _BATCH == 0:
-            self.flush()
 
     def add_location(self, location):
         self.rows["s_urls"].append((location.file_id, location.url))
+
+
+class _Stager(RowBuilder):
+    """Builds staging rows and writes them in batches."""
+
+    def __init__(self, cursor, languages):
+        super().__init__(languages)
+        self.cursor = cursor
+        self.records = 0
+
+    def add(self, record):
+        super().add(record)
+        self.records += 1
+        if self.count >= _BATCH:
+            self.flush()
+
+    def add_location(self, location):
+        super().add_location(location)
         if len(self.rows["s_urls"]) >= _BATCH * 4:
+            self.flush()
+
+    def add_batch(self, batch):
+        for name, rows in batch.rows.items():
+            self.rows[name].extend(rows)
+        self.records += batch.count
+        self.count += batch.count
+        if self.count >= _BATCH:
             self.flush()
 
     def flush(self):
@@ -187,6 +225,7 @@ class _Stager:
                 sql = "INSERT INTO %s VALUES (%s)" % (name, marks)
             self.cursor.executemany(sql, rows)
             rows.clear()
+        self.count = 0
 
 
 def _resolve_category_names(cursor, names, category_type, what):
@@ -230,7 +269,9 @@ def sync_records(store, records, options):
             cursor.execute(store.temp_table(name, columns, keyed="PRIMARY KEY" in columns))
         stager = _Stager(cursor, options.languages)
         for record in records:
-            if isinstance(record, FileLocation):
+            if isinstance(record, RowBatch):
+                stager.add_batch(record)
+            elif isinstance(record, FileLocation):
                 stager.add_location(record)
             else:
                 stager.add(record)
@@ -240,7 +281,7 @@ def sync_records(store, records, options):
         cursor.execute("CREATE INDEX temp.s_updates_revision_ix ON s_updates (revision_id)")
         if options.products or options.classifications:
             cursor.execute("CREATE INDEX temp.s_categories_update_ix ON s_categories (update_id)")
-        result = _merge(store, cursor, options, stamp, now, stager.count)
+        result = _merge(store, cursor, options, stamp, now, stager.records)
         if options.check_mode or not result["changed"]:
             cursor.execute("ROLLBACK")
             cursor.execute("BEGIN")
