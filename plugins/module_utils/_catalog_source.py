@@ -13,7 +13,6 @@ on every path out, so a failed sync leaves no files behind.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import os
 import shutil
@@ -142,20 +141,11 @@ def extract_offline_scan(path, work, languages, where):
         if not os.path.isfile(detail):
             raise CatalogError("%s: index.xml names detail cabinet '%s', which is missing" % (where, name))
         target = os.path.join(work, "detail", name)
-        detail_where = "%s: member '%s'" % (where, name)
-        # cabextract takes one filter per run; when the filters would keep every member anyway, one
-        # plain run is the cheapest extraction (the common case: every language of the package kept).
-        wanted = patterns
-        if all(_wanted(member.name, patterns) for member in _cab.list_members(detail, detail_where)):
-            wanted = None
-        _cab.extract(detail, target, members=wanted, where=detail_where)
+        # One cabextract stream per cabinet; members outside the patterns are not written.
+        _cab.extract(detail, target, members=patterns, where="%s: member '%s'" % (where, name))
         folders[name] = target
         os.unlink(detail)  # the compressed copy is no longer needed: keep the disk footprint down
     return package_xml, index_xml, folders
-
-
-def _wanted(name, patterns):
-    return any(fnmatch.fnmatchcase(name.lower(), pattern) for pattern in patterns)
 
 
 def _offline_scan_records(path, work, languages, where, info):
