@@ -32,6 +32,11 @@ def default_workers():
     return max(1, min(4, cores))
 
 
+def _full(builder):
+    """A batch is sent once it holds _BATCH records or as many file locations (they come in a run)."""
+    return builder.count >= _BATCH or len(builder.rows["s_urls"]) >= _BATCH
+
+
 def _work(read_share, share, languages, results):
     try:
         builder = RowBuilder(languages)
@@ -40,7 +45,7 @@ def _work(read_share, share, languages, results):
                 builder.add_location(record)
             else:
                 builder.add(record)
-            if builder.count >= _BATCH:
+            if _full(builder):
                 results.put(("rows", builder.take()))
         results.put(("rows", builder.take()))
         results.put(("done", None))
@@ -60,7 +65,7 @@ def parallel_rows(read_share, languages, workers=None):
                 builder.add_location(record)
             else:
                 builder.add(record)
-            if builder.count >= _BATCH:
+            if _full(builder):
                 yield builder.take()
         yield builder.take()
         return

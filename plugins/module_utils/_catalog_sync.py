@@ -206,7 +206,7 @@ class _Stager(RowBuilder):
             self.rows[name].extend(rows)
         self.records += batch.count
         self.count += batch.count
-        if self.count >= _BATCH:
+        if self.count >= _BATCH or len(self.rows["s_urls"]) >= _BATCH * 4:
             self.flush()
 
     def flush(self):

@@ -1,9 +1,12 @@
 """Command line of the lab (run from the repository root).
 
     python -m tests.lab start --hosts N --inventory PATH [--auth basic|ntlm|https] [--state-dir DIR]
+                              [--store PATH [--seed S] [--time-scale X] [--search-seconds LOW:HIGH]]
     python -m tests.lab status [--state-dir DIR]
     python -m tests.lab fault HOST [--down refuse|blackhole | --up] [--latency S] [--drop-receive N]
-                                   [--drop-after-send N] [--state-dir DIR]
+                                   [--drop-after-send N] [--search-hresult HEX] [--offline-search-hresult HEX]
+                                   [--scheduled-task-blocked on|off] [--worker-lost on|off]
+                                   [--search-seconds S] [--state-dir DIR]
     python -m tests.lab stop [--state-dir DIR]
 
 ``start`` launches the fleet in a background process, writes the inventory and returns once every
@@ -11,6 +14,10 @@ host listens; ``--foreground`` serves in this process until SIGINT/SIGTERM inste
 background process (SIGTERM, it closes every socket) and waits until it has gone. The state
 directory (default ``tests/output/lab``) holds ``lab.pid``, ``lab.json`` (hosts, ports, control
 port), ``lab.log`` and, for HTTPS, ``certs/ca.pem``.
+
+``--store`` makes the hosts a varied fleet built from the catalog synced into that store
+(:class:`.profiles.FleetProfile`, seeded by ``--seed``) answering ``patchwave.windows.scan``
+(:class:`.wua.WuaBackend`); ``fault`` then also sets their WUA faults.
 """
 
 import argparse
@@ -28,6 +35,7 @@ from urllib.request import Request, urlopen
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_STATE_DIR = os.path.join(REPO, "tests", "output", "lab")
 PACKAGE = __package__ or "tests.lab"
+DEFAULT_BACKEND = "%s.backend:DefaultBackend" % PACKAGE
 
 
 def _paths(state_dir):
@@ -89,8 +97,9 @@ class _Control(BaseHTTPRequestHandler):
         if self.path != "/status":
             return self._reply(404, {"error": "unknown path"})
         self._reply(200, {"hosts": [
-            {"name": h.name, "port": h.port, "state": h.state, "faults": h.faults.as_dict(),
-             "connections": h.connection_count, "shells": h.shells.shell_count, "stats": dict(h.stats)}
+            dict({"name": h.name, "port": h.port, "state": h.state, "faults": h.faults.as_dict(),
+                  "connections": h.connection_count, "shells": h.shells.shell_count, "stats": dict(h.stats)},
+                 **({"wua": h.backend.status()} if hasattr(h.backend, "status") else {}))
             for h in self.fleet.hosts]})
 
     def do_POST(self):
@@ -100,14 +109,22 @@ class _Control(BaseHTTPRequestHandler):
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
             host = self.fleet.host(request.pop("host"))
             down = request.pop("down", None)
+            wua = request.pop("wua", None)
+            if wua and not hasattr(host.backend, "set_faults"):
+                raise KeyError("host %s has no WUA emulation (start the lab with --store)" % host.name)
             if request.pop("up", False):
                 host.come_up(reset_shells=bool(request.pop("reset_shells", False)))
             if down:
                 host.go_down(down)
             host.faults.update(**request)
+            if wua:
+                host.backend.set_faults(**wua)
         except (KeyError, ValueError, TypeError) as exc:
             return self._reply(400, {"error": str(exc)})
-        self._reply(200, {"name": host.name, "state": host.state, "faults": host.faults.as_dict()})
+        reply = {"name": host.name, "state": host.state, "faults": host.faults.as_dict()}
+        if hasattr(host.backend, "status"):
+            reply["wua"] = host.backend.status()["faults"]
+        self._reply(200, reply)
 
 
 def serve(args):
@@ -120,9 +137,18 @@ def serve(args):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    fleet = Fleet(args.hosts, auth=args.auth, backend_factory=_load_factory(args.backend),
-                  user=args.user, password=args.password, name_prefix=args.prefix, address=args.address,
-                  base_port=args.base_port, state_dir=state_dir)
+    factories = {"backend_factory": _load_factory(args.backend)}
+    if args.store:
+        from .profiles import FleetProfile
+
+        low, dummy, high = args.search_seconds.partition(":")
+        profile = FleetProfile(args.store, seed=args.seed, time_scale=args.time_scale, now=time.time(),
+                               search_seconds=(float(low), float(high or low)))
+        factories = profile.fleet_kwargs()
+        if args.backend != DEFAULT_BACKEND:
+            factories["backend_factory"] = _load_factory(args.backend)
+    fleet = Fleet(args.hosts, auth=args.auth, user=args.user, password=args.password, name_prefix=args.prefix,
+                  address=args.address, base_port=args.base_port, state_dir=state_dir, **factories)
     fleet.start()
     control = None
     try:
@@ -255,6 +281,16 @@ def fault(args):
         value = getattr(args, key)
         if value is not None:
             payload[key] = value
+    wua = {key: getattr(args, key) for key in ("search_hresult", "offline_search_hresult", "search_seconds")
+           if getattr(args, key) is not None}
+    for key in ("scheduled_task_blocked", "worker_lost"):
+        if getattr(args, key) is not None:
+            wua[key] = getattr(args, key) == "on"
+    for key in ("search_hresult", "offline_search_hresult"):
+        if key in wua:
+            wua[key] = int(wua[key], 0) or None  # 0 clears the fault
+    if wua:
+        payload["wua"] = wua
     print(json.dumps(_control(args.state_dir, "/fault", payload)))
     return 0
 
@@ -275,8 +311,15 @@ def main(argv=None):
         p.add_argument("--password", default="Lab-Passw0rd")
         p.add_argument("--cert-validation", choices=("validate", "ignore"), default="validate",
                        help="https: validate against the generated CA (default) or ignore")
-        p.add_argument("--backend", default="%s.backend:DefaultBackend" % PACKAGE,
+        p.add_argument("--backend", default=DEFAULT_BACKEND,
                        help="module:callable building each host's backend from its HostModel")
+        p.add_argument("--store", help="store with a synced catalog: hosts become a varied fleet answering "
+                                       "patchwave.windows.scan (tests/lab/wua.py)")
+        p.add_argument("--seed", type=int, default=0, help="with --store: seed of the fleet profile")
+        p.add_argument("--time-scale", type=float, default=1.0,
+                       help="with --store: clock seconds per emulated second (0: searches end at once)")
+        p.add_argument("--search-seconds", default="1:4",
+                       help="with --store: emulated search duration, S or LOW:HIGH drawn per host")
 
     p_start = sub.add_parser("start", help="start a fleet in the background and write its inventory")
     fleet_options(p_start)
@@ -302,6 +345,13 @@ def main(argv=None):
     p_fault.add_argument("--latency", type=float)
     p_fault.add_argument("--drop-receive", type=int)
     p_fault.add_argument("--drop-after-send", type=int)
+    p_fault.add_argument("--search-hresult", help="WUA (--store labs): online searches fail with this HRESULT "
+                                                  "(e.g. 0x8024402C; 0 clears)")
+    p_fault.add_argument("--offline-search-hresult", help="WUA: offline scans fail with this HRESULT (0 clears)")
+    p_fault.add_argument("--scheduled-task-blocked", choices=("on", "off"),
+                         help="WUA: start fails with E_ACCESSDENIED (worker cannot leave the network logon)")
+    p_fault.add_argument("--worker-lost", choices=("on", "off"), help="WUA: running scans are lost")
+    p_fault.add_argument("--search-seconds", type=float, help="WUA: emulated search duration (slow search)")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -312,6 +362,9 @@ def main(argv=None):
             "--state-dir", os.path.abspath(args.state_dir), "--address", args.address,
             "--base-port", str(args.base_port), "--prefix", args.prefix, "--user", args.user,
             "--password", args.password, "--cert-validation", args.cert_validation, "--backend", args.backend]
+        if args.store:
+            args.forward += ["--store", os.path.abspath(args.store), "--seed", str(args.seed),
+                             "--time-scale", str(args.time_scale), "--search-seconds", args.search_seconds]
         return start(args)
     return {"serve": serve, "stop": stop, "status": status, "fault": fault}[args.command](args)
 

@@ -1,0 +1,909 @@
+"""The lab's Windows Update Agent: the host module ``patchwave.windows.scan``, driven by a store's catalog.
+
+Three parts, from data to the wire:
+
+* :class:`CatalogSnapshot` / :class:`CatalogCache`: the catalog the collection synced into a
+  store, loaded in bulk once per (store, catalog version) and shared by every host of the process;
+* :func:`static_candidates`, :func:`search_updates`: applicability, as pure functions of the
+  catalog and a host's :class:`.hosts.WuaHost` (platform, installed, hidden);
+* :class:`WuaBackend`: the start / poll / cancel rounds of ``plugins/module_utils/_scan_contract.py``
+  on emulated time, with per-host faults (:class:`.hosts.WuaFaults`).
+
+Applicability (what a WUA search with ``IsInstalled=0 or IsInstalled=1`` and
+``IncludePotentiallySupersededUpdates=false`` returns):
+
+1. candidates: software updates of the catalog, not expired, not bundle members (WUA returns
+   bundles; their payload children are inside), whose products include one of the host's products;
+2. prerequisites: every clause needs one satisfied id: a detectoid whose ``is_installed`` rule is
+   true on the host (``bar:Processor``, ``bar:WindowsVersion``, ``bar:RegDword``, ``bar:RegKeyExists``,
+   ``lar:And/Or/Not``; other rules are false), a product category the host has (other category
+   types: true), or an update the host has installed. Ids the store does not know are false;
+3. installed updates that pass 1-2 (the prerequisite on other updates aside) are reported with
+   ``is_installed: true``, superseded or not;
+4. not-installed updates superseded (transitively, through the whole supersedence graph) by an
+   installed update are left out, and so are those superseded by another not-installed, *not
+   hidden*, *not optional* candidate (what WUA calls potentially superseded; an update superseded
+   only by hidden ones shows up, as Microsoft documents for ``IsHidden=0`` searches). Optional
+   updates (BrowseOnly; the lab goes by the title: "... Cumulative Update Preview ...") are
+   offered beside the updates they supersede, as Windows offers the month's preview as optional
+   beside the security update.
+"""
+
+import datetime
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from urllib.parse import quote
+
+from .backend import DefaultBackend
+from .hosts import ARCHITECTURES, wua_host
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _collection_importable():
+    """Make ``ansible_collections.patchwave.windows`` importable (as tests/conftest.py does for pytest)."""
+    collections = os.path.join(REPO, ".build", "collections")
+    link = os.path.join(collections, "ansible_collections", "patchwave", "windows")
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+
+
+_collection_importable()
+
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (  # noqa: E402
+    REBOOT_BEHAVIORS,
+    REBOOT_SOURCES,
+    SERVER_SELECTIONS,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+
+FQCN = "patchwave.windows.scan"
+
+# HRESULTs the emulation produces (unsigned 32-bit, as the contract's integers carry them).
+E_ACCESSDENIED = 0x80070005
+ERROR_FILE_NOT_FOUND = 0x80070002
+WU_E_PT_WINHTTP_NAME_NOT_RESOLVED = 0x8024402C
+
+_REBOOT_BEHAVIOR = {name: code for code, name in REBOOT_BEHAVIORS.items()}
+_SYSTEM_TEXT = {E_ACCESSDENIED: "Access is denied.", ERROR_FILE_NOT_FOUND: "The system cannot find the file specified."}
+_SYSTEM_NAME = {E_ACCESSDENIED: "E_ACCESSDENIED", ERROR_FILE_NOT_FOUND: "ERROR_FILE_NOT_FOUND"}
+
+
+class LabCatalogError(Exception):
+    """The lab cannot emulate WUA: no store, or no catalog in it. The message says which."""
+
+
+def com_error_text(hresult):
+    """What PowerShell shows as the message of a COMException with ``hresult`` (WUA codes have no text)."""
+    if hresult in _SYSTEM_TEXT:
+        return "%s (Exception from HRESULT: 0x%08X (%s))" % (_SYSTEM_TEXT[hresult], hresult, _SYSTEM_NAME[hresult])
+    return "Exception from HRESULT: 0x%08X" % hresult
+
+
+def iso(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Catalog ------------------------------------------------------------------------------------------
+
+def is_optional(title):
+    """Optional (BrowseOnly) updates: the store keeps no BrowseOnly flag, so the lab goes by the
+    title, as Microsoft names them: the month's "Cumulative Update Preview"."""
+    return "preview" in (title or "").lower()
+
+
+class UpdateRecord:
+    """One searchable update of the catalog: what a search result says of it, whatever the host."""
+
+    __slots__ = ("update_id", "revision_number", "title", "kbs", "msrc_severity", "reboot_behavior",
+                 "max_download_size", "release_date", "categories", "products", "prerequisites", "supersedes",
+                 "optional")
+
+    def __init__(self, **values):
+        for name in self.__slots__:
+            setattr(self, name, values[name])
+
+    def as_result(self, installed, hidden, downloaded):
+        """The contract's UPDATE_SCHEMA entry for this update on a host."""
+        return {
+            "update_id": self.update_id, "revision_number": self.revision_number, "title": self.title,
+            "kb_article_ids": list(self.kbs), "is_installed": installed, "is_hidden": hidden,
+            "is_downloaded": downloaded or installed, "reboot_behavior": self.reboot_behavior,
+            "max_download_size": self.max_download_size, "msrc_severity": self.msrc_severity,
+            "categories": [{"id": i, "name": n, "type": t} for i, n, t in self.categories],
+            "superseded_update_ids": list(self.supersedes),
+        }
+
+    def __repr__(self):
+        return "UpdateRecord(%s %r)" % (self.update_id, self.title)
+
+
+class CatalogSnapshot:
+    """One catalog version of a store, in memory: searchable updates and what rules need.
+
+    ``records``: UpdateRecords by id, newest release first; ``kinds``: every id the store knows
+    -> ``software``/``detectoid``/``category``; ``category_types``: category id -> type;
+    ``detectoid_rules``: detectoid id -> its ``is_installed`` rule (parsed XML); ``supersedes``:
+    update id -> ids it supersedes (whole table, expired and dangling ends included).
+    """
+
+    def __init__(self, store_path, version, records, kinds, category_types, detectoid_rules, supersedes):
+        self.store_path = store_path
+        self.version = version
+        self.records = records
+        self.kinds = kinds
+        self.category_types = category_types
+        self.detectoid_rules = detectoid_rules
+        self.supersedes = supersedes
+        self.latest_release = max((r.release_date for r in records.values() if r.release_date), default=None)
+        self._static = {}
+        self._searches = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self.records)
+
+    @classmethod
+    def load(cls, store_path):
+        """Read the newest catalog version of the store at ``store_path`` in a few bulk queries."""
+        store = open_store(store_path, create=False)
+        try:
+            version = store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
+            if version is None:
+                raise LabCatalogError("store '%s' holds no catalog: sync one first (patchwave.windows.catalog_sync)"
+                                      % store_path)
+            db = store.connection
+            kinds, category_types, titles = {}, {}, {}
+            detectoid_rules = {}
+            for uid, kind, category_type, title, rules in db.execute(
+                    "SELECT update_id, kind, category_type, title, rules FROM updates"):
+                kinds[uid] = kind
+                if kind == "category":
+                    category_types[uid] = category_type
+                    titles[uid] = title
+                elif kind == "detectoid":
+                    detectoid_rules[uid] = _parse_rule((json.loads(rules) if rules else {}).get("is_installed"))
+            rows = db.execute(
+                "SELECT u.update_id, u.revision_number, u.title, u.kb, u.msrc_severity, u.reboot_behavior, "
+                "u.max_download_size, u.release_date FROM updates u WHERE u.kind = 'software' "
+                "AND u.expired_version IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM update_bundles b WHERE b.member_id = u.update_id) "
+                "ORDER BY u.release_date DESC, u.title, u.update_id").fetchall()
+            wanted = {row[0] for row in rows}
+            kbs, categories, prerequisites, supersedes, sizes = {}, {}, {}, {}, {}
+            for uid, kb in db.execute("SELECT update_id, kb FROM update_kbs ORDER BY update_id, kb"):
+                if uid in wanted:
+                    kbs.setdefault(uid, []).append(kb)
+            for uid, category in db.execute("SELECT update_id, category_id FROM update_categories"):
+                if uid in wanted:
+                    categories.setdefault(uid, []).append(category)
+            clauses = {}
+            for uid, clause, prerequisite in db.execute(
+                    "SELECT update_id, clause, prerequisite_id FROM update_prerequisites ORDER BY update_id, clause"):
+                if uid in wanted:
+                    clauses.setdefault(uid, {}).setdefault(clause, []).append(prerequisite)
+            for uid, numbered in clauses.items():
+                prerequisites[uid] = tuple(tuple(numbered[n]) for n in sorted(numbered))
+            for uid, superseded in db.execute(
+                    "SELECT update_id, superseded_id FROM update_supersedence ORDER BY update_id, superseded_id"):
+                supersedes.setdefault(uid, []).append(superseded)
+            # A bundle's download is its members' files (MaxDownloadSize when the metadata has none).
+            for uid, size in db.execute(
+                    "SELECT owner, SUM(size) FROM (SELECT x.update_id AS owner, f.size AS size FROM update_files x "
+                    "JOIN files f ON f.file_id = x.file_id UNION ALL SELECT b.bundle_id, f.size FROM update_bundles b "
+                    "JOIN update_files x ON x.update_id = b.member_id JOIN files f ON f.file_id = x.file_id) "
+                    "GROUP BY owner"):
+                if uid in wanted:
+                    sizes[uid] = size or 0
+        finally:
+            store.close()
+        order = {"Product": 0, "UpdateClassification": 1}
+        records = {}
+        for uid, revision, title, kb, severity, reboot, max_size, released in rows:
+            # IUpdate.Categories: the update's products and classification (not company or family)
+            cats = sorted(((c, titles.get(c) or c, category_types.get(c)) for c in categories.get(uid, ())
+                           if category_types.get(c) in order), key=lambda c: (order[c[2]], c[1]))
+            records[uid] = UpdateRecord(
+                update_id=uid, revision_number=revision, title=title or uid,
+                kbs=tuple(kbs.get(uid) or ([kb] if kb else [])), msrc_severity=severity,
+                reboot_behavior=_REBOOT_BEHAVIOR.get(reboot, 0),
+                max_download_size=int(max_size if max_size is not None else sizes.get(uid, 0)),
+                release_date=released, categories=tuple(cats),
+                products=frozenset(c for c, _n, t in cats if t == "Product"),
+                prerequisites=prerequisites.get(uid, ()), supersedes=tuple(supersedes.get(uid, ())),
+                optional=is_optional(title))
+        supersedes = {uid: tuple(ids) for uid, ids in supersedes.items()}
+        return cls(os.path.abspath(store_path), version, records, kinds, category_types, detectoid_rules, supersedes)
+
+    # applicability caches ---------------------------------------------------------------------
+
+    def static_for(self, host):
+        """:func:`static_candidates` for the host's platform, computed once per platform."""
+        key = host.platform_key()
+        found = self._static.get(key)
+        if found is None:
+            found = static_candidates(self, host)
+            with self._lock:
+                self._static[key] = found
+        return found
+
+    def search(self, host, installed=None, hidden=None, as_of=None):
+        """:func:`search_updates`, memoised on (platform, installed, hidden, as_of)."""
+        installed = frozenset(host.installed if installed is None else installed)
+        hidden = frozenset(host.hidden if hidden is None else hidden)
+        key = (host.platform_key(), installed, hidden, as_of)
+        with self._lock:
+            found = self._searches.get(key)
+            if found is not None:
+                self._searches.move_to_end(key)
+                return found
+        found = search_updates(self, host, installed, hidden, as_of)
+        with self._lock:
+            self._searches[key] = found
+            while len(self._searches) > 512:
+                self._searches.popitem(last=False)
+        return found
+
+
+class CatalogCache:
+    """Catalog snapshots by store path, reloaded when the store gets a new catalog version."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}
+
+    @staticmethod
+    def current_version(store_path):
+        if not store_path:
+            raise LabCatalogError("the lab's WUA needs a store with a synced catalog (WuaBackend(store=...), "
+                                  "--store, or PATCHWAVE_STORE)")
+        path = os.path.abspath(store_path)
+        if not os.path.isfile(path):
+            raise LabCatalogError("store '%s' does not exist" % path)
+        try:
+            connection = sqlite3.connect("file:%s?mode=ro" % quote(path), uri=True, timeout=30)
+            try:
+                return connection.execute("SELECT max(version) FROM catalog_versions").fetchone()[0]
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError as exc:
+            raise LabCatalogError("store '%s' cannot be read: %s" % (path, exc))
+
+    def get(self, store_path):
+        version = self.current_version(store_path)
+        path = os.path.abspath(store_path)
+        snapshot = self._entries.get(path)
+        if snapshot is not None and snapshot.version == version:
+            return snapshot
+        with self._lock:
+            snapshot = self._entries.get(path)
+            if snapshot is None or snapshot.version != version:
+                snapshot = CatalogSnapshot.load(path)
+                self._entries[path] = snapshot
+            return snapshot
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+CATALOG_CACHE = CatalogCache()
+
+
+# Applicability rules -----------------------------------------------------------------------------
+
+def _parse_rule(text):
+    if not text:
+        return None
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError:
+        return None
+
+
+def _local(tag):
+    """``{ns}And``, ``lar:And`` (namespaced) or ``b.Processor`` (offline scan packages' short form) -> the name."""
+    return tag.rsplit("}", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _compare(left, comparison, right):
+    return {"EqualTo": left == right, "LessThan": left < right, "LessThanOrEqualTo": left <= right,
+            "GreaterThan": left > right, "GreaterThanOrEqualTo": left >= right}.get(comparison, False)
+
+
+def evaluate_rule(rule, host):
+    """Evaluate an applicability rule (parsed XML) on a host; rules the lab does not know are false."""
+    if rule is None:
+        return False
+    name = _local(rule.tag)
+    children = list(rule)
+    if name == "And":
+        return all(evaluate_rule(child, host) for child in children)
+    if name == "Or":
+        return any(evaluate_rule(child, host) for child in children)
+    if name == "Not":
+        return bool(children) and not evaluate_rule(children[0], host)
+    if name in ("True", "False"):
+        return name == "True"
+    platform = host.platform
+    attrs = rule.attrib
+    if name == "Processor":
+        return int(attrs.get("Architecture", -1)) == ARCHITECTURES[platform.architecture]
+    if name == "WindowsVersion":
+        if "ProductType" in attrs and int(attrs["ProductType"]) != platform.product_type:
+            return False
+        wanted = [int(attrs[k]) for k in ("MajorVersion", "MinorVersion", "BuildNumber") if k in attrs]
+        have = [10, 0, platform.build][:len(wanted)]
+        return _compare(have, attrs.get("Comparison", "EqualTo"), wanted)
+    if name in ("RegKeyExists", "RegDword"):
+        if attrs.get("Key", "HKEY_LOCAL_MACHINE") != "HKEY_LOCAL_MACHINE":
+            return False
+        values = host.registry.get(attrs.get("Subkey", "").lower())
+        if name == "RegKeyExists" or values is None:
+            return values is not None
+        data = values.get(attrs.get("Value", "").lower())
+        if not isinstance(data, int):
+            return False
+        return _compare(data, attrs.get("Comparison", "EqualTo"), int(attrs.get("Data", "0")))
+    return False
+
+
+def static_candidates(snapshot, host):
+    """Updates that can apply to the host's platform, whatever it has installed.
+
+    Returns ``[(record, pending_clauses)]``, newest first: ``pending_clauses`` are the
+    prerequisite clauses that only another update can satisfy (tuples of update ids; one of
+    each must be installed). Depends on the platform only, so it is computed once per platform.
+    """
+    products = host.products
+    detectoids = {}
+    out = []
+    for record in snapshot.records.values():
+        if not record.products & products:
+            continue
+        pending = []
+        for clause in record.prerequisites:
+            satisfied = False
+            updates = []
+            for prerequisite in clause:
+                kind = snapshot.kinds.get(prerequisite)
+                if kind == "detectoid":
+                    if prerequisite not in detectoids:
+                        detectoids[prerequisite] = evaluate_rule(snapshot.detectoid_rules.get(prerequisite), host)
+                    satisfied = detectoids[prerequisite]
+                elif kind == "category":
+                    satisfied = snapshot.category_types.get(prerequisite) != "Product" or prerequisite in products
+                elif kind == "software":
+                    updates.append(prerequisite)
+                if satisfied:
+                    break
+            if satisfied:
+                continue
+            if not updates:
+                break  # nothing can satisfy this clause on this platform
+            pending.append(tuple(updates))
+        else:
+            out.append((record, tuple(pending)))
+    return out
+
+
+def _superseded_by(starts, supersedes):
+    """Every update that the updates ``starts`` supersede, directly or through others."""
+    seen = set()
+    stack = [s for start in starts for s in supersedes.get(start, ())]
+    while stack:
+        uid = stack.pop()
+        if uid not in seen:
+            seen.add(uid)
+            stack.extend(supersedes.get(uid, ()))
+    return seen
+
+
+class SearchOutcome:
+    """What a search finds: installed and needed UpdateRecords (each newest first)."""
+
+    __slots__ = ("installed", "needed")
+
+    def __init__(self, installed, needed):
+        self.installed = installed
+        self.needed = needed
+
+    @property
+    def updates(self):
+        return self.installed + self.needed
+
+
+def search_updates(snapshot, host, installed, hidden, as_of=None):
+    """The updates a search reports on ``host`` given its ``installed`` and ``hidden`` ids.
+
+    ``as_of`` (ISO date) searches the catalog as it was then: only updates released before it.
+    See the module docstring for the rules.
+    """
+    candidates = snapshot.static_for(host)
+    if as_of:
+        candidates = [(r, p) for r, p in candidates if (r.release_date or "") < as_of]
+    installed_hits, needed = [], []
+    for record, pending in candidates:
+        if record.update_id in installed:
+            installed_hits.append(record)
+        elif all(any(uid in installed for uid in clause) for clause in pending):
+            needed.append(record)
+    gone = _superseded_by(installed, snapshot.supersedes)
+    needed = [r for r in needed if r.update_id not in gone]
+    shadowed = _superseded_by([r.update_id for r in needed if r.update_id not in hidden and not r.optional],
+                              snapshot.supersedes)
+    needed = [r for r in needed if r.update_id not in shadowed]
+    return SearchOutcome(installed_hits, needed)
+
+
+def patch_through(snapshot, host, as_of=None, include_optional=False, rounds=10):
+    """Install what the host needs from the catalog as of ``as_of`` (all of it: None), round after
+    round (an update whose prerequisite is another update shows up once that one is in), as a host
+    patched each month would be; optional updates only with ``include_optional``. Returns the
+    installed ids (a new set; the host is not changed)."""
+    installed = set(host.installed)
+    for _round in range(rounds):
+        outcome = snapshot.search(host, installed=installed, hidden=host.hidden, as_of=as_of)
+        new = [r.update_id for r in outcome.needed
+               if r.update_id not in host.hidden and (include_optional or not r.optional)]
+        if not new:
+            break
+        installed.update(new)
+    return installed
+
+
+# Search criteria (IUpdateSearcher::Search, wua_anchors.md §6.2) ----------------------------------
+
+WU_E_INVALID_CRITERIA = 0x80240032
+
+
+class CriteriaError(ValueError):
+    """The criteria are not valid WUA criteria (the search fails with WU_E_INVALID_CRITERIA)."""
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<paren>[()])|(?P<op>!=|=)|(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+)"
+                    r"|(?P<word>[A-Za-z_]\w*))")
+_BOOLEAN_CRITERIA = {
+    # name: what the criterion is of an update, from (record, installed, hidden)
+    "isinstalled": lambda r, i, h: i,
+    "ispresent": lambda r, i, h: i,
+    "ishidden": lambda r, i, h: h,
+    "browseonly": lambda r, i, h: r.optional,
+    "autoselectonwebsites": lambda r, i, h: not r.optional,
+    "isassigned": lambda r, i, h: not r.optional,
+    "rebootrequired": lambda r, i, h: False,
+}
+_OTHER_CRITERIA = ("type", "updateid", "revisionnumber", "categoryids", "deploymentaction")
+
+
+def _tokens(text):
+    tokens, index = [], 0
+    text = text or ""
+    while index < len(text):
+        if text[index:].strip() == "":
+            break
+        match = _TOKEN.match(text, index)
+        if not match:
+            raise CriteriaError("cannot read the criteria at %r" % text[index:index + 20])
+        kind = match.lastgroup
+        value = match.group(kind)
+        if kind == "word" and value.lower() in ("and", "or", "contains"):
+            kind, value = value.lower(), value.lower()
+        elif kind == "string":
+            value = value[1:-1].replace("''", "'")
+        elif kind == "number":
+            value = int(value)
+        tokens.append((kind, value))
+        index = match.end()
+    return tokens
+
+
+def parse_criteria(text):
+    """WUA criteria -> a list of AND-groups ``[(name, operator, value)]`` (OR between groups).
+
+    Follows the grammar's limits (wua_anchors.md §6.2): OR only at the top level, ``!=`` only on
+    Type and UpdateID, ``contains`` only on CategoryIDs, RevisionNumber only with ``UpdateID =``.
+    Raises CriteriaError otherwise.
+    """
+    tokens = _tokens(text)
+    position = [0]
+
+    def peek():
+        return tokens[position[0]] if position[0] < len(tokens) else (None, None)
+
+    def take(kind=None):
+        token = peek()
+        if token[0] is None or (kind and token[0] != kind):
+            raise CriteriaError("expected %s, found %r" % (kind or "more", token[1]))
+        position[0] += 1
+        return token
+
+    def criterion():
+        name = take("word")[1]
+        operator = peek()[0]
+        if operator not in ("op", "contains"):
+            raise CriteriaError("expected an operator after %s" % name)
+        operator = take()[1]
+        kind, value = take()
+        if kind not in ("string", "number"):
+            raise CriteriaError("expected a value after %s %s" % (name, operator))
+        key = name.lower()
+        if key not in _BOOLEAN_CRITERIA and key not in _OTHER_CRITERIA:
+            raise CriteriaError("unknown criterion %s" % name)
+        if (operator == "contains") != (key == "categoryids"):
+            raise CriteriaError("CategoryIDs takes contains, and only it")
+        if operator == "!=" and key not in ("type", "updateid"):
+            raise CriteriaError("!= is allowed only on Type and UpdateID")
+        if key in _BOOLEAN_CRITERIA and value not in (0, 1):
+            raise CriteriaError("%s takes 0 or 1" % name)
+        return (key, operator, value)
+
+    def and_group(inside):
+        terms = []
+        while True:
+            if peek()[0] == "paren" and peek()[1] == "(":
+                take()
+                terms.extend(and_group(True))
+                if peek()[0] == "or":
+                    raise CriteriaError("OR is allowed only at the top level")
+                if take("paren")[1] != ")":
+                    raise CriteriaError("unbalanced parentheses")
+            else:
+                terms.append(criterion())
+            if peek()[0] != "and":
+                break
+            take()
+        if inside and peek()[0] == "or":
+            raise CriteriaError("OR is allowed only at the top level")
+        return terms
+
+    groups = [and_group(False)]
+    while peek()[0] == "or":
+        take()
+        groups.append(and_group(False))
+    if peek()[0] is not None:
+        raise CriteriaError("unexpected %r" % (peek()[1],))
+    for group in groups:
+        if any(c[0] == "revisionnumber" for c in group) and not any(c[:2] == ("updateid", "=") for c in group):
+            raise CriteriaError("RevisionNumber needs UpdateID =")
+    return groups
+
+
+def matches_criteria(groups, record, installed, hidden):
+    """Whether an update (with its installed/hidden state on the host) matches parsed criteria."""
+    for criteria in groups:
+        if any(c[0] == "deploymentaction" for c in criteria):
+            implied = criteria
+        else:
+            implied = criteria + [("deploymentaction", "=", "Installation")]  # implied in every AND group
+        if all(_criterion(c, record, installed, hidden) for c in implied):
+            return True
+    return False
+
+
+def _criterion(criterion, record, installed, hidden):
+    name, operator, value = criterion
+    if name in _BOOLEAN_CRITERIA:
+        return _BOOLEAN_CRITERIA[name](record, installed, hidden) == bool(value)
+    if name == "type":
+        same = str(value).lower() == "software"  # every update the lab knows is software (no drivers)
+        return same if operator == "=" else not same
+    if name == "updateid":
+        same = str(value).lower() == record.update_id.lower()
+        return same if operator == "=" else not same
+    if name == "revisionnumber":
+        return value == record.revision_number
+    if name == "categoryids":
+        return str(value).lower() in {c[0].lower() for c in record.categories}
+    if name == "deploymentaction":
+        return str(value).lower() == "installation"
+    return False
+
+
+# The host module ---------------------------------------------------------------------------------
+
+SPEC = {
+    # plugins/modules/scan.ps1's $spec: option -> (type, default, choices)
+    "_operation": ("str", None, ("start", "poll", "cancel")),
+    "_operation_options": ("dict", None, None),
+    "server_selection": ("str", "default", SERVER_SELECTIONS),
+    "offline_scan_file": ("path", None, None),
+    "include_hidden": ("bool", True, None),
+    "search_criteria": ("str", "IsInstalled=0 or IsInstalled=1", None),
+}
+OPERATION_OPTIONS = {"scan_id": ("str", None, None), "wait_seconds": ("int", 0, None)}
+_TRUE = ("y", "yes", "on", "1", "true", "t", "1.0")
+_FALSE = ("n", "no", "off", "0", "false", "f", "0.0")
+
+
+class ModuleArgumentError(ValueError):
+    """What Ansible.Basic fails with before the module's own code runs."""
+
+
+def _parse_options(values, spec, context=""):
+    values = {k: v for k, v in (values or {}).items() if not k.startswith("_ansible_")}
+    unsupported = sorted(k for k in values if k not in spec)
+    if unsupported:
+        raise ModuleArgumentError("Unsupported parameters for (%s) module: %s%s. Supported parameters include: %s" % (
+            FQCN, ", ".join(unsupported), context, ", ".join(sorted(spec))))
+    params = {}
+    for name, (kind, default, choices) in spec.items():
+        value = values.get(name)
+        if value is None:
+            params[name] = default
+            continue
+        if kind == "bool" and not isinstance(value, bool):
+            text = str(value).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ModuleArgumentError("The value '%s' is not a valid boolean. Valid booleans include: %s"
+                                          % (text, ", ".join(_TRUE + _FALSE)))
+            value = text in _TRUE
+        elif kind == "int":
+            value = int(value)
+        elif kind in ("str", "path"):
+            value = str(value)
+        if choices and value not in choices:
+            raise ModuleArgumentError("value of %s must be one of: %s. Got no match for: %s%s"
+                                      % (name, ", ".join(choices), value, context))
+        params[name] = value
+    return params
+
+
+def parse_module_args(args):
+    """The module's parameters as Ansible.Basic gives them to scan.ps1; ModuleArgumentError otherwise."""
+    params = _parse_options(args, SPEC)
+    if params["_operation"] is None:
+        raise ModuleArgumentError("missing required arguments: _operation")
+    if not isinstance(params["_operation_options"], (dict, type(None))):
+        raise ModuleArgumentError("argument for _operation_options is of type %s and we were unable to convert to "
+                                  "dict" % type(params["_operation_options"]).__name__)
+    params["_operation_options"] = _parse_options(params["_operation_options"], OPERATION_OPTIONS,
+                                                  " found in _operation_options")
+    if params["server_selection"] == "offline" and not params["offline_scan_file"]:
+        raise ModuleArgumentError("server_selection is offline but all of the following are missing: "
+                                  "offline_scan_file")
+    return params
+
+
+class _Scan:
+    __slots__ = ("scan_id", "server_selection", "mode", "offline_file", "staged", "include_hidden", "criteria",
+                 "worker", "started_at", "duration", "boot_time", "result", "lost")
+
+    def __init__(self, scan_id, params, worker, started_at, duration, boot_time):
+        self.scan_id = scan_id
+        self.server_selection = params["server_selection"]
+        self.mode = "offline" if self.server_selection == "offline" else "online"
+        self.offline_file = params["offline_scan_file"]
+        self.staged = None  # a UNC cab the start step could not copy: the worker tries again
+        self.include_hidden = params["include_hidden"]
+        self.criteria = params["search_criteria"]
+        self.worker = worker
+        self.started_at = started_at
+        self.duration = duration
+        self.boot_time = boot_time
+        self.result = None
+        self.lost = None
+
+    @property
+    def ends_at(self):
+        return self.started_at + self.duration
+
+
+def _is_guid(text):
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+class WuaBackend(DefaultBackend):
+    """``patchwave.windows.scan`` as ``plugins/modules/scan.ps1`` answers it (contract: ``_scan_contract.py``).
+
+    ``store``: the store whose newest catalog drives the emulation (default ``PATCHWAVE_STORE``);
+    ``time_scale``: clock seconds per emulated second (a host's search takes
+    ``search_seconds * time_scale`` on the lab clock; 0 = instant); ``cache``: where catalogs are
+    kept (default: one per process). Everything else goes to :class:`.backend.DefaultBackend`.
+
+    Arguments are checked as Ansible.Basic checks scan.ps1's ``$spec`` (unsupported parameters,
+    choices, ``required_if``). ``_operation`` start / poll / cancel; ``_operation_options.scan_id``
+    for poll and cancel (a GUID), ``_operation_options.wait_seconds`` makes a poll wait (on the lab
+    clock, when the host has one) for the search to end. With ``become`` the search runs in the
+    module's own process (``worker: in_process``) and is over when start returns. Check mode starts
+    nothing (the action plugin never calls the host in check mode anyway).
+    """
+
+    def __init__(self, host, store=None, time_scale=1.0, cache=None):
+        super().__init__(host)
+        self.store = store or os.environ.get("PATCHWAVE_STORE")
+        self.time_scale = float(time_scale)
+        self.cache = cache or CATALOG_CACHE
+        self.wua = wua_host(host)
+        self._scans = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def factory(cls, store, time_scale=1.0, cache=None):
+        """A ``backend_factory`` for :class:`.fleet.Fleet`."""
+        return lambda model: cls(model, store=store, time_scale=time_scale, cache=cache)
+
+    def run_module(self, fqcn, args, context):
+        if fqcn == FQCN:
+            return self.scan(args, context)
+        return super().run_module(fqcn, args, context)
+
+    def catalog(self):
+        return self.cache.get(self.store)
+
+    # operations -------------------------------------------------------------------------------
+
+    def scan(self, args, context):
+        try:
+            params = parse_module_args(args)
+        except ModuleArgumentError as exc:
+            return {"failed": True, "changed": False, "msg": str(exc)}
+        operation = params["_operation"]
+        if operation == "start":
+            return self.start(params, context)
+        base = {"changed": False, "operation": operation}
+        scan_id = params["_operation_options"]["scan_id"]
+        if not scan_id:
+            return dict(base, failed=True, msg="_operation_options.scan_id is required for %s." % operation)
+        if not _is_guid(scan_id):
+            return dict(base, failed=True, msg="The scan id '%s' is not a GUID." % scan_id)
+        base["scan_id"] = scan_id
+        if operation == "poll":
+            return self.poll(base, params["_operation_options"]["wait_seconds"], context)
+        return self.cancel(base, context)
+
+    def start(self, params, context):
+        scan_id = str(uuid.uuid4())
+        worker = "in_process" if context.become else "scheduled_task"
+        base = {"changed": False, "operation": "start", "scan_id": scan_id, "worker": worker}
+        state = self.wua
+        path = params["offline_scan_file"]
+        unc = params["server_selection"] == "offline" and path.startswith("\\\\")
+        if params["server_selection"] == "offline" and not unc and not state.fs.exists(path):
+            return dict(base, failed=True, msg="The offline scan file '%s' does not exist on the host." % path)
+        if context.check_mode:
+            return base  # nothing started: a later poll finds nothing
+        if worker == "scheduled_task" and state.faults.scheduled_task_blocked:
+            return dict(base, failed=True, hresult=E_ACCESSDENIED, msg=(
+                "Failed to start the scan worker (scheduled_task): Could not start the scan task as %s: %s"
+                % (_user_sid(self.host), com_error_text(E_ACCESSDENIED))))
+        try:
+            self.catalog()
+        except LabCatalogError as exc:
+            return dict(base, failed=True, msg="lab: %s" % exc)
+        model = self.host
+        if model.boot_time is None:
+            model.boot_time = context.now - 3 * 86400
+        duration = max(0.0, float(state.search_seconds)) * self.time_scale
+        scan = _Scan(scan_id, params, worker, context.now, 0.0 if worker == "in_process" else duration,
+                     model.boot_time)
+        if unc and not state.fs.exists(path):
+            scan.staged = "Cannot find path '%s' because it does not exist." % path
+        with self._lock:
+            self._scans[scan_id] = scan
+            if worker == "in_process":
+                scan.result = self._finish(scan)
+        return base
+
+    def poll(self, base, wait_seconds, context):
+        with self._lock:
+            scan = self._scans.get(base["scan_id"])
+        if scan is None:
+            return dict(base, state="lost", msg="scan %s has no folder on %s: never started here, or already "
+                                                "cleaned up" % (base["scan_id"], self.host.name))
+        clock = getattr(context.runtime, "clock", None)
+        now = context.now
+        if wait_seconds and clock is not None:
+            deadline = time.monotonic() + wait_seconds
+            while scan.result is None and now < scan.ends_at and time.monotonic() < deadline \
+                    and not context.cancelled.is_set():
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+                now = clock()
+        with self._lock:
+            if scan.result is None and scan.lost is None:
+                if self.wua.faults.worker_lost:
+                    scan.lost = "the worker process ended without a result"
+                elif self.host.boot_time != scan.boot_time and (self.host.boot_time or now) < scan.ends_at:
+                    scan.lost = "the host restarted at %s, before the search ended" % iso(self.host.boot_time or now)
+                elif now >= scan.ends_at:
+                    scan.result = self._finish(scan)
+        if scan.lost:
+            why = "scan %s on %s is lost: %s" % (base["scan_id"], self.host.name, scan.lost)
+            return dict(base, state="lost", msg=why)
+        if scan.result is None:
+            return dict(base, state="running", progress={"phase": "searching", "updated": iso(scan.started_at)})
+        return dict(base, state="done", scan=scan.result)
+
+    def cancel(self, base, context):
+        """Acknowledge a result, or abort a running search; either way nothing of the scan is left."""
+        if context.check_mode:
+            return dict(base, cleaned=False)
+        with self._lock:
+            scan = self._scans.pop(base["scan_id"], None)
+            aborted = False
+            if scan is not None and scan.result is None and not scan.lost:
+                if context.now < scan.ends_at:
+                    aborted = True
+                else:  # the worker had finished: its search counts even if nobody fetched it
+                    scan.result = self._finish(scan)
+        return dict(base, cleaned=True, aborted=aborted)
+
+    # the search itself ----------------------------------------------------------------------
+
+    def _finish(self, scan):
+        """The SCAN_SCHEMA result of a finished search, from the catalog and the host as they are now."""
+        state = self.wua
+        faults = state.faults
+        result = {
+            "scan_id": scan.scan_id, "mode": scan.mode, "server_selection": scan.server_selection,
+            "started": iso(scan.started_at), "finished": iso(scan.ends_at), "result_code": 2, "hresult": None,
+            "error": None, "wua_version": state.wua_version, "worker": scan.worker,
+            "last_boot": iso(scan.boot_time), "updates": [], "warnings": [],
+        }
+        with state.lock:
+            result["reboot_pending"] = state.reboot_pending
+            result["reboot_sources"] = [s for s in REBOOT_SOURCES if s in state.reboot_sources]
+            hresult = faults.offline_search_hresult if scan.mode == "offline" else faults.search_hresult
+            try:
+                criteria = parse_criteria(scan.criteria)
+            except CriteriaError:
+                criteria = None
+            if scan.staged and not state.fs.exists(scan.offline_file):
+                result.update(result_code=4, hresult=ERROR_FILE_NOT_FOUND, error=(
+                    "Could not copy the offline scan file '%s' to the host: %s (the start step could not either: %s)"
+                    % (scan.offline_file, scan.staged, scan.staged)))
+            elif criteria is None:
+                result.update(result_code=4, hresult=WU_E_INVALID_CRITERIA, error=com_error_text(WU_E_INVALID_CRITERIA))
+            elif hresult:
+                result.update(result_code=4, hresult=hresult, error=com_error_text(hresult))
+            else:
+                installed, hidden, downloaded = set(state.installed), set(state.hidden), set(state.downloaded)
+                outcome = self.catalog().search(state, installed, hidden)
+                result["updates"] = [
+                    r.as_result(r.update_id in installed, r.update_id in hidden, r.update_id in downloaded)
+                    for r in outcome.updates
+                    if matches_criteria(criteria, r, r.update_id in installed, r.update_id in hidden)
+                    and (scan.include_hidden or r.update_id not in hidden)]
+                result["warnings"] = [{"context": int(w["context"]), "hresult": int(w["hresult"])}
+                                      for w in faults.search_warnings]
+                if result["warnings"]:
+                    result["result_code"] = 3
+            needed = sum(1 for u in result["updates"] if not u["is_installed"])
+            state.last_scan = {"scan_id": scan.scan_id, "finished": result["finished"], "mode": scan.mode,
+                               "server_selection": scan.server_selection, "result_code": result["result_code"],
+                               "hresult": result["hresult"], "installed": len(result["updates"]) - needed,
+                               "needed": needed}
+        return result
+
+    # lab status ------------------------------------------------------------------------------
+
+    def status(self):
+        with self._lock:
+            active = sorted(self._scans)
+        return dict(self.wua.summary(), scans=active, store=self.store)
+
+    def set_faults(self, **settings):
+        """Change this host's WUA faults (``WuaFaults`` fields) and ``search_seconds``."""
+        if "search_seconds" in settings:
+            self.wua.search_seconds = float(settings.pop("search_seconds"))
+        self.wua.faults.update(**settings)
+        return self.wua.faults.as_dict()
+
+
+def _user_sid(model):
+    return "S-1-5-21-%d-%d-%d-500" % (1000000000 + model.index, 2000000000, 300000000)
