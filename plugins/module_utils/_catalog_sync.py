@@ -27,7 +27,7 @@ _STAGING = {
     # Narrow and keyed: what the merge joins on. The wide columns go to s_data, append-only.
     "s_updates": "update_id TEXT PRIMARY KEY, revision_number INTEGER, revision_id INTEGER, kind TEXT, "
                  "release_date TEXT, digest TEXT",
-    "s_data": "update_id TEXT, revision_number INTEGER, category_type TEXT, title TEXT, kb TEXT, "
+    "s_data": "update_id TEXT, revision_number INTEGER, kind TEXT, category_type TEXT, title TEXT, kb TEXT, "
               "msrc_severity TEXT, release_date TEXT, reboot_behavior TEXT, impact TEXT, max_download_size BIGINT, "
               "is_bundle INTEGER, explicitly_deployable INTEGER, support_url TEXT, default_language TEXT, "
               "security_bulletins TEXT, rules TEXT, digest TEXT",
@@ -138,7 +138,7 @@ class RowBuilder:
         digest = record_digest(record)
         rows["s_updates"].append((uid, rev, record.revision_id, record.kind, record.release_date, digest))
         rows["s_data"].append((
-            uid, rev, record.category_type,
+            uid, rev, record.kind, record.category_type,
             _preferred(titles, self.languages, record.default_language),
             record.kb_articles[0] if record.kb_articles else None,
             record.msrc_severity, record.release_date, record.reboot_behavior, record.impact,
@@ -365,31 +365,22 @@ def _merge(store, cursor, options, stamp, now, staged_records):
                       "ON r.update_id = e.update_id WHERE e.superseded_id = s.update_id "
                       "AND r.release_date IS NOT NULL AND r.release_date <= ?) THEN 1 ELSE 0 END")
         expire_params = [cutoff]
-    cursor.execute(
-        "INSERT INTO s_status SELECT s.update_id, CASE "
-        "WHEN o.update_id IS NULL THEN 'added' "
-        "WHEN o.digest <> s.digest OR o.revision_number <> s.revision_number THEN 'modified' "
-        "ELSE 'unchanged' END, %s "
-        "FROM s_updates s JOIN s_keep k ON k.update_id = s.update_id "
-        "LEFT JOIN updates o ON o.update_id = s.update_id" % expire_sql, expire_params)
-    edge_changes = (
-        "SELECT update_id FROM ("
-        "SELECT update_id, superseded_id FROM s_new_supersedence EXCEPT "
-        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id"
-        ") a UNION SELECT update_id FROM ("
-        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id "
-        "EXCEPT SELECT update_id, superseded_id FROM s_new_supersedence) b "
-        "UNION SELECT bundle_id FROM ("
-        "SELECT bundle_id, member_id FROM s_new_bundles EXCEPT "
-        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id) c "
-        "UNION SELECT bundle_id FROM ("
-        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id "
-        "EXCEPT SELECT bundle_id, member_id FROM s_new_bundles) d")
-    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND update_id IN (%s)"
-                   % edge_changes)
-    # An update that comes back after expiry, or that no longer meets the expiry rule, is modified.
-    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND expire = 0 AND "
-                   "update_id IN (SELECT update_id FROM updates WHERE expired_version IS NOT NULL)")
+    # A first sync into an empty store, one revision per update, no filters: every record is added as
+    # it stands, so comparisons with the store and "winning revision" joins are skipped.
+    fresh = (single_revisions and not conditions
+             and cursor.execute("SELECT 1 FROM updates LIMIT 1").fetchone() is None)
+    if fresh:
+        cursor.execute("INSERT INTO s_status SELECT s.update_id, 'added', %s FROM s_updates s" % expire_sql,
+                       expire_params)
+    else:
+        cursor.execute(
+            "INSERT INTO s_status SELECT s.update_id, CASE "
+            "WHEN o.update_id IS NULL THEN 'added' "
+            "WHEN o.digest <> s.digest OR o.revision_number <> s.revision_number THEN 'modified' "
+            "ELSE 'unchanged' END, %s "
+            "FROM s_updates s JOIN s_keep k ON k.update_id = s.update_id "
+            "LEFT JOIN updates o ON o.update_id = s.update_id" % expire_sql, expire_params)
+        _mark_relationship_changes(cursor)
 
     newly_expired = ("SELECT update_id FROM s_status WHERE expire = 1 AND update_id IN "
                      "(SELECT update_id FROM updates WHERE expired_version IS NULL)")
@@ -428,41 +419,69 @@ def _merge(store, cursor, options, stamp, now, staged_records):
          options.package_created, counts["added"], counts["modified"], counts["expired"], total))
     cursor.execute("UPDATE updates SET expired_version = ? WHERE update_id IN (%s UNION %s)"
                    % (newly_expired, gone), (version, options.source))
-    _apply_changes(cursor, options, version, staged_records)
+    _apply_changes(cursor, options, version, fresh)
     return result
 
 
-def _apply_changes(cursor, options, version, staged_records):
-    changed = "SELECT update_id FROM s_status WHERE status = 'modified'"  # added ones have no rows yet
-    for table, key in (("update_titles", "update_id"), ("update_kbs", "update_id"),
-                       ("update_categories", "update_id"), ("update_prerequisites", "update_id"),
-                       ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
-                       ("update_files", "update_id")):
-        cursor.execute("DELETE FROM %s WHERE %s IN (%s)" % (table, key, changed))
-    # The winning revision of every added or modified update: the rows to copy from staging.
-    cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
-                   "JOIN s_status t ON t.update_id = s.update_id WHERE t.status IN ('added', 'modified')")
+def _mark_relationship_changes(cursor):
+    """Updates whose supersedence or bundle edges changed, or that come back from expiry, are modified."""
+    edge_changes = (
+        "SELECT update_id FROM ("
+        "SELECT update_id, superseded_id FROM s_new_supersedence EXCEPT "
+        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id"
+        ") a UNION SELECT update_id FROM ("
+        "SELECT e.update_id, e.superseded_id FROM update_supersedence e JOIN s_keep k ON k.update_id = e.update_id "
+        "EXCEPT SELECT update_id, superseded_id FROM s_new_supersedence) b "
+        "UNION SELECT bundle_id FROM ("
+        "SELECT bundle_id, member_id FROM s_new_bundles EXCEPT "
+        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id) c "
+        "UNION SELECT bundle_id FROM ("
+        "SELECT e.bundle_id, e.member_id FROM update_bundles e JOIN s_keep k ON k.update_id = e.bundle_id "
+        "EXCEPT SELECT bundle_id, member_id FROM s_new_bundles) d")
+    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND update_id IN (%s)"
+                   % edge_changes)
+    # An update that comes back after expiry, or that no longer meets the expiry rule, is modified.
+    cursor.execute("UPDATE s_status SET status = 'modified' WHERE status = 'unchanged' AND expire = 0 AND "
+                   "update_id IN (SELECT update_id FROM updates WHERE expired_version IS NOT NULL)")
+
+
+def _apply_changes(cursor, options, version, fresh):
     columns = ("revision_number, kind, category_type, title, kb, msrc_severity, release_date, reboot_behavior, "
                "impact, max_download_size, is_bundle, explicitly_deployable, support_url, default_language, "
                "security_bulletins, rules, digest")
+    selected = ", ".join("d." + c.strip() for c in columns.split(","))
+    if fresh:
+        # Every staged record is a new update in its only revision: copy without joins.
+        winning = ""
+        if options.expire_superseded_days is None:
+            source = "FROM s_data d WHERE 1 = 1"
+            expired = "NULL"
+        else:
+            source = "FROM s_data d JOIN s_status t ON t.update_id = d.update_id WHERE 1 = 1"
+            expired = "CASE WHEN t.expire = 1 THEN ? ELSE NULL END"
+    else:
+        changed = "SELECT update_id FROM s_status WHERE status = 'modified'"  # added ones have no rows yet
+        for table, key in (("update_titles", "update_id"), ("update_kbs", "update_id"),
+                           ("update_categories", "update_id"), ("update_prerequisites", "update_id"),
+                           ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
+                           ("update_files", "update_id")):
+            cursor.execute("DELETE FROM %s WHERE %s IN (%s)" % (table, key, changed))
+        # The winning revision of every added or modified update: the rows to copy from staging.
+        cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
+                       "JOIN s_status t ON t.update_id = s.update_id WHERE t.status IN ('added', 'modified')")
+        winning = "JOIN s_apply w ON w.update_id = x.update_id AND w.revision_number = x.revision_number"
+        source = ("FROM s_data d JOIN s_apply w ON w.update_id = d.update_id AND w.revision_number = d.revision_number "
+                  "JOIN s_status t ON t.update_id = d.update_id WHERE 1 = 1")
+        expired = "CASE WHEN t.expire = 1 THEN ? ELSE NULL END"
     assignments = ", ".join("%s = excluded.%s" % (c.strip(), c.strip()) for c in columns.split(","))
+    params = [options.source, version, version] + ([version] if "?" in expired else [])
     cursor.execute(
         "INSERT INTO updates (update_id, source, %s, first_version, changed_version, expired_version) "
-        "SELECT d.update_id, ?, %s, ?, ?, CASE WHEN t.expire = 1 THEN ? ELSE NULL END "
-        "FROM s_data d JOIN s_apply w ON w.update_id = d.update_id AND w.revision_number = d.revision_number "
-        "JOIN s_updates s ON s.update_id = d.update_id JOIN s_status t ON t.update_id = d.update_id "
-        "WHERE 1 = 1 ORDER BY d.update_id "
+        "SELECT d.update_id, ?, %s, ?, ?, %s %s ORDER BY d.update_id "
         "ON CONFLICT (update_id) DO UPDATE SET source = excluded.source, %s, changed_version = excluded.changed_version, "
         "expired_version = CASE WHEN excluded.expired_version IS NULL THEN NULL "
         "ELSE coalesce(updates.expired_version, excluded.expired_version) END"
-        % (columns, ", ".join(("s." if c.strip() == "kind" else "d.") + c.strip() for c in columns.split(",")),
-           assignments),
-        (options.source, version, version, version))
-    winning = "JOIN s_apply w ON w.update_id = x.update_id AND w.revision_number = x.revision_number"
-    applied = cursor.execute("SELECT count(*) FROM s_apply").fetchone()[0]
-    if applied == staged_records:
-        # Every record read is a new, winning, in-scope update (a first sync): copy without joins.
-        winning = ""
+        % (columns, selected, expired, source, assignments), params)
     # Rows go in primary-key order: appending to a B-tree is far cheaper than inserting at random.
     cursor.execute("INSERT INTO update_titles SELECT x.update_id, x.language, x.title, x.description "
                    "FROM s_titles x %s WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
@@ -472,12 +491,11 @@ def _apply_changes(cursor, options, version, staged_records):
                    "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
     cursor.execute("INSERT INTO update_prerequisites SELECT x.update_id, x.clause, x.prerequisite_id "
                    "FROM s_prereqs x %s WHERE 1 = 1 ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING" % winning)
-    cursor.execute("INSERT INTO update_supersedence SELECT e.update_id, e.superseded_id FROM s_new_supersedence e "
-                   "JOIN s_status t ON t.update_id = e.update_id AND t.status IN ('added', 'modified') "
-                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING")
-    cursor.execute("INSERT INTO update_bundles SELECT e.bundle_id, e.member_id FROM s_new_bundles e "
-                   "JOIN s_status t ON t.update_id = e.bundle_id AND t.status IN ('added', 'modified') "
-                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING")
+    for table, staged, key, other in (("update_supersedence", "s_new_supersedence", "update_id", "superseded_id"),
+                                      ("update_bundles", "s_new_bundles", "bundle_id", "member_id")):
+        join = "" if fresh else ("JOIN s_status t ON t.update_id = e.%s AND t.status IN ('added', 'modified')" % key)
+        cursor.execute("INSERT INTO %s SELECT e.%s, e.%s FROM %s e %s WHERE 1 = 1 ORDER BY 1, 2 "
+                       "ON CONFLICT DO NOTHING" % (table, key, other, staged, join))
     cursor.execute("INSERT INTO update_files SELECT x.update_id, x.file_id, x.file_name FROM s_files x %s "
                    "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
     cursor.execute(

@@ -62,8 +62,6 @@ MIGRATIONS = {
             changed_version INTEGER NOT NULL,
             expired_version INTEGER
         )""",
-        "CREATE INDEX updates_source ON updates (source)",
-        "CREATE INDEX updates_kind ON updates (kind)",
         "CREATE INDEX updates_release_date ON updates (release_date)",
         """CREATE TABLE update_titles (
             update_id TEXT NOT NULL,

@@ -1,8 +1,10 @@
 """`make demo`: the monthly patch wave as far as the project has come.
 
-Today that is step 1: build a realistic, signed offline scan package with the test-data generator,
-sync it into a fresh store through the real playbook, sync it again (nothing changes), and show
-what the catalog holds through catalog_info.
+Step 1: build a realistic, signed offline scan package with the test-data generator, sync it into a
+fresh store through the real playbook, sync it again (nothing changes), and show what the catalog
+holds through catalog_info. Step 2: start a lab fleet of simulated Windows hosts behind a real
+WinRM endpoint, scan them all with the scan_compliance playbook over WinRM, scan again (unforced,
+inside the TTL: skipped), and print each host's result from the store.
 """
 
 import json
@@ -10,9 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
 from tests.catalog_gen import generate  # noqa: E402
 from tests.catalog_gen.signing import make_test_ca  # noqa: E402
@@ -20,13 +24,15 @@ from tests.catalog_gen.signing import make_test_ca  # noqa: E402
 DEMO = os.path.join(REPO, "demo")
 BIN = os.path.dirname(sys.executable)
 UPDATES = int(os.environ.get("PATCHWAVE_DEMO_UPDATES", "6000"))
+HOSTS = int(os.environ.get("PATCHWAVE_DEMO_HOSTS", "24"))
 
 
-def ansible(*args):
+def ansible(*args, inventory="localhost,", local=True):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_NOCOLOR="1",
                ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
-    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local"] + list(args),
+    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory] + (["-c", "local"] if local else [])
+                          + ["-f", "25"] + list(args),
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.stdout.write(done.stdout + done.stderr)
@@ -64,6 +70,57 @@ def print_summary(answers):
     print()
 
 
+def scan_fleet(store):
+    """Step 2: scan a lab fleet over WinRM and show each host's result."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
+    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from tests.lab.profiles import FleetProfile
+
+    print("== step 2, compliance scan of %d simulated Windows hosts over WinRM (NTLM, message encryption)" % HOSTS)
+    spool = os.path.join(DEMO, "spool")
+    profile = FleetProfile(store, seed=7, time_scale=0.05)
+    with profile.fleet(HOSTS, auth="ntlm") as fleet:
+        inventory = fleet.write_inventory(os.path.join(DEMO, "lab-inventory.yml"))
+        variables = "scan_compliance_store=%s scan_compliance_spool=%s scan_compliance_poll_interval=0.5" % (store, spool)
+        started = time.time()
+        output = ansible("patchwave.windows.scan_compliance", "-e", variables, inventory=inventory, local=False)
+        print("first scan: %s in %.0f s" % (recap(output), time.time() - started))
+        output = ansible("patchwave.windows.scan_compliance", "-e", variables, inventory=inventory, local=False)
+        print("second scan (unforced, inside the 24 h TTL, same catalog version): %s" % recap(output))
+    opened = open_store(store)
+    try:
+        ingest(opened, spool)
+        rows = opened.query(
+            "SELECT s.host_name, s.mode, s.succeeded, s.reboot_pending, s.wua_version, "
+            "(SELECT count(*) FROM scan_updates u WHERE u.scan_pk = s.scan_pk AND u.installed = 0) AS missing, "
+            "(SELECT count(*) FROM scan_updates u WHERE u.scan_pk = s.scan_pk AND u.installed = 1) AS installed "
+            "FROM scans s ORDER BY s.host_name, s.scan_pk")
+    finally:
+        opened.close()
+    print()
+    print("%-8s %-9s %-18s %9s %9s  %s" % ("host", "profile", "platform", "installed", "not inst.", "reboot pending"))
+    for index, row in enumerate(rows, start=1):
+        state = profile.host_state(index)
+        print("%-8s %-9s %-18s %9d %9d  %s" % (row["host_name"], state.profile[:9], state.platform.key[:18],
+                                               row["installed"], row["missing"], "yes" if row["reboot_pending"] else ""))
+    print()
+
+
+def recap(output):
+    """ok/changed/failed/unreachable totals of a playbook run."""
+    totals = {"ok": 0, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 0}
+    hosts = 0
+    for line in output.splitlines():
+        if ": ok=" in line:
+            hosts += 1
+            for part in line.split(":", 1)[1].split():
+                key, _sep, value = part.partition("=")
+                if key in totals:
+                    totals[key] += int(value)
+    return "%d hosts, %d changed, %d failed, %d unreachable" % (
+        hosts, totals["changed"], totals["failed"], totals["unreachable"])
+
+
 def main():
     shutil.rmtree(DEMO, ignore_errors=True)
     os.makedirs(DEMO)
@@ -86,6 +143,7 @@ def main():
     with open(answers, encoding="utf-8") as handle:
         print_summary(json.load(handle))
     print("store: %s" % os.path.relpath(store, REPO))
+    scan_fleet(store)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))
