@@ -19,7 +19,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export PATCHWAVE_SHARED := $(SHARED)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: all venv debs collection test unit sanity lint demo bench clean
+.PHONY: all venv debs collection test unit sanity lint molecule demo bench clean
 
 all: test
 
@@ -44,7 +44,7 @@ collection:
 	@mkdir -p $(dir $(LINK))
 	@[ -L $(LINK) ] || ln -s $(CURDIR) $(LINK)
 
-test: venv debs collection unit sanity lint
+test: venv debs collection unit sanity lint molecule
 
 unit: venv debs collection
 	$(PY) -m pytest -q -ra tests/unit tests/integration
@@ -62,6 +62,10 @@ sanity: venv collection
 
 lint: venv collection
 	ansible-lint --offline --profile production
+
+# The role scan_compliance against a lab fleet: create, converge, idempotence, verify, destroy.
+molecule: venv debs collection
+	molecule test -s default
 
 demo: venv debs collection
 	$(PY) tests/demo/run_demo.py

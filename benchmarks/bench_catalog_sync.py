@@ -126,8 +126,8 @@ def _child_run(cab, work):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(size, cache, rounds=3):
-    """Alternate bare and collection runs, each after os.sync(), and keep each side's best time."""
+def measure(size, cache, rounds=5):
+    """Alternate bare and collection runs, each after os.sync(), and keep each side's best of five."""
     cab = generated(size, cache)
     work = tempfile.mkdtemp(prefix="patchwave-bench-", dir=_work_root(cache))
     try:
