@@ -90,6 +90,7 @@ def child(cab, work):
     package_xml, index_xml, folders = extract_offline_scan(cab, work, LANGUAGES, "benchmark")
     extracted = time.perf_counter()
     store = open_store(os.path.join(work, "store.db"))
+
     def read_share(share):
         return read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=LANGUAGES, share=share)
 

@@ -279,8 +279,7 @@ def test_command_line(pki, signed_cab, monkeypatch):
 
     def spy(argv, **kwargs):
         seen.append((list(argv), kwargs.get("timeout")))
-        kwargs.setdefault("check", False)
-        return real(argv, **kwargs)
+        return real(argv, check=kwargs.pop("check", False), **kwargs)
 
     monkeypatch.setattr(_authenticode.subprocess, "run", spy)
     verify_cab_signature(signed_cab, trusted_ca_file=pki["ca_file"])
