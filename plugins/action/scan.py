@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sqlite3
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
@@ -41,6 +42,16 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store import (
 
 display = Display()
 
+try:  # pywinrm's transport raises requests' errors when a connection drops mid-command
+    from requests.exceptions import ConnectionError as _RequestsConnectionError
+    from requests.exceptions import Timeout as _RequestsTimeout
+    from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError
+
+    TRANSIENT = (AnsibleConnectionFailure, _RequestsConnectionError, _RequestsTimeout, WinRMTransportError,
+                 WinRMOperationTimeoutError)
+except ImportError:  # pragma: no cover - other connections (psrp, ssh) raise AnsibleConnectionFailure
+    TRANSIENT = (AnsibleConnectionFailure,)
+
 MODULE = "patchwave.windows.scan"
 _TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -60,6 +71,15 @@ ARGUMENT_SPEC = dict(
     spool=dict(type="str"),
 )
 HOST_OPTIONS = ("server_selection", "offline_scan_file", "include_hidden", "search_criteria")
+
+
+def _never_connected(exc):
+    """True when the error says no connection was made at all (refused, unresolved, timed out)."""
+    if isinstance(exc, AnsibleConnectionFailure):
+        return True
+    text = to_text(exc)
+    return any(marker in text for marker in ("Failed to establish a new connection", "Connection refused",
+                                             "Name or service not known", "ConnectTimeout"))
 
 
 def parse_ttl(text):
@@ -143,9 +163,14 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname") or self._play_context.remote_addr
         spool = resolve_spool(args["spool"], args["store"])
         try:
-            current_version, last = self._host_state(args["store"], spool, host)
-        except StoreError as exc:
-            return dict(result, failed=True, msg=to_text(exc))
+            current_version, last = self._host_state(args["store"], spool, host, needs_history=not args["force"])
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            # Without the store the TTL cannot be checked: scan anyway and keep the result in the
+            # spool, where the next reader that reaches the store ingests it. Nothing is lost.
+            display.warning("the store is unavailable (%s); scanning %s without the TTL check, the result waits "
+                            "in the spool %s" % (to_text(exc), host, spool))
+            current_version, last = None, None
+            result["store_unavailable"] = True
         now = datetime.datetime.now(datetime.timezone.utc)
         reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), now)
         result.update(catalog_version=current_version, skipped=False, skip_reason=None)
@@ -157,7 +182,7 @@ class ActionModule(ActionBase):
         host_args = {name: args[name] for name in HOST_OPTIONS if args[name] is not None}
         try:
             scan, failure = self._scan(host_args, args, task_vars)
-        except AnsibleConnectionFailure as exc:
+        except TRANSIENT as exc:
             # Unreachable: the host keeps its last state and the reason is recorded.
             write_message(spool, host, "scan_failure", {"error": "host unreachable: %s" % to_text(exc),
                                                         "hresult": None,
@@ -196,13 +221,20 @@ class ActionModule(ActionBase):
         return None
 
     @staticmethod
-    def _host_state(store_option, spool, host):
-        """Ingest pending state messages, then read the catalog version and the host's last good scan."""
+    def _host_state(store_option, spool, host, needs_history=True):
+        """The catalog version and, for an unforced scan, the host's last good scan.
+
+        Host state is read only after pending state messages are ingested; a forced scan needs no
+        host state, so it only reads the catalog version and leaves the database to others.
+        """
         store = open_store(resolve_store_address(store_option))
         try:
-            ingest(store, spool)
+            last = None
+            if needs_history:
+                ingest(store, spool)
+                last = last_good_scan(store, host)
             current = store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
-            return current, last_good_scan(store, host)
+            return current, last
         finally:
             store.close()
 
@@ -218,7 +250,13 @@ class ActionModule(ActionBase):
 
     def _scan(self, host_args, args, task_vars):
         """Start, poll until done, always cancel. Returns ``(scan, None)`` or ``(None, failure)``."""
-        started = self._module("start", host_args, task_vars)
+        try:
+            started = self._module("start", host_args, task_vars)
+        except TRANSIENT as exc:
+            if _never_connected(exc):
+                raise  # nothing reached the host: it is unreachable
+            # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
+            return None, {"msg": "the connection was lost while starting the scan: %s" % to_text(exc)}
         if started.get("failed"):
             return None, started
         scan_id = started["scan_id"]
@@ -239,7 +277,7 @@ class ActionModule(ActionBase):
         finally:
             try:
                 self._module("cancel", host_args, task_vars, {"scan_id": scan_id})
-            except (AnsibleConnectionFailure, AnsibleError) as exc:
+            except TRANSIENT + (AnsibleError,) as exc:
                 display.warning("could not clean up scan %s on the host: %s" % (scan_id, to_text(exc)))
 
     def _poll(self, host_args, task_vars, scan_id):
@@ -247,9 +285,11 @@ class ActionModule(ActionBase):
         for attempt in range(POLL_RETRIES + 1):
             try:
                 return self._module("poll", host_args, task_vars, {"scan_id": scan_id})
-            except AnsibleConnectionFailure:
+            except TRANSIENT as exc:
                 if attempt == POLL_RETRIES:
                     raise
-                display.vv("poll of scan %s lost its connection; retrying" % scan_id)
+                display.vv("poll of scan %s lost its connection (%s); reconnecting" % (scan_id, to_text(exc)))
+                # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
+                self._connection.reset()
                 time.sleep(1)
         raise AssertionError("unreachable")

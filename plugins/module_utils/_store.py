@@ -20,6 +20,17 @@ import sqlite3
 
 SCHEMA_VERSION = 2
 
+# Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
+# around its bulk copy (building an index once from the data is cheaper than growing it row by row).
+CATALOG_INDEXES = {
+    "updates_release_date": "CREATE INDEX updates_release_date ON updates (release_date)",
+    "update_kbs_kb": "CREATE INDEX update_kbs_kb ON update_kbs (kb)",
+    "update_categories_category": "CREATE INDEX update_categories_category ON update_categories (category_id)",
+    "update_bundles_member": "CREATE INDEX update_bundles_member ON update_bundles (member_id)",
+    "update_supersedence_superseded": "CREATE INDEX update_supersedence_superseded ON update_supersedence (superseded_id)",
+    "update_files_file": "CREATE INDEX update_files_file ON update_files (file_id)",
+}
+
 # Each migration takes the store from version N-1 to N. Never edit a released migration: add one.
 # {without_rowid} marks tables keyed by their primary key alone; SQLite stores them as one B-tree
 # ("WITHOUT ROWID"), other backends drop the marker.
@@ -62,7 +73,7 @@ MIGRATIONS = {
             changed_version INTEGER NOT NULL,
             expired_version INTEGER
         )""",
-        "CREATE INDEX updates_release_date ON updates (release_date)",
+        CATALOG_INDEXES["updates_release_date"],
         """CREATE TABLE update_titles (
             update_id TEXT NOT NULL,
             language TEXT NOT NULL,
@@ -75,13 +86,13 @@ MIGRATIONS = {
             kb TEXT NOT NULL,
             PRIMARY KEY (update_id, kb)
         ){without_rowid}""",
-        "CREATE INDEX update_kbs_kb ON update_kbs (kb)",
+        CATALOG_INDEXES["update_kbs_kb"],
         """CREATE TABLE update_categories (
             update_id TEXT NOT NULL,
             category_id TEXT NOT NULL,
             PRIMARY KEY (update_id, category_id)
         ){without_rowid}""",
-        "CREATE INDEX update_categories_category ON update_categories (category_id)",
+        CATALOG_INDEXES["update_categories_category"],
         """CREATE TABLE update_prerequisites (
             update_id TEXT NOT NULL,
             clause INTEGER NOT NULL,
@@ -93,13 +104,13 @@ MIGRATIONS = {
             member_id TEXT NOT NULL,
             PRIMARY KEY (bundle_id, member_id)
         ){without_rowid}""",
-        "CREATE INDEX update_bundles_member ON update_bundles (member_id)",
+        CATALOG_INDEXES["update_bundles_member"],
         """CREATE TABLE update_supersedence (
             update_id TEXT NOT NULL,
             superseded_id TEXT NOT NULL,
             PRIMARY KEY (update_id, superseded_id)
         ){without_rowid}""",
-        "CREATE INDEX update_supersedence_superseded ON update_supersedence (superseded_id)",
+        CATALOG_INDEXES["update_supersedence_superseded"],
         """CREATE TABLE files (
             file_id TEXT PRIMARY KEY,
             sha1 TEXT,
@@ -118,7 +129,7 @@ MIGRATIONS = {
             file_name TEXT NOT NULL,
             PRIMARY KEY (update_id, file_id)
         ){without_rowid}""",
-        "CREATE INDEX update_files_file ON update_files (file_id)",
+        CATALOG_INDEXES["update_files_file"],
     ],
     2: [
         """CREATE TABLE hosts (

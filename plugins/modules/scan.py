@@ -298,7 +298,14 @@ state_message:
   description: The path of the state message spooled for the host.
   returned: when a scan ran, except in check mode
   type: str
-  sample: /home/ops/.local/share/patchwave/spool/web01.20261123T201742Z.json
+  sample: /home/ops/.local/share/patchwave/spool/web01~5f0c2a8e-4b1d-4d6e-9a53-2f1e8b7c6d40.json
+store_unavailable:
+  description:
+    - Present and true when the store could not be read; the scan then ran without the TTL check and
+      its result waits in the spool until a reader reaches the store.
+  returned: when the store was unavailable
+  type: bool
+  sample: true
 catalog_version:
   description: The store's current catalog version, the one the scan is recorded against; null for an empty store.
   returned: always

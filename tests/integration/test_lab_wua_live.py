@@ -148,6 +148,9 @@ def test_scan_survives_dropped_connections_and_a_host_going_down(store):
         other.faults.drop_after_send = 1  # start runs on the host, the client never hears of it
         with pytest.raises(requests.exceptions.ConnectionError):
             run_scan(fleet, other, _operation="start")
+        deadline = time.monotonic() + 10  # the server may still be finishing the command it ran
+        while len(other.backend.status()["scans"]) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(other.backend.status()["scans"]) == 1
 
         host.backend.set_faults(scheduled_task_blocked=True)

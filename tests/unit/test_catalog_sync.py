@@ -219,3 +219,11 @@ def test_not_a_store_is_refused(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="junk.db"):
         open_store(str(path))
+
+
+def test_first_sync_rebuilds_every_secondary_index(store):
+    from ansible_collections.patchwave.windows.plugins.module_utils._store import CATALOG_INDEXES
+
+    sync_records(store, categories() + [cumulative(1, 9)], options())
+    names = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert set(CATALOG_INDEXES) <= names

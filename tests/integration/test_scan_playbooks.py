@@ -1,0 +1,220 @@
+"""The scan action plugin through ansible-playbook against lab hosts: every authentication mode,
+online and offline, forced and unforced, every injected fault; the other hosts are unaffected."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import (  # noqa: E402
+    SyncOptions,
+    sync_records,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, pending_files  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+from tests.catalog_gen import generate  # noqa: E402
+from tests.lab.hosts import wua_host  # noqa: E402
+from tests.lab.profiles import FleetProfile  # noqa: E402
+from tests.lab.wua import CatalogCache  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+COLLECTIONS = os.path.join(REPO, ".build", "collections")
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scan-playbooks")
+    cab = str(folder / "wsusscn2.cab")
+    generate("offline_scan", cab, updates=400, seed=5, languages=("en",))
+    path = str(folder / "store.db")
+    opened = open_store(path)
+    with open_source(cab, verify_signature=False) as (info, records):
+        sync_records(opened, records, SyncOptions(source=info["source"], format=info["format"]))
+    opened.close()
+    return {"store": path, "cab": cab}
+
+
+def fresh_store(catalog, tmp_path):
+    path = str(tmp_path / "store.db")
+    with open(catalog["store"], "rb") as source, open(path, "wb") as target:
+        target.write(source.read())
+    return path
+
+
+def env(tmp_path):
+    variables = dict(os.environ)
+    variables.update({
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "PATH": BIN + os.pathsep + variables.get("PATH", ""),
+    })
+    variables.pop("PATCHWAVE_STORE", None)
+    variables.pop("PATCHWAVE_SPOOL", None)
+    return variables
+
+
+def play(tmp_path, inventory, store, spool, extra="", forks=10, check=False):
+    """Run one scan task on every host; return {host: result}."""
+    playbook = tmp_path / "scan.yml"
+    playbook.write_text(
+        "- hosts: windows\n  gather_facts: false\n  tasks:\n"
+        "    - name: scan\n      patchwave.windows.scan:\n"
+        "        server_selection: \"{{ lab_server_selection | default('default') }}\"\n"
+        "        offline_scan_file: \"{{ lab_offline_scan_file | default(omit) }}\"\n"
+        "        poll_interval: 0.2\n        timeout: 120\n"
+        "        store: %s\n        spool: %s\n%s" % (store, spool, extra))
+    command = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(playbook)]
+    if check:
+        command.append("--check")
+    done = subprocess.run(command, env=env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    try:
+        output = json.loads(done.stdout)
+        results = output["plays"][0]["tasks"][0]["hosts"]
+        assert len(results) == len(output["stats"]), (len(results), sorted(output["stats"]), done.stderr[-3000:])
+        return results
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible-playbook rc %d\n%s\n%s" % (done.returncode, done.stdout[-4000:],
+                                                                 done.stderr[-4000:]))
+
+
+def drop_first_poll(host):
+    """Close the connection on the answer to the host's first poll: a drop mid-operation."""
+    backend = host.backend
+    real = backend.run_module
+    seen = []
+
+    def run_module(fqcn, args, context):
+        result = real(fqcn, args, context)
+        if args.get("_operation") == "poll" and not seen:
+            seen.append(1)
+            host.faults.drop_receive = 1
+        return result
+
+    backend.run_module = run_module
+
+
+def write_inventory(fleet, path, host_vars):
+    inventory = fleet.inventory()
+    hosts = inventory["all"]["children"]["windows"]["hosts"]
+    for name, variables in host_vars.items():
+        hosts[name].update(variables)
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def scans(store):
+    opened = open_store(store)
+    try:
+        return opened.query("SELECT host_name, succeeded, mode, forced, hresult, error FROM scans ORDER BY scan_pk")
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm", "https"])
+def test_modes_and_faults(catalog, tmp_path, auth):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=11, search_seconds=(0.2, 0.2), cache=CatalogCache())
+    with profile.fleet(8, auth=auth) as fleet:
+        shares = tmp_path / "share"
+        shares.mkdir()
+        (shares / "wsusscn2.cab").write_bytes(open(catalog["cab"], "rb").read())
+        wua_host(fleet.host(7).model).fs.mount("\\\\fs01\\patchwave", str(shares))
+        fleet.host(2).backend.set_faults(search_hresult=0x8024402C)
+        fleet.host(3).backend.set_faults(scheduled_task_blocked=True)
+        drop_first_poll(fleet.host(4))
+        fleet.host(8).faults.drop_receive = 1  # the start's answer is lost
+        fleet.host(5).backend.set_faults(search_seconds=20)  # emulated seconds: several polls
+        fleet.host(6).go_down("refuse")
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {"win007": {
+            "lab_server_selection": "offline", "lab_offline_scan_file": "\\\\fs01\\patchwave\\wsusscn2.cab"}})
+
+        first = play(tmp_path, inventory, store, spool, "        force: true\n")
+        for name in ("win001", "win004", "win005", "win007"):
+            result = first[name]
+            assert not result.get("failed") and result["changed"], (name, result.get("msg"))
+            state = profile.host_state(int(name[3:]))
+            assert result["scan"]["update_count"] == len(profile.snapshot.search(state).updates), name
+            assert result["scan"]["result"] == "Succeeded"
+        assert first["win007"]["scan"]["mode"] == "offline"
+        assert first["win001"]["scan"]["mode"] == "online"
+        assert first["win002"]["failed"] and first["win002"]["scan"]["hresult_name"] == "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED"
+        assert first["win003"]["failed"] and "0x80070005" in json.dumps(first["win003"])
+        assert first["win006"].get("unreachable"), {k: first["win006"].get(k) for k in ("msg", "failed", "unreachable")}
+        assert first["win008"]["failed"] and "lost while starting the scan" in first["win008"]["msg"]
+
+        fleet.host(6).come_up()
+        second = play(tmp_path, inventory, store, spool)  # unforced, inside the TTL
+        for name in ("win001", "win004", "win005", "win007"):
+            assert second[name]["skipped"] is True and second[name]["changed"] is False, (name, second[name])
+            assert "catalog version 1" in second[name]["skip_reason"]
+        assert second["win006"]["changed"] is True  # never scanned successfully: it scans now
+        assert second["win002"]["failed"] is True   # the last scan failed: it scans again (and fails again)
+
+    opened = open_store(store)
+    ingest(opened, spool)
+    opened.close()
+    assert pending_files(spool) == []
+    rows = scans(store)
+    by_host = {}
+    for row in rows:
+        by_host.setdefault(row["host_name"], []).append(row)
+    assert [r["succeeded"] for r in by_host["win001"]] == [1]
+    assert by_host["win002"][0]["hresult"] == 0x8024402C and not by_host["win002"][0]["succeeded"]
+    assert "unreachable" in by_host["win006"][0]["error"] and by_host["win006"][1]["succeeded"] == 1
+    assert by_host["win007"][0]["mode"] == "offline"
+
+
+def test_check_mode_scans_nothing(catalog, tmp_path):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=3, cache=CatalogCache())
+    with profile.fleet(2, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, store, spool, check=True)
+        assert all(r["changed"] and "would run" in r["msg"] for r in results.values()), results
+        assert all(host.backend.status()["scans"] == [] for host in fleet.hosts)
+    assert pending_files(spool) == []
+
+
+def test_fifty_forks_lose_no_state_message(catalog, tmp_path):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=21, search_seconds=(0.1, 0.1), cache=CatalogCache())
+    with profile.fleet(50, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, store, spool, "        force: true\n", forks=50)
+    assert len(results) == 50, sorted(results)
+    assert not any(r.get("failed") for r in results.values())
+    opened = open_store(store)
+    counts = ingest(opened, spool)
+    opened.close()
+    # forced scans leave every message in the spool; one ingest moves them all, none twice
+    assert counts == {"ingested": 50, "duplicates": 0, "quarantined": 0}
+    rows = scans(store)
+    assert len(rows) == 50 and len({r["host_name"] for r in rows}) == 50
+
+
+def test_store_unavailable_loses_nothing(catalog, tmp_path):
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(fresh_store(catalog, tmp_path), seed=4, cache=CatalogCache())
+    with profile.fleet(2, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, str(broken), spool)
+    assert all(r["store_unavailable"] and r["changed"] for r in results.values()), results
+    assert len(pending_files(spool)) == 2
+    good = str(tmp_path / "good.db")
+    opened = open_store(good)
+    assert ingest(opened, spool)["ingested"] == 2
+    opened.close()
