@@ -135,8 +135,10 @@ def test_modes_and_faults(catalog, tmp_path, auth):
         fleet.host(8).faults.drop_receive = 1  # the start's answer is lost
         fleet.host(5).backend.set_faults(search_seconds=20)  # emulated seconds: several polls
         fleet.host(6).go_down("refuse")
-        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {"win007": {
-            "lab_server_selection": "offline", "lab_offline_scan_file": "\\\\fs01\\patchwave\\wsusscn2.cab"}})
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {
+            "win004": {"lab_server_selection": "windows_update"},
+            "win005": {"lab_server_selection": "managed_server"},
+            "win007": {"lab_server_selection": "offline", "lab_offline_scan_file": "\\\\fs01\\patchwave\\wsusscn2.cab"}})
 
         first = play(tmp_path, inventory, store, spool, "        force: true\n")
         for name in ("win001", "win004", "win005", "win007"):
@@ -147,6 +149,10 @@ def test_modes_and_faults(catalog, tmp_path, auth):
             assert result["scan"]["result"] == "Succeeded"
         assert first["win007"]["scan"]["mode"] == "offline"
         assert first["win001"]["scan"]["mode"] == "online"
+        assert first["win004"]["scan"]["server_selection"] == "windows_update"
+        assert first["win005"]["scan"]["server_selection"] == "managed_server"
+        assert first["win004"]["scan"]["server_selection"] == "windows_update"
+        assert first["win005"]["scan"]["server_selection"] == "managed_server"
         assert first["win002"]["failed"] and first["win002"]["scan"]["hresult_name"] == "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED"
         assert first["win003"]["failed"] and "0x80070005" in json.dumps(first["win003"])
         assert first["win006"].get("unreachable"), {k: first["win006"].get(k) for k in ("msg", "failed", "unreachable")}
