@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -176,9 +177,15 @@ def _package_created(package_xml):
 
 def _wsus_export_records(path, work, languages, where, info):
     from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_wsus_export as export
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import FileLocation
 
     folder = os.path.join(work, "export")
     _cab.extract(path, folder, where=where)
     names = {name.lower(): name for name in os.listdir(folder)}
-    info["package_created"] = export.read_package_header(os.path.join(folder, names["package.xml"]))["creation_time"]
-    return export.read_wsus_export_dir(folder, languages=languages)
+    package_xml = os.path.join(folder, names["package.xml"])
+    info["package_created"] = export.read_package_header(package_xml)["creation_time"]
+    # URLs go to the store as file locations and are joined there by SHA-1, so memory does not
+    # grow with the number of files (the reader's own join keeps a map of them all).
+    records = export.read_wsus_export_dir(folder, languages=languages, url_for_digest=lambda digest: ())
+    locations = (FileLocation(digest, url) for digest, url in export.iter_package_file_urls(package_xml))
+    return itertools.chain(records, locations)
