@@ -25,8 +25,15 @@ def ansible_env(tmp_path, **extra):
         "PATH": BIN + os.pathsep + env.get("PATH", ""),
     })
     env.pop("PATCHWAVE_STORE", None)
+    env.pop("PATCHWAVE_SPOOL", None)
     env.update(extra)
     return env
+
+
+def ansible_json_env(tmp_path, **extra):
+    """ansible_env with the ansible.posix.json stdout callback, for tests that read results as JSON."""
+    return ansible_env(tmp_path, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                       ANSIBLE_HOST_KEY_CHECKING="0", **extra)
 
 
 class Runner:

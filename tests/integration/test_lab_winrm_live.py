@@ -15,6 +15,7 @@ import winrm
 import winrm.exceptions
 from ansible.executor.powershell import module_manifest
 from ansible.plugins.shell.powershell import ShellModule
+from conftest import BIN, ansible_json_env
 from winrm.protocol import Protocol
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,23 +24,7 @@ if REPO not in sys.path:
 
 from tests.lab import Fleet, psexec  # noqa: E402
 
-BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
 MODES = ["basic", "ntlm", "https"]
-
-
-def ansible_env(tmp_path):
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_HOST_KEY_CHECKING": "0",
-        "PATH": BIN + os.pathsep + env.get("PATH", ""),
-    })
-    return env
 
 
 def play(tmp_path, inventory, tasks, gather_facts=False, forks=5, expect_rc=None):
@@ -47,7 +32,7 @@ def play(tmp_path, inventory, tasks, gather_facts=False, forks=5, expect_rc=None
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: windows\n  gather_facts: %s\n  tasks:\n%s" % (str(gather_facts).lower(), tasks))
     done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "-f", str(forks),
-                           str(playbook)], env=ansible_env(tmp_path), capture_output=True, text=True, timeout=300,
+                           str(playbook)], env=ansible_json_env(tmp_path), capture_output=True, text=True, timeout=300,
                           check=False)
     try:
         output = json.loads(done.stdout)

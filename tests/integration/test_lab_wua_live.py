@@ -13,6 +13,7 @@ import pytest
 import requests
 from ansible.executor.powershell import module_manifest
 from ansible.plugins.shell.powershell import ShellModule
+from conftest import BIN, ansible_json_env
 from winrm.protocol import Protocol
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,8 +32,6 @@ from tests.lab import psexec  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
 
-BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
 SCAN_PS1 = os.path.join(REPO, "plugins", "modules", "scan.ps1")
 SCAN_ACTION = os.path.join(REPO, "plugins", "action", "scan.py")
 MODULE_FQN = "ansible_collections.patchwave.windows.plugins.modules.scan"
@@ -204,19 +203,6 @@ def test_cli_with_store(store, tmp_path):
         cli("stop")
 
 
-def ansible_env(tmp_path, **extra):
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "0", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "PATH": BIN + os.pathsep + env.get("PATH", ""),
-    })
-    env.pop("PATCHWAVE_STORE", None)
-    env.update(extra)
-    return env
-
-
 # A stand-in for "ansible -m patchwave.windows.scan -a _operation=..." while plugins/action/scan.py
 # exists (it takes that name): the same module run, the manifest built by ansible-core from the real
 # plugins/modules/scan.ps1 and its module_utils, without the action plugin's rounds.
@@ -236,7 +222,7 @@ class ActionModule(ActionBase):
 def adhoc(tmp_path, inventory, host, module, args, **env):
     """``ansible HOST -m MODULE -a ARGS``; returns the host's result."""
     done = subprocess.run([os.path.join(BIN, "ansible"), host, "-i", str(inventory), "-m", module, "-a", args],
-                          env=ansible_env(tmp_path, **env), capture_output=True, text=True, timeout=120, check=False)
+                          env=ansible_json_env(tmp_path, **env), capture_output=True, text=True, timeout=120, check=False)
     try:
         output = json.loads(done.stdout)
     except ValueError:
@@ -305,7 +291,7 @@ def test_scan_action_plugin_against_the_lab(store, tmp_path):
             "    - name: scan\n      patchwave.windows.scan:\n        force: true\n        poll_interval: 0.2\n"
             "        store: %s\n      ignore_errors: true\n" % work_store)
         done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), str(playbook)],
-                              env=ansible_env(tmp_path), capture_output=True, text=True, timeout=300, check=False)
+                              env=ansible_json_env(tmp_path), capture_output=True, text=True, timeout=300, check=False)
         try:
             results = json.loads(done.stdout)["plays"][0]["tasks"][0]["hosts"]
         except (ValueError, KeyError, IndexError):

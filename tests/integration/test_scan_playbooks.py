@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import BIN, ansible_json_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if REPO not in sys.path:
@@ -25,8 +26,6 @@ from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
 
-BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +48,6 @@ def fresh_store(catalog, tmp_path):
     return path
 
 
-def env(tmp_path):
-    variables = dict(os.environ)
-    variables.update({
-        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "PATH": BIN + os.pathsep + variables.get("PATH", ""),
-    })
-    variables.pop("PATCHWAVE_STORE", None)
-    variables.pop("PATCHWAVE_SPOOL", None)
-    return variables
-
-
 def play(tmp_path, inventory, store, spool, extra="", forks=10, check=False):
     """Run one scan task on every host; return {host: result}."""
     playbook = tmp_path / "scan.yml"
@@ -75,7 +61,7 @@ def play(tmp_path, inventory, store, spool, extra="", forks=10, check=False):
     command = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(playbook)]
     if check:
         command.append("--check")
-    done = subprocess.run(command, env=env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(command, env=ansible_json_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     try:
         output = json.loads(done.stdout)
         results = output["plays"][0]["tasks"][0]["hosts"]
