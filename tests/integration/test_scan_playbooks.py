@@ -27,7 +27,6 @@ from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
 
 
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scan-playbooks")
