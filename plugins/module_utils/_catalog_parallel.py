@@ -37,17 +37,23 @@ def _full(builder):
     return builder.count >= _BATCH or len(builder.rows["s_urls"]) >= _BATCH
 
 
+def _batches(read_share, share, languages):
+    """The staging rows of one share of the records, as RowBatch objects of bounded size."""
+    builder = RowBuilder(languages)
+    for record in read_share(share):
+        if isinstance(record, FileLocation):
+            builder.add_location(record)
+        else:
+            builder.add(record)
+        if _full(builder):
+            yield builder.take()
+    yield builder.take()
+
+
 def _work(read_share, share, languages, results):
     try:
-        builder = RowBuilder(languages)
-        for record in read_share(share):
-            if isinstance(record, FileLocation):
-                builder.add_location(record)
-            else:
-                builder.add(record)
-            if _full(builder):
-                results.put(("rows", builder.take()))
-        results.put(("rows", builder.take()))
+        for batch in _batches(read_share, share, languages):
+            results.put(("rows", batch))
         results.put(("done", None))
     except CatalogError as exc:
         results.put(("error", str(exc)))
@@ -59,15 +65,7 @@ def parallel_rows(read_share, languages, workers=None):
     """Yield RowBatch objects built by ``workers`` processes, each running ``read_share((k, n))``."""
     workers = workers or default_workers()
     if workers == 1:
-        builder = RowBuilder(languages)
-        for record in read_share((0, 1)):
-            if isinstance(record, FileLocation):
-                builder.add_location(record)
-            else:
-                builder.add(record)
-            if _full(builder):
-                yield builder.take()
-        yield builder.take()
+        yield from _batches(read_share, (0, 1), languages)
         return
     context = multiprocessing.get_context("fork")
     results = context.Queue(maxsize=4 * workers)

@@ -52,7 +52,7 @@ def validate_filter(update_filter):
     return update_filter
 
 
-def _category_ids(store, names, category_type):
+def _category_ids(store, names):
     """Category ids for GUIDs or titles; unknown names yield nothing (the caller reports them)."""
     ids = set()
     unknown = []
@@ -95,11 +95,10 @@ def select_update_ids(store, update_filter, limit=None):
         clauses.append("u.update_id IN (SELECT update_id FROM update_kbs WHERE kb IN (%s))"
                        % ",".join("?" * len(update_filter.kbs)))
         params.extend(update_filter.kbs)
-    for names, category_type in ((update_filter.products, "Product"),
-                                 (update_filter.classifications, "UpdateClassification")):
+    for names in (update_filter.products, update_filter.classifications):
         if not names:
             continue
-        ids, missing = _category_ids(store, names, category_type)
+        ids, missing = _category_ids(store, names)
         unknown.extend(missing)
         clauses.append("u.update_id IN (SELECT update_id FROM update_categories WHERE category_id IN (%s))"
                        % (",".join("?" * len(ids)) or "NULL"))

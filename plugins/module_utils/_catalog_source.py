@@ -99,7 +99,8 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
     with open(path, "rb") as handle:
         if not handle.read(4) == b"MSCF":
             raise CatalogError("%s: is not a cabinet, but format %s needs one" % (where, detected))
-    _require_members(path, detected, where)
+    if fmt != "auto":  # detection already found the members of the format it names
+        _require_members(path, detected, where)
     work = tempfile.mkdtemp(prefix="patchwave-sync-", dir=tmpdir)
     try:
         if detected == "offline_scan":

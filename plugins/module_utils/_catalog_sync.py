@@ -229,7 +229,7 @@ class _Stager(RowBuilder):
         self.count = 0
 
 
-def _resolve_category_names(cursor, names, category_type, what):
+def _resolve_category_names(cursor, names, what):
     """Turn product or classification names (GUIDs or titles) into category ids."""
     if not names:
         return None
@@ -307,9 +307,8 @@ def _merge(store, cursor, options, stamp, now, staged_records):
         "(SELECT 1 FROM s_updates u WHERE u.revision_id = l.rev_id)").fetchone()[0]
 
     # Scope: categories and detectoids always; software and drivers by product and classification.
-    products = _resolve_category_names(cursor, options.products, "Product", "product")
-    classifications = _resolve_category_names(cursor, options.classifications, "UpdateClassification",
-                                              "classification")
+    products = _resolve_category_names(cursor, options.products, "product")
+    classifications = _resolve_category_names(cursor, options.classifications, "classification")
     conditions = []
     params = []
     for chosen in (products, classifications):
