@@ -553,6 +553,7 @@ Function ConvertTo-PatchwaveUpdateInfo {
         msrc_severity = $severity
         categories = $categories
         superseded_update_ids = $superseded
+        reboot_required = [Bool]$Update.RebootRequired
     }
 }
 

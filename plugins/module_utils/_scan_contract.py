@@ -57,6 +57,9 @@ UPDATE_SCHEMA = {
             "type": "object", "required": ["id", "name", "type"], "additionalProperties": False,
             "properties": {"id": _STRING, "name": _STRING, "type": _STRING}}},
         "superseded_update_ids": {"type": "array", "items": _STRING},
+        # IUpdate2.RebootRequired: installed, and a restart is outstanding to finish it. Optional so
+        # that messages written before it existed stay valid.
+        "reboot_required": _BOOL,
     },
 }
 

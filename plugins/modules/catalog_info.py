@@ -203,35 +203,18 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import (
-    UpdateFilter,
-    describe_updates,
-    select_update_ids,
-    validate_filter,
-)
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import describe_updates, select_update_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._store import StoreError, open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import FILTER_SPEC, filter_from_params
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            update_ids=dict(type="list", elements="str", default=[]),
-            kbs=dict(type="list", elements="str", default=[]),
-            products=dict(type="list", elements="str", default=[]),
-            classifications=dict(type="list", elements="str", default=[]),
-            severities=dict(type="list", elements="str", default=[],
-                            choices=["Critical", "Important", "Moderate", "Low", "Unspecified"]),
-            title=dict(type="str"),
-            released_after=dict(type="str"),
-            released_before=dict(type="str"),
-            superseded=dict(type="bool"),
-            kinds=dict(type="list", elements="str", default=["software"],
-                       choices=["software", "driver", "category", "detectoid"]),
-            include_expired=dict(type="bool", default=False),
-            include_bundle_members=dict(type="bool", default=False),
             languages=dict(type="list", elements="str", default=["en"]),
             limit=dict(type="int", default=0),
             store=dict(type="str"),
+            **FILTER_SPEC
         ),
         supports_check_mode=True,
     )
@@ -239,13 +222,7 @@ def main():
     if params["limit"] < 0:
         module.fail_json(msg="limit must be 0 (no limit) or more, not %d" % params["limit"])
     try:
-        update_filter = validate_filter(UpdateFilter(
-            update_ids=tuple(params["update_ids"]), kbs=tuple(params["kbs"]), products=tuple(params["products"]),
-            classifications=tuple(params["classifications"]), severities=tuple(params["severities"]),
-            title=params["title"], released_after=params["released_after"],
-            released_before=params["released_before"], superseded=params["superseded"],
-            kinds=tuple(params["kinds"]), include_expired=params["include_expired"],
-            include_bundle_members=params["include_bundle_members"]))
+        update_filter = filter_from_params(params)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 

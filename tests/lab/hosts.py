@@ -223,6 +223,7 @@ class WuaHost:
     hidden: set = field(default_factory=set)
     downloaded: set = field(default_factory=set)
     reboot_sources: set = field(default_factory=set)
+    reboot_required: set = field(default_factory=set)  # installed updates waiting for a restart
     extra_products: frozenset = DEFAULT_EXTRA_PRODUCTS
     registry: dict = None
     wua_version: str = None

@@ -125,6 +125,11 @@ class FleetProfile:
             state.downloaded = set(needed) - state.hidden
         if rng.random() < self.reboot_share:
             state.reboot_sources = set(rng.sample(_PENDING_REBOOT, rng.randint(1, 2)))
+            if state.installed and state.reboot_sources & {"windows_update", "wua", "component_based_servicing"}:
+                # the newest installed update is the one waiting for the restart
+                newest = max(state.installed, key=lambda u: (self.snapshot.records[u].release_date or "", u)
+                             if u in self.snapshot.records else ("", u))
+                state.reboot_required = {newest}
         age = rng.uniform(3600, 30 * 86400)
         self._boot[index] = self.now - age
         if state.patched_through:

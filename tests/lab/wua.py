@@ -114,7 +114,7 @@ class UpdateRecord:
         for name in self.__slots__:
             setattr(self, name, values[name])
 
-    def as_result(self, installed, hidden, downloaded):
+    def as_result(self, installed, hidden, downloaded, reboot_required=False):
         """The contract's UPDATE_SCHEMA entry for this update on a host."""
         return {
             "update_id": self.update_id, "revision_number": self.revision_number, "title": self.title,
@@ -123,6 +123,7 @@ class UpdateRecord:
             "max_download_size": self.max_download_size, "msrc_severity": self.msrc_severity,
             "categories": [{"id": i, "name": n, "type": t} for i, n, t in self.categories],
             "superseded_update_ids": list(self.supersedes),
+            "reboot_required": bool(installed and reboot_required),
         }
 
     def __repr__(self):
@@ -875,7 +876,8 @@ class WuaBackend(DefaultBackend):
                 installed, hidden, downloaded = set(state.installed), set(state.hidden), set(state.downloaded)
                 outcome = self.catalog().search(state, installed, hidden)
                 result["updates"] = [
-                    r.as_result(r.update_id in installed, r.update_id in hidden, r.update_id in downloaded)
+                    r.as_result(r.update_id in installed, r.update_id in hidden, r.update_id in downloaded,
+                                r.update_id in state.reboot_required)
                     for r in outcome.updates
                     if matches_criteria(criteria, r, r.update_id in installed, r.update_id in hidden)
                     and (scan.include_hidden or r.update_id not in hidden)]

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""The compliance rules: pure functions over plain data, no store, no I/O.
+
+Every (host, update) pair gets one of the four states of Configuration Manager (Required, Not
+Required, Installed, Unknown) and a detail saying why. The rules, in the order they apply:
+
+1. **Host status** (``host_status``) from the host's scans: no scan at all is *never scanned*; a
+   newest scan that failed is *scan failed*, or *corrupt message* when the state message could not
+   be read; a newest good scan older than the staleness policy is *stale*. Any of these makes every
+   update of the host Unknown with that detail, because no usable state message exists.
+2. With a usable scan, an update the scan **returned** is decided by the host's own answer:
+   installed and waiting for a restart is Required (*pending reboot*); installed is Installed;
+   not installed is Required (*missing*, or *hidden* when a person hid it on the host).
+3. An update the scan did **not** return is Not Required (*superseded* when a current update of
+   the catalog supersedes it, else *not applicable*), but only when the scan was made against a
+   catalog version that already held it; an update that arrived in a newer catalog version is
+   Unknown (*newer catalog*): the host has not been asked about it yet.
+
+Compliance of a host against a set of updates (``set_compliance``): **non-compliant** when any
+update of the set is Required; otherwise **unknown** when any is Unknown; otherwise **compliant**
+(every update Installed or Not Required; an empty set is compliant).
+
+Details reserved for installation (a later step) are part of the model already: *install failed*
+and *not attempted* (the maintenance window was too short) are Required details.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+REQUIRED = "required"
+NOT_REQUIRED = "not_required"
+INSTALLED = "installed"
+UNKNOWN = "unknown"
+STATES = (REQUIRED, NOT_REQUIRED, INSTALLED, UNKNOWN)
+STATE_TITLES = {REQUIRED: "Required", NOT_REQUIRED: "Not Required", INSTALLED: "Installed", UNKNOWN: "Unknown"}
+
+# Details, by the state they belong to.
+MISSING = "missing"
+HIDDEN = "hidden"
+PENDING_REBOOT = "pending_reboot"
+INSTALL_FAILED = "install_failed"            # reserved: set by installation (later issue)
+NOT_ATTEMPTED_WINDOW = "not_attempted_window"  # reserved: the window was too short (later issue)
+IS_INSTALLED = "installed"
+NOT_APPLICABLE = "not_applicable"
+SUPERSEDED = "superseded"
+NEVER_SCANNED = "never_scanned"
+SCAN_FAILED = "scan_failed"
+CORRUPT_MESSAGE = "corrupt_message"
+STALE = "stale"
+NEWER_CATALOG = "newer_catalog"
+
+DETAILS = {
+    REQUIRED: (MISSING, HIDDEN, PENDING_REBOOT, INSTALL_FAILED, NOT_ATTEMPTED_WINDOW),
+    INSTALLED: (IS_INSTALLED,),
+    NOT_REQUIRED: (NOT_APPLICABLE, SUPERSEDED),
+    UNKNOWN: (NEVER_SCANNED, SCAN_FAILED, CORRUPT_MESSAGE, STALE, NEWER_CATALOG),
+}
+
+# Host status: USABLE, or one of the Unknown details that applies to every update of the host.
+USABLE = "usable"
+HOST_STATUSES = (USABLE, NEVER_SCANNED, SCAN_FAILED, CORRUPT_MESSAGE, STALE)
+
+COMPLIANT = "compliant"
+NON_COMPLIANT = "non_compliant"
+COMPLIANCE = (COMPLIANT, NON_COMPLIANT, UNKNOWN)
+
+DEFAULT_STALE_AFTER_DAYS = 7
+QUARANTINE_SOURCE = "quarantine"
+
+
+@dataclass(frozen=True)
+class ScanFacts:
+    """What compliance needs of one scan record (the provenance of every state it decides)."""
+
+    scan_pk: int
+    finished: str
+    succeeded: bool
+    catalog_version: int | None = None
+    mode: str | None = None
+    server_selection: str | None = None
+    source: str | None = None
+    forced: bool = False
+    reboot_pending: bool = False
+    error: str | None = None
+
+    def provenance(self):
+        return {"scan_time": self.finished, "catalog_version": self.catalog_version, "scan_mode": self.mode,
+                "server_selection": self.server_selection, "source": self.source, "forced": self.forced}
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """Whether a host has a usable scan, and which scan decides its states."""
+
+    status: str
+    scan: ScanFacts | None = None        # the scan that decides (the failed one for scan_failed)
+    last_good: ScanFacts | None = None   # newest successful scan, whatever the status
+
+    @property
+    def usable(self):
+        return self.status == USABLE
+
+    def provenance(self):
+        return self.scan.provenance() if self.scan else None
+
+
+@dataclass(frozen=True)
+class UpdateFacts:
+    """What compliance needs of one update of the catalog."""
+
+    first_version: int
+    superseded: bool = False
+
+
+@dataclass(frozen=True)
+class ResultFacts:
+    """What a scan said of one update it returned."""
+
+    installed: bool
+    hidden: bool = False
+    reboot_required: bool = False
+
+
+def parse_time(text):
+    """An ISO 8601 UTC time (``...Z`` or with an offset) as an aware datetime."""
+    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def host_status(latest, last_good, now, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
+    """The status of a host from its newest scan and its newest good scan (``ScanFacts`` or None).
+
+    ``now`` is an aware datetime; ``stale_after_days`` 0 or None turns the staleness policy off.
+    """
+    if latest is None:
+        return HostStatus(NEVER_SCANNED, None, last_good)
+    if not latest.succeeded:
+        status = CORRUPT_MESSAGE if latest.source == QUARANTINE_SOURCE else SCAN_FAILED
+        return HostStatus(status, latest, last_good)
+    if stale_after_days and now - parse_time(latest.finished) > datetime.timedelta(days=stale_after_days):
+        return HostStatus(STALE, latest, last_good)
+    return HostStatus(USABLE, latest, last_good)
+
+
+def evaluate(status, update, result):
+    """``(state, detail)`` of one update on one host.
+
+    ``status`` is the host's HostStatus, ``update`` the update's UpdateFacts, ``result`` the
+    ResultFacts of the decisive scan for this update, or None when the scan did not return it.
+    """
+    if not status.usable:
+        return UNKNOWN, status.status
+    if result is not None:
+        if result.installed:
+            return (REQUIRED, PENDING_REBOOT) if result.reboot_required else (INSTALLED, IS_INSTALLED)
+        return REQUIRED, HIDDEN if result.hidden else MISSING
+    version = status.scan.catalog_version
+    if version is None or update.first_version > version:
+        return UNKNOWN, NEWER_CATALOG
+    return NOT_REQUIRED, SUPERSEDED if update.superseded else NOT_APPLICABLE
+
+
+def may_be_required(result):
+    """True for every scan result ``evaluate`` can call Required: bulk reads fetch only these rows.
+
+    Kept beside ``evaluate`` so the two change together; tests check it against every case.
+    """
+    return (not result.installed) or result.reboot_required
+
+
+# The same condition in SQL over scan_updates (alias ``su``).
+MAY_BE_REQUIRED_SQL = "(su.installed = 0 OR su.reboot_required = 1)"
+
+
+def empty_counts():
+    return dict.fromkeys(STATES, 0)
+
+
+def set_compliance(counts):
+    """The compliance of a host against a set, from its counts per state (see the module docs)."""
+    if counts.get(REQUIRED):
+        return NON_COMPLIANT
+    if counts.get(UNKNOWN):
+        return UNKNOWN
+    return COMPLIANT
+
+
+def percent_compliant(counts):
+    """Installed + Not Required as a share of all pairs (100 for no pairs), one decimal."""
+    total = sum(counts.get(s, 0) for s in STATES)
+    if not total:
+        return 100.0
+    return round(100.0 * (counts.get(INSTALLED, 0) + counts.get(NOT_REQUIRED, 0)) / total, 1)

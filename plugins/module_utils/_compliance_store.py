@@ -1,0 +1,379 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Compliance over the store, in bulk: the rules of ``_compliance`` applied to every host at once.
+
+No query runs per host. The store groups the state records of the deciding scans by what the
+rules look at (installed, hidden, restart outstanding, whether the update is newer than the scan's
+catalog), and ``_compliance.evaluate`` decides each group once; updates a scan did not return are
+counted, not listed, because the rules decide them from the catalog versions alone. So the rules
+live in one place and the store does the counting.
+
+Readers call ``_state_messages.ingest`` first (design.md §3); this module only reads, except
+``prune_history``, which applies the retention policy in one transaction.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from dataclasses import dataclass, field
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+    COMPLIANCE,
+    DEFAULT_STALE_AFTER_DAYS,
+    MAY_BE_REQUIRED_SQL,
+    NEVER_SCANNED,
+    REQUIRED,
+    HostStatus,
+    ResultFacts,
+    ScanFacts,
+    UpdateFacts,
+    empty_counts,
+    evaluate,
+    host_status,
+    parse_time,
+    set_compliance,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
+
+_NEWER = 1 << 62  # an update first_version newer than any catalog version
+_SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
+                 "forced, reboot_pending, error")
+_CHUNK = 500
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _scan_facts(row):
+    return ScanFacts(scan_pk=row["scan_pk"], finished=row["finished"], succeeded=bool(row["succeeded"]),
+                     catalog_version=row["catalog_version"], mode=row["mode"],
+                     server_selection=row["server_selection"], source=row["source"], forced=bool(row["forced"]),
+                     reboot_pending=bool(row["reboot_pending"]), error=row["error"])
+
+
+def _newest_scans(store, good_only=False, as_of=None):
+    """Each host's newest scan (or newest successful scan), as rows; one query for all hosts."""
+    clauses = []
+    params = []
+    if good_only:
+        clauses.append("succeeded = 1")
+    if as_of:
+        clauses.append("finished <= ?")
+        params.append(as_of)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY finished DESC, "
+           "scan_pk DESC) AS newest FROM scans%s) ranked WHERE newest = 1" % (_SCAN_COLUMNS, _SCAN_COLUMNS, where))
+    return store.query(sql, params)
+
+
+def load_host_statuses(store, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
+    """HostStatus of every host the store knows, and of every name in ``hosts`` (never scanned if
+    unknown to the store); with ``hosts`` given, only those."""
+    now = now or utc_now()
+    latest = {r["host_name"]: _scan_facts(r) for r in _newest_scans(store)}
+    good = {r["host_name"]: _scan_facts(r) for r in _newest_scans(store, good_only=True)}
+    if hosts is None:
+        names = [r["host_name"] for r in store.query("SELECT host_name FROM hosts")]
+        names.extend(n for n in latest if n not in set(names))
+    else:
+        names = list(dict.fromkeys(hosts))
+    return {name: host_status(latest.get(name), good.get(name), now, stale_after_days) for name in sorted(names)}
+
+
+@dataclass
+class SetResult:
+    """Compliance of hosts against one named set of updates."""
+
+    name: str
+    update_ids: list
+    updates: dict = field(default_factory=dict)          # update id -> {kb, title, msrc_severity, ...}
+    host_counts: dict = field(default_factory=dict)      # host -> {state: count}
+    host_compliance: dict = field(default_factory=dict)  # host -> compliant / non_compliant / unknown
+    host_required: dict = field(default_factory=dict)    # host -> [(update_id, detail)] Required updates
+    update_counts: dict = field(default_factory=dict)    # update id -> {state: hosts}
+
+    def summary(self):
+        """Hosts per compliance state."""
+        counts = dict.fromkeys(COMPLIANCE, 0)
+        for state in self.host_compliance.values():
+            counts[state] += 1
+        return counts
+
+    def state_totals(self):
+        """(host, update) pairs per state over all hosts."""
+        totals = empty_counts()
+        for counts in self.host_counts.values():
+            for state, number in counts.items():
+                totals[state] += number
+        return totals
+
+
+@dataclass
+class Evaluation:
+    """Everything ``evaluate_store`` computed: host statuses and one SetResult per named set."""
+
+    now: datetime.datetime
+    stale_after_days: int
+    catalog_version: int | None
+    hosts: dict
+    sets: dict
+
+
+class _Scratch:
+    """Temporary tables for one evaluation: the set's updates and the deciding scans."""
+
+    def __init__(self, store, cursor):
+        self.store = store
+        self.cursor = cursor
+        for name in ("pw_set", "pw_scans"):
+            cursor.execute("DROP TABLE IF EXISTS %s" % name)
+        cursor.execute(store.temp_table("pw_set", "update_id TEXT PRIMARY KEY, first_version BIGINT", keyed=True))
+        cursor.execute(store.temp_table("pw_scans", "scan_pk BIGINT PRIMARY KEY, catalog_version BIGINT", keyed=True))
+
+    def load_set(self, update_ids):
+        self.cursor.execute("DELETE FROM pw_set")
+        self.cursor.executemany("INSERT INTO pw_set (update_id) VALUES (?)", [(u,) for u in update_ids])
+        self.cursor.execute("UPDATE pw_set SET first_version = (SELECT u.first_version FROM updates u "
+                            "WHERE u.update_id = pw_set.update_id)")
+
+    def load_scans(self, scans):
+        self.cursor.execute("DELETE FROM pw_scans")
+        self.cursor.executemany("INSERT INTO pw_scans (scan_pk, catalog_version) VALUES (?, ?)",
+                                [(s.scan_pk, s.catalog_version) for s in scans])
+
+    def rows(self, sql, params=()):
+        cursor = self.cursor.execute(sql, params)
+        return cursor.fetchall()
+
+    def close(self):
+        for name in ("pw_set", "pw_scans"):
+            self.cursor.execute("DROP TABLE IF EXISTS %s" % name)
+
+
+_JOIN = ("FROM pw_scans ps JOIN scan_updates su ON su.scan_pk = ps.scan_pk "
+         "JOIN pw_set st ON st.update_id = su.update_id")
+_NEWER_SQL = "CASE WHEN ps.catalog_version IS NULL OR st.first_version > ps.catalog_version THEN 1 ELSE 0 END"
+_GROUP_COLUMNS = "su.installed, su.hidden, coalesce(su.reboot_required, 0), %s" % _NEWER_SQL
+
+
+def _group_state(status, installed, hidden, reboot_required, newer):
+    """The rule for one group of returned updates (all rows of the group share every input)."""
+    return evaluate(status, UpdateFacts(_NEWER if newer else 0),
+                    ResultFacts(bool(installed), bool(hidden), bool(reboot_required)))
+
+
+def _absent_states(status):
+    """(state for absent updates the scan's catalog held, state for absent newer updates)."""
+    return evaluate(status, UpdateFacts(0), None)[0], evaluate(status, UpdateFacts(_NEWER), None)[0]
+
+
+def _count_scans(scratch, statuses, first_versions, size):
+    """Per host: counts per state over the loaded set, for hosts whose status is usable."""
+    by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
+    counts = {name: empty_counts() for name, _ in by_scan.values()}
+    present = {name: [0, 0] for name in counts}  # [covered, newer] returned updates
+    for scan_pk, installed, hidden, reboot, newer, number in scratch.rows(
+            "SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s" % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS)):
+        name, status = by_scan[scan_pk]
+        counts[name][_group_state(status, installed, hidden, reboot, newer)[0]] += number
+        present[name][1 if newer else 0] += number
+    for name, status in (by_scan[pk] for pk in by_scan):
+        version = status.scan.catalog_version
+        newer_total = size if version is None else size - bisect.bisect_right(first_versions, version)
+        covered_state, newer_state = _absent_states(status)
+        counts[name][covered_state] += (size - newer_total) - present[name][0]
+        counts[name][newer_state] += newer_total - present[name][1]
+    return counts
+
+
+def _count_updates(scratch, statuses, updates):
+    """Per update: hosts per state, for every host in ``statuses``."""
+    usable = [s for s in statuses.values() if s.usable]
+    unusable = len(statuses) - len(usable)
+    versions = sorted(s.scan.catalog_version for s in usable if s.scan.catalog_version is not None)
+    result = {uid: empty_counts() for uid in updates}
+    present = {uid: [0, 0] for uid in updates}
+    any_usable = usable[0] if usable else None
+    for update_id, installed, hidden, reboot, newer, number in scratch.rows(
+            "SELECT su.update_id, %s, count(*) %s GROUP BY su.update_id, %s" % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS)):
+        result[update_id][_group_state(any_usable, installed, hidden, reboot, newer)[0]] += number
+        present[update_id][1 if newer else 0] += number
+    for uid, facts in updates.items():
+        covered = len(versions) - bisect.bisect_left(versions, facts["first_version"])
+        if any_usable is not None:
+            covered_state, newer_state = _absent_states(any_usable)
+            result[uid][covered_state] += covered - present[uid][0]
+            result[uid][newer_state] += (len(usable) - covered) - present[uid][1]
+        if unusable:
+            result[uid][evaluate(HostStatus(NEVER_SCANNED), None, None)[0]] += unusable
+    return result
+
+
+def _required_rows(scratch, statuses):
+    """Per host: [(update_id, detail)] of its Required updates in the loaded set."""
+    by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
+    required = {}
+    for scan_pk, update_id, installed, hidden, reboot, newer in scratch.rows(
+            "SELECT su.scan_pk, su.update_id, %s %s WHERE %s ORDER BY su.scan_pk, su.update_id"
+            % (_GROUP_COLUMNS, _JOIN, MAY_BE_REQUIRED_SQL)):
+        name, status = by_scan[scan_pk]
+        state, detail = _group_state(status, installed, hidden, reboot, newer)
+        if state == REQUIRED:
+            required.setdefault(name, []).append((update_id, detail))
+    return required
+
+
+def current_catalog_version(store):
+    return store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
+
+
+def evaluate_store(store, update_sets, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS,
+                   per_update=True, required=True):
+    """Evaluate hosts against named sets (``_update_sets.UpdateSet``); return an Evaluation.
+
+    ``hosts`` limits the hosts (names unknown to the store are never scanned); ``per_update``
+    computes hosts per state for every update of each set, ``required`` each host's Required
+    updates.
+    """
+    now = now or utc_now()
+    statuses = load_host_statuses(store, hosts, now, stale_after_days)
+    evaluation = Evaluation(now, stale_after_days, current_catalog_version(store), statuses, {})
+    resolved = [(s, resolve(store, s)) for s in update_sets]
+    with store.transaction() as cursor:
+        scratch = _Scratch(store, cursor)
+        try:
+            scratch.load_scans([s.scan for s in statuses.values() if s.usable])
+            for update_set, ids in resolved:
+                scratch.load_set(ids)
+                updates = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3],
+                                  "msrc_severity": r[4]}
+                           for r in scratch.rows("SELECT st.update_id, st.first_version, u.kb, u.title, "
+                                                 "u.msrc_severity FROM pw_set st JOIN updates u "
+                                                 "ON u.update_id = st.update_id")}
+                first_versions = sorted(u["first_version"] for u in updates.values())
+                result = SetResult(update_set.name, ids, updates)
+                counts = _count_scans(scratch, statuses, first_versions, len(ids))
+                for name, status in statuses.items():
+                    if name not in counts:
+                        counts[name] = empty_counts()
+                        counts[name][evaluate(status, None, None)[0]] = len(ids)
+                    result.host_counts[name] = counts[name]
+                    result.host_compliance[name] = set_compliance(counts[name])
+                if per_update:
+                    result.update_counts = _count_updates(scratch, statuses, updates)
+                if required:
+                    result.host_required = _required_rows(scratch, statuses)
+                evaluation.sets[update_set.name] = result
+        finally:
+            scratch.close()
+    return evaluation
+
+
+def _superseded(store, update_ids):
+    """The ids among ``update_ids`` that a current update of the catalog supersedes."""
+    found = set()
+    ids = list(update_ids)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        found.update(r["superseded_id"] for r in store.query(
+            "SELECT s.superseded_id FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
+            "WHERE r.expired_version IS NULL AND s.superseded_id IN (%s)" % ",".join("?" * len(chunk)), chunk))
+    return found
+
+
+def host_pairs(store, status, update_ids, updates):
+    """Every (update, state, detail) of one host against a set, with provenance; for detail views.
+
+    ``updates`` maps update id -> facts with ``first_version`` (a SetResult's ``updates``).
+    """
+    results = {}
+    if status.usable:
+        for row in store.query("SELECT update_id, installed, hidden, reboot_required FROM scan_updates "
+                               "WHERE scan_pk = ?", (status.scan.scan_pk,)):
+            results[row["update_id"]] = ResultFacts(bool(row["installed"]), bool(row["hidden"]),
+                                                    bool(row["reboot_required"]))
+    superseded = _superseded(store, update_ids) if status.usable else set()
+    provenance = status.provenance()
+    pairs = []
+    for uid in update_ids:
+        facts = updates[uid]
+        state, detail = evaluate(status, UpdateFacts(facts["first_version"], uid in superseded), results.get(uid))
+        pairs.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"), "state": state,
+                      "detail": detail, "provenance": provenance})
+    return pairs
+
+
+def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None):
+    """Hosts per compliance state at the end of each of the last ``days`` days, from kept history.
+
+    Each day uses every host's newest scan finished by then, and the staleness policy as of then.
+    The set is resolved against the current catalog.
+    """
+    now = now or utc_now()
+    ids = resolve(store, update_set)
+    wanted = None if hosts is None else set(hosts)
+    scans = {}
+    for row in store.query("SELECT %s FROM scans ORDER BY host_name, finished, scan_pk" % _SCAN_COLUMNS):
+        if wanted is None or row["host_name"] in wanted:
+            scans.setdefault(row["host_name"], []).append(_scan_facts(row))
+    names = sorted(set(scans) | set(hosts or ()))
+    per_scan = {}
+    with store.transaction() as cursor:
+        scratch = _Scratch(store, cursor)
+        try:
+            scratch.load_set(ids)
+            first_versions = sorted(r[0] for r in scratch.rows("SELECT first_version FROM pw_set"))
+            good = [s for facts in scans.values() for s in facts if s.succeeded]
+            scratch.load_scans(good)
+            pseudo = {str(s.scan_pk): HostStatus("usable", s) for s in good}
+            for key, counts in _count_scans(scratch, pseudo, first_versions, len(ids)).items():
+                per_scan[int(key)] = counts
+        finally:
+            scratch.close()
+    series = []
+    today = now.date()
+    for offset in range(days - 1, -1, -1):
+        day = today - datetime.timedelta(days=offset)
+        end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
+        point = {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)}
+        for name in names:
+            facts = [s for s in scans.get(name, ()) if parse_time(s.finished) <= end]
+            latest = facts[-1] if facts else None
+            last_good = next((s for s in reversed(facts) if s.succeeded), None)
+            status = host_status(latest, last_good, end, stale_after_days)
+            if status.usable:
+                point[set_compliance(per_scan[status.scan.scan_pk])] += 1
+            else:
+                counts = empty_counts()
+                counts[evaluate(status, None, None)[0]] = len(ids)
+                point[set_compliance(counts)] += 1
+        series.append(point)
+    return series
+
+
+def prune_history(store, days, now=None):
+    """Delete scans finished more than ``days`` days ago, keeping every host's newest scan and
+    newest successful scan; one transaction. Returns the number of scans removed."""
+    if not days:
+        return 0
+    now = now or utc_now()
+    cutoff = (now - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY finished DESC, "
+            "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
+    with store.transaction() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pw_prune")
+        cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))
+        cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE finished < ? "
+                       "EXCEPT %s EXCEPT %s" % (keep % "", keep % ", succeeded"), (cutoff,))
+        removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
+        if removed:
+            cursor.execute("DELETE FROM scan_updates WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+            cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+        cursor.execute("DROP TABLE pw_prune")
+    return removed
+

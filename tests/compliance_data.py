@@ -1,0 +1,150 @@
+"""Synthetic compliance data for tests and benchmarks: a small catalog written straight into the
+store and scans that travel the real way (state messages through the spool and ``ingest``).
+
+``Fleet`` keeps the truth it generated (per host: its scans and what each returned), so a test can
+compute the expected states with the pure rules of ``_compliance`` and compare them with the bulk
+evaluation over the store.
+"""
+
+import datetime
+import random
+import uuid
+
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
+PRODUCT = ("f702a48c-919b-45d6-9aef-ca4248d50397", "Windows Server 2019")
+SECURITY = ("0fa1201d-4330-4fa8-8ae9-b877473b6441", "Security Updates")
+SEVERITIES = ("Critical", "Important", "Moderate", "Low", None)
+
+
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def update_id(n):
+    return str(uuid.UUID(int=(0x5EED << 96) | n))
+
+
+def add_catalog(store, n_updates, versions=3, seed=0):
+    """``n_updates`` software updates spread over catalog versions 1..versions (plus two categories).
+
+    Returns {update_id: {"kb", "first_version", "severity", "superseded_by"}}; every tenth update
+    is superseded by the next one.
+    """
+    rng = random.Random("catalog|%s" % seed)
+    updates = {}
+    with store.transaction() as cursor:
+        for version in range(1, versions + 1):
+            cursor.execute(
+                "INSERT INTO catalog_versions (version, created_at, source, format, updates_added, updates_modified, "
+                "updates_expired, updates_total) VALUES (?, ?, 'test', 'catalog_file', 0, 0, 0, 0)",
+                (version, iso(NOW - datetime.timedelta(days=10 * (versions - version)))))
+        for category, title, kind in ((PRODUCT[0], PRODUCT[1], "Product"), (SECURITY[0], SECURITY[1],
+                                                                            "UpdateClassification")):
+            cursor.execute(
+                "INSERT INTO updates (update_id, revision_number, source, kind, category_type, title, is_bundle, "
+                "digest, first_version, changed_version) VALUES (?, 1, 'test', 'category', ?, ?, 0, 'd', 1, 1)",
+                (category, kind, title))
+        rows = []
+        for n in range(n_updates):
+            uid = update_id(n)
+            first = 1 + (n * versions) // max(n_updates, 1)
+            severity = rng.choice(SEVERITIES)
+            kb = str(5000000 + n)
+            updates[uid] = {"kb": kb, "first_version": first, "severity": severity, "superseded_by": None}
+            released = iso(NOW - datetime.timedelta(days=n_updates - n))
+            rows.append((uid, "test", "software", "Update for Windows (KB%s)" % kb, kb, severity, released, "d%d" % n,
+                         first, first))
+        cursor.executemany(
+            "INSERT INTO updates (update_id, revision_number, source, kind, title, kb, msrc_severity, release_date, "
+            "is_bundle, digest, first_version, changed_version) VALUES (?, 100, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)", rows)
+        cursor.executemany("INSERT INTO update_kbs (update_id, kb) VALUES (?, ?)",
+                           [(uid, u["kb"]) for uid, u in updates.items()])
+        cursor.executemany("INSERT INTO update_categories (update_id, category_id) VALUES (?, ?)",
+                           [(uid, cat) for uid in updates for cat in (PRODUCT[0], SECURITY[0])])
+        ids = list(updates)
+        for n in range(0, n_updates - 1, 10):
+            updates[ids[n]]["superseded_by"] = ids[n + 1]
+            cursor.execute("INSERT INTO update_supersedence (update_id, superseded_id) VALUES (?, ?)",
+                           (ids[n + 1], ids[n]))
+    return updates
+
+
+def scan_body(results, finished, catalog_updates, mode="online", reboot_pending=False, result_code=2, scan_id=None):
+    """A SCAN_SCHEMA body; ``results`` maps update id -> (installed, hidden, reboot_required)."""
+    updates = []
+    for uid, (installed, hidden, reboot_required) in results.items():
+        kb = catalog_updates[uid]["kb"] if uid in catalog_updates else "0"
+        updates.append({
+            "update_id": uid, "revision_number": 100, "title": "KB" + kb, "kb_article_ids": [kb],
+            "is_installed": installed, "is_hidden": hidden, "is_downloaded": installed, "reboot_behavior": 1,
+            "max_download_size": 1000, "msrc_severity": None, "categories": [], "superseded_update_ids": [],
+            "reboot_required": reboot_required})
+    return {
+        "scan_id": scan_id or str(uuid.uuid4()), "mode": mode, "server_selection": "default",
+        "started": finished, "finished": finished, "result_code": result_code,
+        "hresult": None if result_code in (2, 3) else -2145107924, "error": None if result_code in (2, 3) else "failed",
+        "wua_version": "10.0.17763.1", "reboot_pending": reboot_pending, "reboot_sources": [],
+        "last_boot": finished, "worker": "scheduled_task", "warnings": [], "updates": updates,
+    }
+
+
+class Fleet:
+    """Hosts with generated scan histories, written as state messages and ingested."""
+
+    def __init__(self, catalog, seed=0):
+        self.catalog = catalog
+        self.rng = random.Random("fleet|%s" % seed)
+        self.scans = {}   # host -> [{"finished", "succeeded", "catalog_version", "results", "corrupt"}]
+
+    def random_results(self, version):
+        """What a scan against ``version`` returns: the applicable updates the catalog held then,
+        plus sometimes one newer update the host learned about from Windows Update."""
+        results = {}
+        for uid, facts in self.catalog.items():
+            if facts["first_version"] > version and self.rng.random() > 0.02:
+                continue
+            roll = self.rng.random()
+            if roll < 0.4:
+                continue  # not applicable
+            installed = roll < 0.8
+            results[uid] = (installed, (not installed) and self.rng.random() < 0.1,
+                            installed and self.rng.random() < 0.05)
+        return results
+
+    def add_scan(self, spool, host, finished, version, succeeded=True, results=None, forced=False):
+        results = self.random_results(version) if results is None and succeeded else (results or {})
+        body = scan_body(results if succeeded else {}, iso(finished), self.catalog,
+                         result_code=2 if succeeded else 4)
+        write_message(spool, host, "scan", body, catalog_version=version, forced=forced)
+        self.scans.setdefault(host, []).append({"finished": iso(finished), "succeeded": succeeded,
+                                                "catalog_version": version, "results": results if succeeded else {},
+                                                "corrupt": False})
+
+    def add_corrupt(self, spool, host, finished):
+        import os
+        with open(os.path.join(spool, "%s~%s.json" % (host, uuid.uuid4())), "w") as handle:
+            handle.write("{not json")
+        self.scans.setdefault(host, []).append({"finished": None, "succeeded": False, "catalog_version": None,
+                                                "results": {}, "corrupt": True})
+
+    def generate(self, store, spool, hosts, versions=3):
+        """A mix: usable, stale, failed after good, corrupt, scans against older catalogs."""
+        for index in range(hosts):
+            host = "win%04d" % index
+            kind = self.rng.random()
+            if kind < 0.05:
+                continue  # known to the inventory, never scanned
+            age = datetime.timedelta(hours=self.rng.uniform(1, 72))
+            version = self.rng.randint(1, versions)
+            if kind < 0.15:
+                self.add_scan(spool, host, NOW - datetime.timedelta(days=20), version)       # stale
+            elif kind < 0.22:
+                self.add_scan(spool, host, NOW - age - datetime.timedelta(days=2), version)
+                self.add_scan(spool, host, NOW - age, version, succeeded=False)              # failed after good
+            else:
+                self.add_scan(spool, host, NOW - age - datetime.timedelta(days=3), max(1, version - 1))
+                self.add_scan(spool, host, NOW - age, version)                               # usable
+        counts = ingest(store, spool)
+        return ["win%04d" % index for index in range(hosts)], counts

@@ -1,0 +1,193 @@
+"""Bulk compliance over the store (``_compliance_store``) against the pure rules applied pair by pair
+to the generated truth: the store's grouping and counting must agree with ``_compliance.evaluate``
+for every host, every update and every set."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+    evaluate_store,
+    history,
+    host_pairs,
+    load_host_statuses,
+    prune_history,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+    UpdateSetError,
+    all_updates,
+    parse_update_sets,
+)
+from tests.compliance_data import NOW, Fleet, add_catalog, iso
+
+
+def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTER_DAYS):
+    """Per host: {update_id: state}, from the generated truth and the pure rules alone."""
+    expected = {}
+    for host in hosts:
+        scans = fleet.scans.get(host, [])
+        latest = None
+        last_good = None
+        for number, record in enumerate(scans, 1):
+            facts = c.ScanFacts(scan_pk=number, finished=record["finished"], succeeded=record["succeeded"],
+                                catalog_version=record["catalog_version"], source="patchwave.windows.scan")
+            latest = facts
+            if record["succeeded"]:
+                last_good = (facts, record)
+        status = c.host_status(latest, last_good[0] if last_good else None, NOW, stale_after_days)
+        results = scans[-1]["results"] if scans else {}
+        states = {}
+        for uid in set_ids:
+            update = c.UpdateFacts(fleet.catalog[uid]["first_version"], fleet.catalog[uid]["superseded_by"] is not None)
+            raw = results.get(uid)
+            states[uid] = c.evaluate(status, update, None if raw is None else c.ResultFacts(*raw))
+        expected[host] = states
+    return expected
+
+
+@pytest.fixture
+def populated(store_address, tmp_path):
+    store = open_store(store_address)
+    catalog = add_catalog(store, 120, versions=3, seed=1)
+    fleet = Fleet(catalog, seed=2)
+    hosts, counts = fleet.generate(store, str(tmp_path / "spool"), 60)
+    assert counts["ingested"] > 60 and counts["quarantined"] == 0
+    yield store, fleet, hosts
+    store.close()
+
+
+SETS = [
+    {"name": "critical", "severities": ["Critical"]},
+    {"name": "by_kb", "kbs": ["KB5000003", "5000050", "5000119"]},
+    {"name": "by_id", "update_ids": ["00005eed-0000-0000-0000-000000000007"]},
+    {"name": "empty", "kbs": ["KB999999"]},
+]
+
+
+def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated):
+    store, fleet, hosts = populated
+    sets = [all_updates()] + parse_update_sets(SETS)
+    evaluation = evaluate_store(store, sets, hosts=hosts, now=NOW)
+    assert set(evaluation.hosts) == set(hosts)
+    for update_set in sets:
+        result = evaluation.sets[update_set.name]
+        expected = expected_states(fleet, hosts, result.update_ids)
+        if update_set.name == "by_kb":
+            assert sorted(fleet.catalog[u]["kb"] for u in result.update_ids) == ["5000003", "5000050", "5000119"]
+        if update_set.name == "empty":
+            assert result.update_ids == []
+        for host in hosts:
+            counts = c.empty_counts()
+            for state, _detail in expected[host].values():
+                counts[state] += 1
+            assert result.host_counts[host] == counts, (update_set.name, host)
+            assert result.host_compliance[host] == c.set_compliance(counts)
+            required = sorted((u, d) for u, (s, d) in expected[host].items() if s == c.REQUIRED)
+            assert sorted(result.host_required.get(host, [])) == required
+        for uid in result.update_ids:
+            counts = c.empty_counts()
+            for host in hosts:
+                counts[expected[host][uid][0]] += 1
+            assert result.update_counts[uid] == counts, (update_set.name, uid)
+    overall = evaluation.sets["all"]
+    # The mix really exercises every state and every host status.
+    assert all(overall.state_totals()[s] > 0 for s in c.STATES)
+    statuses = {s.status for s in evaluation.hosts.values()}
+    assert statuses == {c.USABLE, c.STALE, c.SCAN_FAILED, c.NEVER_SCANNED}
+    assert sum(overall.summary().values()) == len(hosts)
+
+
+def test_pairs_carry_details_and_provenance(populated):
+    store, fleet, hosts = populated
+    evaluation = evaluate_store(store, [all_updates()], hosts=hosts, now=NOW, per_update=False)
+    result = evaluation.sets["all"]
+    expected = expected_states(fleet, hosts, result.update_ids)
+    details = set()
+    for host in hosts[:30]:
+        status = evaluation.hosts[host]
+        for pair in host_pairs(store, status, result.update_ids, result.updates):
+            assert (pair["state"], pair["detail"]) == expected[host][pair["update_id"]]
+            details.add(pair["detail"])
+            if status.scan:
+                assert pair["provenance"]["scan_time"] == status.scan.finished
+                assert pair["provenance"]["source"] == "patchwave.windows.scan"
+    assert {c.SUPERSEDED, c.MISSING, c.IS_INSTALLED, c.NOT_APPLICABLE} <= details
+
+
+def test_staleness_policy_is_an_option(populated):
+    store, _fleet, hosts = populated
+    strict = load_host_statuses(store, hosts, NOW, stale_after_days=1)
+    relaxed = load_host_statuses(store, hosts, NOW, stale_after_days=0)
+    assert sum(s.status == c.STALE for s in strict.values()) > sum(s.status == c.STALE for s in relaxed.values()) == 0
+
+
+def test_corrupt_message_leaves_the_host_unknown_with_the_reason(store_address, tmp_path):
+    store = open_store(store_address)
+    catalog = add_catalog(store, 10)
+    fleet = Fleet(catalog)
+    spool = str(tmp_path / "spool")
+    fleet.add_scan(spool, "good", NOW - datetime.timedelta(hours=2), 3)
+    ingest(store, spool)
+    fleet.add_corrupt(spool, "good", None)
+    assert ingest(store, spool)["quarantined"] == 1
+    evaluation = evaluate_store(store, [all_updates()], now=datetime.datetime.now(datetime.timezone.utc))
+    status = evaluation.hosts["good"]
+    assert status.status == c.CORRUPT_MESSAGE and "not valid JSON" in status.scan.error
+    assert evaluation.sets["all"].host_compliance["good"] == c.UNKNOWN
+    assert evaluation.sets["all"].host_counts["good"][c.UNKNOWN] == 10
+    store.close()
+
+
+def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_address, tmp_path):
+    store = open_store(store_address)
+    catalog = add_catalog(store, 20)
+    fleet = Fleet(catalog, seed=5)
+    spool = str(tmp_path / "spool")
+    for days in (40, 30, 20, 10, 1):
+        fleet.add_scan(spool, "h1", NOW - datetime.timedelta(days=days), 3)
+    fleet.add_scan(spool, "h2", NOW - datetime.timedelta(days=50), 3)
+    fleet.add_scan(spool, "h2", NOW - datetime.timedelta(days=45), 3, succeeded=False)
+    ingest(store, spool)
+    assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 7
+    trend = history(store, all_updates(), days=45, now=NOW, stale_after_days=7)
+    assert len(trend) == 45 and trend[-1]["date"] == "2026-11-23"
+    assert [p for p in trend if p["date"] == iso(NOW - datetime.timedelta(days=44))[:10]][0][c.UNKNOWN] == 2
+    assert sum(trend[-1].values() if False else [trend[-1][k] for k in c.COMPLIANCE]) == 2
+    # h1's scan of 10 days ago, stale by today's policy, decided the day it was made.
+    assert prune_history(store, 25, now=NOW) == 2  # h1's scans of 40 and 30 days; h2 keeps both newest
+    remaining = store.query("SELECT host_name, finished FROM scans ORDER BY host_name, finished")
+    assert [r["host_name"] for r in remaining] == ["h1", "h1", "h1", "h2", "h2"]
+    assert prune_history(store, 25, now=NOW) == 0
+    assert prune_history(store, 0, now=NOW) == 0
+    store.close()
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"name": "all"}, "reserved"),
+    ({"name": "bad name"}, "'name' must be"),
+    ({"name": "x", "colour": "red"}, "unknown key(s) colour"),
+    ({"name": "x", "kbs": ["KBx"]}, "update set 'x'"),
+    ({"name": "x", "severities": ["Huge"]}, "'Huge' is not one of"),
+])
+def test_bad_update_sets_are_refused_with_the_set_named(entry, message):
+    with pytest.raises(UpdateSetError, match=None) as info:
+        parse_update_sets([entry])
+    assert message in str(info.value)
+
+
+def test_duplicate_set_names_and_unknown_products_are_refused(store_address):
+    with pytest.raises(UpdateSetError, match="used twice"):
+        parse_update_sets([{"name": "a"}, {"name": "a"}])
+    store = open_store(store_address)
+    add_catalog(store, 5)
+    with pytest.raises(UpdateSetError, match="update set 'p': unknown product or classification 'Windows 95'"):
+        evaluate_store(store, parse_update_sets([{"name": "p", "products": ["Windows 95"]}]))
+    store.close()
+
+
+@pytest.fixture
+def store_address(tmp_path):  # TEMPORARY until conftest's two-backend fixture lands
+    return str(tmp_path / "store.db")
