@@ -71,18 +71,27 @@ def _newest_scans(store, good_only=False, as_of=None):
     return store.query(sql, params)
 
 
-def load_host_statuses(store, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
-    """HostStatus of every host the store knows, and of every name in ``hosts`` (never scanned if
-    unknown to the store); with ``hosts`` given, only those."""
-    now = now or utc_now()
-    latest = {r["host_name"]: _scan_facts(r) for r in _newest_scans(store)}
-    good = {r["host_name"]: _scan_facts(r) for r in _newest_scans(store, good_only=True)}
-    if hosts is None:
-        names = [r["host_name"] for r in store.query("SELECT host_name FROM hosts")]
-        names.extend(n for n in latest if n not in set(names))
-    else:
-        names = list(dict.fromkeys(hosts))
+def _statuses(latest_rows, good_rows, names, now, stale_after_days):
+    latest = {r["host_name"]: _scan_facts(r) for r in latest_rows}
+    good = {r["host_name"]: _scan_facts(r) for r in good_rows}
     return {name: host_status(latest.get(name), good.get(name), now, stale_after_days) for name in sorted(names)}
+
+
+def _host_names(store_hosts, latest_rows, hosts, include_store_hosts):
+    names = set(hosts or ())
+    if hosts is None or include_store_hosts:
+        names.update(store_hosts)
+        names.update(r["host_name"] for r in latest_rows)
+    return names
+
+
+def load_host_statuses(store, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
+    """HostStatus of every host the store knows or, with ``hosts`` given, of those names only
+    (never scanned when unknown to the store)."""
+    latest = _newest_scans(store)
+    store_hosts = [r["host_name"] for r in store.query("SELECT host_name FROM hosts")] if hosts is None else ()
+    return _statuses(latest, _newest_scans(store, good_only=True), _host_names(store_hosts, latest, hosts, False),
+                     now or utc_now(), stale_after_days)
 
 
 @dataclass
@@ -125,7 +134,7 @@ class Evaluation:
 
 
 class _Scratch:
-    """Temporary tables for one evaluation: the set's updates and the deciding scans."""
+    """Temporary tables for one read: the set's updates and the deciding scans."""
 
     def __init__(self, store, cursor):
         self.store = store
@@ -133,7 +142,8 @@ class _Scratch:
         for name in ("pw_set", "pw_scans"):
             cursor.execute("DROP TABLE IF EXISTS %s" % name)
         cursor.execute(store.temp_table("pw_set", "update_id TEXT PRIMARY KEY, first_version BIGINT", keyed=True))
-        cursor.execute(store.temp_table("pw_scans", "scan_pk BIGINT PRIMARY KEY, catalog_version BIGINT", keyed=True))
+        cursor.execute(store.temp_table("pw_scans", "scan_pk BIGINT PRIMARY KEY, catalog_version BIGINT, "
+                                                    "usable INTEGER", keyed=True))
 
     def load_set(self, update_ids):
         self.cursor.execute("DELETE FROM pw_set")
@@ -142,13 +152,13 @@ class _Scratch:
                             "WHERE u.update_id = pw_set.update_id)")
 
     def load_scans(self, scans):
+        """``scans``: (scan_pk, catalog_version, usable now)."""
         self.cursor.execute("DELETE FROM pw_scans")
-        self.cursor.executemany("INSERT INTO pw_scans (scan_pk, catalog_version) VALUES (?, ?)",
-                                [(s.scan_pk, s.catalog_version) for s in scans])
+        self.cursor.executemany("INSERT INTO pw_scans (scan_pk, catalog_version, usable) VALUES (?, ?, ?)",
+                                [(pk, version, int(usable)) for pk, version, usable in scans])
 
     def rows(self, sql, params=()):
-        cursor = self.cursor.execute(sql, params)
-        return cursor.fetchall()
+        return [list(row) for row in self.cursor.execute(sql, params).fetchall()]
 
     def close(self):
         for name in ("pw_set", "pw_scans"):
@@ -172,17 +182,21 @@ def _absent_states(status):
     return evaluate(status, UpdateFacts(0), None)[0], evaluate(status, UpdateFacts(_NEWER), None)[0]
 
 
-def _count_scans(scratch, statuses, first_versions, size):
-    """Per host: counts per state over the loaded set, for hosts whose status is usable."""
+def _count_scans(groups, statuses, first_versions, size):
+    """Per host: counts per state over a set, for hosts whose status is usable.
+
+    ``groups``: rows (scan_pk, installed, hidden, reboot_required, newer, count) of returned updates.
+    """
     by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
     counts = {name: empty_counts() for name, _ in by_scan.values()}
     present = {name: [0, 0] for name in counts}  # [covered, newer] returned updates
-    for scan_pk, installed, hidden, reboot, newer, number in scratch.rows(
-            "SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s" % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS)):
+    for scan_pk, installed, hidden, reboot, newer, number in groups:
+        if scan_pk not in by_scan:
+            continue  # the scan decides nothing now (stale, or the host is not asked for)
         name, status = by_scan[scan_pk]
         counts[name][_group_state(status, installed, hidden, reboot, newer)[0]] += number
         present[name][1 if newer else 0] += number
-    for name, status in (by_scan[pk] for pk in by_scan):
+    for name, status in by_scan.values():
         version = status.scan.catalog_version
         newer_total = size if version is None else size - bisect.bisect_right(first_versions, version)
         covered_state, newer_state = _absent_states(status)
@@ -191,16 +205,19 @@ def _count_scans(scratch, statuses, first_versions, size):
     return counts
 
 
-def _count_updates(scratch, statuses, updates):
-    """Per update: hosts per state, for every host in ``statuses``."""
+def _count_updates(groups, statuses, updates):
+    """Per update: hosts per state, for every host in ``statuses``.
+
+    ``groups``: rows (update_id, installed, hidden, reboot_required, newer, count) over the scans
+    usable when the rows were read.
+    """
     usable = [s for s in statuses.values() if s.usable]
     unusable = len(statuses) - len(usable)
     versions = sorted(s.scan.catalog_version for s in usable if s.scan.catalog_version is not None)
     result = {uid: empty_counts() for uid in updates}
     present = {uid: [0, 0] for uid in updates}
     any_usable = usable[0] if usable else None
-    for update_id, installed, hidden, reboot, newer, number in scratch.rows(
-            "SELECT su.update_id, %s, count(*) %s GROUP BY su.update_id, %s" % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS)):
+    for update_id, installed, hidden, reboot, newer, number in groups:
         result[update_id][_group_state(any_usable, installed, hidden, reboot, newer)[0]] += number
         present[update_id][1 if newer else 0] += number
     for uid, facts in updates.items():
@@ -214,13 +231,13 @@ def _count_updates(scratch, statuses, updates):
     return result
 
 
-def _required_rows(scratch, statuses):
-    """Per host: [(update_id, detail)] of its Required updates in the loaded set."""
+def _required(rows, statuses):
+    """Per host: [(update_id, detail)] of its Required updates, from rows that may be Required."""
     by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
     required = {}
-    for scan_pk, update_id, installed, hidden, reboot, newer in scratch.rows(
-            "SELECT su.scan_pk, su.update_id, %s %s WHERE %s ORDER BY su.scan_pk, su.update_id"
-            % (_GROUP_COLUMNS, _JOIN, MAY_BE_REQUIRED_SQL)):
+    for scan_pk, update_id, installed, hidden, reboot, newer in rows:
+        if scan_pk not in by_scan:
+            continue
         name, status = by_scan[scan_pk]
         state, detail = _group_state(status, installed, hidden, reboot, newer)
         if state == REQUIRED:
@@ -232,6 +249,82 @@ def current_catalog_version(store):
     return store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
 
 
+def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, per_update=False,
+              required=True):
+    """The raw rows compliance is computed from, as plain JSON-serialisable data; a few bulk queries.
+
+    The rows of every host's newest successful scan are grouped, not listed, except the rows that
+    may be Required (``required``). ``per_update`` also groups them by update over the scans usable
+    at ``now``. ``evaluate_rows`` computes an Evaluation from the result, later if need be (the
+    inventory plugin caches these rows, not what it builds from them).
+    """
+    now = now or utc_now()
+    latest = _newest_scans(store)
+    rows = {"catalog_version": current_catalog_version(store), "read_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "store_hosts": [r["host_name"] for r in store.query("SELECT host_name FROM hosts")],
+            "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {}}
+    resolved = [(s, resolve(store, s)) for s in update_sets]
+    deciding = []
+    for row in latest:
+        if row["succeeded"]:
+            usable = host_status(_scan_facts(row), None, now, stale_after_days).usable
+            deciding.append((row["scan_pk"], row["catalog_version"], usable))
+    with store.transaction() as cursor:
+        scratch = _Scratch(store, cursor)
+        try:
+            scratch.load_scans(deciding)
+            for update_set, ids in resolved:
+                scratch.load_set(ids)
+                entry = {"update_ids": ids, "updates": scratch.rows(
+                    "SELECT st.update_id, st.first_version, u.kb, u.title, u.msrc_severity FROM pw_set st "
+                    "JOIN updates u ON u.update_id = st.update_id")}
+                entry["host_groups"] = scratch.rows("SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s"
+                                                    % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
+                if required:
+                    entry["required"] = scratch.rows(
+                        "SELECT su.scan_pk, su.update_id, %s %s WHERE %s ORDER BY su.scan_pk, su.update_id"
+                        % (_GROUP_COLUMNS, _JOIN, MAY_BE_REQUIRED_SQL))
+                if per_update:
+                    entry["update_groups"] = scratch.rows(
+                        "SELECT su.update_id, %s, count(*) %s WHERE ps.usable = 1 GROUP BY su.update_id, %s"
+                        % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
+                rows["sets"][update_set.name] = entry
+        finally:
+            scratch.close()
+    return rows
+
+
+def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, include_store_hosts=None):
+    """An Evaluation from ``read_rows`` output.
+
+    ``hosts``: the host names to report (unknown to the store: never scanned); None means every host
+    the store knows. ``include_store_hosts`` adds the store's hosts to ``hosts``.
+    """
+    now = now or utc_now()
+    names = _host_names(rows["store_hosts"], rows["latest"], hosts, include_store_hosts)
+    statuses = _statuses(rows["latest"], rows["good"], names, now, stale_after_days)
+    evaluation = Evaluation(now, stale_after_days, rows["catalog_version"], statuses, {})
+    for name, entry in rows["sets"].items():
+        updates = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3], "msrc_severity": r[4]}
+                   for r in entry["updates"]}
+        ids = entry["update_ids"]
+        first_versions = sorted(u["first_version"] for u in updates.values())
+        result = SetResult(name, ids, updates)
+        counts = _count_scans(entry["host_groups"], statuses, first_versions, len(ids))
+        for host, status in statuses.items():
+            if host not in counts:
+                counts[host] = empty_counts()
+                counts[host][evaluate(status, None, None)[0]] = len(ids)
+            result.host_counts[host] = counts[host]
+            result.host_compliance[host] = set_compliance(counts[host])
+        if "update_groups" in entry:
+            result.update_counts = _count_updates(entry["update_groups"], statuses, updates)
+        if "required" in entry:
+            result.host_required = _required(entry["required"], statuses)
+        evaluation.sets[name] = result
+    return evaluation
+
+
 def evaluate_store(store, update_sets, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS,
                    per_update=True, required=True):
     """Evaluate hosts against named sets (``_update_sets.UpdateSet``); return an Evaluation.
@@ -241,37 +334,8 @@ def evaluate_store(store, update_sets, hosts=None, now=None, stale_after_days=DE
     updates.
     """
     now = now or utc_now()
-    statuses = load_host_statuses(store, hosts, now, stale_after_days)
-    evaluation = Evaluation(now, stale_after_days, current_catalog_version(store), statuses, {})
-    resolved = [(s, resolve(store, s)) for s in update_sets]
-    with store.transaction() as cursor:
-        scratch = _Scratch(store, cursor)
-        try:
-            scratch.load_scans([s.scan for s in statuses.values() if s.usable])
-            for update_set, ids in resolved:
-                scratch.load_set(ids)
-                updates = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3],
-                                  "msrc_severity": r[4]}
-                           for r in scratch.rows("SELECT st.update_id, st.first_version, u.kb, u.title, "
-                                                 "u.msrc_severity FROM pw_set st JOIN updates u "
-                                                 "ON u.update_id = st.update_id")}
-                first_versions = sorted(u["first_version"] for u in updates.values())
-                result = SetResult(update_set.name, ids, updates)
-                counts = _count_scans(scratch, statuses, first_versions, len(ids))
-                for name, status in statuses.items():
-                    if name not in counts:
-                        counts[name] = empty_counts()
-                        counts[name][evaluate(status, None, None)[0]] = len(ids)
-                    result.host_counts[name] = counts[name]
-                    result.host_compliance[name] = set_compliance(counts[name])
-                if per_update:
-                    result.update_counts = _count_updates(scratch, statuses, updates)
-                if required:
-                    result.host_required = _required_rows(scratch, statuses)
-                evaluation.sets[update_set.name] = result
-        finally:
-            scratch.close()
-    return evaluation
+    rows = read_rows(store, update_sets, now, stale_after_days, per_update, required)
+    return evaluate_rows(rows, hosts, now, stale_after_days)
 
 
 def _superseded(store, update_ids):
@@ -322,19 +386,19 @@ def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE
         if wanted is None or row["host_name"] in wanted:
             scans.setdefault(row["host_name"], []).append(_scan_facts(row))
     names = sorted(set(scans) | set(hosts or ()))
-    per_scan = {}
     with store.transaction() as cursor:
         scratch = _Scratch(store, cursor)
         try:
             scratch.load_set(ids)
             first_versions = sorted(r[0] for r in scratch.rows("SELECT first_version FROM pw_set"))
             good = [s for facts in scans.values() for s in facts if s.succeeded]
-            scratch.load_scans(good)
-            pseudo = {str(s.scan_pk): HostStatus("usable", s) for s in good}
-            for key, counts in _count_scans(scratch, pseudo, first_versions, len(ids)).items():
-                per_scan[int(key)] = counts
+            scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
+            groups = scratch.rows("SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s"
+                                  % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
         finally:
             scratch.close()
+    pseudo = {s.scan_pk: HostStatus("usable", s) for s in good}
+    per_scan = _count_scans(groups, pseudo, first_versions, len(ids))
     series = []
     today = now.date()
     for offset in range(days - 1, -1, -1):

@@ -8,11 +8,13 @@ import pytest
 
 from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+    evaluate_rows,
     evaluate_store,
     history,
     host_pairs,
     load_host_statuses,
     prune_history,
+    read_rows,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
@@ -98,6 +100,24 @@ def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated):
     statuses = {s.status for s in evaluation.hosts.values()}
     assert statuses == {c.USABLE, c.STALE, c.SCAN_FAILED, c.NEVER_SCANNED}
     assert sum(overall.summary().values()) == len(hosts)
+
+
+def test_raw_rows_survive_json_and_give_the_same_evaluation(populated):
+    import json
+    store, _fleet, hosts = populated
+    sets = [all_updates()] + parse_update_sets(SETS)
+    direct = evaluate_store(store, sets, hosts=hosts, now=NOW)
+    rows = json.loads(json.dumps(read_rows(store, sets, now=NOW, per_update=True)))
+    again = evaluate_rows(rows, hosts=hosts, now=NOW)
+    for name in direct.sets:
+        assert again.sets[name].host_counts == direct.sets[name].host_counts
+        assert again.sets[name].update_counts == direct.sets[name].update_counts
+        assert sorted(map(tuple, again.sets[name].host_required.get("win0007", []))) == sorted(
+            direct.sets[name].host_required.get("win0007", []))
+    # hosts beside the store's own: a name the store never saw is never scanned, store hosts stay.
+    extra = evaluate_rows(rows, hosts=["not-in-store"], now=NOW, include_store_hosts=True)
+    assert extra.hosts["not-in-store"].status == c.NEVER_SCANNED
+    assert set(extra.hosts) == set(h for h in hosts if h in direct.hosts and direct.hosts[h].scan) | {"not-in-store"}
 
 
 def test_pairs_carry_details_and_provenance(populated):
