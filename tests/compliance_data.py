@@ -93,8 +93,9 @@ def scan_body(results, finished, catalog_updates, mode="online", reboot_pending=
 class Fleet:
     """Hosts with generated scan histories, written as state messages and ingested."""
 
-    def __init__(self, catalog, seed=0):
+    def __init__(self, catalog, seed=0, now=None):
         self.catalog = catalog
+        self.now = now or NOW  # scans are placed relative to this time
         self.rng = random.Random("fleet|%s" % seed)
         self.scans = {}   # host -> [{"finished", "succeeded", "catalog_version", "results", "corrupt"}]
 
@@ -139,12 +140,12 @@ class Fleet:
             age = datetime.timedelta(hours=self.rng.uniform(1, 72))
             version = self.rng.randint(1, versions)
             if kind < 0.15:
-                self.add_scan(spool, host, NOW - datetime.timedelta(days=20), version)       # stale
+                self.add_scan(spool, host, self.now - datetime.timedelta(days=20), version)       # stale
             elif kind < 0.22:
-                self.add_scan(spool, host, NOW - age - datetime.timedelta(days=2), version)
-                self.add_scan(spool, host, NOW - age, version, succeeded=False)              # failed after good
+                self.add_scan(spool, host, self.now - age - datetime.timedelta(days=2), version)
+                self.add_scan(spool, host, self.now - age, version, succeeded=False)              # failed after good
             else:
-                self.add_scan(spool, host, NOW - age - datetime.timedelta(days=3), max(1, version - 1))
-                self.add_scan(spool, host, NOW - age, version)                               # usable
+                self.add_scan(spool, host, self.now - age - datetime.timedelta(days=3), max(1, version - 1))
+                self.add_scan(spool, host, self.now - age, version)                               # usable
         counts = ingest(store, spool)
         return ["win%04d" % index for index in range(hosts)], counts

@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compliance_info
+short_description: Evaluated update compliance per host, per update and per named update set
+version_added: 0.1.0
+description:
+  - Evaluates every (host, update) pair from the hosts' newest scans, with the four states of
+    Configuration Manager (Required, Not Required, Installed, Unknown) and a detail saying why
+    (missing, hidden, pending reboot, installed, not applicable, superseded, never scanned, scan
+    failed, corrupt message, stale, newer catalog).
+  - Returns, per host, its status, its compliance against each set with counts per state and the
+    Required updates with their KBs, and the provenance of the scan that decided (scan time,
+    catalog version, scan mode, source); per update of each set, how many hosts require it, have
+    it, do not need it and are unknown, the figure to decide what to deploy.
+  - State messages waiting in the spool are ingested first, so the answer includes every scan
+    that has finished.
+  - Runs on the controller. Apart from ingesting waiting state messages, it changes nothing.
+options:
+  hosts:
+    description:
+      - The hosts to report, for example C({{ groups['windows'] }}). A host the store has never
+        seen is reported as never scanned (Unknown).
+      - When empty, every host the store knows is reported.
+    type: list
+    elements: str
+    default: []
+  compliance:
+    description: Only report hosts whose compliance against the set V(all) is one of these.
+    type: list
+    elements: str
+    choices: [compliant, non_compliant, unknown]
+    default: []
+  per_update:
+    description:
+      - Return hosts per state for every update of each set, most required first.
+      - The counts cover every host of O(hosts) (or of the store), whatever O(compliance) filters.
+    type: bool
+    default: true
+  top:
+    description: At most this many updates per set in RV(update_sets.*.updates), most required first. C(0) means all.
+    type: int
+    default: 0
+  details:
+    description:
+      - Also return every (update, state, detail) pair of each reported host against each set.
+        This grows with hosts times updates; use it with O(hosts) for a few hosts.
+    type: bool
+    default: false
+  spool:
+    description:
+      - The state-message spool folder to ingest before reading.
+      - Default, the environment variable E(PATCHWAVE_SPOOL), else C(spool/) beside a SQLite store.
+    type: path
+extends_documentation_fragment:
+  - patchwave.windows.store
+  - patchwave.windows.update_sets
+  - patchwave.windows.attributes
+  - patchwave.windows.attributes.controller
+  - patchwave.windows.attributes.info_module
+notes:
+  - The rules are documented in the collection's C(docs/compliance.md).
+seealso:
+  - module: patchwave.windows.scan
+  - module: patchwave.windows.catalog_info
+  - plugin: patchwave.windows.compliance
+    plugin_type: inventory
+author:
+  - patchwave.windows contributors (@patchwave)
+"""
+
+EXAMPLES = r"""
+- name: Compliance of the Windows group against this month's security updates
+  patchwave.windows.compliance_info:
+    hosts: "{{ groups['windows'] }}"
+    update_sets:
+      - name: november_security
+        classifications: [Security Updates]
+        released_after: "2026-11-01"
+  delegate_to: localhost
+  run_once: true
+  register: compliance
+
+- name: Hosts that still need something
+  ansible.builtin.debug:
+    msg: "{{ item.key }} misses {{ item.value.sets.november_security.required | map(attribute='kb') | list }}"
+  loop: "{{ compliance.hosts | dict2items | selectattr('value.sets.november_security.compliance', '==', 'non_compliant') }}"
+
+- name: Every pair of two hosts with its detail and provenance
+  patchwave.windows.compliance_info:
+    hosts: [web01, web02]
+    details: true
+    per_update: false
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+catalog_version:
+  description: The store's current catalog version; null for an empty store.
+  returned: always
+  type: int
+evaluated_at:
+  description: When the evaluation ran (UTC); staleness is measured from it.
+  returned: always
+  type: str
+stale_after_days:
+  description: The staleness policy used.
+  returned: always
+  type: int
+ingested:
+  description: State messages moved from the spool into the store before reading (ingested, duplicates, quarantined).
+  returned: always
+  type: dict
+hosts:
+  description: Per reported host (the key), its status and compliance.
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: V(usable), or why no usable scan exists (V(never_scanned), V(scan_failed), V(corrupt_message), V(stale)).
+      type: str
+    compliance:
+      description: Compliance against the set V(all).
+      type: str
+    pending_reboot:
+      description: The deciding scan found a restart outstanding.
+      type: bool
+    last_scan:
+      description: Provenance of the deciding scan (scan_time, catalog_version, scan_mode, server_selection, source, forced), error for a failed one.
+      type: dict
+    last_good_scan:
+      description: Time, catalog version and mode of the newest successful scan, null when none.
+      type: dict
+    sets:
+      description: Per set name, compliance, counts per state and the Required updates (update_id, kb, title, detail).
+      type: dict
+    pairs:
+      description: With O(details), per set name, every update with its state, detail and provenance.
+      type: dict
+      returned: when O(details=true)
+update_sets:
+  description: Per set name (always including V(all)), its size and summary.
+  returned: always
+  type: dict
+  contains:
+    update_count:
+      description: Updates in the set.
+      type: int
+    hosts:
+      description: Reported hosts per compliance state (compliant, non_compliant, unknown).
+      type: dict
+    pairs:
+      description: (host, update) pairs per state (required, not_required, installed, unknown).
+      type: dict
+    percent_compliant:
+      description: Installed and Not Required pairs as a share of all pairs.
+      type: float
+    updates:
+      description: With O(per_update), each update (update_id, kb, title, msrc_severity) with hosts per state, most required first.
+      type: list
+      elements: dict
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+    PENDING_REBOOT,
+    REQUIRED,
+    percent_compliant,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+    evaluate_store,
+    host_pairs,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store import StoreError, open_store, resolve_spool
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+    ALL_UPDATES,
+    UPDATE_SET_SPEC,
+    UpdateSetError,
+    all_updates,
+    parse_update_sets,
+)
+
+
+def scan_summary(scan):
+    return None if scan is None else {"scan_time": scan.finished, "catalog_version": scan.catalog_version,
+                                      "scan_mode": scan.mode}
+
+
+def host_report(name, status, evaluation):
+    """The RETURN ``hosts.<name>`` entry (without pairs)."""
+    last_scan = status.provenance()
+    if last_scan is not None and status.scan.error:
+        last_scan["error"] = status.scan.error
+    sets = {}
+    pending = bool(status.usable and status.scan.reboot_pending)
+    for set_name, result in evaluation.sets.items():
+        required = []
+        for update_id, detail in result.host_required.get(name, ()):
+            facts = result.updates.get(update_id, {})
+            required.append({"update_id": update_id, "kb": facts.get("kb"), "title": facts.get("title"),
+                             "detail": detail})
+            pending = pending or detail == PENDING_REBOOT
+        sets[set_name] = {"compliance": result.host_compliance[name], "counts": result.host_counts[name],
+                          "required": required}
+    return {"status": status.status, "compliance": evaluation.sets[ALL_UPDATES].host_compliance[name],
+            "pending_reboot": pending, "last_scan": last_scan, "last_good_scan": scan_summary(status.last_good),
+            "sets": sets}
+
+
+def set_report(result, hosts, per_update, top):
+    counts = {}
+    for name in hosts:
+        state = result.host_compliance[name]
+        counts[state] = counts.get(state, 0) + 1
+    pairs = dict.fromkeys(("required", "not_required", "installed", "unknown"), 0)
+    for name in hosts:
+        for state, number in result.host_counts[name].items():
+            pairs[state] += number
+    entry = {"update_count": len(result.update_ids),
+             "hosts": {state: counts.get(state, 0) for state in ("compliant", "non_compliant", "unknown")},
+             "pairs": pairs, "percent_compliant": percent_compliant(pairs)}
+    if per_update:
+        updates = []
+        for uid in result.update_ids:
+            facts = result.updates.get(uid, {})
+            updates.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"),
+                            "msrc_severity": facts.get("msrc_severity"), "hosts": result.update_counts[uid]})
+        updates.sort(key=lambda u: (-u["hosts"][REQUIRED], u["kb"] or "", u["update_id"]))
+        entry["updates"] = updates[:top] if top else updates
+    return entry
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            hosts=dict(type="list", elements="str", default=[]),
+            compliance=dict(type="list", elements="str", default=[], choices=["compliant", "non_compliant", "unknown"]),
+            per_update=dict(type="bool", default=True),
+            top=dict(type="int", default=0),
+            details=dict(type="bool", default=False),
+            update_sets=dict(type="list", elements="dict", default=[], options=UPDATE_SET_SPEC),
+            stale_after_days=dict(type="int", default=7),
+            store=dict(type="str"),
+            spool=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    for option in ("top", "stale_after_days"):
+        if params[option] < 0:
+            module.fail_json(msg="%s must be 0 or more, not %d" % (option, params[option]))
+    try:
+        update_sets = [all_updates()] + parse_update_sets(params["update_sets"])
+    except UpdateSetError as exc:
+        module.fail_json(msg=str(exc))
+
+    store = None
+    try:
+        store = open_store(params["store"])
+        ingested = ingest(store, resolve_spool(params["spool"], params["store"]))
+        evaluation = evaluate_store(store, update_sets, hosts=params["hosts"] or None,
+                                    stale_after_days=params["stale_after_days"], per_update=params["per_update"])
+        hosts = {}
+        for name, status in evaluation.hosts.items():
+            report = host_report(name, status, evaluation)
+            if params["compliance"] and report["compliance"] not in params["compliance"]:
+                continue
+            if params["details"]:
+                report["pairs"] = {set_name: host_pairs(store, status, result.update_ids, result.updates)
+                                   for set_name, result in evaluation.sets.items()}
+            hosts[name] = report
+        sets = {name: set_report(result, list(hosts), params["per_update"], params["top"])
+                for name, result in evaluation.sets.items()}
+    except (StoreError, UpdateSetError) as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:
+        module.fail_json(msg="compliance evaluation failed: %s" % exc, exception=traceback.format_exc())
+    finally:
+        if store is not None:
+            store.close()
+    module.exit_json(changed=False, catalog_version=evaluation.catalog_version,
+                     evaluated_at=evaluation.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     stale_after_days=params["stale_after_days"], ingested=ingested, hosts=hosts, update_sets=sets)
+
+
+if __name__ == "__main__":
+    main()
