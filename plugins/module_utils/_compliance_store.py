@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import os
 from dataclasses import dataclass, field
 
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
@@ -420,13 +421,37 @@ def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE
     return series
 
 
+DEFAULT_HISTORY_DAYS = 400
+
+
+def history_days(env=None):
+    """The retention of scan history in days: ``PATCHWAVE_HISTORY_DAYS``, else 400; 0 keeps all."""
+    env = os.environ if env is None else env
+    text = env.get("PATCHWAVE_HISTORY_DAYS", "").strip()
+    if not text:
+        return DEFAULT_HISTORY_DAYS
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError("PATCHWAVE_HISTORY_DAYS must be a whole number of days, 0 or more, not %r" % text)
+    return days
+
+
 def prune_history(store, days, now=None):
     """Delete scans finished more than ``days`` days ago, keeping every host's newest scan and
-    newest successful scan; one transaction. Returns the number of scans removed."""
+    newest successful scan; one transaction. Returns the number of scans removed.
+
+    Cheap when nothing is due: the oldest scan time is read from an index first.
+    """
     if not days:
         return 0
     now = now or utc_now()
     cutoff = (now - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    oldest = store.query("SELECT min(finished) AS f FROM scans")[0]["f"]
+    if oldest is None or oldest >= cutoff:
+        return 0
     keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY finished DESC, "
             "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
     with store.transaction() as cursor:

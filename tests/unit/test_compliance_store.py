@@ -211,3 +211,26 @@ def test_duplicate_set_names_and_unknown_products_are_refused(store_address):
 @pytest.fixture
 def store_address(tmp_path):  # TEMPORARY until conftest's two-backend fixture lands
     return str(tmp_path / "store.db")
+
+
+def test_ingest_applies_the_retention_from_the_environment(tmp_path, monkeypatch):
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days
+    store = open_store(str(tmp_path / "s.db"))
+    catalog = add_catalog(store, 5)
+    fleet = Fleet(catalog)
+    spool = str(tmp_path / "spool")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    fleet.add_scan(spool, "h1", now - datetime.timedelta(days=500), 3)
+    fleet.add_scan(spool, "h1", now - datetime.timedelta(days=450), 3)
+    assert ingest(store, spool)["pruned"] == 1  # the 500-day scan goes; the newest stays whatever its age
+    fleet.add_scan(spool, "h1", now - datetime.timedelta(days=1), 3)
+    monkeypatch.setenv("PATCHWAVE_HISTORY_DAYS", "0")
+    assert ingest(store, spool)["pruned"] == 0
+    fleet.add_scan(spool, "h1", now, 3)
+    monkeypatch.delenv("PATCHWAVE_HISTORY_DAYS")
+    assert ingest(store, spool)["pruned"] == 1  # the 450-day scan, now that newer ones exist
+    assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 2
+    assert history_days({"PATCHWAVE_HISTORY_DAYS": "30"}) == 30
+    with pytest.raises(ValueError, match="PATCHWAVE_HISTORY_DAYS"):
+        history_days({"PATCHWAVE_HISTORY_DAYS": "a month"})
+    store.close()

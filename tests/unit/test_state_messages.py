@@ -50,7 +50,7 @@ def test_write_is_atomic_and_ingest_moves_messages_into_the_store(store, tmp_pat
     path = write_message(spool, "win01", "scan", scan_body(1), catalog_version=3)
     assert os.path.basename(path).startswith("win01~") and not any(n.startswith(".") and n.endswith(".tmp")
                                                                    for n in os.listdir(spool))
-    assert ingest(store, spool) == {"ingested": 1, "duplicates": 0, "quarantined": 0}
+    assert ingest(store, spool) == {"ingested": 1, "duplicates": 0, "quarantined": 0, "pruned": 0}
     assert pending_files(spool) == []
     good = last_good_scan(store, "win01")
     assert good["catalog_version"] == 3 and good["mode"] == "online"
@@ -65,7 +65,7 @@ def test_reingesting_the_same_message_is_a_duplicate(store, tmp_path):
     shutil.copyfile(path, keep)
     ingest(store, spool)
     shutil.copyfile(keep, path)
-    assert ingest(store, spool) == {"ingested": 0, "duplicates": 1, "quarantined": 0}
+    assert ingest(store, spool) == {"ingested": 0, "duplicates": 1, "quarantined": 0, "pruned": 0}
     assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 1
 
 
@@ -100,7 +100,7 @@ def test_partial_temporary_files_are_left_alone(store, tmp_path):
     spool = tmp_path / "spool"
     spool.mkdir()
     (spool / ".1234.tmp").write_text('{"half": ')
-    assert ingest(store, str(spool)) == {"ingested": 0, "duplicates": 0, "quarantined": 0}
+    assert ingest(store, str(spool)) == {"ingested": 0, "duplicates": 0, "quarantined": 0, "pruned": 0}
     assert (spool / ".1234.tmp").exists()
 
 
