@@ -72,8 +72,6 @@ def print_summary(answers):
 
 def scan_fleet(store):
     """Step 2: scan a lab fleet over WinRM and show each host's result."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
     from tests.lab.profiles import FleetProfile
 
     print("== step 2, compliance scan of %d simulated Windows hosts over WinRM (NTLM, message encryption)" % HOSTS)
@@ -81,29 +79,51 @@ def scan_fleet(store):
     profile = FleetProfile(store, seed=7, time_scale=0.05)
     with profile.fleet(HOSTS, auth="ntlm") as fleet:
         inventory = fleet.write_inventory(os.path.join(DEMO, "lab-inventory.yml"))
+        names = [fleet.host_name(index) for index in range(1, HOSTS + 1)]
         variables = "scan_compliance_store=%s scan_compliance_spool=%s scan_compliance_poll_interval=0.5" % (store, spool)
         started = time.time()
         output = ansible("patchwave.windows.scan_compliance", "-e", variables, inventory=inventory, local=False)
         print("first scan: %s in %.0f s" % (recap(output), time.time() - started))
         output = ansible("patchwave.windows.scan_compliance", "-e", variables, inventory=inventory, local=False)
         print("second scan (unforced, inside the 24 h TTL, same catalog version): %s" % recap(output))
-    opened = open_store(store)
-    try:
-        ingest(opened, spool)
-        rows = opened.query(
-            "SELECT s.host_name, s.mode, s.succeeded, s.reboot_pending, s.wua_version, "
-            "(SELECT count(*) FROM scan_updates u WHERE u.scan_pk = s.scan_pk AND u.installed = 0) AS missing, "
-            "(SELECT count(*) FROM scan_updates u WHERE u.scan_pk = s.scan_pk AND u.installed = 1) AS installed "
-            "FROM scans s ORDER BY s.host_name, s.scan_pk")
-    finally:
-        opened.close()
+    return inventory, spool, profile, names
+
+
+def evaluate_fleet(store, spool, profile, hosts):
+    """Step 3: compliance of every host, from the store, through compliance_info."""
+    print("== step 3, compliance evaluation (Required / Not Required / Installed / Unknown)")
+    answer = os.path.join(DEMO, "compliance.json")
+    ansible(os.path.join(REPO, "tests", "demo", "compliance_summary.yml"), "-e",
+            json.dumps({"store": store, "spool": spool, "out": answer, "fleet_hosts": hosts + ["win-new01"]}))
+    with open(answer, encoding="utf-8") as handle:
+        info = json.load(handle)
+    print("catalog version %s; a host the store has never seen (win-new01) is Unknown" % info["catalog_version"])
     print()
-    print("%-8s %-9s %-18s %9s %9s  %s" % ("host", "profile", "platform", "installed", "not inst.", "reboot pending"))
-    for index, row in enumerate(rows, start=1):
-        state = profile.host_state(index)
-        print("%-8s %-9s %-18s %9d %9d  %s" % (row["host_name"], state.profile[:9], state.platform.key[:18],
-                                               row["installed"], row["missing"], "yes" if row["reboot_pending"] else ""))
+    print("%-9s %-9s %-18s %-14s %8s %9s %8s %8s  %s" % ("host", "profile", "platform", "all updates", "required",
+                                                          "installed", "not req.", "unknown", "security set"))
+    for index, name in enumerate(hosts + ["win-new01"], start=1):
+        report = info["hosts"][name]
+        counts = report["sets"]["all"]["counts"]
+        state = profile.host_state(index) if name != "win-new01" else None
+        print("%-9s %-9s %-18s %-14s %8d %9d %8d %8d  %s%s" % (
+            name, state.profile[:9] if state else "-", state.platform.key[:18] if state else "-",
+            report["compliance"], counts["required"], counts["installed"], counts["not_required"], counts["unknown"],
+            report["sets"]["security"]["compliance"], " (reboot pending)" if report["pending_reboot"] else ""))
     print()
+    for name in ("all", "security"):
+        summary = info["update_sets"][name]
+        print("set %-9s %5d updates: hosts %s; pairs %s; %.1f%% compliant" % (
+            name, summary["update_count"], ", ".join("%s %d" % kv for kv in summary["hosts"].items()),
+            ", ".join("%s %d" % kv for kv in summary["pairs"].items()), summary["percent_compliant"]))
+    print()
+    print("most required security updates (hosts: required / installed / not required / unknown):")
+    for update in info["update_sets"]["security"]["updates"]:
+        hosts_by_state = update["hosts"]
+        print("  KB%-8s %-60s %3d / %3d / %3d / %3d" % (
+            update["kb"], (update["title"] or "")[:60], hosts_by_state["required"], hosts_by_state["installed"],
+            hosts_by_state["not_required"], hosts_by_state["unknown"]))
+    print()
+    return info
 
 
 def recap(output):
@@ -143,7 +163,8 @@ def main():
     with open(answers, encoding="utf-8") as handle:
         print_summary(json.load(handle))
     print("store: %s" % os.path.relpath(store, REPO))
-    scan_fleet(store)
+    _inventory, spool, profile, names = scan_fleet(store)
+    evaluate_fleet(store, spool, profile, names)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))
