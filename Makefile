@@ -19,7 +19,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export PATCHWAVE_SHARED := $(SHARED)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: all venv debs collection test unit sanity lint molecule demo bench clean
+.PHONY: all venv debs postgres collection test unit sanity lint molecule demo bench clean
 
 all: test
 
@@ -40,13 +40,23 @@ debs:
 	  else echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \
 	fi
 
+# The PostgreSQL backend's tests start a private server from the Debian binaries
+# (/usr/lib/postgresql/*/bin); no system cluster is used.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian package: postgresql"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "missing PostgreSQL server binaries (Debian package postgresql): run as root or install it"; exit 1; fi; \
+	fi
+
 collection:
 	@mkdir -p $(dir $(LINK))
 	@[ -L $(LINK) ] || ln -s $(CURDIR) $(LINK)
 
-test: venv debs collection unit sanity lint molecule
+test: venv debs postgres collection unit sanity lint molecule
 
-unit: venv debs collection
+unit: venv debs postgres collection
 	$(PY) -m pytest -q -ra tests/unit tests/integration
 
 sanity: venv collection

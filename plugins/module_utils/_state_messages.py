@@ -140,6 +140,8 @@ def ingest(store, spool):
         quarantined = []
         stamp = _now()
         with store.transaction() as cursor:
+            # Controllers sharing a PostgreSQL store each have their own spool (and lock file).
+            store.lock_for_ingest(cursor)
             for name in names:
                 path = os.path.join(spool, name)
                 try:
@@ -155,7 +157,7 @@ def ingest(store, spool):
                     quarantined.append(name)
                     counts["quarantined"] += 1
                     continue
-                if _store_message(cursor, message, stamp):
+                if _store_message(store, cursor, message, stamp):
                     counts["ingested"] += 1
                 else:
                     counts["duplicates"] += 1
@@ -193,7 +195,7 @@ def _quarantine(cursor, name, host, reason, stamp):
             (_next_scan_pk(cursor), "quarantine:" + name, host, stamp, "corrupt state message: %s" % reason, stamp))
 
 
-def _store_message(cursor, message, stamp):
+def _store_message(store, cursor, message, stamp):
     """Insert one message; False when the store already has it."""
     if cursor.execute("SELECT 1 FROM scans WHERE message_id = ?", (message["message_id"],)).fetchone():
         return False
@@ -222,11 +224,14 @@ def _store_message(cursor, message, stamp):
          int(body["reboot_pending"]), ",".join(body["reboot_sources"]), body["last_boot"],
          message.get("controller"), stamp))
     if succeeded:
-        cursor.executemany(
-            "INSERT INTO scan_updates (scan_pk, update_id, revision_number, installed, hidden, downloaded) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(scan_pk, u["update_id"].lower(), u["revision_number"], int(u["is_installed"]), int(u["is_hidden"]),
-              int(u["is_downloaded"])) for u in body["updates"]])
+        # scan_pk is new, so only a repeated update id within this message could conflict: first one wins.
+        rows = {}
+        for u in body["updates"]:
+            rows.setdefault(u["update_id"].lower(), (
+                scan_pk, u["update_id"].lower(), u["revision_number"], int(u["is_installed"]), int(u["is_hidden"]),
+                int(u["is_downloaded"])))
+        store.copy_rows(cursor, "scan_updates", ("scan_pk", "update_id", "revision_number", "installed", "hidden",
+                                                 "downloaded"), rows.values())
     return True
 
 
