@@ -189,7 +189,7 @@ def _count_scans(groups, statuses, first_versions, size):
     ``groups``: rows (scan_pk, installed, hidden, reboot_required, newer, count) of returned updates.
     """
     by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
-    counts = {name: empty_counts() for name, _ in by_scan.values()}
+    counts = {name: empty_counts() for name, _status in by_scan.values()}
     present = {name: [0, 0] for name in counts}  # [covered, newer] returned updates
     for scan_pk, installed, hidden, reboot, newer, number in groups:
         if scan_pk not in by_scan:
@@ -465,4 +465,3 @@ def prune_history(store, days, now=None):
             cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
         cursor.execute("DROP TABLE pw_prune")
     return removed
-

@@ -43,7 +43,7 @@ options:
     type: bool
     default: true
   top:
-    description: At most this many updates per set in RV(update_sets.*.updates), most required first. C(0) means all.
+    description: At most this many updates per set in RV(update_sets), most required first. C(0) means all.
     type: int
     default: 0
   details:

@@ -99,8 +99,9 @@ def evaluate_fleet(store, spool, profile, hosts):
         info = json.load(handle)
     print("catalog version %s; a host the store has never seen (win-new01) is Unknown" % info["catalog_version"])
     print()
-    print("%-9s %-9s %-18s %-14s %8s %9s %8s %8s  %s" % ("host", "profile", "platform", "all updates", "required",
-                                                          "installed", "not req.", "unknown", "security set"))
+    columns = ("host", "profile", "platform", "all updates", "required", "installed", "not req.", "unknown",
+               "security set")
+    print("%-9s %-9s %-18s %-14s %8s %9s %8s %8s  %s" % columns)
     for index, name in enumerate(hosts + ["win-new01"], start=1):
         report = info["hosts"][name]
         counts = report["sets"]["all"]["counts"]

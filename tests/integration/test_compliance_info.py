@@ -63,12 +63,13 @@ def test_compliance_info_reports_hosts_sets_and_updates(runner, tmp_path):
 def test_filters_details_and_errors(runner, tmp_path):
     store, store_path, _catalog, names = build(tmp_path, hosts=20)
     store.close()
-    tasks = ("    - name: non-compliant only, with pairs\n      patchwave.windows.compliance_info:\n"
+    first = ("    - name: non-compliant only, with pairs\n      patchwave.windows.compliance_info:\n"
              "        store: %s\n        compliance: [non_compliant]\n        details: true\n        top: 3\n"
-             "      register: info\n" % store_path) + save("info", "info") + (
-             "    - name: a typo in a set\n      patchwave.windows.compliance_info:\n        store: %s\n"
-             "        update_sets: [{name: p, products: ['Windows 95']}]\n      register: bad\n"
-             "      ignore_errors: true\n" % store_path) + save("bad", "bad")
+             "      register: info\n" % store_path)
+    second = ("    - name: a typo in a set\n      patchwave.windows.compliance_info:\n        store: %s\n"
+              "        update_sets: [{name: p, products: ['Windows 95']}]\n      register: bad\n"
+              "      ignore_errors: true\n" % store_path)
+    tasks = first + save("info", "info") + second + save("bad", "bad")
     runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
     info = runner.result("info")
     assert info["hosts"] and all(h["compliance"] == "non_compliant" for h in info["hosts"].values())

@@ -175,7 +175,7 @@ def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_addre
     trend = history(store, all_updates(), days=45, now=NOW, stale_after_days=7)
     assert len(trend) == 45 and trend[-1]["date"] == "2026-11-23"
     assert [p for p in trend if p["date"] == iso(NOW - datetime.timedelta(days=44))[:10]][0][c.UNKNOWN] == 2
-    assert sum(trend[-1].values() if False else [trend[-1][k] for k in c.COMPLIANCE]) == 2
+    assert sum(trend[-1][k] for k in c.COMPLIANCE) == 2
     # h1's scan of 10 days ago, stale by today's policy, decided the day it was made.
     assert prune_history(store, 25, now=NOW) == 2  # h1's scans of 40 and 30 days; h2 keeps both newest
     remaining = store.query("SELECT host_name, finished FROM scans ORDER BY host_name, finished")
