@@ -23,6 +23,7 @@ import re
 import socket
 import uuid
 
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days, prune_history
 from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import SCAN_SCHEMA, validate
 
 MESSAGE_VERSION = 1
@@ -124,13 +125,14 @@ def pending_files(spool):
                   else 0)
 
 
-def ingest(store, spool):
+def ingest(store, spool, env=None):
     """Move every complete message from ``spool`` into ``store``; return counts.
 
     Safe to run concurrently (a lock file serialises ingesters) and to re-run after a crash (the
-    store ignores a message id it already holds).
+    store ignores a message id it already holds). After new messages land, history older than the
+    retention (``PATCHWAVE_HISTORY_DAYS``, default 400 days) is pruned when any is due.
     """
-    counts = {"ingested": 0, "duplicates": 0, "quarantined": 0}
+    counts = {"ingested": 0, "duplicates": 0, "quarantined": 0, "pruned": 0}
     lock = _lock(spool)
     try:
         names = pending_files(spool)
@@ -169,6 +171,8 @@ def ingest(store, spool):
             os.makedirs(target, exist_ok=True)
             for name in quarantined:
                 os.replace(os.path.join(spool, name), os.path.join(target, name))
+        if counts["ingested"] or counts["quarantined"]:
+            counts["pruned"] = prune_history(store, history_days(env))
         return counts
     finally:
         lock.close()
@@ -229,9 +233,9 @@ def _store_message(store, cursor, message, stamp):
         for u in body["updates"]:
             rows.setdefault(u["update_id"].lower(), (
                 scan_pk, u["update_id"].lower(), u["revision_number"], int(u["is_installed"]), int(u["is_hidden"]),
-                int(u["is_downloaded"])))
+                int(u["is_downloaded"]), None if "reboot_required" not in u else int(u["reboot_required"])))
         store.copy_rows(cursor, "scan_updates", ("scan_pk", "update_id", "revision_number", "installed", "hidden",
-                                                 "downloaded"), rows.values())
+                                                 "downloaded", "reboot_required"), rows.values())
     return True
 
 

@@ -21,7 +21,7 @@ import re
 import sqlite3
 from urllib.parse import unquote
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
 # around its bulk copy (building an index once from the data is cheaper than growing it row by row).
@@ -179,6 +179,13 @@ MIGRATIONS = {
             reason TEXT NOT NULL,
             quarantined_at TEXT NOT NULL
         )""",
+    ],
+    3: [
+        # IUpdate2.RebootRequired: installed, but the host must restart to finish (counts as Required).
+        # NULL for messages that did not carry it.
+        "ALTER TABLE scan_updates ADD COLUMN reboot_required INTEGER",
+        # Compliance reads each host's newest scans; history is pruned by age.
+        "CREATE INDEX scans_finished ON scans (finished)",
     ],
 }
 
