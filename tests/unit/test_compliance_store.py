@@ -208,14 +208,10 @@ def test_duplicate_set_names_and_unknown_products_are_refused(store_address):
     store.close()
 
 
-@pytest.fixture
-def store_address(tmp_path):  # TEMPORARY until conftest's two-backend fixture lands
-    return str(tmp_path / "store.db")
 
-
-def test_ingest_applies_the_retention_from_the_environment(tmp_path, monkeypatch):
+def test_ingest_applies_the_retention_from_the_environment(store_address, tmp_path, monkeypatch):
     from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days
-    store = open_store(str(tmp_path / "s.db"))
+    store = open_store(store_address)
     catalog = add_catalog(store, 5)
     fleet = Fleet(catalog)
     spool = str(tmp_path / "spool")
