@@ -125,7 +125,8 @@ def select_update_ids(store, update_filter, limit=None):
     sql = "SELECT u.update_id FROM updates u"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
-    sql += " ORDER BY u.release_date DESC, u.title, u.update_id"
+    # NULLs placed explicitly: SQLite and PostgreSQL disagree on where they sort by default.
+    sql += " ORDER BY u.release_date DESC NULLS LAST, u.title NULLS FIRST, u.update_id"
     if limit:
         sql += " LIMIT %d" % int(limit)
     return [r["update_id"] for r in store.query(sql, params)], unknown
@@ -199,7 +200,7 @@ def describe_updates(store, update_ids, languages=("en",)):
         described[r["update_id"]]["kbs"].append(r["kb"])
     for r in _related(store, "SELECT c.update_id, c.category_id, k.title, k.category_type FROM update_categories c "
                              "LEFT JOIN updates k ON k.update_id = c.category_id WHERE c.update_id IN (%s) "
-                             "ORDER BY k.title", ids):
+                             "ORDER BY k.title NULLS FIRST", ids):
         entry = described[r["update_id"]]
         category = {"id": r["category_id"], "title": r["title"], "type": r["category_type"]}
         entry["categories"].append(category)

@@ -468,9 +468,6 @@ def test_connection_errors_name_the_store_without_the_password(postgres_dsn):
     assert "s3cretpw" not in str(raised.value)
 
 
-@pytest.mark.xfail(reason="SQLite sorts NULL first, PostgreSQL last: _catalog_query's ORDER BY needs explicit "
-                          "NULLS FIRST/LAST (SQLite has them since 3.30) for updates without a release date or title",
-                   strict=False)
 def test_updates_without_release_date_or_title_sort_alike(postgres_dsn, tmp_path):
     from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogUpdate
 
