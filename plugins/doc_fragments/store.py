@@ -14,6 +14,10 @@ options:
     description:
       - Where the collection keeps catalog versions, updates and host state.
       - A file path selects the embedded SQLite store; it is created, with its folder, on first use.
+      - A C(postgresql://) URL (libpq connection URI) selects a PostgreSQL store shared by several
+        controllers; the database must exist, its tables are created on first use, and the Python
+        package C(psycopg) (3.x) must be installed on the controller. Add C(sslmode=verify-full) to
+        have the server's certificate checked.
       - When not set, the environment variable E(PATCHWAVE_STORE) is used, else
         C($XDG_DATA_HOME/patchwave/patchwave.db) (C(~/.local/share/patchwave/patchwave.db) when
         E(XDG_DATA_HOME) is unset).
@@ -22,4 +26,26 @@ options:
     type: str
 notes:
   - Every change to the store is one transaction; a failure leaves the store as it was.
+"""
+
+    # Plugins (the inventory plugin) read their options through the configuration system, so the
+    # environment variables are declared as option sources rather than read by the code.
+    INVENTORY = r"""
+options:
+  store:
+    description:
+      - Where the collection keeps catalog versions, updates and host state.
+      - A file path selects the embedded SQLite store, a C(postgresql://) URL the PostgreSQL store.
+      - When not set, C($XDG_DATA_HOME/patchwave/patchwave.db) (C(~/.local/share/patchwave/patchwave.db)
+        when E(XDG_DATA_HOME) is unset).
+    type: str
+    env:
+      - name: PATCHWAVE_STORE
+  spool:
+    description:
+      - The state-message spool folder, ingested into the store before it is read.
+      - When not set, C(spool/) beside a SQLite store, C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
+    type: path
+    env:
+      - name: PATCHWAVE_SPOOL
 """
