@@ -26,7 +26,11 @@ import uuid
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days, prune_history
 from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import SCAN_SCHEMA, validate
 
-MESSAGE_VERSION = 1
+# Version 2 carries a scan's per-update results as compact records (what the store keeps); version 1
+# carried the host's whole answer. Both are read.
+MESSAGE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+RECORD_FIELDS = ("update_id", "revision_number", "installed", "hidden", "downloaded", "reboot_required")
 KINDS = ("scan", "scan_failure")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 QUARANTINE = "quarantine"
@@ -41,10 +45,35 @@ def message_file_name(host, message_id):
     return "%s~%s.json" % (_SAFE.sub("_", host)[:100], message_id)
 
 
+def _records(updates):
+    """UPDATE_SCHEMA entries as compact records (RECORD_FIELDS), update ids lower case, the first
+    entry of a repeated update id kept."""
+    records = {}
+    for u in updates:
+        uid = u["update_id"].lower()
+        if uid not in records:
+            records[uid] = [uid, u["revision_number"], u["is_installed"], u["is_hidden"], u["is_downloaded"],
+                            u.get("reboot_required")]
+    return list(records.values())
+
+
 def write_message(spool, host, kind, body, catalog_version=None, forced=False):
-    """Write one state message into ``spool`` atomically; return its path."""
+    """Write one state message into ``spool`` atomically; return its path.
+
+    The body is checked against the contract here, once, where it enters the spool: a ``scan``
+    body against SCAN_SCHEMA (ValueError naming the host and the problems otherwise). Its
+    per-update results travel as compact records, the fields the store keeps.
+    """
     if kind not in KINDS:
         raise ValueError("state message kind %r is not one of %s" % (kind, ", ".join(KINDS)))
+    problems = validate(body, SCAN_SCHEMA if kind == "scan" else _FAILURE_SCHEMA, "body")
+    if problems:
+        raise ValueError("state message for %s: the %s result breaks the contract: %s"
+                         % (host, kind, "; ".join(problems[:3])))
+    if kind == "scan":
+        records = _records(body["updates"])
+        body = dict((k, v) for k, v in body.items() if k != "updates")
+        body["records"] = records
     os.makedirs(spool, exist_ok=True)
     message_id = str(uuid.uuid4())
     message = {
@@ -72,7 +101,7 @@ _MESSAGE_SCHEMA = {
     "type": "object",
     "required": ["message_version", "message_id", "kind", "host", "created", "catalog_version", "forced", "body"],
     "properties": {
-        "message_version": {"type": "integer", "enum": [MESSAGE_VERSION]},
+        "message_version": {"type": "integer", "enum": list(READABLE_VERSIONS)},
         "message_id": {"type": "string"},
         "kind": {"type": "string", "enum": list(KINDS)},
         "host": {"type": "string"},
@@ -92,16 +121,50 @@ _FAILURE_SCHEMA = {
 }
 
 
+# A version 2 scan body: SCAN_SCHEMA without ``updates``, with ``records`` (checked by _record_problem).
+_SCAN_BODY_SCHEMA = dict(SCAN_SCHEMA, required=[k for k in SCAN_SCHEMA["required"] if k != "updates"] + ["records"],
+                         properties=dict([(k, v) for k, v in SCAN_SCHEMA["properties"].items() if k != "updates"],
+                                         records={"type": "array"}))
+
+
+def _record_problem(records):
+    """Why the records of a version 2 scan body are unusable, or None. One pass, no recursion: a
+    scan carries hundreds of records and ingest reads thousands of scans."""
+    for index, record in enumerate(records):
+        if type(record) is not list or len(record) != 6:
+            return "message.body.records[%d]: expected [%s]" % (index, ", ".join(RECORD_FIELDS))
+        uid, revision, installed, hidden, downloaded, reboot = record
+        if (type(uid) is not str or type(revision) is not int or revision < 0 or type(installed) is not bool
+                or type(hidden) is not bool or type(downloaded) is not bool
+                or (reboot is not None and type(reboot) is not bool)):
+            return "message.body.records[%d]: wrong types in %r" % (index, record)
+    return None
+
+
 def parse_message(text):
-    """Return ``(message, problem)``: the decoded message, or None and why it is unusable."""
+    """Return ``(message, problem)``: the decoded message, or None and why it is unusable.
+
+    A version 1 scan body (the host's whole answer) is checked against SCAN_SCHEMA and turned into
+    records, so the rest of ingest sees version 2 only.
+    """
     try:
         message = json.loads(text)
     except ValueError as exc:
         return None, "not valid JSON (%s)" % exc
     problems = validate(message, _MESSAGE_SCHEMA, "message")
     if not problems:
-        schema = SCAN_SCHEMA if message["kind"] == "scan" else _FAILURE_SCHEMA
-        problems = validate(message["body"], schema, "message.body")
+        body = message["body"]
+        if message["kind"] == "scan_failure":
+            problems = validate(body, _FAILURE_SCHEMA, "message.body")
+        elif message["message_version"] == 1:
+            problems = validate(body, SCAN_SCHEMA, "message.body")
+            if not problems:
+                body["records"] = _records(body.pop("updates"))
+        else:
+            problems = validate(body, _SCAN_BODY_SCHEMA, "message.body")
+            if not problems:
+                problem = _record_problem(body["records"])
+                problems = [problem] if problem else []
     if problems:
         return None, "; ".join(problems[:3])
     return message, None
@@ -228,14 +291,15 @@ def _store_message(store, cursor, message, stamp):
          int(body["reboot_pending"]), ",".join(body["reboot_sources"]), body["last_boot"],
          message.get("controller"), stamp))
     if succeeded:
-        # scan_pk is new, so only a repeated update id within this message could conflict: first one wins.
-        rows = {}
-        for u in body["updates"]:
-            rows.setdefault(u["update_id"].lower(), (
-                scan_pk, u["update_id"].lower(), u["revision_number"], int(u["is_installed"]), int(u["is_hidden"]),
-                int(u["is_downloaded"]), None if "reboot_required" not in u else int(u["reboot_required"])))
+        # scan_pk is new, so only a repeated update id within this message could conflict (the writer
+        # never repeats one; a hand-made file might): the first one wins.
+        rows = [(scan_pk, uid.lower(), revision, int(installed), int(hidden), int(downloaded),
+                 None if reboot is None else int(reboot))
+                for uid, revision, installed, hidden, downloaded, reboot in body["records"]]
+        if len({row[1] for row in rows}) != len(rows):
+            rows = list({row[1]: row for row in reversed(rows)}.values())
         store.copy_rows(cursor, "scan_updates", ("scan_pk", "update_id", "revision_number", "installed", "hidden",
-                                                 "downloaded", "reboot_required"), rows.values())
+                                                 "downloaded", "reboot_required"), rows)
     return True
 
 

@@ -143,3 +143,46 @@ def test_fifty_writers_and_concurrent_ingesters_lose_nothing(tmp_path):
     assert store.query("SELECT count(DISTINCT host_name) AS n FROM scans")[0]["n"] == 50
     assert pending_files(spool) == []
     store.close()
+
+
+def test_a_body_that_breaks_the_contract_is_refused_at_write(tmp_path):
+    body = scan_body(1)
+    del body["updates"][0]["is_hidden"]
+    with pytest.raises(ValueError, match=r"state message for win01: the scan result breaks the contract: .*is_hidden"):
+        write_message(str(tmp_path / "spool"), "win01", "scan", body)
+    assert not os.path.exists(str(tmp_path / "spool")) or os.listdir(str(tmp_path / "spool")) == []
+
+
+def test_records_travel_compact_and_version_1_messages_are_still_read(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    path = write_message(spool, "win01", "scan", scan_body(1))
+    with open(path, encoding="utf-8") as handle:
+        message = json.load(handle)
+    assert message["message_version"] == 2 and "updates" not in message["body"]
+    assert message["body"]["records"] == [["00000000-0000-4000-8000-000000000001", 200, False, False, False, None]]
+    # a message written by the previous version (the host's whole answer) in the same spool
+    old = dict(message, message_version=1, message_id="old-1", body=scan_body(2))
+    with open(os.path.join(spool, "win02~old-1.json"), "w", encoding="utf-8") as handle:
+        json.dump(old, handle)
+    assert ingest(store, spool)["ingested"] == 2
+    assert [r["update_id"][-1] for r in store.query("SELECT update_id FROM scan_updates ORDER BY update_id")] == [
+        "1", "2"]
+
+
+@pytest.mark.parametrize("record,reason", [
+    (["id", 1, True, False], "expected [update_id, revision_number"),
+    (["id", -1, True, False, False, None], "wrong types"),
+    (["id", 1, "yes", False, False, None], "wrong types"),
+    ([7, 1, True, False, False, None], "wrong types"),
+    (["id", 1, True, False, False, 1], "wrong types"),
+])
+def test_bad_records_quarantine_the_message(store, tmp_path, record, reason):
+    spool = str(tmp_path / "spool")
+    path = write_message(spool, "win01", "scan", scan_body(1))
+    with open(path, encoding="utf-8") as handle:
+        message = json.load(handle)
+    message["body"]["records"].append(record)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(message, handle)
+    assert ingest(store, spool)["quarantined"] == 1
+    assert reason in store.query("SELECT reason FROM message_quarantine")[0]["reason"]
