@@ -1,0 +1,380 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compliance_report
+short_description: Write an HTML dashboard, CSV and JSON of update compliance from the patchwave store
+version_added: 0.1.0
+description:
+  - Evaluates every host of the store (or the hosts named in O(hosts)) against named sets of updates
+    and writes the result to the folder O(dest) as C(<basename>.html), C(<basename>.csv) and
+    C(<basename>.json).
+  - The HTML dashboard is one self-contained page with inline CSS and inline SVG charts, no JavaScript,
+    no fonts, images, stylesheets or links to anything else, so it can be mailed or archived as is.
+    It shows hosts and update states per set and overall, the trend over O(history_days), the O(top)
+    most required updates, the age and status of the hosts' scans and every host with its Required KBs.
+  - The CSV has one row per host and set; the JSON is the whole evaluation as plain data.
+  - Pending state messages in the spool are ingested into the store first, as by every reader of host
+    state (also in check mode).
+  - Each file is written to a temporary file in O(dest), flushed to disk and renamed over the old one,
+    and only when its content differs. The generation time embedded in the HTML and JSON is left out
+    of that comparison, so a run that finds nothing new reports no change. What the report says can
+    still change with time alone, for example when a host's last scan becomes stale or a new day
+    enters the trend; that is a real change and is written.
+options:
+  dest:
+    description:
+      - The folder to write the report files to. It is created when missing.
+    type: path
+    required: true
+  basename:
+    description: The file name of the report files, without the extension.
+    type: str
+    default: compliance
+  formats:
+    description: The files to write.
+    type: list
+    elements: str
+    choices: [html, csv, json]
+    default: [html, csv, json]
+  title:
+    description: The title of the HTML dashboard (and the C(title) of the JSON).
+    type: str
+    default: Update compliance
+  update_sets:
+    description:
+      - Named sets of updates to report compliance against; each entry is a C(name) and filters that
+        select updates the way M(patchwave.windows.catalog_info) does. Every filter narrows the set.
+      - When empty, one set named C(all) is used, every current software update of the catalog.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The name of the set (letters, digits and C(_)); C(all) is reserved.
+        type: str
+        required: true
+      update_ids:
+        description: Only these updates (GUIDs).
+        type: list
+        elements: str
+        default: []
+      kbs:
+        description: Only updates with these KB numbers (C(5046616) or C(KB5046616)).
+        type: list
+        elements: str
+        default: []
+      products:
+        description: Only updates of these products, by GUID or title.
+        type: list
+        elements: str
+        default: []
+      classifications:
+        description: Only updates of these classifications, by GUID or title.
+        type: list
+        elements: str
+        default: []
+      severities:
+        description: Only updates with these MSRC severities; V(Unspecified) matches updates without one.
+        type: list
+        elements: str
+        choices: [Critical, Important, Moderate, Low, Unspecified]
+        default: []
+      title:
+        description: Only updates whose title matches; C(*) and C(?) are wildcards, else the text matches anywhere.
+        type: str
+      released_after:
+        description: Only updates released on or after this date (ISO 8601, UTC).
+        type: str
+      released_before:
+        description: Only updates released on or before this date (ISO 8601, UTC).
+        type: str
+      superseded:
+        description: V(true) only updates that a current update supersedes, V(false) only those that none does.
+        type: bool
+      kinds:
+        description: Kinds of update in the set.
+        type: list
+        elements: str
+        choices: [software, driver, category, detectoid]
+        default: [software]
+      include_expired:
+        description: Also include expired updates.
+        type: bool
+        default: false
+      include_bundle_members:
+        description: Also include the payload updates that bundles contain.
+        type: bool
+        default: false
+  hosts:
+    description:
+      - Only these hosts, for example C({{ groups['windows'] }}). A name the store does not know is
+        reported as never scanned.
+      - When not set, every host the store knows.
+    type: list
+    elements: str
+  stale_after_days:
+    description:
+      - A host whose newest scan is older than this many days is stale and its updates Unknown.
+        C(0) turns the staleness policy off.
+    type: int
+    default: 7
+  history_days:
+    description: Days of history in the trend chart (and the JSON). C(0) leaves the trend out.
+    type: int
+    default: 30
+  top:
+    description: How many of the most required updates to list per set.
+    type: int
+    default: 20
+  spool:
+    description:
+      - The state-message spool, ingested before the report is computed.
+      - When not set, the environment variable E(PATCHWAVE_SPOOL) is used, else C(spool/) beside a
+        SQLite O(store), or C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
+    type: path
+extends_documentation_fragment:
+  - patchwave.windows.store
+  - patchwave.windows.attributes
+  - patchwave.windows.attributes.controller
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The report is computed and compared with the files on disk; C(changed) and C(changed_files) say
+        what would be written, and nothing is written.
+  diff_mode:
+    support: partial
+    details:
+      - Says which files change (path and size before and after); the CSV's text is shown in full when
+        it has at most 500 lines.
+seealso:
+  - module: patchwave.windows.catalog_info
+  - module: patchwave.windows.scan
+author:
+  - patchwave.windows contributors (@patchwave)
+"""
+
+EXAMPLES = r"""
+- name: Report compliance of the Windows group against critical updates and this month's updates
+  patchwave.windows.compliance_report:
+    dest: /srv/reports/patchwave
+    hosts: "{{ groups['windows'] }}"
+    update_sets:
+      - name: critical
+        severities: [Critical]
+      - name: november
+        released_after: "2026-11-01"
+  delegate_to: localhost
+  run_once: true
+  register: report
+
+- name: Only the CSV, against the whole catalog, with a two-week trend
+  patchwave.windows.compliance_report:
+    dest: /tmp/report
+    formats: [csv]
+    history_days: 14
+"""
+
+RETURN = r"""
+files:
+  description: The path of each report file by format (those of O(formats)).
+  returned: always
+  type: dict
+  sample: {"html": "/srv/reports/patchwave/compliance.html", "csv": "/srv/reports/patchwave/compliance.csv"}
+changed_files:
+  description: The paths whose content changed (or would change in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/srv/reports/patchwave/compliance.html"]
+generated:
+  description: When the report was computed (ISO 8601 UTC); the time staleness and scan ages are measured from.
+  returned: always
+  type: str
+  sample: "2026-11-23T12:00:00Z"
+catalog_version:
+  description: The store's current catalog version; null for an empty store.
+  returned: always
+  type: int
+  sample: 7
+host_count:
+  description: Number of hosts in the report.
+  returned: always
+  type: int
+  sample: 120
+host_statuses:
+  description: Hosts per scan status (usable, stale, scan_failed, corrupt_message, never_scanned).
+  returned: always
+  type: dict
+  sample: {"usable": 100, "stale": 12, "scan_failed": 5, "corrupt_message": 0, "never_scanned": 3}
+sets:
+  description: Per update set, its number of updates, hosts per compliance state, pairs per state and percent compliant.
+  returned: always
+  type: dict
+  sample:
+    critical:
+      updates: 14
+      hosts: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+      pairs: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
+      percent_compliant: 89.3
+overall:
+  description: Hosts per compliance state over all sets (non-compliant in any set is non-compliant) and pairs summed over the sets.
+  returned: always
+  type: dict
+  sample:
+    hosts: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    pairs: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
+    percent_compliant: 89.3
+ingested:
+  description: What ingesting the spool did (ingested, duplicates, quarantined messages).
+  returned: always
+  type: dict
+  sample: {"ingested": 3, "duplicates": 0, "quarantined": 0}
+"""
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_report import (
+    FORMATS,
+    plan_files,
+    render_csv,
+    render_html,
+    render_json,
+    report_data,
+    summaries,
+    write_atomic,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store, history
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store import (
+    StoreError,
+    open_store,
+    resolve_spool,
+    resolve_store_address,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+    UPDATE_SET_SPEC,
+    UpdateSetError,
+    all_updates,
+    parse_update_sets,
+)
+
+RENDERERS = {"html": render_html, "csv": render_csv, "json": render_json}
+DIFF_LINES = 500
+
+
+def _describe(text):
+    return "absent\n" if text is None else "%d bytes\n" % len(text.encode("utf-8"))
+
+
+def _diff(plan, contents):
+    entries = []
+    for fmt, (path, old, changed) in plan.items():
+        if not changed:
+            continue
+        new = contents[fmt]
+        if fmt == "csv" and new.count("\n") <= DIFF_LINES and (old is None or old.count("\n") <= DIFF_LINES):
+            before, after = old or "", new
+        else:
+            before, after = _describe(old), _describe(new)
+        entries.append({"before_header": path, "after_header": path, "before": before, "after": after})
+    return entries
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dest=dict(type="path", required=True),
+            basename=dict(type="str", default="compliance"),
+            formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
+            title=dict(type="str", default="Update compliance"),
+            update_sets=dict(type="list", elements="dict", default=[], options=UPDATE_SET_SPEC),
+            hosts=dict(type="list", elements="str"),
+            stale_after_days=dict(type="int", default=7),
+            history_days=dict(type="int", default=30),
+            top=dict(type="int", default=20),
+            spool=dict(type="path"),
+            store=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    for key in ("stale_after_days", "history_days", "top"):
+        if params[key] < 0:
+            module.fail_json(msg="%s must be 0 or more, not %d" % (key, params[key]))
+    basename = params["basename"]
+    if not basename or os.sep in basename or basename in (".", ".."):
+        module.fail_json(msg="basename must be a plain file name without a folder, not %r" % basename)
+    formats = list(dict.fromkeys(params["formats"]))
+    if not formats:
+        module.fail_json(msg="formats must name at least one of %s" % ", ".join(FORMATS))
+    try:
+        sets = parse_update_sets(params["update_sets"]) or [all_updates()]
+    except UpdateSetError as exc:
+        module.fail_json(msg=str(exc))
+
+    dest = params["dest"]
+    paths = {fmt: os.path.join(dest, "%s.%s" % (basename, fmt)) for fmt in formats}
+    address = resolve_store_address(params["store"])
+    store = None
+    try:
+        store = open_store(address)
+        ingested = ingest(store, resolve_spool(params["spool"], address))
+        evaluation = evaluate_store(store, sets, hosts=params["hosts"], stale_after_days=params["stale_after_days"])
+        histories = {}
+        if params["history_days"]:
+            for update_set in sets:
+                histories[update_set.name] = history(store, update_set, days=params["history_days"],
+                                                     now=evaluation.now,
+                                                     stale_after_days=params["stale_after_days"], hosts=params["hosts"])
+    except (StoreError, UpdateSetError) as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:
+        module.fail_json(msg="compliance report failed: %s" % exc, exception=traceback.format_exc())
+    finally:
+        if store is not None:
+            store.close()
+
+    data = report_data(evaluation, histories, title=params["title"], top=params["top"])
+    contents = {fmt: RENDERERS[fmt](data) for fmt in formats}
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        module.fail_json(msg="dest '%s' exists and is not a folder" % dest)
+    plan = plan_files(paths, contents)
+    changed_files = [entry[0] for entry in plan.values() if entry[2]]
+    if changed_files and not module.check_mode:
+        try:
+            os.makedirs(dest, exist_ok=True)
+            for fmt, entry in plan.items():
+                if entry[2]:
+                    write_atomic(entry[0], contents[fmt])
+        except OSError as exc:
+            module.fail_json(msg="cannot write the report to '%s': %s" % (dest, exc))
+
+    result = dict(
+        changed=bool(changed_files),
+        files=paths,
+        changed_files=changed_files,
+        generated=data["generated"],
+        catalog_version=data["catalog_version"],
+        host_count=data["host_count"],
+        host_statuses=data["host_statuses"],
+        sets=summaries(data),
+        overall={"hosts": data["overall"]["summary"], "pairs": data["overall"]["state_totals"],
+                 "percent_compliant": data["overall"]["percent_compliant"]},
+        ingested=ingested,
+    )
+    if module._diff:
+        result["diff"] = _diff(plan, contents)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

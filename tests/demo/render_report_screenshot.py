@@ -1,0 +1,117 @@
+"""Regenerate docs/images/compliance_report.png: the compliance report of a realistic synthetic fleet,
+rendered by headless chromium (Debian's package).
+
+    .venv/bin/python tests/demo/render_report_screenshot.py [output.png]
+
+The fleet: 180 Windows Server hosts scanned every few days over five weeks, patched a little more
+each week, a few hosts stale, failing or never scanned. Everything is evaluated as of
+``tests.compliance_data.NOW`` so the picture only changes when the report does.
+"""
+
+import datetime
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+LINK = os.path.join(REPO, ".build", "collections", "ansible_collections", "patchwave", "windows")
+if not os.path.islink(LINK):
+    os.makedirs(os.path.dirname(LINK), exist_ok=True)
+    os.symlink(REPO, LINK)
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_report import (  # noqa: E402
+    render_html,
+    report_data,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (  # noqa: E402
+    evaluate_store,
+    history,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (  # noqa: E402
+    all_updates,
+    parse_update_sets,
+)
+from tests.compliance_data import NOW, Fleet, add_catalog  # noqa: E402
+
+OUTPUT = os.path.join(REPO, "docs", "images", "compliance_report.png")
+HOSTS = 180
+UPDATES = 160
+TITLES = ("2026-%02d Cumulative Update for Windows Server 2019 for x64-based Systems (KB%s)",
+          "2026-%02d Security Update for Microsoft .NET Framework 4.8 on Windows Server 2019 (KB%s)",
+          "2026-%02d Servicing Stack Update for Windows Server 2019 for x64-based Systems (KB%s)",
+          "2026-%02d Security Update for Microsoft Edge (KB%s)")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic")
+
+
+def build(folder):
+    store = open_store(os.path.join(folder, "patchwave.db"))
+    spool = os.path.join(folder, "spool")
+    catalog = add_catalog(store, UPDATES, versions=3, seed=11)
+    with store.transaction() as cursor:
+        for n, (uid, facts) in enumerate(catalog.items()):
+            title = TITLES[n % len(TITLES)] % (1 + n * 11 // UPDATES, facts["kb"])
+            cursor.execute("UPDATE updates SET title = ? WHERE update_id = ?", (title, uid))
+    fleet = Fleet(catalog, seed=12)
+    rng = random.Random(13)
+    applicable = {}
+    for index in range(HOSTS):
+        host = "srv-%s-%03d" % (("web", "sql", "app", "dc", "file")[index % 5], index)
+        applicable[host] = [uid for uid in catalog if rng.random() < 0.55]
+        kind = rng.random()
+        if kind < 0.03:
+            continue  # in the inventory, never scanned
+        diligence = rng.uniform(0.90, 1.0)
+        patched = rng.random() < 0.6  # most hosts got this month's wave
+        last = 35 if kind < 0.09 else 0
+        for days_ago in range(35, last - 1, -rng.choice((3, 4, 5, 7))):
+            moment = NOW - datetime.timedelta(days=days_ago, hours=rng.uniform(0, 20))
+            version = 3 if days_ago < 10 else 2 if days_ago < 20 else 1
+            progress = 1.0 if patched and days_ago < 8 else diligence * (1 - days_ago / 70.0)
+            results = {}
+            for uid in applicable[host]:
+                if catalog[uid]["first_version"] > version:
+                    continue
+                installed = rng.random() < progress
+                results[uid] = (installed, False, installed and days_ago < 2 and rng.random() < 0.01)
+            fleet.add_scan(spool, host, moment, version, results=results)
+        if 0.09 <= kind < 0.13:
+            fleet.add_scan(spool, host, NOW - datetime.timedelta(hours=rng.uniform(1, 30)), 3, succeeded=False)
+    ingest(store, spool)
+    sets = [all_updates()] + parse_update_sets([{"name": "critical", "severities": ["Critical"]},
+                                                {"name": "cumulative", "title": "Cumulative Update"}])
+    hosts = sorted(applicable)
+    evaluation = evaluate_store(store, sets, hosts=hosts, now=NOW)
+    histories = {s.name: history(store, s, days=30, now=NOW, hosts=hosts) for s in sets}
+    store.close()
+    return render_html(report_data(evaluation, histories, title="Contoso servers: update compliance", top=8))
+
+
+def main():
+    output = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else OUTPUT)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        sys.exit("chromium is not installed (apt-get install -y chromium)")
+    folder = tempfile.mkdtemp(prefix="patchwave-report-")
+    try:
+        page = os.path.join(folder, "compliance.html")
+        with open(page, "w", encoding="utf-8") as handle:
+            handle.write(build(folder))
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+        subprocess.run([chromium, *FLAGS, "--user-data-dir=%s" % os.path.join(folder, "profile"),
+                        "--screenshot=%s" % output, "--window-size=1280,2400", "file://%s" % page],
+                       capture_output=True, timeout=120, check=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(output)
+
+
+if __name__ == "__main__":
+    main()
