@@ -84,7 +84,10 @@ def build(folder):
             fleet.add_scan(spool, host, moment, version, results=results)
         if 0.09 <= kind < 0.13:
             fleet.add_scan(spool, host, NOW - datetime.timedelta(hours=rng.uniform(1, 30)), 3, succeeded=False)
-    ingest(store, spool)
+    counts = ingest(store, spool)
+    if counts["quarantined"]:
+        sys.exit("%d state messages were quarantined: the fleet's messages no longer match the contract"
+                 % counts["quarantined"])
     sets = [all_updates()] + parse_update_sets([{"name": "critical", "severities": ["Critical"]},
                                                 {"name": "cumulative", "title": "Cumulative Update"}])
     hosts = sorted(applicable)
