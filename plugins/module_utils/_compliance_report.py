@@ -138,7 +138,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
             "host_counts": result.host_counts,
             "host_compliance": result.host_compliance,
             "host_required": required,
-            "update_counts": result.update_counts,
+            "update_counts": _update_counts(result, len(evaluation.hosts)),
             "update_details": {uid: dict(facts) for uid, facts in result.updates.items()},
             "top_required": top_required,
             "history": histories.get(set_name, []),
@@ -175,6 +175,33 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
     }
 
 
+def _required_hosts(result):
+    """Per update id: the number of hosts of the report that require it (from ``host_required``)."""
+    required = {}
+    for rows in result.host_required.values():
+        for uid in {row[0] for row in rows}:
+            required[uid] = required.get(uid, 0) + 1
+    return required
+
+
+def _update_counts(result, host_count):
+    """Per update: hosts per state. Required is counted from ``host_required``; the other states come
+    from ``update_counts`` when those are consistent with it and add up to the hosts of the report,
+    else they are None (rather than a wrong number)."""
+    required = _required_hosts(result)
+    counts = {}
+    for uid in result.update_ids:
+        engine = result.update_counts.get(uid)
+        number = required.get(uid, 0)
+        if (engine is not None and engine.get(REQUIRED) == number and min(engine.values()) >= 0
+                and sum(engine.values()) == host_count):
+            counts[uid] = dict(engine)
+        else:
+            counts[uid] = dict.fromkeys(STATES, None)
+            counts[uid][REQUIRED] = number
+    return counts
+
+
 def _top_required(result, host_count, top):
     """The ``top`` updates of a set by hosts requiring them, with hosts per state.
 
@@ -182,20 +209,14 @@ def _top_required(result, host_count, top):
     other states come from ``update_counts`` only when those add up to the hosts of the report, and
     are None otherwise.
     """
-    required = {}
-    for rows in result.host_required.values():
-        for uid in {row[0] for row in rows}:
-            required[uid] = required.get(uid, 0) + 1
+    required = _required_hosts(result)
+    counts_by_update = _update_counts(result, host_count)
     ranked = sorted(required.items(), key=lambda item: (-item[1], result.updates.get(item[0], {}).get("kb") or "",
                                                         item[0]))
     top_required = []
     for uid, number in ranked[:max(top, 0)]:
         facts = result.updates.get(uid, {})
-        engine = result.update_counts.get(uid)
-        consistent = (engine is not None and engine.get(REQUIRED) == number and min(engine.values()) >= 0
-                      and sum(engine.values()) == host_count)
-        counts = dict(engine) if consistent else dict.fromkeys(STATES, None)
-        counts[REQUIRED] = number
+        counts = counts_by_update.get(uid) or dict(dict.fromkeys(STATES, None), **{REQUIRED: number})
         top_required.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"),
                              "msrc_severity": facts.get("msrc_severity"), "counts": counts})
     return top_required
