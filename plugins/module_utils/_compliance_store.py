@@ -251,23 +251,26 @@ def current_catalog_version(store):
 
 
 def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, per_update=False,
-              required=True):
+              required=True, hosts=None):
     """The raw rows compliance is computed from, as plain JSON-serialisable data; a few bulk queries.
 
     The rows of every host's newest successful scan are grouped, not listed, except the rows that
     may be Required (``required``). ``per_update`` also groups them by update over the scans usable
-    at ``now``. ``evaluate_rows`` computes an Evaluation from the result, later if need be (the
+    at ``now``. ``hosts`` limits the scans read to those hosts' (the per-update groups then count
+    only them). ``evaluate_rows`` computes an Evaluation from the result, later if need be (the
     inventory plugin caches these rows, not what it builds from them).
     """
     now = now or utc_now()
     latest = _newest_scans(store)
     rows = {"catalog_version": current_catalog_version(store), "read_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "store_hosts": [r["host_name"] for r in store.query("SELECT host_name FROM hosts")],
-            "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {}}
+            "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {},
+            "hosts": None if hosts is None else sorted(set(hosts))}
+    wanted = None if hosts is None else set(hosts)
     resolved = [(s, resolve(store, s)) for s in update_sets]
     deciding = []
     for row in latest:
-        if row["succeeded"]:
+        if row["succeeded"] and (wanted is None or row["host_name"] in wanted):
             usable = host_status(_scan_facts(row), None, now, stale_after_days).usable
             deciding.append((row["scan_pk"], row["catalog_version"], usable))
     with store.transaction() as cursor:
@@ -298,10 +301,13 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
 def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, include_store_hosts=None):
     """An Evaluation from ``read_rows`` output.
 
-    ``hosts``: the host names to report (unknown to the store: never scanned); None means every host
-    the store knows. ``include_store_hosts`` adds the store's hosts to ``hosts``.
+    ``hosts``: the host names to report (unknown to the store: never scanned); None means the hosts
+    ``read_rows`` was limited to, else every host the store knows. ``include_store_hosts`` adds the
+    store's hosts to ``hosts``. Per-update counts cover the hosts ``read_rows`` read.
     """
     now = now or utc_now()
+    if hosts is None:
+        hosts = rows.get("hosts")
     names = _host_names(rows["store_hosts"], rows["latest"], hosts, include_store_hosts)
     statuses = _statuses(rows["latest"], rows["good"], names, now, stale_after_days)
     evaluation = Evaluation(now, stale_after_days, rows["catalog_version"], statuses, {})
@@ -335,7 +341,7 @@ def evaluate_store(store, update_sets, hosts=None, now=None, stale_after_days=DE
     updates.
     """
     now = now or utc_now()
-    rows = read_rows(store, update_sets, now, stale_after_days, per_update, required)
+    rows = read_rows(store, update_sets, now, stale_after_days, per_update, required, hosts)
     return evaluate_rows(rows, hosts, now, stale_after_days)
 
 

@@ -131,12 +131,12 @@ def _record_problem(records):
     """Why the records of a version 2 scan body are unusable, or None. One pass, no recursion: a
     scan carries hundreds of records and ingest reads thousands of scans."""
     for index, record in enumerate(records):
-        if type(record) is not list or len(record) != 6:
+        if not isinstance(record, list) or len(record) != 6:
             return "message.body.records[%d]: expected [%s]" % (index, ", ".join(RECORD_FIELDS))
         uid, revision, installed, hidden, downloaded, reboot = record
-        if (type(uid) is not str or type(revision) is not int or revision < 0 or type(installed) is not bool
-                or type(hidden) is not bool or type(downloaded) is not bool
-                or (reboot is not None and type(reboot) is not bool)):
+        if (not isinstance(uid, str) or not isinstance(revision, int) or isinstance(revision, bool) or revision < 0
+                or not isinstance(installed, bool) or not isinstance(hidden, bool) or not isinstance(downloaded, bool)
+                or not (reboot is None or isinstance(reboot, bool))):
             return "message.body.records[%d]: wrong types in %r" % (index, record)
     return None
 

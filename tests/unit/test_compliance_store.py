@@ -230,3 +230,16 @@ def test_ingest_applies_the_retention_from_the_environment(store_address, tmp_pa
     with pytest.raises(ValueError, match="PATCHWAVE_HISTORY_DAYS"):
         history_days({"PATCHWAVE_HISTORY_DAYS": "a month"})
     store.close()
+
+
+def test_per_update_counts_cover_exactly_the_hosts_asked_for(populated):
+    store, fleet, hosts = populated
+    subset = hosts[:8] + ["stranger"]
+    evaluation = evaluate_store(store, [all_updates()], hosts=subset, now=NOW)
+    result = evaluation.sets["all"]
+    expected = expected_states(fleet, subset, result.update_ids)
+    for uid in result.update_ids:
+        counts = c.empty_counts()
+        for host in subset:
+            counts[expected[host][uid][0]] += 1
+        assert result.update_counts[uid] == counts
