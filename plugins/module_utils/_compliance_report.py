@@ -129,7 +129,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         for host, counts in result.host_counts.items():
             for state in STATES:
                 overall_counts.setdefault(host, empty_counts())[state] += counts.get(state, 0)
-        top_required = _top_required(result, len(evaluation.hosts), top)
+        top_required = _top_required(result, top)
         sets[set_name] = {
             "updates": len(result.update_ids),
             "summary": result.summary(),
@@ -138,7 +138,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
             "host_counts": result.host_counts,
             "host_compliance": result.host_compliance,
             "host_required": required,
-            "update_counts": _update_counts(result, len(evaluation.hosts)),
+            "update_counts": {uid: dict(result.update_counts[uid]) for uid in result.update_ids},
             "update_details": {uid: dict(facts) for uid, facts in result.updates.items()},
             "top_required": top_required,
             "history": histories.get(set_name, []),
@@ -175,50 +175,15 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
     }
 
 
-def _required_hosts(result):
-    """Per update id: the number of hosts of the report that require it (from ``host_required``)."""
-    required = {}
-    for rows in result.host_required.values():
-        for uid in {row[0] for row in rows}:
-            required[uid] = required.get(uid, 0) + 1
-    return required
-
-
-def _update_counts(result, host_count):
-    """Per update: hosts per state. Required is counted from ``host_required``; the other states come
-    from ``update_counts`` when those are consistent with it and add up to the hosts of the report,
-    else they are None (rather than a wrong number)."""
-    required = _required_hosts(result)
-    counts = {}
-    for uid in result.update_ids:
-        engine = result.update_counts.get(uid)
-        number = required.get(uid, 0)
-        if (engine is not None and engine.get(REQUIRED) == number and min(engine.values()) >= 0
-                and sum(engine.values()) == host_count):
-            counts[uid] = dict(engine)
-        else:
-            counts[uid] = dict.fromkeys(STATES, None)
-            counts[uid][REQUIRED] = number
-    return counts
-
-
-def _top_required(result, host_count, top):
-    """The ``top`` updates of a set by hosts requiring them, with hosts per state.
-
-    Required hosts are counted from ``host_required`` (per host, so always those of the report); the
-    other states come from ``update_counts`` only when those add up to the hosts of the report, and
-    are None otherwise.
-    """
-    required = _required_hosts(result)
-    counts_by_update = _update_counts(result, host_count)
-    ranked = sorted(required.items(), key=lambda item: (-item[1], result.updates.get(item[0], {}).get("kb") or "",
-                                                        item[0]))
+def _top_required(result, top):
+    """The ``top`` updates of a set by hosts requiring them, with hosts per state."""
+    ranked = sorted((uid for uid in result.update_ids if result.update_counts[uid][REQUIRED]),
+                    key=lambda uid: (-result.update_counts[uid][REQUIRED], result.updates[uid].get("kb") or "", uid))
     top_required = []
-    for uid, number in ranked[:max(top, 0)]:
-        facts = result.updates.get(uid, {})
-        counts = counts_by_update.get(uid) or dict(dict.fromkeys(STATES, None), **{REQUIRED: number})
+    for uid in ranked[:max(top, 0)]:
+        facts = result.updates[uid]
         top_required.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"),
-                             "msrc_severity": facts.get("msrc_severity"), "counts": counts})
+                             "msrc_severity": facts.get("msrc_severity"), "counts": dict(result.update_counts[uid])})
     return top_required
 
 
@@ -475,7 +440,7 @@ def render_html(data):
         parts.append("<h3>Most required updates</h3>")
         if result["top_required"]:
             rows = [["KB%s" % u["kb"] if u["kb"] else u["update_id"], u["title"], u["msrc_severity"] or "-"]
-                    + ["-" if u["counts"].get(k) is None else u["counts"][k]
+                    + [u["counts"][k]
                        for k in (REQUIRED, INSTALLED, NOT_REQUIRED, UNKNOWN)] for u in result["top_required"]]
             parts.append(_table(("KB", "Title", "Severity", "Required", "Installed", "Not Required", "Unknown"), rows,
                                 numeric=(3, 4, 5, 6)))
