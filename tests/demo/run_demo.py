@@ -127,6 +127,21 @@ def evaluate_fleet(store, spool, profile, hosts):
     return info
 
 
+def report(store, spool, inventory):
+    """The report: the report_compliance playbook over the fleet's inventory, written on the controller."""
+    print("== report: HTML dashboard, CSV and JSON (report_compliance playbook)")
+    dest = os.path.join(DEMO, "report")
+    variables = {"report_compliance_store": store, "report_compliance_spool": spool, "report_compliance_dest": dest,
+                 "report_compliance_title": "Lab fleet, monthly patch wave",
+                 "report_compliance_update_sets": [{"name": "security", "classifications": ["Security Updates"],
+                                                    "superseded": False}]}
+    output = ansible("patchwave.windows.report_compliance", "-e", json.dumps(variables), inventory=inventory,
+                     local=False)
+    print(" ".join(debug_messages(output)))
+    print("open it: file://%s" % os.path.join(dest, "compliance.html"))
+    print()
+
+
 def recap(output):
     """ok/changed/failed/unreachable totals of a playbook run."""
     totals = {"ok": 0, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 0}
@@ -164,8 +179,9 @@ def main():
     with open(answers, encoding="utf-8") as handle:
         print_summary(json.load(handle))
     print("store: %s" % os.path.relpath(store, REPO))
-    _inventory, spool, profile, names = scan_fleet(store)
+    inventory, spool, profile, names = scan_fleet(store)
     evaluate_fleet(store, spool, profile, names)
+    report(store, spool, inventory)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))
