@@ -378,8 +378,3 @@ def test_verify_file_accepts_only_compliance_yaml(tmp_path, name, accepted):
     path.write_text("plugin: patchwave.windows.compliance\n")
     assert compliance.InventoryModule().verify_file(str(path)) is accepted
     assert compliance.InventoryModule().verify_file(str(tmp_path / "missing.compliance.yml")) is False
-
-
-@pytest.fixture
-def store_address(tmp_path):  # TEMPORARY until conftest's two-backend fixture lands
-    return str(tmp_path / "store" / "patchwave.db")
