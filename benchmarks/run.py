@@ -11,11 +11,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_catalog_sync  # noqa: E402
+import bench_ingest  # noqa: E402
 import bench_scan_fleet  # noqa: E402
 
 
 def main():
-    results = {"catalog_sync": bench_catalog_sync.main(), "scan_fleet": bench_scan_fleet.main()}
+    results = {"catalog_sync": bench_catalog_sync.main(), "scan_fleet": bench_scan_fleet.main(),
+               "ingest": bench_ingest.main()}
     out = os.path.join(os.path.dirname(HERE), ".build", "bench", "results.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
