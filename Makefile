@@ -80,7 +80,7 @@ molecule: venv debs collection
 demo: venv debs collection
 	$(PY) tests/demo/run_demo.py
 
-bench: venv debs collection
+bench: venv debs postgres collection
 	$(PY) benchmarks/run.py
 
 clean:

@@ -28,6 +28,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     MAY_BE_REQUIRED_SQL,
     NEVER_SCANNED,
     REQUIRED,
+    USABLE,
     HostStatus,
     ResultFacts,
     ScanFacts,
@@ -135,47 +136,61 @@ class Evaluation:
 
 
 class _Scratch:
-    """Temporary tables for one read: the set's updates and the deciding scans."""
+    """Working tables for one read, inside the caller's transaction: the sets' updates (one row per
+    update, a bit per set) and the deciding scans. ``sql`` fills in their names (``{set}``,
+    ``{scans}``), which the backend chooses."""
 
     def __init__(self, store, cursor):
         self.store = store
         self.cursor = cursor
-        for name in ("pw_set", "pw_scans"):
-            cursor.execute("DROP TABLE IF EXISTS %s" % name)
-        cursor.execute(store.temp_table("pw_set", "update_id TEXT PRIMARY KEY, first_version BIGINT", keyed=True))
-        cursor.execute(store.temp_table("pw_scans", "scan_pk BIGINT PRIMARY KEY, catalog_version BIGINT, "
-                                                    "usable INTEGER", keyed=True))
+        self.names = {}
+        self.names["set"] = store.scratch_table(cursor, "pw_set", "update_id TEXT PRIMARY KEY, first_version BIGINT, "
+                                                                  "mask BIGINT", keyed=True)
+        self.names["scans"] = store.scratch_table(cursor, "pw_scans", "scan_pk BIGINT PRIMARY KEY, "
+                                                                      "catalog_version BIGINT, usable INTEGER", keyed=True)
 
-    def load_set(self, update_ids):
-        self.cursor.execute("DELETE FROM pw_set")
-        self.cursor.executemany("INSERT INTO pw_set (update_id) VALUES (?)", [(u,) for u in update_ids])
-        self.cursor.execute("UPDATE pw_set SET first_version = (SELECT u.first_version FROM updates u "
-                            "WHERE u.update_id = pw_set.update_id)")
+    def load_sets(self, masks):
+        """``masks``: update id -> bit mask of the sets that hold it."""
+        self.store.copy_rows(self.cursor, self.names["set"], ("update_id", "mask"), masks.items())
+        self.cursor.execute(self.sql("UPDATE {set} SET first_version = (SELECT u.first_version FROM updates u "
+                                     "WHERE u.update_id = {set}.update_id)"))
+        self.store.analyze(self.cursor, self.names["set"])
 
     def load_scans(self, scans):
         """``scans``: (scan_pk, catalog_version, usable now)."""
-        self.cursor.execute("DELETE FROM pw_scans")
-        self.cursor.executemany("INSERT INTO pw_scans (scan_pk, catalog_version, usable) VALUES (?, ?, ?)",
-                                [(pk, version, int(usable)) for pk, version, usable in scans])
+        self.store.copy_rows(self.cursor, self.names["scans"], ("scan_pk", "catalog_version", "usable"),
+                             ((pk, version, int(usable)) for pk, version, usable in scans))
+        self.store.analyze(self.cursor, self.names["scans"])
+
+    def sql(self, text):
+        return text.replace("{set}", self.names["set"]).replace("{scans}", self.names["scans"])
 
     def rows(self, sql, params=()):
-        return [list(row) for row in self.cursor.execute(sql, params).fetchall()]
+        return [list(row) for row in self.cursor.execute(self.sql(sql), params).fetchall()]
 
     def close(self):
-        for name in ("pw_set", "pw_scans"):
-            self.cursor.execute("DROP TABLE IF EXISTS %s" % name)
+        for name in self.names.values():
+            self.store.drop_scratch(self.cursor, name)
 
 
-_JOIN = ("FROM pw_scans ps JOIN scan_updates su ON su.scan_pk = ps.scan_pk "
-         "JOIN pw_set st ON st.update_id = su.update_id")
-_NEWER_SQL = "CASE WHEN ps.catalog_version IS NULL OR st.first_version > ps.catalog_version THEN 1 ELSE 0 END"
-_GROUP_COLUMNS = "su.installed, su.hidden, coalesce(su.reboot_required, 0), %s" % _NEWER_SQL
+_JOIN = ("FROM {scans} ps JOIN scan_updates su ON su.scan_pk = ps.scan_pk "
+         "JOIN {set} st ON st.update_id = su.update_id")
+# Everything the rules look at in a returned update, as one small integer (see _FLAG_STATES):
+# 1 installed, 2 hidden, 4 restart outstanding, 8 newer than the scan's catalog version.
+_FLAGS_SQL = ("su.installed + 2 * su.hidden + 4 * coalesce(su.reboot_required, 0) + 8 * (CASE WHEN "
+              "ps.catalog_version IS NULL OR st.first_version > ps.catalog_version THEN 1 ELSE 0 END)")
+_USABLE = HostStatus(USABLE, ScanFacts(scan_pk=0, finished="", succeeded=True, catalog_version=0))
 
 
-def _group_state(status, installed, hidden, reboot_required, newer):
-    """The rule for one group of returned updates (all rows of the group share every input)."""
-    return evaluate(status, UpdateFacts(_NEWER if newer else 0),
-                    ResultFacts(bool(installed), bool(hidden), bool(reboot_required)))
+def _flag_state(flags):
+    """(state, detail) the rules give a returned update with these flags on a host with a usable scan."""
+    return evaluate(_USABLE, UpdateFacts(_NEWER if flags & 8 else 0),
+                    ResultFacts(bool(flags & 1), bool(flags & 2), bool(flags & 4)))
+
+
+# For a usable scan, the rules decide a returned update from its flags alone (the tests check this
+# against evaluate for every flag value and several scans), so each flag value is decided once.
+_FLAG_STATES = tuple(_flag_state(flags) for flags in range(16))
 
 
 def _absent_states(status):
@@ -183,20 +198,21 @@ def _absent_states(status):
     return evaluate(status, UpdateFacts(0), None)[0], evaluate(status, UpdateFacts(_NEWER), None)[0]
 
 
-def _count_scans(groups, statuses, first_versions, size):
-    """Per host: counts per state over a set, for hosts whose status is usable.
+def _count_scans(groups, statuses, first_versions, size, bit=None):
+    """Per host: counts per state over one set, for hosts whose status is usable.
 
-    ``groups``: rows (scan_pk, installed, hidden, reboot_required, newer, count) of returned updates.
+    ``groups``: rows (scan_pk, set mask, flags, count) of returned updates; ``bit`` the set's bit
+    in the mask (None: every row counts).
     """
     by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
     counts = {name: empty_counts() for name, _status in by_scan.values()}
     present = {name: [0, 0] for name in counts}  # [covered, newer] returned updates
-    for scan_pk, installed, hidden, reboot, newer, number in groups:
-        if scan_pk not in by_scan:
-            continue  # the scan decides nothing now (stale, or the host is not asked for)
-        name, status = by_scan[scan_pk]
-        counts[name][_group_state(status, installed, hidden, reboot, newer)[0]] += number
-        present[name][1 if newer else 0] += number
+    for scan_pk, mask, flags, number in groups:
+        if (bit is not None and not mask & bit) or scan_pk not in by_scan:
+            continue  # not in this set, or the scan decides nothing now (stale, or not asked for)
+        name = by_scan[scan_pk][0]
+        counts[name][_FLAG_STATES[flags][0]] += number
+        present[name][1 if flags & 8 else 0] += number
     for name, status in by_scan.values():
         version = status.scan.catalog_version
         newer_total = size if version is None else size - bisect.bisect_right(first_versions, version)
@@ -209,38 +225,39 @@ def _count_scans(groups, statuses, first_versions, size):
 def _count_updates(groups, statuses, updates):
     """Per update: hosts per state, for every host in ``statuses``.
 
-    ``groups``: rows (update_id, installed, hidden, reboot_required, newer, count) over the scans
-    usable when the rows were read.
+    ``groups``: rows (update_id, flags, count) over the scans usable when the rows were read.
     """
     usable = [s for s in statuses.values() if s.usable]
     unusable = len(statuses) - len(usable)
     versions = sorted(s.scan.catalog_version for s in usable if s.scan.catalog_version is not None)
     result = {uid: empty_counts() for uid in updates}
     present = {uid: [0, 0] for uid in updates}
-    any_usable = usable[0] if usable else None
-    for update_id, installed, hidden, reboot, newer, number in groups:
-        result[update_id][_group_state(any_usable, installed, hidden, reboot, newer)[0]] += number
-        present[update_id][1 if newer else 0] += number
+    for update_id, flags, number in groups:
+        if update_id in result:
+            result[update_id][_FLAG_STATES[flags][0]] += number
+            present[update_id][1 if flags & 8 else 0] += number
+    unknown_state = evaluate(HostStatus(NEVER_SCANNED), None, None)[0]
+    covered_state, newer_state = _absent_states(usable[0]) if usable else (None, None)
     for uid, facts in updates.items():
         covered = len(versions) - bisect.bisect_left(versions, facts["first_version"])
-        if any_usable is not None:
-            covered_state, newer_state = _absent_states(any_usable)
+        if usable:
             result[uid][covered_state] += covered - present[uid][0]
             result[uid][newer_state] += (len(usable) - covered) - present[uid][1]
         if unusable:
-            result[uid][evaluate(HostStatus(NEVER_SCANNED), None, None)[0]] += unusable
+            result[uid][unknown_state] += unusable
     return result
 
 
-def _required(rows, statuses):
-    """Per host: [(update_id, detail)] of its Required updates, from rows that may be Required."""
-    by_scan = {s.scan.scan_pk: (name, s) for name, s in statuses.items() if s.usable}
+def _required(rows, statuses, bit):
+    """Per host: [(update_id, detail)] of its Required updates in one set, from rows that may be
+    Required: (scan_pk, update_id, set mask, flags)."""
+    by_scan = {s.scan.scan_pk: name for name, s in statuses.items() if s.usable}
     required = {}
-    for scan_pk, update_id, installed, hidden, reboot, newer in rows:
-        if scan_pk not in by_scan:
+    for scan_pk, update_id, mask, flags in rows:
+        name = by_scan.get(scan_pk)
+        if name is None or not mask & bit:
             continue
-        name, status = by_scan[scan_pk]
-        state, detail = _group_state(status, installed, hidden, reboot, newer)
+        state, detail = _FLAG_STATES[flags]
         if state == REQUIRED:
             required.setdefault(name, []).append((update_id, detail))
     return required
@@ -254,11 +271,13 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
               required=True, hosts=None):
     """The raw rows compliance is computed from, as plain JSON-serialisable data; a few bulk queries.
 
-    The rows of every host's newest successful scan are grouped, not listed, except the rows that
-    may be Required (``required``). ``per_update`` also groups them by update over the scans usable
-    at ``now``. ``hosts`` limits the scans read to those hosts' (the per-update groups then count
-    only them). ``evaluate_rows`` computes an Evaluation from the result, later if need be (the
-    inventory plugin caches these rows, not what it builds from them).
+    Every set is read in the same passes: the sets' updates are loaded once, each with a bit per set.
+    The records of every host's newest successful scan are grouped by host and flags (one pass),
+    not listed, except the records that may be Required (``required``, one pass). ``per_update``
+    also groups them by update over the scans usable at ``now`` (one pass). ``hosts`` limits the
+    scans read to those hosts' (the per-update groups then count only them). ``evaluate_rows``
+    computes an Evaluation from the result, later if need be (the inventory plugin caches these
+    rows, not what it builds from them).
     """
     now = now or utc_now()
     latest = _newest_scans(store)
@@ -267,7 +286,12 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
             "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {},
             "hosts": None if hosts is None else sorted(set(hosts))}
     wanted = None if hosts is None else set(hosts)
-    resolved = [(s, resolve(store, s)) for s in update_sets]
+    masks = {}
+    for index, update_set in enumerate(update_sets):
+        ids = resolve(store, update_set)
+        rows["sets"][update_set.name] = {"bit": 1 << index, "update_ids": ids}
+        for uid in ids:
+            masks[uid] = masks.get(uid, 0) | (1 << index)
     deciding = []
     for row in latest:
         if row["succeeded"] and (wanted is None or row["host_name"] in wanted):
@@ -277,22 +301,18 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
         scratch = _Scratch(store, cursor)
         try:
             scratch.load_scans(deciding)
-            for update_set, ids in resolved:
-                scratch.load_set(ids)
-                entry = {"update_ids": ids, "updates": scratch.rows(
-                    "SELECT st.update_id, st.first_version, u.kb, u.title, u.msrc_severity FROM pw_set st "
-                    "JOIN updates u ON u.update_id = st.update_id")}
-                entry["host_groups"] = scratch.rows("SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s"
-                                                    % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
-                if required:
-                    entry["required"] = scratch.rows(
-                        "SELECT su.scan_pk, su.update_id, %s %s WHERE %s ORDER BY su.scan_pk, su.update_id"
-                        % (_GROUP_COLUMNS, _JOIN, MAY_BE_REQUIRED_SQL))
-                if per_update:
-                    entry["update_groups"] = scratch.rows(
-                        "SELECT su.update_id, %s, count(*) %s WHERE ps.usable = 1 GROUP BY su.update_id, %s"
-                        % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
-                rows["sets"][update_set.name] = entry
+            scratch.load_sets(masks)
+            rows["updates"] = scratch.rows("SELECT st.update_id, st.first_version, u.kb, u.title, u.msrc_severity "
+                                           "FROM {set} st JOIN updates u ON u.update_id = st.update_id")
+            rows["host_groups"] = scratch.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s GROUP BY 1, 2, 3"
+                                               % (_FLAGS_SQL, _JOIN))
+            if required:
+                rows["required"] = scratch.rows("SELECT su.scan_pk, su.update_id, st.mask, %s %s WHERE %s "
+                                                "ORDER BY su.scan_pk, su.update_id"
+                                                % (_FLAGS_SQL, _JOIN, MAY_BE_REQUIRED_SQL))
+            if per_update:
+                rows["update_groups"] = scratch.rows("SELECT su.update_id, %s, count(*) %s WHERE ps.usable = 1 "
+                                                     "GROUP BY 1, 2" % (_FLAGS_SQL, _JOIN))
         finally:
             scratch.close()
     return rows
@@ -311,23 +331,24 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
     names = _host_names(rows["store_hosts"], rows["latest"], hosts, include_store_hosts)
     statuses = _statuses(rows["latest"], rows["good"], names, now, stale_after_days)
     evaluation = Evaluation(now, stale_after_days, rows["catalog_version"], statuses, {})
+    facts = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3], "msrc_severity": r[4]}
+             for r in rows["updates"]}
     for name, entry in rows["sets"].items():
-        updates = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3], "msrc_severity": r[4]}
-                   for r in entry["updates"]}
         ids = entry["update_ids"]
+        updates = {uid: facts[uid] for uid in ids}
         first_versions = sorted(u["first_version"] for u in updates.values())
         result = SetResult(name, ids, updates)
-        counts = _count_scans(entry["host_groups"], statuses, first_versions, len(ids))
+        counts = _count_scans(rows["host_groups"], statuses, first_versions, len(ids), entry["bit"])
         for host, status in statuses.items():
             if host not in counts:
                 counts[host] = empty_counts()
                 counts[host][evaluate(status, None, None)[0]] = len(ids)
             result.host_counts[host] = counts[host]
             result.host_compliance[host] = set_compliance(counts[host])
-        if "update_groups" in entry:
-            result.update_counts = _count_updates(entry["update_groups"], statuses, updates)
-        if "required" in entry:
-            result.host_required = _required(entry["required"], statuses)
+        if "update_groups" in rows:
+            result.update_counts = _count_updates(rows["update_groups"], statuses, updates)
+        if "required" in rows:
+            result.host_required = _required(rows["required"], statuses, entry["bit"])
         evaluation.sets[name] = result
     return evaluation
 
@@ -396,15 +417,14 @@ def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE
     with store.transaction() as cursor:
         scratch = _Scratch(store, cursor)
         try:
-            scratch.load_set(ids)
-            first_versions = sorted(r[0] for r in scratch.rows("SELECT first_version FROM pw_set"))
+            scratch.load_sets(dict.fromkeys(ids, 1))
+            first_versions = sorted(r[0] for r in scratch.rows("SELECT first_version FROM {set}"))
             good = [s for facts in scans.values() for s in facts if s.succeeded]
             scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
-            groups = scratch.rows("SELECT su.scan_pk, %s, count(*) %s GROUP BY su.scan_pk, %s"
-                                  % (_GROUP_COLUMNS, _JOIN, _GROUP_COLUMNS))
+            groups = scratch.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN))
         finally:
             scratch.close()
-    pseudo = {s.scan_pk: HostStatus("usable", s) for s in good}
+    pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
     per_scan = _count_scans(groups, pseudo, first_versions, len(ids))
     series = []
     today = now.date()

@@ -19,6 +19,7 @@ import functools
 import os
 import re
 import sqlite3
+import uuid
 from urllib.parse import unquote
 
 SCHEMA_VERSION = 3
@@ -294,6 +295,18 @@ class SQLiteStore:
         """DDL for a staging table that lives only as long as this connection."""
         return "CREATE TEMP TABLE %s (%s)%s" % (name, columns, " WITHOUT ROWID" if keyed else "")
 
+    def analyze(self, cursor, table):
+        """Planner statistics for a freshly filled staging table: SQLite plans joins well without."""
+
+    def scratch_table(self, cursor, name, columns, keyed=False):
+        """Create a working table for the current transaction's reads; return the name to use."""
+        cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
+        cursor.execute(self.temp_table(name, columns, keyed))
+        return name
+
+    def drop_scratch(self, cursor, name):
+        cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
+
     def copy_rows(self, cursor, table, columns, rows):
         """Bulk-insert ``rows`` (tuples in ``columns`` order) with the transaction's cursor; return the count."""
         rows = list(rows)
@@ -536,6 +549,25 @@ class PostgreSQLStore:
     def temp_table(self, name, columns, keyed=False):
         """DDL for a staging table that lives only as long as this connection (session)."""
         return "CREATE TEMP TABLE %s (%s)" % (name, columns)
+
+    def analyze(self, cursor, table):
+        """Planner statistics for a freshly filled staging table (autovacuum never sees it in time,
+        so without them PostgreSQL guesses its size and may join in the wrong order)."""
+        cursor.execute("ANALYZE %s" % table)
+
+    def scratch_table(self, cursor, name, columns, keyed=False):
+        """Create a working table for the current transaction's reads; return the name to use.
+
+        An UNLOGGED table with a name of its own, created and dropped inside the caller's
+        transaction (so no other session ever sees it, and a rollback removes it): unlike a TEMP
+        table, parallel workers can read it, so queries joining it still run in parallel.
+        """
+        unique = "%s_%s" % (name, uuid.uuid4().hex[:16])
+        cursor.execute("CREATE UNLOGGED TABLE %s (%s)" % (unique, columns))
+        return unique
+
+    def drop_scratch(self, cursor, name):
+        cursor.execute("DROP TABLE IF EXISTS %s" % name)
 
     def copy_rows(self, cursor, table, columns, rows):
         """Bulk-insert ``rows`` (tuples in ``columns`` order) with COPY; return the count."""

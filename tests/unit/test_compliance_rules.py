@@ -121,3 +121,20 @@ def test_may_be_required_covers_every_required_result():
 def test_percent_compliant():
     assert c.percent_compliant({}) == 100.0
     assert c.percent_compliant({c.INSTALLED: 1, c.NOT_REQUIRED: 2, c.REQUIRED: 1}) == 75.0
+
+
+def test_a_usable_scan_decides_a_returned_update_from_its_flags_alone():
+    """_compliance_store decides each flag value once (_FLAG_STATES); that holds only while the
+    rules, for a usable scan, look at nothing else of the scan for an update it returned."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import _FLAG_STATES
+    statuses = [c.host_status(scan(version=v, hours_ago=h, **extra), None, NOW)
+                for v in (None, 1, 5, 99) for h in (0, 30) for extra in ({}, {"reboot_pending": True}, {"forced": True})]
+    assert all(s.usable for s in statuses)
+    for flags in range(16):
+        result = c.ResultFacts(bool(flags & 1), bool(flags & 2), bool(flags & 4))
+        for status in statuses:
+            for first in (0, 3, 9, 1 << 40):
+                newer = status.scan.catalog_version is None or first > status.scan.catalog_version
+                if newer != bool(flags & 8):
+                    continue
+                assert c.evaluate(status, c.UpdateFacts(first), result) == _FLAG_STATES[flags]
