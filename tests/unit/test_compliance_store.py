@@ -208,7 +208,6 @@ def test_duplicate_set_names_and_unknown_products_are_refused(store_address):
     store.close()
 
 
-
 def test_ingest_applies_the_retention_from_the_environment(store_address, tmp_path, monkeypatch):
     from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days
     store = open_store(store_address)
