@@ -45,71 +45,6 @@ options:
     description: The title of the HTML dashboard (and the C(title) of the JSON).
     type: str
     default: Update compliance
-  update_sets:
-    description:
-      - Named sets of updates to report compliance against; each entry is a C(name) and filters that
-        select updates the way M(patchwave.windows.catalog_info) does. Every filter narrows the set.
-      - When empty, one set named C(all) is used, every current software update of the catalog.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: The name of the set (letters, digits and C(_)); C(all) is reserved.
-        type: str
-        required: true
-      update_ids:
-        description: Only these updates (GUIDs).
-        type: list
-        elements: str
-        default: []
-      kbs:
-        description: Only updates with these KB numbers (C(5046616) or C(KB5046616)).
-        type: list
-        elements: str
-        default: []
-      products:
-        description: Only updates of these products, by GUID or title.
-        type: list
-        elements: str
-        default: []
-      classifications:
-        description: Only updates of these classifications, by GUID or title.
-        type: list
-        elements: str
-        default: []
-      severities:
-        description: Only updates with these MSRC severities; V(Unspecified) matches updates without one.
-        type: list
-        elements: str
-        choices: [Critical, Important, Moderate, Low, Unspecified]
-        default: []
-      title:
-        description: Only updates whose title matches; C(*) and C(?) are wildcards, else the text matches anywhere.
-        type: str
-      released_after:
-        description: Only updates released on or after this date (ISO 8601, UTC).
-        type: str
-      released_before:
-        description: Only updates released on or before this date (ISO 8601, UTC).
-        type: str
-      superseded:
-        description: V(true) only updates that a current update supersedes, V(false) only those that none does.
-        type: bool
-      kinds:
-        description: Kinds of update in the set.
-        type: list
-        elements: str
-        choices: [software, driver, category, detectoid]
-        default: [software]
-      include_expired:
-        description: Also include expired updates.
-        type: bool
-        default: false
-      include_bundle_members:
-        description: Also include the payload updates that bundles contain.
-        type: bool
-        default: false
   hosts:
     description:
       - Only these hosts, for example C({{ groups['windows'] }}). A name the store does not know is
@@ -117,12 +52,6 @@ options:
       - When not set, every host the store knows.
     type: list
     elements: str
-  stale_after_days:
-    description:
-      - A host whose newest scan is older than this many days is stale and its updates Unknown.
-        C(0) turns the staleness policy off.
-    type: int
-    default: 7
   history_days:
     description: Days of history in the trend chart (and the JSON). C(0) leaves the trend out.
     type: int
@@ -139,6 +68,7 @@ options:
     type: path
 extends_documentation_fragment:
   - patchwave.windows.store
+  - patchwave.windows.update_sets
   - patchwave.windows.attributes
   - patchwave.windows.attributes.controller
 attributes:
@@ -317,7 +247,7 @@ def main():
     if not formats:
         module.fail_json(msg="formats must name at least one of %s" % ", ".join(FORMATS))
     try:
-        sets = parse_update_sets(params["update_sets"]) or [all_updates()]
+        sets = [all_updates()] + parse_update_sets(params["update_sets"])
     except UpdateSetError as exc:
         module.fail_json(msg=str(exc))
 

@@ -59,7 +59,8 @@ def test_check_mode_idempotence_diff_and_new_messages(runner, tmp_path, fleet_st
     assert sorted(os.listdir(str(dest))) == sorted(FILES), "no temporary files are left"
     assert first["files"] == {fmt: str(dest / ("compliance." + fmt)) for fmt in ("html", "csv", "json")}
     assert first["host_count"] == 41 and first["host_statuses"]["never_scanned"] >= 1
-    assert set(first["sets"]) == {"critical", "everything"}
+    assert set(first["sets"]) == {"all", "critical", "everything"}
+    assert first["sets"]["all"]["updates"] == 60
     assert first["sets"]["everything"]["updates"] == 60
     assert sum(first["overall"]["hosts"].values()) == 41
     assert first["catalog_version"] == 3
