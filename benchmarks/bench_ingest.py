@@ -356,7 +356,7 @@ def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds
 
 
 def main(hosts=10000, updates=300, rounds=3, summary_rounds=5, backends=("sqlite", "postgresql")):
-    from _postgres import available, private_server  # pylint: disable=import-outside-toplevel
+    from tests.pgserver import available, private_server  # pylint: disable=import-outside-toplevel
 
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     work = tempfile.mkdtemp(prefix="patchwave-bench-ingest-", dir=_work_root(hosts * updates * 400 * 3))

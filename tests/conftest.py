@@ -36,97 +36,32 @@ def samples_dir(shared_dir):
 
 
 # -- PostgreSQL: a private server for the store's second backend ---------------------------------
-# The tests start their own server (initdb into a temporary folder, a free loopback port, password
-# authentication), so nothing depends on a system cluster. As root the server runs as the
-# ``postgres`` OS user (PostgreSQL refuses to run as root); otherwise as the current user.
+# The tests start their own server (tests/pgserver.py: initdb into a temporary folder, a free
+# loopback port, password authentication), so nothing depends on a system cluster.
 
-import glob  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import uuid  # noqa: E402
 
-PG_USER = "patchwave"
-PG_PASSWORD = "pw-%s" % uuid.uuid4().hex[:12]
-
-
-def _pg_bindir():
-    def version(path):
-        name = path.split(os.sep)[-3]
-        return tuple(int(p) for p in name.split(".") if p.isdigit())
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version)
-    return os.path.dirname(found[-1]) if found else None
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _pg_dsn(port, dbname, password=PG_PASSWORD):
-    return "postgresql://%s:%s@127.0.0.1:%d/%s" % (PG_USER, password, port, dbname)
-
-
-def _pg_admin(dsn, statement):
-    import psycopg
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(statement)
+from tests.pgserver import available, private_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A running PostgreSQL server of our own: yields its port; stopped and deleted at the end."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.fail("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): install the Debian "
-                    "package postgresql (`make unit` does so when run as root)")
+    """A running PostgreSQL server of our own (a tests.pgserver.Server); stopped and deleted at the end."""
+    reason = available()
+    if reason:
+        pytest.fail("cannot start the tests' PostgreSQL server: %s" % reason)
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail("the Python package psycopg is missing from the venv: run `make venv`")
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = tempfile.mkdtemp(prefix="patchwave-pg-")
-    data = os.path.join(base, "data")
-    log = os.path.join(base, "server.log")
-    pwfile = os.path.join(base, "pwfile")
-    with open(pwfile, "w", encoding="utf-8") as handle:
-        handle.write(PG_PASSWORD + "\n")
-    if as_root:
-        shutil.chown(base, "postgres", "postgres")
-        shutil.chown(pwfile, "postgres", "postgres")
-    port = _free_port()
-    started = False
-    try:
-        subprocess.run(prefix + [os.path.join(bindir, "initdb"), "-D", data, "-U", PG_USER, "--pwfile", pwfile,
-                                 "--auth", "scram-sha-256", "--locale", "C", "--encoding", "UTF8"],
-                       check=True, capture_output=True, text=True)
-        options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " \
-                  "-c synchronous_commit=off -c max_connections=200" % (port, base)
-        started = True
-        subprocess.run(prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-l", log, "-o", options, "-w", "-t", "60",
-                                 "start"], check=True, capture_output=True, text=True)
-        _pg_admin(_pg_dsn(port, "postgres"), "CREATE DATABASE patchwave")
-        yield port
-    except subprocess.CalledProcessError as exc:
-        tail = ""
-        if os.path.exists(log):
-            with open(log, encoding="utf-8", errors="replace") as handle:
-                tail = handle.read()[-2000:]
-        pytest.fail("cannot start PostgreSQL: %s\n%s\n%s\n%s" % (exc, exc.stdout, exc.stderr, tail))
-    finally:
-        if started:
-            subprocess.run(prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
-                           check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        with private_server(settings=("max_connections=200",)) as server:
+            server.admin("CREATE DATABASE patchwave")
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def postgres_dsn(postgres_server):
     """``postgresql://user:password@127.0.0.1:PORT/patchwave`` on the private server (scram password auth)."""
-    return _pg_dsn(postgres_server, "patchwave")
+    return postgres_server.dsn("patchwave")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -135,8 +70,7 @@ def store_address(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "store" / "patchwave.db")
         return
-    port = request.getfixturevalue("postgres_server")
-    name = "t_%s" % uuid.uuid4().hex[:16]
-    _pg_admin(_pg_dsn(port, "postgres"), "CREATE DATABASE %s" % name)
-    yield _pg_dsn(port, name)
-    _pg_admin(_pg_dsn(port, "postgres"), "DROP DATABASE %s WITH (FORCE)" % name)
+    server = request.getfixturevalue("postgres_server")
+    dsn = server.new_database("t")
+    yield dsn
+    server.drop_database(dsn)

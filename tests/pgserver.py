@@ -1,4 +1,4 @@
-"""A private PostgreSQL server for the benchmarks, the way tests/conftest.py starts one for the tests.
+"""A private PostgreSQL server for the tests (tests/conftest.py) and the benchmarks.
 
 ``private_server()`` is a context manager: initdb into a temporary folder, a free loopback port,
 scram password authentication; yields a ``Server`` whose ``new_database()`` makes a fresh, empty
