@@ -337,8 +337,8 @@ def profile_plugin(work, source):
     found = {}
     for (filename, _line, func), (_cc, calls, _tt, cumulative, _callers) in stats.stats.items():
         for label, (fname, fn) in wanted.items():
-            if func == fn and filename.endswith(fname) and ("ansible" in filename or "patchwave" in filename
-                                                             or "windows" in filename):
+            ours = "ansible" in filename or "patchwave" in filename or "windows" in filename
+            if func == fn and filename.endswith(fname) and ours:
                 if cumulative > found.get(label, {}).get("seconds", -1):
                     found[label] = {"seconds": round(cumulative, 2), "calls": calls}
     wall = max(v for (_f, _l, _n), (_c, _k, _t, v, _r) in stats.stats.items())
