@@ -458,7 +458,7 @@ def main(hosts=50000, rounds=3, profile=True, keep=False, slow_rounds=2):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, default=50000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow-rounds", type=int, default=2, help="rounds for (b) and (c), the slow sides")

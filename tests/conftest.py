@@ -39,8 +39,6 @@ def samples_dir(shared_dir):
 # The tests start their own server (tests/pgserver.py: initdb into a temporary folder, a free
 # loopback port, password authentication), so nothing depends on a system cluster.
 
-import uuid  # noqa: E402
-
 from tests.pgserver import available, private_server  # noqa: E402
 
 
