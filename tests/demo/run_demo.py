@@ -4,7 +4,9 @@ Step 1: build a realistic, signed offline scan package with the test-data genera
 fresh store through the real playbook, sync it again (nothing changes), and show what the catalog
 holds through catalog_info. Step 2: start a lab fleet of simulated Windows hosts behind a real
 WinRM endpoint, scan them all with the scan_compliance playbook over WinRM, scan again (unforced,
-inside the TTL: skipped), and print each host's result from the store.
+inside the TTL: skipped). Step 3: evaluate every host's compliance from the store
+(compliance_info), list the groups the compliance inventory plugin builds beside the fleet's own
+inventory, and write the HTML/CSV/JSON report with the report_compliance playbook.
 """
 
 import json
@@ -127,6 +129,34 @@ def evaluate_fleet(store, spool, profile, hosts):
     return info
 
 
+def compliance_groups(store, spool, inventory):
+    """The compliance inventory plugin beside the fleet's own inventory: groups for the next play."""
+    print("== inventory: patchwave.windows.compliance groups the fleet by compliance state")
+    source = os.path.join(DEMO, "fleet.compliance.yml")
+    with open(source, "w", encoding="utf-8") as handle:
+        handle.write("plugin: patchwave.windows.compliance\nstore: %s\nspool: %s\nadd_store_hosts: false\n"
+                     "update_sets:\n  - name: security\n    classifications: [Security Updates]\n"
+                     "    superseded: false\nkb_groups: true\n" % (store, spool))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_INVENTORY_ENABLED="yaml,ini,patchwave.windows.compliance")
+    done = subprocess.run([os.path.join(BIN, "ansible-inventory"), "-i", inventory, "-i", source, "--list"],
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stdout.write(done.stdout + done.stderr)
+        raise SystemExit("demo: ansible-inventory failed (exit %d)" % done.returncode)
+    listing = json.loads(done.stdout)
+    groups = sorted((name, len(value.get("hosts", []))) for name, value in listing.items()
+                    if name.startswith("patchwave_") and value.get("hosts"))
+    print("ansible-inventory -i %s -i %s:" % (os.path.relpath(inventory, REPO), os.path.relpath(source, REPO)))
+    kb_groups = [name for name, _count in groups if name.startswith("patchwave_kb_")]
+    for name, count in groups:
+        if name not in kb_groups:
+            print("  %-40s %3d hosts" % (name, count))
+    print("  and %d groups of hosts missing one KB (patchwave_kb_<number>)" % len(kb_groups))
+    print("a play can now target e.g. hosts: patchwave_security_non_compliant")
+    print()
+
+
 def report(store, spool, inventory):
     """The report: the report_compliance playbook over the fleet's inventory, written on the controller."""
     print("== report: HTML dashboard, CSV and JSON (report_compliance playbook)")
@@ -181,6 +211,7 @@ def main():
     print("store: %s" % os.path.relpath(store, REPO))
     inventory, spool, profile, names = scan_fleet(store)
     evaluate_fleet(store, spool, profile, names)
+    compliance_groups(store, spool, inventory)
     report(store, spool, inventory)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
