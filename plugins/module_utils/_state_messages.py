@@ -196,6 +196,7 @@ def ingest(store, spool, env=None):
     retention (``PATCHWAVE_HISTORY_DAYS``, default 400 days) is pruned when any is due.
     """
     counts = {"ingested": 0, "duplicates": 0, "quarantined": 0, "pruned": 0}
+    retention = history_days(env)  # a bad setting is refused before anything moves
     lock = _lock(spool)
     try:
         names = pending_files(spool)
@@ -235,7 +236,7 @@ def ingest(store, spool, env=None):
             for name in quarantined:
                 os.replace(os.path.join(spool, name), os.path.join(target, name))
         if counts["ingested"] or counts["quarantined"]:
-            counts["pruned"] = prune_history(store, history_days(env))
+            counts["pruned"] = prune_history(store, retention)
         return counts
     finally:
         lock.close()
