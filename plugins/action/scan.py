@@ -164,6 +164,8 @@ class ActionModule(ActionBase):
         spool = resolve_spool(args["spool"], args["store"])
         try:
             current_version, last = self._host_state(args["store"], spool, host, needs_history=not args["force"])
+        except ValueError as exc:  # a setting such as PATCHWAVE_HISTORY_DAYS is wrong: nothing was done
+            return dict(result, failed=True, msg=to_text(exc))
         except (StoreError, sqlite3.Error, OSError) as exc:
             # Without the store the TTL cannot be checked: scan anyway and keep the result in the
             # spool, where the next reader that reaches the store ingests it. Nothing is lost.

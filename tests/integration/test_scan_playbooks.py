@@ -209,3 +209,16 @@ def test_store_unavailable_loses_nothing(catalog, tmp_path):
     opened = open_store(good)
     assert ingest(opened, spool)["ingested"] == 2
     opened.close()
+
+
+def test_a_bad_retention_setting_fails_the_task_before_anything_runs(catalog, tmp_path, monkeypatch):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    monkeypatch.setenv("PATCHWAVE_HISTORY_DAYS", "a month")
+    profile = FleetProfile(store, seed=3, cache=CatalogCache())
+    with profile.fleet(1, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, store, spool)
+        assert all(r.get("failed") and "PATCHWAVE_HISTORY_DAYS must be a whole number" in r["msg"]
+                   for r in results.values()), results
+        assert all(host.backend.status()["scans"] == [] for host in fleet.hosts)
