@@ -21,6 +21,10 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
 
 _CHUNK = 500
 
+# An update is superseded when a current (not expired) update of the catalog supersedes it.
+_SUPERSEDED_SQL = ("EXISTS (SELECT 1 FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
+                   "WHERE s.superseded_id = u.update_id AND r.expired_version IS NULL)")
+
 
 @dataclass
 class UpdateFilter:
@@ -119,9 +123,7 @@ def select_update_ids(store, update_filter, limit=None):
         clauses.append("u.release_date <= ?")
         params.append(update_filter.released_before)
     if update_filter.superseded is not None:
-        exists = ("EXISTS (SELECT 1 FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
-                  "WHERE s.superseded_id = u.update_id AND r.expired_version IS NULL)")
-        clauses.append(exists if update_filter.superseded else "NOT " + exists)
+        clauses.append(_SUPERSEDED_SQL if update_filter.superseded else "NOT " + _SUPERSEDED_SQL)
     sql = "SELECT u.update_id FROM updates u"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
@@ -143,6 +145,12 @@ def _related(store, sql, ids):
     for chunk in _chunks(ids):
         rows.extend(store.query(sql % ",".join("?" * len(chunk)), chunk))
     return rows
+
+
+def superseded_ids(store, update_ids):
+    """The ids among ``update_ids`` that are superseded (the ``superseded`` filter's meaning)."""
+    return {r["update_id"] for r in _related(
+        store, "SELECT u.update_id FROM updates u WHERE u.update_id IN (%%s) AND %s" % _SUPERSEDED_SQL, update_ids)}
 
 
 def describe_updates(store, update_ids, languages=("en",)):

@@ -44,7 +44,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._update_sets imp
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
 _SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
                  "forced, reboot_pending, error")
-_CHUNK = 500
 
 
 def utc_now():
@@ -366,22 +365,11 @@ def evaluate_store(store, update_sets, hosts=None, now=None, stale_after_days=DE
     return evaluate_rows(rows, hosts, now, stale_after_days)
 
 
-def _superseded(store, update_ids):
-    """The ids among ``update_ids`` that a current update of the catalog supersedes."""
-    found = set()
-    ids = list(update_ids)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        found.update(r["superseded_id"] for r in store.query(
-            "SELECT s.superseded_id FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
-            "WHERE r.expired_version IS NULL AND s.superseded_id IN (%s)" % ",".join("?" * len(chunk)), chunk))
-    return found
-
-
-def host_pairs(store, status, update_ids, updates):
+def host_pairs(store, status, update_ids, updates, superseded):
     """Every (update, state, detail) of one host against a set, with provenance; for detail views.
 
-    ``updates`` maps update id -> facts with ``first_version`` (a SetResult's ``updates``).
+    ``updates`` maps update id -> facts with ``first_version`` (a SetResult's ``updates``);
+    ``superseded`` is ``_catalog_query.superseded_ids`` of the set, read once for every host.
     """
     results = {}
     if status.usable:
@@ -389,7 +377,6 @@ def host_pairs(store, status, update_ids, updates):
                                "WHERE scan_pk = ?", (status.scan.scan_pk,)):
             results[row["update_id"]] = ResultFacts(bool(row["installed"]), bool(row["hidden"]),
                                                     bool(row["reboot_required"]))
-    superseded = _superseded(store, update_ids) if status.usable else set()
     provenance = status.provenance()
     pairs = []
     for uid in update_ids:

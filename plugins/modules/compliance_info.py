@@ -170,6 +170,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import superseded_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
     PENDING_REBOOT,
     REQUIRED,
@@ -269,13 +270,18 @@ def main():
         ingested = ingest(store, resolve_spool(params["spool"], params["store"]))
         evaluation = evaluate_store(store, update_sets, hosts=params["hosts"] or None,
                                     stale_after_days=params["stale_after_days"], per_update=params["per_update"])
+        superseded = {}
+        if params["details"]:
+            superseded = {set_name: superseded_ids(store, result.update_ids)
+                          for set_name, result in evaluation.sets.items()}
         hosts = {}
         for name, status in evaluation.hosts.items():
             report = host_report(name, status, evaluation)
             if params["compliance"] and report["compliance"] not in params["compliance"]:
                 continue
             if params["details"]:
-                report["pairs"] = {set_name: host_pairs(store, status, result.update_ids, result.updates)
+                report["pairs"] = {set_name: host_pairs(store, status, result.update_ids, result.updates,
+                                                        superseded[set_name])
                                    for set_name, result in evaluation.sets.items()}
             hosts[name] = report
         sets = {name: set_report(result, list(hosts), params["per_update"], params["top"])

@@ -7,6 +7,7 @@ import datetime
 import pytest
 
 from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import superseded_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
     evaluate_rows,
     evaluate_store,
@@ -126,9 +127,10 @@ def test_pairs_carry_details_and_provenance(populated):
     result = evaluation.sets["all"]
     expected = expected_states(fleet, hosts, result.update_ids)
     details = set()
+    superseded = superseded_ids(store, result.update_ids)
     for host in hosts[:30]:
         status = evaluation.hosts[host]
-        for pair in host_pairs(store, status, result.update_ids, result.updates):
+        for pair in host_pairs(store, status, result.update_ids, result.updates, superseded):
             assert (pair["state"], pair["detail"]) == expected[host][pair["update_id"]]
             details.add(pair["detail"])
             if status.scan:
