@@ -182,6 +182,23 @@ def empty_counts():
     return dict.fromkeys(STATES, 0)
 
 
+def add_counts(many):
+    """Counts per state summed over an iterable of counts per state."""
+    totals = empty_counts()
+    for counts in many:
+        for state, number in counts.items():
+            totals[state] += number
+    return totals
+
+
+def count_compliance(compliances):
+    """Hosts per compliance state from an iterable of compliance states."""
+    counts = dict.fromkeys(COMPLIANCE, 0)
+    for state in compliances:
+        counts[state] += 1
+    return counts
+
+
 def set_compliance(counts):
     """The compliance of a host against a set, from its counts per state (see the module docs)."""
     if counts.get(REQUIRED):

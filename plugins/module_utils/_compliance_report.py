@@ -41,6 +41,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     STATES,
     UNKNOWN,
     USABLE,
+    add_counts,
+    count_compliance,
     empty_counts,
     parse_time,
     percent_compliant,
@@ -120,21 +122,18 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         hosts[name] = {"status": status.status, "scan": _scan_data(status.scan),
                        "last_good": _scan_data(status.last_good)}
     sets = {}
-    overall_counts = {name: empty_counts() for name in evaluation.hosts}
     for set_name, result in evaluation.sets.items():
         required = {}
         for host, rows in result.host_required.items():
             required[host] = [{"update_id": uid, "kb": result.updates.get(uid, {}).get("kb"), "detail": detail}
                               for uid, detail in rows]
-        for host, counts in result.host_counts.items():
-            for state in STATES:
-                overall_counts.setdefault(host, empty_counts())[state] += counts.get(state, 0)
         top_required = _top_required(result, top)
+        totals = result.state_totals()
         sets[set_name] = {
             "updates": len(result.update_ids),
             "summary": result.summary(),
-            "state_totals": result.state_totals(),
-            "percent_compliant": percent_compliant(result.state_totals()),
+            "state_totals": totals,
+            "percent_compliant": percent_compliant(totals),
             "host_counts": result.host_counts,
             "host_compliance": result.host_compliance,
             "host_required": required,
@@ -143,14 +142,12 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
             "top_required": top_required,
             "history": histories.get(set_name, []),
         }
+    # Overall: a host's pairs summed over the sets, judged by the same set rule.
+    overall_counts = {host: add_counts(result.host_counts[host] for result in evaluation.sets.values())
+                      for host in evaluation.hosts}
     overall_compliance = {host: set_compliance(counts) for host, counts in overall_counts.items()}
-    overall_summary = dict.fromkeys(COMPLIANCE, 0)
-    for state in overall_compliance.values():
-        overall_summary[state] += 1
-    totals = empty_counts()
-    for counts in overall_counts.values():
-        for state in STATES:
-            totals[state] += counts[state]
+    overall_summary = count_compliance(overall_compliance.values())
+    totals = add_counts(overall_counts.values())
     statuses = dict.fromkeys(HOST_STATUSES, 0)
     for host in hosts.values():
         statuses[host["status"]] = statuses.get(host["status"], 0) + 1

@@ -33,6 +33,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     ResultFacts,
     ScanFacts,
     UpdateFacts,
+    add_counts,
+    count_compliance,
     empty_counts,
     evaluate,
     host_status,
@@ -107,20 +109,13 @@ class SetResult:
     host_required: dict = field(default_factory=dict)    # host -> [(update_id, detail)] Required updates
     update_counts: dict = field(default_factory=dict)    # update id -> {state: hosts}
 
-    def summary(self):
-        """Hosts per compliance state."""
-        counts = dict.fromkeys(COMPLIANCE, 0)
-        for state in self.host_compliance.values():
-            counts[state] += 1
-        return counts
+    def summary(self, hosts=None):
+        """Hosts per compliance state (over ``hosts``, default every host)."""
+        return count_compliance(self.host_compliance[h] for h in (self.host_compliance if hosts is None else hosts))
 
-    def state_totals(self):
-        """(host, update) pairs per state over all hosts."""
-        totals = empty_counts()
-        for counts in self.host_counts.values():
-            for state, number in counts.items():
-                totals[state] += number
-        return totals
+    def state_totals(self, hosts=None):
+        """(host, update) pairs per state (over ``hosts``, default every host)."""
+        return add_counts(self.host_counts[h] for h in (self.host_counts if hosts is None else hosts))
 
 
 @dataclass

@@ -218,17 +218,9 @@ def host_report(name, status, evaluation):
 
 
 def set_report(result, hosts, per_update, top):
-    counts = {}
-    for name in hosts:
-        state = result.host_compliance[name]
-        counts[state] = counts.get(state, 0) + 1
-    pairs = dict.fromkeys(("required", "not_required", "installed", "unknown"), 0)
-    for name in hosts:
-        for state, number in result.host_counts[name].items():
-            pairs[state] += number
-    entry = {"update_count": len(result.update_ids),
-             "hosts": {state: counts.get(state, 0) for state in ("compliant", "non_compliant", "unknown")},
-             "pairs": pairs, "percent_compliant": percent_compliant(pairs)}
+    pairs = result.state_totals(hosts)
+    entry = {"update_count": len(result.update_ids), "hosts": result.summary(hosts), "pairs": pairs,
+             "percent_compliant": percent_compliant(pairs)}
     if per_update:
         updates = []
         for uid in result.update_ids:

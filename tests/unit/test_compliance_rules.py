@@ -138,3 +138,10 @@ def test_a_usable_scan_decides_a_returned_update_from_its_flags_alone():
                 if newer != bool(flags & 8):
                     continue
                 assert c.evaluate(status, c.UpdateFacts(first), result) == _FLAG_STATES[flags]
+
+
+def test_counting_helpers():
+    assert c.add_counts([{c.REQUIRED: 1, c.INSTALLED: 2}, {c.REQUIRED: 3, c.UNKNOWN: 1}]) == {
+        c.REQUIRED: 4, c.NOT_REQUIRED: 0, c.INSTALLED: 2, c.UNKNOWN: 1}
+    assert c.count_compliance([c.COMPLIANT, c.UNKNOWN, c.COMPLIANT]) == {c.COMPLIANT: 2, c.NON_COMPLIANT: 0,
+                                                                         c.UNKNOWN: 1}
