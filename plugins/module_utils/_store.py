@@ -191,6 +191,18 @@ MIGRATIONS = {
 }
 
 
+def _apply_migrations(cursor, current, without_rowid):
+    """Take the store from schema version ``current`` to SCHEMA_VERSION inside the caller's
+    transaction; ``without_rowid`` is what the backend puts for the ``{without_rowid}`` marker."""
+    if current == 0:
+        cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+        cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version]:
+            cursor.execute(statement.replace("{without_rowid}", without_rowid))
+        cursor.execute("UPDATE schema_info SET version = ?", (version,))
+
+
 class StoreError(Exception):
     """The store cannot be opened or used; the message names the store and the cause."""
 
@@ -342,13 +354,7 @@ class SQLiteStore:
             return
         with self.transaction() as cursor:
             current = self.schema_version()  # another process may have migrated meanwhile
-            if current == 0:
-                cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-                cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version]:
-                    cursor.execute(statement.replace("{without_rowid}", " WITHOUT ROWID"))
-                cursor.execute("UPDATE schema_info SET version = ?", (version,))
+            _apply_migrations(cursor, current, " WITHOUT ROWID")
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -616,13 +622,7 @@ class PostgreSQLStore:
             cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_MIGRATION_LOCK,)).fetchone()
             current = self.schema_version(cursor)
             self._refuse_newer(current)
-            if current == 0:
-                cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
-                cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version]:
-                    cursor.execute(statement.replace("{without_rowid}", ""))
-                cursor.execute("UPDATE schema_info SET version = ?", (version,))
+            _apply_migrations(cursor, current, "")
 
 
 def open_store(store=None, env=None, create=True):
