@@ -408,6 +408,8 @@ def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE
             scratch.close()
     pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
     per_scan = _count_scans(groups, pseudo, first_versions, len(ids))
+    # Each scan's time parsed once, not once per day.
+    times = {name: [parse_time(s.finished) for s in facts] for name, facts in scans.items()}
     series = []
     today = now.date()
     for offset in range(days - 1, -1, -1):
@@ -415,7 +417,7 @@ def history(store, update_set, days=30, now=None, stale_after_days=DEFAULT_STALE
         end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
         point = {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)}
         for name in names:
-            facts = [s for s in scans.get(name, ()) if parse_time(s.finished) <= end]
+            facts = [s for s, finished in zip(scans.get(name, ()), times.get(name, ())) if finished <= end]
             latest = facts[-1] if facts else None
             last_good = next((s for s in reversed(facts) if s.succeeded), None)
             status = host_status(latest, last_good, end, stale_after_days)
