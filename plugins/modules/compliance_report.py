@@ -261,10 +261,8 @@ def main():
         evaluation = evaluate_store(store, sets, hosts=params["hosts"], stale_after_days=params["stale_after_days"])
         histories = {}
         if params["history_days"]:
-            for update_set in sets:
-                histories[update_set.name] = history(store, update_set, days=params["history_days"],
-                                                     now=evaluation.now,
-                                                     stale_after_days=params["stale_after_days"], hosts=params["hosts"])
+            histories = history(store, sets, days=params["history_days"], now=evaluation.now,
+                                stale_after_days=params["stale_after_days"], hosts=params["hosts"])
     except (StoreError, UpdateSetError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

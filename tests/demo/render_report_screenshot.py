@@ -92,7 +92,7 @@ def build(folder):
                                                 {"name": "cumulative", "title": "Cumulative Update"}])
     hosts = sorted(applicable)
     evaluation = evaluate_store(store, sets, hosts=hosts, now=NOW)
-    histories = {s.name: history(store, s, days=30, now=NOW, hosts=hosts) for s in sets}
+    histories = history(store, sets, days=30, now=NOW, hosts=hosts)
     store.close()
     return render_html(report_data(evaluation, histories, title="Contoso servers: update compliance", top=8))
 

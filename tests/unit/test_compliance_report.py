@@ -45,7 +45,7 @@ def data(tmp_path_factory):
                                                 {"name": "pinned", "update_ids": ids[1:3]}])
     names = hosts + [EVIL_HOST, FORMULA_HOST]
     evaluation = evaluate_store(store, sets, hosts=names, now=NOW)
-    histories = {s.name: history(store, s, days=14, now=NOW, hosts=names) for s in sets}
+    histories = history(store, sets, days=14, now=NOW, hosts=names)
     store.close()
     # Some host requires the update with the evil title, so the page lists it.
     pinned = evaluation.sets["pinned"]

@@ -174,7 +174,12 @@ def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_addre
     fleet.add_scan(spool, "h2", NOW - datetime.timedelta(days=45), 3, succeeded=False)
     ingest(store, spool)
     assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 7
-    trend = history(store, all_updates(), days=45, now=NOW, stale_after_days=7)
+    trend = history(store, [all_updates()], days=45, now=NOW, stale_after_days=7)["all"]
+    # several sets in one pass give what each gives alone
+    sets = [all_updates()] + parse_update_sets([{"name": "some", "kbs": ["5000001", "5000002"]}])
+    together = history(store, sets, days=45, now=NOW, stale_after_days=7)
+    assert together["all"] == trend
+    assert together["some"] == history(store, sets[1:], days=45, now=NOW, stale_after_days=7)["some"]
     assert len(trend) == 45 and trend[-1]["date"] == "2026-11-23"
     assert [p for p in trend if p["date"] == iso(NOW - datetime.timedelta(days=44))[:10]][0][c.UNKNOWN] == 2
     assert sum(trend[-1][k] for k in c.COMPLIANCE) == 2
