@@ -37,19 +37,9 @@ def _play(path, inventory, forks, extra=()):
 
 
 def _store(work):
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-    from tests.catalog_gen import generate
+    from tests.catalog_gen.store import generated_store
 
-    cab = os.path.join(work, "wsusscn2.cab")
-    generate("offline_scan", cab, updates=3000, languages=("en",))
-    store_path = os.path.join(work, "patchwave.db")
-    store = open_store(store_path)
-    with open_source(cab, verify_signature=False) as (info, records):
-        sync_records(store, records, SyncOptions(source=info["source"], format=info["format"]))
-    store.close()
-    return store_path
+    return generated_store(work, updates=3000, store_name="patchwave.db")[0]
 
 
 def main(hosts=200, forks=50):

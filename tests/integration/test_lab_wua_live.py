@@ -20,14 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import (  # noqa: E402
-    SyncOptions,
-    sync_records,
-)
 from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import validate_result  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
-from tests.catalog_gen import generate  # noqa: E402
+from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab import psexec  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
@@ -39,17 +33,7 @@ MODULE_FQN = "ansible_collections.patchwave.windows.plugins.modules.scan"
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("wua-live")
-    cab = str(folder / "wsusscn2.cab")
-    generate("offline_scan", cab, updates=400, seed=9, languages=("en",))
-    path = str(folder / "store.db")
-    opened = open_store(path)
-    try:
-        with open_source(cab, verify_signature=False) as (info, records):
-            sync_records(opened, records, SyncOptions(source=info["source"], format=info["format"]))
-    finally:
-        opened.close()
-    return path
+    return generated_store(str(tmp_path_factory.mktemp("wua-live")), updates=400, seed=9)[0]
 
 
 def bootstrap_parts():

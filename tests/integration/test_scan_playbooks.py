@@ -14,14 +14,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import (  # noqa: E402
-    SyncOptions,
-    sync_records,
-)
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, pending_files  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
-from tests.catalog_gen import generate  # noqa: E402
+from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
@@ -29,14 +24,7 @@ from tests.lab.wua import CatalogCache  # noqa: E402
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("scan-playbooks")
-    cab = str(folder / "wsusscn2.cab")
-    generate("offline_scan", cab, updates=400, seed=5, languages=("en",))
-    path = str(folder / "store.db")
-    opened = open_store(path)
-    with open_source(cab, verify_signature=False) as (info, records):
-        sync_records(opened, records, SyncOptions(source=info["source"], format=info["format"]))
-    opened.close()
+    path, cab, _manifest = generated_store(str(tmp_path_factory.mktemp("scan-playbooks")), updates=400, seed=5)
     return {"store": path, "cab": cab}
 
 

@@ -8,10 +8,9 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query i
     select_update_ids,
     validate_filter,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
 from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 from tests.catalog_gen import generate
+from tests.catalog_gen.store import sync_file
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,7 @@ def catalog(tmp_path_factory):
     cab = str(folder / "wsusscn2.cab")
     manifest = generate("offline_scan", cab, updates=1500, seed=2, languages=("en", "de"))
     store = open_store(str(folder / "store.db"))
-    with open_source(cab, verify_signature=False, languages=("en", "de")) as (info, records):
-        sync_records(store, records, SyncOptions(source=info["source"], format=info["format"], languages=("en", "de")))
+    sync_file(store, cab, languages=("en", "de"))
     yield store, manifest
     store.close()
 

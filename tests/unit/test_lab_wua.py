@@ -17,17 +17,12 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import describe_updates  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import (  # noqa: E402
-    SyncOptions,
-    sync_records,
-)
 from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (  # noqa: E402
     REBOOT_SOURCES,
     validate_result,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
-from tests.catalog_gen import generate  # noqa: E402
+from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab import Fleet, HostModel, ModuleContext  # noqa: E402
 from tests.lab.hosts import (  # noqa: E402
     PLATFORMS,
@@ -57,16 +52,8 @@ T0 = 1_800_000_000.0
 
 def build_store(folder, updates=400, fmt="offline_scan", seed=0):
     """Generate a catalog, sync it into a new store; returns (store path, manifest)."""
-    os.makedirs(folder, exist_ok=True)
-    source = os.path.join(folder, "catalog.cab" if fmt != "catalog_file" else "catalog.json")
-    manifest = generate(fmt, source, updates=updates, seed=seed, languages=("en",))
-    path = os.path.join(folder, "store.db")
-    store = open_store(path)
-    try:
-        with open_source(source, verify_signature=False) as (info, records):
-            sync_records(store, records, SyncOptions(source=info["source"], format=info["format"]))
-    finally:
-        store.close()
+    path, _source, manifest = generated_store(folder, updates=updates, seed=seed, fmt=fmt,
+                                              source_name="catalog.json" if fmt == "catalog_file" else "catalog.cab")
     return path, manifest
 
 

@@ -15,7 +15,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query i
     select_update_ids,
     validate_filter,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
     QUARANTINE,
@@ -33,6 +32,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store import (
     redact,
 )
 from tests.catalog_gen import generate
+from tests.catalog_gen.store import sync_file
 
 TABLES = ("catalog_versions", "updates", "update_titles", "update_kbs", "update_categories", "update_prerequisites",
           "update_bundles", "update_supersedence", "files", "file_urls", "update_files", "hosts", "scans",
@@ -219,9 +219,7 @@ def generated_catalog(tmp_path_factory):
 
 
 def sync_generated(store, cab, **extra):
-    with open_source(cab, verify_signature=False, languages=("en", "de")) as (info, records):
-        return sync_records(store, records, SyncOptions(source=info["source"], format=info["format"],
-                                                        languages=("en", "de"), **extra))
+    return sync_file(store, cab, languages=("en", "de"), **extra)
 
 
 FILTERS = [
