@@ -41,6 +41,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     parse_time,
     set_compliance,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import from_blob, popcount
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
 
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
@@ -159,6 +160,26 @@ class _Scratch:
     def sql(self, text):
         return text.replace("{set}", self.names["set"]).replace("{scans}", self.names["scans"])
 
+    def flag_groups(self, versions):
+        """Rows (scan_pk, set mask, flags, count) of the returned updates of the loaded scans, as the
+        grouped query over ``_JOIN`` would give them, counted from the scans' bit planes instead
+        (``_scan_bits``). ``versions``: scan_pk -> the scan's catalog version."""
+        members = {}  # set mask -> ordinal bits of the updates in exactly those sets
+        by_version = []
+        for ordinal, mask, first_version in self.cursor.execute(self.sql(
+                "SELECT o.ordinal, st.mask, st.first_version FROM {set} st "
+                "JOIN update_ordinals o ON o.update_id = st.update_id")):
+            members[mask] = members.get(mask, 0) | (1 << ordinal)
+            by_version.append((first_version, 1 << ordinal))
+        newer = {}  # catalog version -> bits of the set updates newer than it (flag 8)
+        for version in set(versions.values()):
+            newer[version] = sum(bit for first, bit in by_version
+                                 if version is None or (first is not None and first > version))
+        planes = self.cursor.execute(self.sql("SELECT b.scan_pk, b.returned, b.installed, b.hidden, b.reboot "
+                                              "FROM {scans} ps JOIN scan_bits b ON b.scan_pk = ps.scan_pk"))
+        return _flag_groups(((row[0], versions[row[0]]) + tuple(map(from_blob, row[1:])) for row in planes),
+                            sorted(members.items()), newer)
+
     def rows(self, sql, params=()):
         return [list(row) for row in self.cursor.execute(self.sql(sql), params).fetchall()]
 
@@ -173,6 +194,36 @@ _JOIN = ("FROM {scans} ps JOIN scan_updates su ON su.scan_pk = ps.scan_pk "
 # 1 installed, 2 hidden, 4 restart outstanding, 8 newer than the scan's catalog version.
 _FLAGS_SQL = ("su.installed + 2 * su.hidden + 4 * coalesce(su.reboot_required, 0) + 8 * (CASE WHEN "
               "ps.catalog_version IS NULL OR st.first_version > ps.catalog_version THEN 1 ELSE 0 END)")
+
+
+def _flag_groups(scans, members, newer):
+    """Rows (scan_pk, set mask, flags, count) from bit planes: ``scans`` yields (scan_pk, catalog
+    version, returned, installed, hidden, reboot); ``members`` is [(set mask, ordinal bits)],
+    ``newer`` catalog version -> ordinal bits of newer updates. Each scan's returned updates in a
+    part of the sets are split plane by plane (empty halves dropped) and the leaves counted."""
+    groups = []
+    for scan_pk, version, returned, installed, hidden, reboot in scans:
+        planes = [(plane, flag) for plane, flag in ((installed, 1), (hidden, 2), (reboot, 4), (newer[version], 8))
+                  if plane]
+        for mask, bits in members:
+            nodes = [(bits & returned, 0)]
+            if not nodes[0][0]:
+                continue
+            for plane, flag in planes:
+                split = []
+                for part, flags in nodes:
+                    inside = part & plane
+                    if not inside:
+                        split.append((part, flags))
+                        continue
+                    split.append((inside, flags | flag))
+                    if inside != part:
+                        split.append((part ^ inside, flags))
+                nodes = split
+            groups.extend([scan_pk, mask, flags, popcount(part)] for part, flags in nodes)
+    return groups
+
+
 _USABLE = HostStatus(USABLE, ScanFacts(scan_pk=0, finished="", succeeded=True, catalog_version=0))
 
 
@@ -298,8 +349,7 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
             scratch.load_sets(masks)
             rows["updates"] = scratch.rows("SELECT st.update_id, st.first_version, u.kb, u.title, u.msrc_severity "
                                            "FROM {set} st JOIN updates u ON u.update_id = st.update_id")
-            rows["host_groups"] = scratch.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s GROUP BY 1, 2, 3"
-                                               % (_FLAGS_SQL, _JOIN))
+            rows["host_groups"] = scratch.flag_groups({pk: version for pk, version, _usable in deciding})
             if required:
                 rows["required"] = scratch.rows("SELECT su.scan_pk, su.update_id, st.mask, %s %s WHERE %s "
                                                 "ORDER BY su.scan_pk, su.update_id"
@@ -408,7 +458,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             scratch.load_sets(masks)
             first_version = dict(scratch.rows("SELECT update_id, first_version FROM {set}"))
             scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
-            groups = scratch.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN))
+            groups = scratch.flag_groups({s.scan_pk: s.catalog_version for s in good})
         finally:
             scratch.close()
     pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
@@ -480,6 +530,7 @@ def prune_history(store, days, now=None):
         removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
         if removed:
             cursor.execute("DELETE FROM scan_updates WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+            cursor.execute("DELETE FROM scan_bits WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
             cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
         cursor.execute("DROP TABLE pw_prune")
     return removed

@@ -22,8 +22,10 @@ import os
 import re
 import socket
 import uuid
+from itertools import repeat
 
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days, prune_history
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import Ordinals
 from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import SCAN_SCHEMA, validate
 
 # Version 2 carries a scan's per-update results as compact records (what the store keeps); version 1
@@ -208,6 +210,8 @@ def ingest(store, spool, env=None):
         with store.transaction() as cursor:
             # Controllers sharing a PostgreSQL store each have their own spool (and lock file).
             store.lock_for_ingest(cursor)
+            ordinals = Ordinals(store, cursor)
+            next_pk = [_next_scan_pk(cursor)]  # the lock is held: nobody else numbers scans meanwhile
             for name in names:
                 path = os.path.join(spool, name)
                 try:
@@ -219,15 +223,16 @@ def ingest(store, spool, env=None):
                     message, problem = parse_message(text)
                 if message is None:
                     host = name.split("~", 1)[0] if "~" in name else None
-                    _quarantine(cursor, name, host, problem, stamp)
+                    _quarantine(cursor, next_pk, name, host, problem, stamp)
                     quarantined.append(name)
                     counts["quarantined"] += 1
                     continue
-                if _store_message(store, cursor, message, stamp):
+                if _store_message(store, cursor, ordinals, next_pk, message, stamp):
                     counts["ingested"] += 1
                 else:
                     counts["duplicates"] += 1
                 done.append(name)
+            ordinals.flush()
         for name in done:
             os.unlink(os.path.join(spool, name))
         if quarantined:
@@ -252,7 +257,13 @@ def _next_scan_pk(cursor):
     return (cursor.execute("SELECT max(scan_pk) FROM scans").fetchone()[0] or 0) + 1
 
 
-def _quarantine(cursor, name, host, reason, stamp):
+def _take(next_pk):
+    """The next scan_pk of this ingest (``next_pk``: a one-item list, counted on)."""
+    next_pk[0] += 1
+    return next_pk[0] - 1
+
+
+def _quarantine(cursor, next_pk, name, host, reason, stamp):
     cursor.execute("INSERT INTO message_quarantine (message_file, host_name, reason, quarantined_at) "
                    "VALUES (?, ?, ?, ?) ON CONFLICT (message_file) DO NOTHING", (name, host, reason, stamp))
     if host:
@@ -260,48 +271,68 @@ def _quarantine(cursor, name, host, reason, stamp):
         cursor.execute(
             "INSERT INTO scans (scan_pk, message_id, host_name, forced, finished, succeeded, error, source, "
             "ingested_at) VALUES (?, ?, ?, 0, ?, 0, ?, 'quarantine', ?) ON CONFLICT (message_id) DO NOTHING",
-            (_next_scan_pk(cursor), "quarantine:" + name, host, stamp, "corrupt state message: %s" % reason, stamp))
+            (_take(next_pk), "quarantine:" + name, host, stamp, "corrupt state message: %s" % reason, stamp))
 
 
-def _store_message(store, cursor, message, stamp):
-    """Insert one message; False when the store already has it."""
-    if cursor.execute("SELECT 1 FROM scans WHERE message_id = ?", (message["message_id"],)).fetchone():
-        return False
+def _store_message(store, cursor, ordinals, next_pk, message, stamp):
+    """Insert one message; False when the store already has it (its message id)."""
     host = message["host"]
-    _touch_host(cursor, host, stamp)
     body = message["body"]
-    scan_pk = _next_scan_pk(cursor)
+    scan_pk = next_pk[0]
     if message["kind"] == "scan_failure":
         cursor.execute(
             "INSERT INTO scans (scan_pk, message_id, host_name, server_selection, forced, finished, succeeded, "
             "hresult, error, catalog_version, source, controller, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 'patchwave.windows.scan', ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 'patchwave.windows.scan', ?, ?) ON CONFLICT (message_id) DO NOTHING",
             (scan_pk, message["message_id"], host, body.get("server_selection"), int(message["forced"]),
              message["created"], body.get("hresult"), body["error"], message["catalog_version"],
              message.get("controller"), stamp))
-        return True
-    succeeded = body["result_code"] in (2, 3)
-    cursor.execute(
-        "INSERT INTO scans (scan_pk, message_id, host_name, scan_id, mode, server_selection, forced, started, "
-        "finished, succeeded, result_code, hresult, error, catalog_version, wua_version, reboot_pending, "
-        "reboot_sources, last_boot, source, controller, ingested_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'patchwave.windows.scan', ?, ?)",
-        (scan_pk, message["message_id"], host, body["scan_id"], body["mode"], body["server_selection"],
-         int(message["forced"]), body["started"], body["finished"], int(succeeded), body["result_code"],
-         body["hresult"], body.get("error"), message["catalog_version"], body["wua_version"],
-         int(body["reboot_pending"]), ",".join(body["reboot_sources"]), body["last_boot"],
-         message.get("controller"), stamp))
+        succeeded = False
+    else:
+        succeeded = body["result_code"] in (2, 3)
+        cursor.execute(
+            "INSERT INTO scans (scan_pk, message_id, host_name, scan_id, mode, server_selection, forced, started, "
+            "finished, succeeded, result_code, hresult, error, catalog_version, wua_version, reboot_pending, "
+            "reboot_sources, last_boot, source, controller, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'patchwave.windows.scan', ?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (scan_pk, message["message_id"], host, body["scan_id"], body["mode"], body["server_selection"],
+             int(message["forced"]), body["started"], body["finished"], int(succeeded), body["result_code"],
+             body["hresult"], body.get("error"), message["catalog_version"], body["wua_version"],
+             int(body["reboot_pending"]), ",".join(body["reboot_sources"]), body["last_boot"],
+             message.get("controller"), stamp))
+    if cursor.rowcount != 1:
+        return False  # stored before (a re-run after a crash, or another controller's copy)
+    _take(next_pk)
+    _touch_host(cursor, host, stamp)
     if succeeded:
-        # scan_pk is new, so only a repeated update id within this message could conflict (the writer
-        # never repeats one; a hand-made file might): the first one wins.
-        rows = [(scan_pk, uid.lower(), revision, int(installed), int(hidden), int(downloaded),
-                 None if reboot is None else int(reboot))
-                for uid, revision, installed, hidden, downloaded, reboot in body["records"]]
-        if len({row[1] for row in rows}) != len(rows):
-            rows = list({row[1]: row for row in reversed(rows)}.values())
-        store.copy_rows(cursor, "scan_updates", ("scan_pk", "update_id", "revision_number", "installed", "hidden",
-                                                 "downloaded", "reboot_required"), rows)
+        _store_records(store, cursor, ordinals, scan_pk, body["records"])
     return True
+
+
+_AS_INTEGER = {True: 1, False: 0, None: None}.__getitem__
+
+
+def _store_records(store, cursor, ordinals, scan_pk, records):
+    """The records of one successful scan, and its bit planes (``_scan_bits``)."""
+    if not records:
+        ordinals.add(scan_pk, (0, 0, 0, 0))
+        return
+    uids, revisions, installed, hidden, downloaded, reboot = zip(*records)
+    uids = list(map(str.lower, uids))
+    if len(set(uids)) != len(uids):
+        # The writer never repeats an update id; a hand-made file might: the first one wins.
+        first = {}
+        for index, uid in enumerate(uids):
+            first.setdefault(uid, index)
+        keep = sorted(first.values())
+        uids, revisions, installed, hidden, downloaded, reboot = (
+            [column[i] for i in keep] for column in (uids, revisions, installed, hidden, downloaded, reboot))
+    store.copy_rows(cursor, "scan_updates", ("scan_pk", "update_id", "revision_number", "installed", "hidden",
+                                             "downloaded", "reboot_required"),
+                    zip(repeat(scan_pk), uids, revisions, map(_AS_INTEGER, installed), map(_AS_INTEGER, hidden),
+                        map(_AS_INTEGER, downloaded), map(_AS_INTEGER, reboot)))
+    ordinals.add(scan_pk, ordinals.planes(uids, installed, hidden, reboot))
 
 
 def last_good_scan(store, host):

@@ -7,7 +7,7 @@
 
 One interface, addressed the same way everywhere (option ``store``, else ``PATCHWAVE_STORE``,
 else ``$XDG_DATA_HOME/patchwave/patchwave.db``). SQLite is the embedded backend; the schema uses
-only types and statements PostgreSQL shares (TEXT, INTEGER/BIGINT, ``ON CONFLICT``, ``EXCEPT``)
+only types and statements PostgreSQL shares (TEXT, INTEGER/BIGINT, BLOB, ``ON CONFLICT``, ``EXCEPT``)
 so a second backend can carry it without changing callers. SQL is written with ``?``
 placeholders; a backend translates them if its driver needs another style.
 """
@@ -22,7 +22,9 @@ import sqlite3
 import uuid
 from urllib.parse import unquote
 
-SCHEMA_VERSION = 3
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import backfill as backfill_scan_bits
+
+SCHEMA_VERSION = 4
 
 # Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
 # around its bulk copy (building an index once from the data is cheaper than growing it row by row).
@@ -188,6 +190,22 @@ MIGRATIONS = {
         # Compliance reads each host's newest scans; history is pruned by age.
         "CREATE INDEX scans_finished ON scans (finished)",
     ],
+    4: [
+        # Bit planes of each successful scan over stable update numbers (_scan_bits): per-set
+        # summaries count them instead of joining every record to the set.
+        """CREATE TABLE update_ordinals (
+            ordinal INTEGER PRIMARY KEY,
+            update_id TEXT NOT NULL UNIQUE
+        )""",
+        """CREATE TABLE scan_bits (
+            scan_pk INTEGER PRIMARY KEY,
+            returned BLOB NOT NULL,
+            installed BLOB NOT NULL,
+            hidden BLOB NOT NULL,
+            reboot BLOB NOT NULL
+        )""",
+        backfill_scan_bits,  # the planes of the scans already stored
+    ],
 }
 
 
@@ -198,8 +216,11 @@ def _apply_migrations(cursor, current, without_rowid):
         cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
         cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
     for version in range(current + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[version]:
-            cursor.execute(statement.replace("{without_rowid}", without_rowid))
+        for step in MIGRATIONS[version]:
+            if callable(step):  # a data step, after the statements before it
+                step(cursor)
+            else:
+                cursor.execute(step.replace("{without_rowid}", without_rowid))
         cursor.execute("UPDATE schema_info SET version = ?", (version,))
 
 
@@ -320,12 +341,10 @@ class SQLiteStore:
         cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
 
     def copy_rows(self, cursor, table, columns, rows):
-        """Bulk-insert ``rows`` (tuples in ``columns`` order) with the transaction's cursor; return the count."""
-        rows = list(rows)
-        if rows:
-            sql = "INSERT INTO %s (%s) VALUES (%s)" % (_identifier(table), _column_list(columns), ", ".join("?" * len(columns)))
-            cursor.executemany(sql, rows)
-        return len(rows)
+        """Bulk-insert ``rows`` (tuples in ``columns`` order, any iterable) with the transaction's cursor;
+        return the count."""
+        sql = "INSERT INTO %s (%s) VALUES (%s)" % (_identifier(table), _column_list(columns), ", ".join("?" * len(columns)))
+        return max(cursor.executemany(sql, rows).rowcount, 0)
 
     def lock_for_ingest(self, cursor):
         """Serialise state-message ingesters: BEGIN IMMEDIATE already admits one writer at a time."""
@@ -386,10 +405,12 @@ def postgresql_sql(sql):
     ``?`` outside quotes becomes ``%s`` and every literal ``%`` becomes ``%%``. SQLite's ``temp.``
     schema becomes ``pg_temp.`` (PostgreSQL creates an index in its table's schema, so
     ``CREATE INDEX temp.x`` loses the prefix). In table DDL, INTEGER becomes BIGINT (SQLite's
-    integers are 64-bit: HRESULTs and sizes exceed int4) and ``WITHOUT ROWID`` is dropped.
+    integers are 64-bit: HRESULTs and sizes exceed int4), BLOB becomes BYTEA and ``WITHOUT ROWID``
+    is dropped.
     """
     if _PG_DDL.match(sql):
         sql = re.sub(r"\bINTEGER\b", "BIGINT", sql, flags=re.IGNORECASE)
+        sql = re.sub(r"\bBLOB\b", "BYTEA", sql, flags=re.IGNORECASE)
         sql = re.sub(r"\s*\bWITHOUT\s+ROWID\b", "", sql, flags=re.IGNORECASE)
     sql = _PG_TEMP_INDEX.sub(r"\1", sql)
     sql = _PG_DROP_TEMP.sub(r"\1pg_temp.", sql)

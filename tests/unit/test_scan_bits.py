@@ -1,0 +1,190 @@
+"""The per-scan bit planes (``_scan_bits``): what ingest and schema migration 4 store, and the
+flag groups ``_compliance_store`` counts from them, checked against the records in ``scan_updates``
+and the grouped SQL over them on both backends."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.patchwave.windows.plugins.module_utils import _scan_bits
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+    _FLAGS_SQL,
+    _JOIN,
+    _Scratch,
+    evaluate_store,
+    prune_history,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store import SCHEMA_VERSION, open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
+from tests.compliance_data import NOW, Fleet, add_catalog, iso, scan_body
+
+# Overlapping sets, so that updates fall into several set masks.
+SETS = [{"name": "critical", "severities": ["Critical"]},
+        {"name": "serious", "severities": ["Critical", "Important"]},
+        {"name": "few", "kbs": ["5000003", "5000004", "5000050", "5000100"]}]
+
+
+def test_blobs_and_popcount():
+    for number in (0, 1, 255, 256, (1 << 300) | (1 << 7), (1 << 4096) - 1):
+        assert _scan_bits.from_blob(_scan_bits.to_blob(number)) == number
+        assert _scan_bits.popcount(number) == bin(number).count("1") == _scan_bits._count_ones(number)
+    assert _scan_bits.to_blob(0) == b"" and _scan_bits.from_blob(b"") == 0 and _scan_bits.from_blob(None) == 0
+    assert _scan_bits.to_blob(1 << 8) == b"\x00\x01"  # little-endian
+
+
+def planes_of(store):
+    """scan_pk -> {plane: set of update ids}, decoded with the store's ordinals."""
+    ids = {row["ordinal"]: row["update_id"] for row in store.query("SELECT ordinal, update_id FROM update_ordinals")}
+    result = {}
+    for row in store.query("SELECT scan_pk, returned, installed, hidden, reboot FROM scan_bits"):
+        result[row["scan_pk"]] = {}
+        for plane in _scan_bits.PLANES:
+            number = _scan_bits.from_blob(row[plane])
+            result[row["scan_pk"]][plane] = {ids[n] for n in range(number.bit_length()) if number >> n & 1}
+    return result
+
+
+def planes_from_records(store):
+    """The same, from the records: the truth the planes must agree with."""
+    result = {row["scan_pk"]: {plane: set() for plane in _scan_bits.PLANES}
+              for row in store.query("SELECT scan_pk FROM scans WHERE succeeded = 1")}
+    for row in store.query("SELECT scan_pk, update_id, installed, hidden, reboot_required FROM scan_updates"):
+        entry = result[row["scan_pk"]]
+        entry["returned"].add(row["update_id"])
+        for plane, column in (("installed", "installed"), ("hidden", "hidden"), ("reboot", "reboot_required")):
+            if row[column]:
+                entry[plane].add(row["update_id"])
+    return result
+
+
+def write_records(spool, host, records, version=3):
+    """A hand-made version 2 scan message (records as given, e.g. a repeated id or a null restart)."""
+    body = scan_body({}, iso(NOW), {}, scan_id="hand-%s" % host)
+    del body["updates"]
+    body["records"] = records
+    message = {"message_version": 2, "message_id": "m-%s" % host, "host": host, "kind": "scan", "created": iso(NOW),
+               "catalog_version": version, "forced": False, "controller": "test", "body": body}
+    os.makedirs(spool, exist_ok=True)
+    with open(os.path.join(spool, "%s~m-%s.json" % (host, host)), "w", encoding="utf-8") as handle:
+        json.dump(message, handle)
+
+
+def test_ingest_numbers_ids_once_and_stores_planes_like_the_records(store_address, tmp_path):
+    store = open_store(store_address)
+    try:
+        spool = str(tmp_path / "spool")
+        write_records(spool, "h1", [["AAAA", 1, True, False, True, None], ["bbbb", 1, False, True, False, False],
+                                    ["aaaa", 2, False, False, False, False]])  # repeated (case aside): first wins
+        assert ingest(store, spool)["ingested"] == 1
+        first = {r["update_id"]: r["ordinal"] for r in store.query("SELECT * FROM update_ordinals")}
+        assert sorted(first) == ["aaaa", "bbbb"] and sorted(first.values()) == [0, 1]
+        write_records(spool, "h2", [["cccc", 1, True, False, True, True], ["bbbb", 1, True, False, True, True]])
+        write_records(spool, "h3", [])
+        assert ingest(store, spool)["ingested"] == 2
+        now = {r["update_id"]: r["ordinal"] for r in store.query("SELECT * FROM update_ordinals")}
+        assert now == dict(first, cccc=2)  # earlier numbers never change
+        assert planes_of(store) == planes_from_records(store)
+        h1 = store.query("SELECT scan_pk FROM scans WHERE host_name = 'h1'")[0]["scan_pk"]
+        assert planes_of(store)[h1] == {"returned": {"aaaa", "bbbb"}, "installed": {"aaaa"}, "hidden": {"bbbb"},
+                                        "reboot": set()}
+        assert len(planes_of(store)) == 3  # the empty scan has (empty) planes too
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def fleet_store(store_address, tmp_path):
+    store = open_store(store_address)
+    catalog = add_catalog(store, 120, versions=3, seed=3)
+    fleet = Fleet(catalog, seed=4)
+    hosts, counts = fleet.generate(store, str(tmp_path / "spool"), 50)
+    assert counts["ingested"] > 50
+    yield store, hosts
+    store.close()
+
+
+def groups_both_ways(store):
+    """(grouped SQL over the records, groups from the planes) for every successful scan and the sets."""
+    sets = [all_updates()] + parse_update_sets(SETS)
+    from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
+    masks = {}
+    for index, update_set in enumerate(sets):
+        for uid in resolve(store, update_set):
+            masks[uid] = masks.get(uid, 0) | (1 << index)
+    scans = [(r["scan_pk"], r["catalog_version"], True)
+             for r in store.query("SELECT scan_pk, catalog_version FROM scans WHERE succeeded = 1")]
+    with store.transaction() as cursor:
+        scratch = _Scratch(store, cursor)
+        try:
+            scratch.load_scans(scans)
+            scratch.load_sets(masks)
+            by_sql = scratch.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN))
+            by_bits = scratch.flag_groups({pk: version for pk, version, _usable in scans})
+        finally:
+            scratch.close()
+    return sorted(map(tuple, by_sql)), sorted(map(tuple, by_bits))
+
+
+def test_flag_groups_from_planes_equal_the_grouped_records(fleet_store):
+    store, _hosts = fleet_store
+    by_sql, by_bits = groups_both_ways(store)
+    assert by_bits == by_sql
+    # The data exercises every flag and several set masks.
+    assert {flags & bit for _pk, _mask, flags, _n in by_sql for bit in (1, 2, 4, 8)} == {0, 1, 2, 4, 8}
+    assert len({mask for _pk, mask, _flags, _n in by_sql}) >= 3
+
+
+def test_migration_4_computes_the_planes_of_stored_scans(fleet_store, store_address):
+    store, hosts = fleet_store
+    sets = [all_updates()] + parse_update_sets(SETS)
+    before = evaluate_store(store, sets, hosts=hosts, now=NOW)
+    truth = planes_from_records(store)
+    # The store as schema 3 left it: records, no ordinals, no planes.
+    with store.transaction() as cursor:
+        cursor.execute("DROP TABLE scan_bits")
+        cursor.execute("DROP TABLE update_ordinals")
+        cursor.execute("UPDATE schema_info SET version = 3")
+    store.close()
+    migrated = open_store(store_address)
+    try:
+        assert migrated.schema_version() == SCHEMA_VERSION
+        assert planes_of(migrated) == truth
+        after = evaluate_store(migrated, sets, hosts=hosts, now=NOW)
+        for name, result in before.sets.items():
+            assert after.sets[name].host_counts == result.host_counts, name
+            assert after.sets[name].update_counts == result.update_counts, name
+        by_sql, by_bits = groups_both_ways(migrated)
+        assert by_bits == by_sql
+    finally:
+        migrated.close()
+
+
+def test_pruned_scans_lose_their_planes(store_address, tmp_path):
+    import datetime
+    store = open_store(store_address)
+    try:
+        fleet = Fleet(add_catalog(store, 10), seed=6)
+        spool = str(tmp_path / "spool")
+        for days in (60, 50, 1):
+            fleet.add_scan(spool, "h1", NOW - datetime.timedelta(days=days), 3)
+        ingest(store, spool)
+        assert prune_history(store, 30, now=NOW) == 2
+        kept = store.query("SELECT scan_pk FROM scans")
+        assert [r["scan_pk"] for r in store.query("SELECT scan_pk FROM scan_bits")] == [r["scan_pk"] for r in kept]
+    finally:
+        store.close()
+
+
+def test_a_failed_scan_has_no_planes(store_address, tmp_path):
+    store = open_store(store_address)
+    try:
+        fleet = Fleet(add_catalog(store, 10), seed=7)
+        spool = str(tmp_path / "spool")
+        fleet.add_scan(spool, "h1", NOW, 3, succeeded=False)
+        write_message(spool, "h2", "scan_failure", {"error": "host unreachable", "server_selection": "default"})
+        assert ingest(store, spool)["ingested"] == 2
+        assert store.query("SELECT count(*) AS n FROM scan_bits")[0]["n"] == 0
+    finally:
+        store.close()
