@@ -5,11 +5,12 @@
 # Private to this collection: not a public API, may change without notice.
 """Compliance over the store, in bulk: the rules of ``_compliance`` applied to every host at once.
 
-No query runs per host. The store groups the state records of the deciding scans by what the
-rules look at (installed, hidden, restart outstanding, whether the update is newer than the scan's
-catalog), and ``_compliance.evaluate`` decides each group once; updates a scan did not return are
-counted, not listed, because the rules decide them from the catalog versions alone. So the rules
-live in one place and the store does the counting.
+No query runs per host. The returned updates of the deciding scans are grouped by what the rules
+look at (installed, hidden, restart outstanding, whether the update is newer than the scan's
+catalog) — counted from each scan's bit planes (``_scan_bits``), or grouped in SQL over the records
+where updates are listed — and ``_compliance.evaluate`` decides each group once; updates a scan did
+not return are counted, not listed, because the rules decide them from the catalog versions alone.
+So the rules live in one place and the store does the counting.
 
 Readers call ``_state_messages.ingest`` first (design.md §3); this module only reads, except
 ``prune_history``, which applies the retention policy in one transaction.
@@ -41,7 +42,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     parse_time,
     set_compliance,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import from_blob, popcount
+from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import bits_of, from_blob, popcount
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
 
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
@@ -164,21 +165,22 @@ class _Scratch:
         """Rows (scan_pk, set mask, flags, count) of the returned updates of the loaded scans, as the
         grouped query over ``_JOIN`` would give them, counted from the scans' bit planes instead
         (``_scan_bits``). ``versions``: scan_pk -> the scan's catalog version."""
-        members = {}  # set mask -> ordinal bits of the updates in exactly those sets
+        by_mask = {}  # set mask -> ordinals of the updates in exactly those sets
         by_version = []
         for ordinal, mask, first_version in self.cursor.execute(self.sql(
                 "SELECT o.ordinal, st.mask, st.first_version FROM {set} st "
                 "JOIN update_ordinals o ON o.update_id = st.update_id")):
-            members[mask] = members.get(mask, 0) | (1 << ordinal)
-            by_version.append((first_version, 1 << ordinal))
+            by_mask.setdefault(mask, []).append(ordinal)
+            by_version.append((first_version, ordinal))
+        members = sorted((mask, bits_of(ordinals)) for mask, ordinals in by_mask.items())
         newer = {}  # catalog version -> bits of the set updates newer than it (flag 8)
         for version in set(versions.values()):
-            newer[version] = sum(bit for first, bit in by_version
-                                 if version is None or (first is not None and first > version))
+            newer[version] = bits_of(ordinal for first, ordinal in by_version
+                                     if version is None or (first is not None and first > version))
         planes = self.cursor.execute(self.sql("SELECT b.scan_pk, b.returned, b.installed, b.hidden, b.reboot "
                                               "FROM {scans} ps JOIN scan_bits b ON b.scan_pk = ps.scan_pk"))
         return _flag_groups(((row[0], versions[row[0]]) + tuple(map(from_blob, row[1:])) for row in planes),
-                            sorted(members.items()), newer)
+                            members, newer)
 
     def rows(self, sql, params=()):
         return [list(row) for row in self.cursor.execute(self.sql(sql), params).fetchall()]
@@ -317,9 +319,10 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
     """The raw rows compliance is computed from, as plain JSON-serialisable data; a few bulk queries.
 
     Every set is read in the same passes: the sets' updates are loaded once, each with a bit per set.
-    The records of every host's newest successful scan are grouped by host and flags (one pass),
-    not listed, except the records that may be Required (``required``, one pass). ``per_update``
-    also groups them by update over the scans usable at ``now`` (one pass). ``hosts`` limits the
+    The returned updates of every host's newest successful scan are counted by host and flags from
+    the scans' bit planes (one small row per scan), not listed, except the records that may be
+    Required (``required``, one pass over the records). ``per_update`` also groups the records by
+    update over the scans usable at ``now`` (one pass). ``hosts`` limits the
     scans read to those hosts' (the per-update groups then count only them). ``evaluate_rows``
     computes an Evaluation from the result, later if need be (the inventory plugin caches these
     rows, not what it builds from them).

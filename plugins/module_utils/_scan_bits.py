@@ -23,6 +23,10 @@ from itertools import compress
 
 PLANES = ("returned", "installed", "hidden", "reboot")
 _CHUNK = 2000  # scans per step when migration 4 computes planes from records
+# Adding a power of two to an integer costs its length: up to this many ordinals, summing a scan's
+# few hundred powers is faster than filling a byte array (measured: 14 µs against 36 µs at 300
+# ordinals, equal near 3,000, 120 µs against 41 µs at 10,000).
+SUM_UP_TO = 4096
 
 
 def to_blob(number):
@@ -31,6 +35,18 @@ def to_blob(number):
 
 def from_blob(blob):
     return int.from_bytes(blob, "little") if blob else 0
+
+
+def bits_of(ordinals):
+    """The integer with exactly the bits ``ordinals`` (any iterable of ordinals) set; linear in
+    their number and the highest one."""
+    ordinals = list(ordinals)
+    if not ordinals:
+        return 0
+    buffer = bytearray((max(ordinals) >> 3) + 1)
+    for ordinal in ordinals:
+        buffer[ordinal >> 3] |= 1 << (ordinal & 7)
+    return int.from_bytes(buffer, "little")
 
 
 def _count_ones(number):
@@ -75,10 +91,14 @@ class Ordinals:
         if self.number is None:
             self._load()
         try:
-            powers = list(map(self.power.__getitem__, update_ids))
+            ordinals = list(map(self.number.__getitem__, update_ids))
         except KeyError:
             self._number(update_ids)
-            powers = list(map(self.power.__getitem__, update_ids))
+            ordinals = list(map(self.number.__getitem__, update_ids))
+        if self.next_ordinal > SUM_UP_TO:
+            return (bits_of(ordinals), bits_of(compress(ordinals, installed)), bits_of(compress(ordinals, hidden)),
+                    bits_of(compress(ordinals, reboot)))
+        powers = list(map(self.power.__getitem__, update_ids))
         # Distinct powers of two: their sum is their union.
         return sum(powers), sum(compress(powers, installed)), sum(compress(powers, hidden)), sum(compress(powers, reboot))
 
@@ -103,20 +123,20 @@ def backfill(cursor):
     scans = [row[0] for row in cursor.execute("SELECT scan_pk FROM scans WHERE succeeded = 1 ORDER BY scan_pk")]
     for start in range(0, len(scans), _CHUNK):
         chunk = scans[start:start + _CHUNK]
-        planes = {scan_pk: [0, 0, 0, 0] for scan_pk in chunk}
+        planes = {scan_pk: ([], [], [], []) for scan_pk in chunk}
         records = cursor.execute("SELECT scan_pk, update_id, installed, hidden, reboot_required FROM scan_updates "
                                  "WHERE scan_pk BETWEEN ? AND ?", (chunk[0], chunk[-1])).fetchall()
         for scan_pk, uid, installed, hidden, reboot in records:
             entry = planes.get(scan_pk)
             if entry is None:
                 continue
-            bit = 1 << number[uid]
-            entry[0] |= bit
+            ordinal = number[uid]
+            entry[0].append(ordinal)
             if installed:
-                entry[1] |= bit
+                entry[1].append(ordinal)
             if hidden:
-                entry[2] |= bit
+                entry[2].append(ordinal)
             if reboot:
-                entry[3] |= bit
+                entry[3].append(ordinal)
         cursor.executemany("INSERT INTO scan_bits (scan_pk, returned, installed, hidden, reboot) VALUES (?, ?, ?, ?, ?)",
-                           [(scan_pk,) + tuple(to_blob(p) for p in entry) for scan_pk, entry in planes.items()])
+                           [(scan_pk,) + tuple(to_blob(bits_of(p)) for p in entry) for scan_pk, entry in planes.items()])

@@ -32,6 +32,8 @@ def test_blobs_and_popcount():
         assert _scan_bits.popcount(number) == bin(number).count("1") == _scan_bits._count_ones(number)
     assert _scan_bits.to_blob(0) == b"" and _scan_bits.from_blob(b"") == 0 and _scan_bits.from_blob(None) == 0
     assert _scan_bits.to_blob(1 << 8) == b"\x00\x01"  # little-endian
+    for ordinals in ([], [0], [7, 8, 9], [4095, 3, 64], range(0, 5000, 7)):
+        assert _scan_bits.bits_of(iter(ordinals)) == sum(1 << n for n in set(ordinals))
 
 
 def planes_of(store):
@@ -90,6 +92,18 @@ def test_ingest_numbers_ids_once_and_stores_planes_like_the_records(store_addres
         assert planes_of(store)[h1] == {"returned": {"aaaa", "bbbb"}, "installed": {"aaaa"}, "hidden": {"bbbb"},
                                         "reboot": set()}
         assert len(planes_of(store)) == 3  # the empty scan has (empty) planes too
+    finally:
+        store.close()
+
+
+def test_both_ways_of_building_planes_agree(store_address, tmp_path, monkeypatch):
+    """Past SUM_UP_TO ordinals, planes are filled byte-wise instead of summed: same planes."""
+    monkeypatch.setattr(_scan_bits, "SUM_UP_TO", 0)
+    store = open_store(store_address)
+    try:
+        Fleet(add_catalog(store, 60, seed=8), seed=9).generate(store, str(tmp_path / "spool"), 12)
+        assert planes_of(store) == planes_from_records(store)
+        assert len(planes_of(store)) >= 10
     finally:
         store.close()
 
