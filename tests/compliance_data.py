@@ -6,11 +6,13 @@ compute the expected states with the pure rules of ``_compliance`` and compare t
 evaluation over the store.
 """
 
+import contextlib
 import datetime
 import random
 import uuid
 
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 PRODUCT = ("f702a48c-919b-45d6-9aef-ca4248d50397", "Windows Server 2019")
@@ -149,3 +151,16 @@ class Fleet:
                 self.add_scan(spool, host, self.now - age, version)                               # usable
         counts = ingest(store, spool)
         return ["win%04d" % index for index in range(hosts)], counts
+
+
+@contextlib.contextmanager
+def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2)):
+    """Open the store at ``address``, add a catalog of ``updates`` (versions 1..3) and a generated
+    fleet of ``hosts`` (``Fleet.generate``); yield (store, fleet, host names, ingest counts)."""
+    store = open_store(address)
+    try:
+        fleet = Fleet(add_catalog(store, updates, versions=3, seed=seeds[0]), seed=seeds[1])
+        names, counts = fleet.generate(store, spool, hosts)
+        yield store, fleet, names, counts
+    finally:
+        store.close()

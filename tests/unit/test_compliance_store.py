@@ -24,7 +24,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._update_sets imp
     all_updates,
     parse_update_sets,
 )
-from tests.compliance_data import NOW, Fleet, add_catalog, iso
+from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso
 
 
 def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTER_DAYS):
@@ -53,13 +53,9 @@ def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTE
 
 @pytest.fixture
 def populated(store_address, tmp_path):
-    store = open_store(store_address)
-    catalog = add_catalog(store, 120, versions=3, seed=1)
-    fleet = Fleet(catalog, seed=2)
-    hosts, counts = fleet.generate(store, str(tmp_path / "spool"), 60)
-    assert counts["ingested"] > 60 and counts["quarantined"] == 0
-    yield store, fleet, hosts
-    store.close()
+    with fleet_in_store(store_address, str(tmp_path / "spool")) as (store, fleet, hosts, counts):
+        assert counts["ingested"] > 60 and counts["quarantined"] == 0
+        yield store, fleet, hosts
 
 
 SETS = [

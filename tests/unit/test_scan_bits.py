@@ -18,7 +18,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance_stor
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store import SCHEMA_VERSION, open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
-from tests.compliance_data import NOW, Fleet, add_catalog, iso, scan_body
+from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso, scan_body
 
 # Overlapping sets, so that updates fall into several set masks.
 SETS = [{"name": "critical", "severities": ["Critical"]},
@@ -99,24 +99,17 @@ def test_ingest_numbers_ids_once_and_stores_planes_like_the_records(store_addres
 def test_both_ways_of_building_planes_agree(store_address, tmp_path, monkeypatch):
     """Past SUM_UP_TO ordinals, planes are filled byte-wise instead of summed: same planes."""
     monkeypatch.setattr(_scan_bits, "SUM_UP_TO", 0)
-    store = open_store(store_address)
-    try:
-        Fleet(add_catalog(store, 60, seed=8), seed=9).generate(store, str(tmp_path / "spool"), 12)
+    with fleet_in_store(store_address, str(tmp_path / "spool"), updates=60, hosts=12, seeds=(8, 9)) as (store, *_):
         assert planes_of(store) == planes_from_records(store)
         assert len(planes_of(store)) >= 10
-    finally:
-        store.close()
 
 
 @pytest.fixture
 def fleet_store(store_address, tmp_path):
-    store = open_store(store_address)
-    catalog = add_catalog(store, 120, versions=3, seed=3)
-    fleet = Fleet(catalog, seed=4)
-    hosts, counts = fleet.generate(store, str(tmp_path / "spool"), 50)
-    assert counts["ingested"] > 50
-    yield store, hosts
-    store.close()
+    with fleet_in_store(store_address, str(tmp_path / "spool"), hosts=50, seeds=(3, 4)) as (store, _fleet, hosts,
+                                                                                              counts):
+        assert counts["ingested"] > 50
+        yield store, hosts
 
 
 def groups_both_ways(store):
@@ -175,7 +168,7 @@ def test_migration_4_computes_the_planes_of_stored_scans(fleet_store, store_addr
         migrated.close()
 
 
-def test_pruned_scans_lose_their_planes(store_address, tmp_path):
+def test_planes_exist_for_successful_scans_only_and_go_with_pruning(store_address, tmp_path):
     import datetime
     store = open_store(store_address)
     try:
@@ -183,22 +176,14 @@ def test_pruned_scans_lose_their_planes(store_address, tmp_path):
         spool = str(tmp_path / "spool")
         for days in (60, 50, 1):
             fleet.add_scan(spool, "h1", NOW - datetime.timedelta(days=days), 3)
-        ingest(store, spool)
+        fleet.add_scan(spool, "h2", NOW, 3, succeeded=False)
+        write_message(spool, "h3", "scan_failure", {"error": "host unreachable", "server_selection": "default"})
+        assert ingest(store, spool)["ingested"] == 5
+        with_planes = "SELECT scan_pk FROM scans WHERE scan_pk IN (SELECT scan_pk FROM scan_bits) ORDER BY scan_pk"
+        assert store.query(with_planes) == store.query("SELECT scan_pk FROM scans WHERE host_name = 'h1' "
+                                                       "ORDER BY scan_pk")
         assert prune_history(store, 30, now=NOW) == 2
-        kept = store.query("SELECT scan_pk FROM scans")
-        assert [r["scan_pk"] for r in store.query("SELECT scan_pk FROM scan_bits")] == [r["scan_pk"] for r in kept]
-    finally:
-        store.close()
-
-
-def test_a_failed_scan_has_no_planes(store_address, tmp_path):
-    store = open_store(store_address)
-    try:
-        fleet = Fleet(add_catalog(store, 10), seed=7)
-        spool = str(tmp_path / "spool")
-        fleet.add_scan(spool, "h1", NOW, 3, succeeded=False)
-        write_message(spool, "h2", "scan_failure", {"error": "host unreachable", "server_selection": "default"})
-        assert ingest(store, spool)["ingested"] == 2
-        assert store.query("SELECT count(*) AS n FROM scan_bits")[0]["n"] == 0
+        assert store.query("SELECT scan_pk FROM scan_bits") == store.query(with_planes)
+        assert len(store.query(with_planes)) == 1
     finally:
         store.close()
