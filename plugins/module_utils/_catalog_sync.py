@@ -282,6 +282,8 @@ def sync_records(store, records, options):
         cursor.execute("CREATE INDEX temp.s_updates_revision_ix ON s_updates (revision_id)")
         if options.products or options.classifications:
             cursor.execute("CREATE INDEX temp.s_categories_update_ix ON s_categories (update_id)")
+        # Staging is private to this transaction; merging is one controller at a time.
+        store.lock_for_sync(cursor)
         result = _merge(store, cursor, options, stamp, now, stager.records)
         if options.check_mode or not result["changed"]:
             cursor.execute("ROLLBACK")

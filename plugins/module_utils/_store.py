@@ -349,6 +349,9 @@ class SQLiteStore:
     def lock_for_ingest(self, cursor):
         """Serialise state-message ingesters: BEGIN IMMEDIATE already admits one writer at a time."""
 
+    def lock_for_sync(self, cursor):
+        """Serialise catalog merges: BEGIN IMMEDIATE already admits one writer at a time."""
+
     def close(self):
         self.connection.close()
 
@@ -392,6 +395,7 @@ def _column_list(columns):
 # Advisory lock keys (64-bit, "patchwv" + n), taken per transaction on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x7061746368777601
 _PG_INGEST_LOCK = 0x7061746368777602
+_PG_SYNC_LOCK = 0x7061746368777603
 
 _PG_DDL = re.compile(r"^\s*(CREATE|ALTER)\s+(TEMP\s+|TEMPORARY\s+)?TABLE\b", re.IGNORECASE)
 _PG_TEMP_INDEX = re.compile(r"^(\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?)temp\.", re.IGNORECASE)
@@ -608,6 +612,12 @@ class PostgreSQLStore:
     def lock_for_ingest(self, cursor):
         """Serialise state-message ingesters of every controller until this transaction ends."""
         cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_INGEST_LOCK,)).fetchone()
+
+    def lock_for_sync(self, cursor):
+        """Serialise catalog merges of every controller until this transaction ends: a second sync
+        waits, then merges against what the first committed (READ COMMITTED: each statement after
+        the lock sees it)."""
+        cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_SYNC_LOCK,)).fetchone()
 
     def close(self):
         self.connection.close()

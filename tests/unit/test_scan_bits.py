@@ -99,15 +99,16 @@ def test_ingest_numbers_ids_once_and_stores_planes_like_the_records(store_addres
 def test_both_ways_of_building_planes_agree(store_address, tmp_path, monkeypatch):
     """Past SUM_UP_TO ordinals, planes are filled byte-wise instead of summed: same planes."""
     monkeypatch.setattr(_scan_bits, "SUM_UP_TO", 0)
-    with fleet_in_store(store_address, str(tmp_path / "spool"), updates=60, hosts=12, seeds=(8, 9)) as (store, *_):
+    with fleet_in_store(store_address, str(tmp_path / "spool"), updates=60, hosts=12, seeds=(8, 9)) as opened:
+        store = opened[0]
         assert planes_of(store) == planes_from_records(store)
         assert len(planes_of(store)) >= 10
 
 
 @pytest.fixture
 def fleet_store(store_address, tmp_path):
-    with fleet_in_store(store_address, str(tmp_path / "spool"), hosts=50, seeds=(3, 4)) as (store, _fleet, hosts,
-                                                                                              counts):
+    with fleet_in_store(store_address, str(tmp_path / "spool"), hosts=50, seeds=(3, 4)) as opened:
+        store, _fleet, hosts, counts = opened
         assert counts["ingested"] > 50
         yield store, hosts
 

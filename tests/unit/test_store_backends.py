@@ -433,6 +433,51 @@ def test_concurrent_ingest_from_several_controllers_into_one_postgresql_store(po
             store.close()
 
 
+def _syncer(dsn, source, barrier, results):
+    store = open_store(dsn)
+    barrier.wait(60)
+    results.put(sync_file(store, source)["changed"])
+    store.close()
+
+
+def test_concurrent_catalog_syncs_into_one_postgresql_store_wait_for_each_other(postgres_dsn, tmp_path):
+    """Over a catalog already stored, three controllers sync a newer one at once: the merges take
+    turns, the first adds catalog version 2 and the others find nothing changed; none fails."""
+    controllers = 3
+    older, newer = str(tmp_path / "older.json"), str(tmp_path / "newer.json")
+    generate("catalog_file", older, updates=1500, seed=5, languages=("en",))
+    generate("catalog_file", newer, updates=1600, seed=6, languages=("en",))
+    reference = open_store(str(tmp_path / "one.db"))  # the same two syncs, one after the other
+    assert sync_file(reference, older)["changed"] and sync_file(reference, newer)["changed"]
+    expected = store_counts(reference)
+    reference.close()
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(controllers)
+    results = context.Queue()
+    with fresh_database(postgres_dsn) as dsn:
+        store = open_store(dsn)
+        try:
+            assert sync_file(store, older)["catalog_version"] == 1
+            processes = [context.Process(target=_syncer, args=(dsn, newer, barrier, results))
+                         for _index in range(controllers)]
+            for process in processes:
+                process.start()
+            for process in processes:
+                process.join(180)
+                assert process.exitcode == 0
+            assert sorted(results.get(timeout=5) for _index in range(controllers)) == [False, False, True]
+            assert count(store, "catalog_versions") == 2
+            assert store_counts(store) == expected
+        finally:
+            store.close()
+
+
+def store_counts(store):
+    counts = {table: count(store, table) for table in ("updates", "update_supersedence", "files", "update_files")}
+    counts["expired"] = count(store, "updates", "WHERE expired_version IS NOT NULL")
+    return counts
+
+
 def test_failed_statement_cannot_be_committed_on_postgresql(postgres_dsn):
     store = open_store(postgres_dsn)
     try:
