@@ -166,8 +166,6 @@ update_sets:
       elements: dict
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import superseded_ids
@@ -180,8 +178,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance_stor
     evaluate_store,
     host_pairs,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._store import StoreError, open_store, resolve_spool
+from ansible_collections.patchwave.windows.plugins.module_utils._module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
     ALL_UPDATES,
     UPDATE_SET_SPEC,
@@ -256,10 +253,7 @@ def main():
     except UpdateSetError as exc:
         module.fail_json(msg=str(exc))
 
-    store = None
-    try:
-        store = open_store(params["store"])
-        ingested = ingest(store, resolve_spool(params["spool"], params["store"]))
+    with ingested_store(module, params["store"], params["spool"]) as (store, ingested):
         evaluation = evaluate_store(store, update_sets, hosts=params["hosts"] or None,
                                     stale_after_days=params["stale_after_days"], per_update=params["per_update"])
         superseded = {}
@@ -278,13 +272,6 @@ def main():
             hosts[name] = report
         sets = {name: set_report(result, list(hosts), params["per_update"], params["top"])
                 for name, result in evaluation.sets.items()}
-    except (StoreError, UpdateSetError) as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:
-        module.fail_json(msg="compliance evaluation failed: %s" % exc, exception=traceback.format_exc())
-    finally:
-        if store is not None:
-            store.close()
     module.exit_json(changed=False, catalog_version=evaluation.catalog_version,
                      evaluated_at=evaluation.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                      stale_after_days=params["stale_after_days"], ingested=ingested, hosts=hosts, update_sets=sets)

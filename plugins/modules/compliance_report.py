@@ -168,7 +168,6 @@ ingested:
 """
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -183,13 +182,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance_repo
     write_atomic,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store, history
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    StoreError,
-    open_store,
-    resolve_spool,
-    resolve_store_address,
-)
+from ansible_collections.patchwave.windows.plugins.module_utils._module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
     UPDATE_SET_SPEC,
     UpdateSetError,
@@ -253,23 +246,12 @@ def main():
 
     dest = params["dest"]
     paths = {fmt: os.path.join(dest, "%s.%s" % (basename, fmt)) for fmt in formats}
-    address = resolve_store_address(params["store"])
-    store = None
-    try:
-        store = open_store(address)
-        ingested = ingest(store, resolve_spool(params["spool"], address))
+    with ingested_store(module, params["store"], params["spool"], "compliance report failed") as (store, ingested):
         evaluation = evaluate_store(store, sets, hosts=params["hosts"], stale_after_days=params["stale_after_days"])
         histories = {}
         if params["history_days"]:
             histories = history(store, sets, days=params["history_days"], now=evaluation.now,
                                 stale_after_days=params["stale_after_days"], hosts=params["hosts"])
-    except (StoreError, UpdateSetError) as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:
-        module.fail_json(msg="compliance report failed: %s" % exc, exception=traceback.format_exc())
-    finally:
-        if store is not None:
-            store.close()
 
     data = report_data(evaluation, histories, title=params["title"], top=params["top"])
     contents = {fmt: RENDERERS[fmt](data) for fmt in formats}

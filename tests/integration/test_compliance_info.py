@@ -69,7 +69,11 @@ def test_filters_details_and_errors(runner, tmp_path):
     second = ("    - name: a typo in a set\n      patchwave.windows.compliance_info:\n        store: %s\n"
               "        update_sets: [{name: p, products: ['Windows 95']}]\n      register: bad\n"
               "      ignore_errors: true\n" % store_path)
-    tasks = first + save("info", "info") + second + save("bad", "bad")
+    not_a_store = tmp_path / "notes.db"
+    not_a_store.write_text("shopping list\n" * 200)
+    third = ("    - name: a store that is not one\n      patchwave.windows.compliance_info:\n        store: %s\n"
+             "      register: broken\n      ignore_errors: true\n" % not_a_store)
+    tasks = first + save("info", "info") + second + save("bad", "bad") + third + save("broken", "broken")
     runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
     info = runner.result("info")
     assert info["hosts"] and all(h["compliance"] == "non_compliant" for h in info["hosts"].values())
@@ -79,6 +83,9 @@ def test_filters_details_and_errors(runner, tmp_path):
     assert c.REQUIRED in states and all(p["detail"] in c.DETAILS[p["state"]] for p in host["pairs"]["all"])
     bad = runner.result("bad")
     assert bad["failed"] and "update set 'p': unknown product or classification 'Windows 95'" in bad["msg"]
+    broken = runner.result("broken")
+    assert broken["failed"] and "store '%s' cannot be opened: file is not a database" % not_a_store in broken["msg"]
+    assert not_a_store.read_text().startswith("shopping list")  # left as it was
 
 
 def test_ansible_doc_renders(tmp_path):

@@ -100,8 +100,16 @@ def test_formats_basename_and_bad_arguments(runner, tmp_path, fleet_store):
     tasks = ("    - name: bad\n      patchwave.windows.compliance_report:\n        dest: \"{{ dest }}\"\n"
              "        store: \"{{ store }}\"\n        update_sets: [{name: all}]\n"
              "      register: bad\n      ignore_errors: true\n" + save("bad", "bad"))
+    not_a_store = tmp_path / "notes.db"
+    not_a_store.write_text("shopping list\n" * 200)
+    tasks += ("    - name: not a store\n      patchwave.windows.compliance_report:\n        dest: \"{{ dest }}\"\n"
+              "        store: %s\n      register: broken\n      ignore_errors: true\n" % not_a_store
+              + save("broken", "broken"))
     runner.play(tasks, variables)
     assert "reserved" in runner.result("bad")["msg"]
+    broken = runner.result("broken")
+    assert broken["failed"] and "store '%s' cannot be opened: file is not a database" % not_a_store in broken["msg"]
+    assert os.listdir(str(dest)) == ["weekly.csv"]  # nothing written
 
 
 def test_role_and_playbook_report_the_play_hosts(tmp_path, fleet_store):
