@@ -365,6 +365,15 @@ def test_failed_ingest_loses_nothing(store, tmp_path):
 
 
 # -- PostgreSQL only ------------------------------------------------------------------------------
+def run_to_the_end(processes):
+    """Start every process, wait for each (3 minutes at most) and require a clean exit."""
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(180)
+        assert process.exitcode == 0
+
+
 def _controller(dsn, spool, kept, index, messages, barrier):
     """One controller: its own spool and connection, writing and ingesting while the others do too."""
     store = open_store(dsn)
@@ -401,11 +410,7 @@ def test_concurrent_ingest_from_several_controllers_into_one_postgresql_store(po
         # No schema exists yet: the controllers also race to create it.
         processes = [context.Process(target=_controller, args=(dsn, spools[i], kept[i], i, messages, barrier))
                      for i in range(controllers)]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(180)
-            assert process.exitcode == 0
+        run_to_the_end(processes)
         store = open_store(dsn)
         try:
             assert store.schema_version() == SCHEMA_VERSION
@@ -421,11 +426,7 @@ def test_concurrent_ingest_from_several_controllers_into_one_postgresql_store(po
             for source, target in zip(kept, again):
                 shutil.copytree(source, target)
             processes = [context.Process(target=_reingest, args=(dsn, again[i], barrier)) for i in range(controllers)]
-            for process in processes:
-                process.start()
-            for process in processes:
-                process.join(180)
-                assert process.exitcode == 0
+            run_to_the_end(processes)
             assert count(store, "scans") == controllers * messages
             assert count(store, "scan_updates") == expected_updates
             assert all(pending_files(spool) == [] for spool in again)
@@ -460,11 +461,7 @@ def test_concurrent_catalog_syncs_into_one_postgresql_store_wait_for_each_other(
             assert sync_file(store, older)["catalog_version"] == 1
             processes = [context.Process(target=_syncer, args=(dsn, newer, barrier, results))
                          for _index in range(controllers)]
-            for process in processes:
-                process.start()
-            for process in processes:
-                process.join(180)
-                assert process.exitcode == 0
+            run_to_the_end(processes)
             assert sorted(results.get(timeout=5) for _index in range(controllers)) == [False, False, True]
             assert count(store, "catalog_versions") == 2
             assert store_counts(store) == expected
