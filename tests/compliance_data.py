@@ -11,6 +11,7 @@ import datetime
 import random
 import uuid
 
+from ansible_collections.patchwave.windows.plugins.module_utils import _scan_bits
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 
@@ -164,3 +165,28 @@ def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2)):
         yield store, fleet, names, counts
     finally:
         store.close()
+
+
+def planes_of(store):
+    """scan_pk -> {plane: set of update ids}, decoded with the store's ordinals."""
+    ids = {row["ordinal"]: row["update_id"] for row in store.query("SELECT ordinal, update_id FROM update_ordinals")}
+    result = {}
+    for row in store.query("SELECT scan_pk, returned, installed, hidden, reboot FROM scan_bits"):
+        result[row["scan_pk"]] = {}
+        for plane in _scan_bits.PLANES:
+            number = _scan_bits.from_blob(row[plane])
+            result[row["scan_pk"]][plane] = {ids[n] for n in range(number.bit_length()) if number >> n & 1}
+    return result
+
+
+def planes_from_records(store):
+    """The same, from the records: the truth the planes must agree with."""
+    result = {row["scan_pk"]: {plane: set() for plane in _scan_bits.PLANES}
+              for row in store.query("SELECT scan_pk FROM scans WHERE succeeded = 1")}
+    for row in store.query("SELECT scan_pk, update_id, installed, hidden, reboot_required FROM scan_updates"):
+        entry = result[row["scan_pk"]]
+        entry["returned"].add(row["update_id"])
+        for plane, column in (("installed", "installed"), ("hidden", "hidden"), ("reboot", "reboot_required")):
+            if row[column]:
+                entry[plane].add(row["update_id"])
+    return result

@@ -46,6 +46,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits impor
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
 
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
+_PLANES_CHUNK = 2000  # scans whose planes are read at a time
+_IN_CHUNK = 500  # values in one IN (...) list
 _SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
                  "forced, reboot_pending, error")
 
@@ -163,24 +165,48 @@ class _Scratch:
 
     def flag_groups(self, versions):
         """Rows (scan_pk, set mask, flags, count) of the returned updates of the loaded scans, as the
-        grouped query over ``_JOIN`` would give them, counted from the scans' bit planes instead
-        (``_scan_bits``). ``versions``: scan_pk -> the scan's catalog version."""
+        grouped query over ``_JOIN`` gives them, counted from the scans' bit planes instead
+        (``_scan_bits``). ``versions``: scan_pk -> the scan's catalog version.
+
+        The planes are read a chunk of scans at a time (their size grows with the number of update
+        ids the store has numbered). A scan without planes (stored by an older controller while
+        this store was migrated) is grouped by the query over its records.
+        """
         by_mask = {}  # set mask -> ordinals of the updates in exactly those sets
         by_version = []
         for ordinal, mask, first_version in self.cursor.execute(self.sql(
                 "SELECT o.ordinal, st.mask, st.first_version FROM {set} st "
                 "JOIN update_ordinals o ON o.update_id = st.update_id")):
             by_mask.setdefault(mask, []).append(ordinal)
-            by_version.append((first_version, ordinal))
+            if first_version is not None:
+                by_version.append((first_version, ordinal))
         members = sorted((mask, bits_of(ordinals)) for mask, ordinals in by_mask.items())
+        by_version.sort()
+        firsts = [first for first, _ordinal in by_version]
         newer = {}  # catalog version -> bits of the set updates newer than it (flag 8)
         for version in set(versions.values()):
-            newer[version] = bits_of(ordinal for first, ordinal in by_version
-                                     if version is None or (first is not None and first > version))
-        planes = self.cursor.execute(self.sql("SELECT b.scan_pk, b.returned, b.installed, b.hidden, b.reboot "
-                                              "FROM {scans} ps JOIN scan_bits b ON b.scan_pk = ps.scan_pk"))
-        return _flag_groups(((row[0], versions[row[0]]) + tuple(map(from_blob, row[1:])) for row in planes),
-                            members, newer)
+            if version is None:  # no catalog version: every update counts as newer
+                newer[version] = bits_of(o for ordinals in by_mask.values() for o in ordinals)
+            else:
+                newer[version] = bits_of(o for _first, o in by_version[bisect.bisect_right(firsts, version):])
+        groups, missing = [], []
+        last = 0
+        while True:
+            chunk = self.cursor.execute(self.sql(
+                "SELECT ps.scan_pk, b.returned, b.installed, b.hidden, b.reboot FROM {scans} ps "
+                "LEFT JOIN scan_bits b ON b.scan_pk = ps.scan_pk WHERE ps.scan_pk > ? ORDER BY ps.scan_pk LIMIT ?"),
+                (last, _PLANES_CHUNK)).fetchall()
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            missing.extend(row[0] for row in chunk if row[1] is None)
+            groups.extend(_flag_groups(((row[0], versions[row[0]]) + tuple(map(from_blob, row[1:]))
+                                        for row in chunk if row[1] is not None), members, newer))
+        for start in range(0, len(missing), _IN_CHUNK):
+            part = missing[start:start + _IN_CHUNK]
+            groups.extend(self.rows("SELECT su.scan_pk, st.mask, %s, count(*) %s WHERE ps.scan_pk IN (%s) "
+                                    "GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN, ", ".join("?" * len(part))), part))
+        return groups
 
     def rows(self, sql, params=()):
         return [list(row) for row in self.cursor.execute(self.sql(sql), params).fetchall()]

@@ -23,6 +23,7 @@ from itertools import compress
 
 PLANES = ("returned", "installed", "hidden", "reboot")
 _CHUNK = 2000  # scans per step when migration 4 computes planes from records
+_FLUSH_EVERY = 1000  # planes queued by ingest before they are written (memory stays flat)
 # Adding a power of two to an integer costs its length: up to this many ordinals, summing a scan's
 # few hundred powers is faster than filling a byte array (measured: 14 µs against 36 µs at 300
 # ordinals, equal near 3,000, 120 µs against 41 µs at 10,000).
@@ -59,31 +60,37 @@ popcount = getattr(int, "bit_count", _count_ones)  # int.bit_count: Python 3.10 
 class Ordinals:
     """The store's update ordinals, read inside a write transaction that holds the ingest lock.
 
-    ``planes`` numbers ids it has not seen; ``flush`` writes those numbers (and the planes queued
-    with ``add``) before the transaction commits.
+    ``planes`` numbers ids it has not seen; ``add`` queues a scan's planes and writes them (with
+    the new numbers) every _FLUSH_EVERY scans; ``flush`` writes the rest before the transaction
+    commits.
     """
 
     def __init__(self, store, cursor):
         self.store = store
         self.cursor = cursor
         self.number = None  # read when the first scan needs it: a run may store only failures
-        self.power = {}  # update id -> 1 << its ordinal
+        self.power = {}  # update id -> 1 << its ordinal, kept only up to SUM_UP_TO ordinals
         self.next_ordinal = 0
         self.new = []
         self.rows = []
 
     def _load(self):
         self.number = dict(self.cursor.execute("SELECT update_id, ordinal FROM update_ordinals").fetchall())
-        self.power = {uid: 1 << ordinal for uid, ordinal in self.number.items()}
         self.next_ordinal = max(self.number.values(), default=-1) + 1
+        # The powers' total size grows with the square of the ordinals: only kept while summing wins.
+        self.power = ({uid: 1 << ordinal for uid, ordinal in self.number.items()}
+                      if self.next_ordinal <= SUM_UP_TO else None)
 
     def _number(self, update_ids):
         for uid in sorted(set(update_ids).difference(self.number)):
             ordinal = self.next_ordinal
             self.next_ordinal += 1
             self.number[uid] = ordinal
-            self.power[uid] = 1 << ordinal
             self.new.append((ordinal, uid))
+            if self.power is not None:
+                self.power[uid] = 1 << ordinal
+        if self.next_ordinal > SUM_UP_TO:
+            self.power = None
 
     def planes(self, update_ids, installed, hidden, reboot):
         """The four planes of one scan, as integers: ``update_ids`` (distinct) and three sequences
@@ -95,7 +102,7 @@ class Ordinals:
         except KeyError:
             self._number(update_ids)
             ordinals = list(map(self.number.__getitem__, update_ids))
-        if self.next_ordinal > SUM_UP_TO:
+        if self.power is None:
             return (bits_of(ordinals), bits_of(compress(ordinals, installed)), bits_of(compress(ordinals, hidden)),
                     bits_of(compress(ordinals, reboot)))
         powers = list(map(self.power.__getitem__, update_ids))
@@ -104,6 +111,8 @@ class Ordinals:
 
     def add(self, scan_pk, planes):
         self.rows.append((scan_pk,) + tuple(to_blob(plane) for plane in planes))
+        if len(self.rows) >= _FLUSH_EVERY:
+            self.flush()
 
     def flush(self):
         if self.new:
@@ -114,11 +123,14 @@ class Ordinals:
             self.rows = []
 
 
-def backfill(cursor):
+def backfill(store, cursor):
     """Schema migration 4: number every update id already in ``scan_updates`` and store the planes
-    of every successful scan, a chunk of scans at a time (the records are never all in memory)."""
+    of every successful scan, a chunk of scans at a time (the records are never all in memory).
+
+    It runs once, inside the migration's transaction, and reads every record once: on a store of
+    millions of records that is the time of one pass over them (other writers wait meanwhile)."""
     ids = [row[0] for row in cursor.execute("SELECT DISTINCT update_id FROM scan_updates ORDER BY update_id")]
-    cursor.executemany("INSERT INTO update_ordinals (ordinal, update_id) VALUES (?, ?)", list(enumerate(ids)))
+    store.copy_rows(cursor, "update_ordinals", ("ordinal", "update_id"), enumerate(ids))
     number = {uid: ordinal for ordinal, uid in enumerate(ids)}
     scans = [row[0] for row in cursor.execute("SELECT scan_pk FROM scans WHERE succeeded = 1 ORDER BY scan_pk")]
     for start in range(0, len(scans), _CHUNK):
@@ -138,5 +150,5 @@ def backfill(cursor):
                 entry[2].append(ordinal)
             if reboot:
                 entry[3].append(ordinal)
-        cursor.executemany("INSERT INTO scan_bits (scan_pk, returned, installed, hidden, reboot) VALUES (?, ?, ?, ?, ?)",
-                           [(scan_pk,) + tuple(to_blob(bits_of(p)) for p in entry) for scan_pk, entry in planes.items()])
+        store.copy_rows(cursor, "scan_bits", ("scan_pk",) + PLANES,
+                        ((scan_pk,) + tuple(to_blob(bits_of(p)) for p in entry) for scan_pk, entry in planes.items()))

@@ -209,8 +209,8 @@ MIGRATIONS = {
 }
 
 
-def _apply_migrations(cursor, current, without_rowid):
-    """Take the store from schema version ``current`` to SCHEMA_VERSION inside the caller's
+def _apply_migrations(store, cursor, current, without_rowid):
+    """Take ``store`` from schema version ``current`` to SCHEMA_VERSION inside the caller's
     transaction; ``without_rowid`` is what the backend puts for the ``{without_rowid}`` marker."""
     if current == 0:
         cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
@@ -218,7 +218,7 @@ def _apply_migrations(cursor, current, without_rowid):
     for version in range(current + 1, SCHEMA_VERSION + 1):
         for step in MIGRATIONS[version]:
             if callable(step):  # a data step, after the statements before it
-                step(cursor)
+                step(store, cursor)
             else:
                 cursor.execute(step.replace("{without_rowid}", without_rowid))
         cursor.execute("UPDATE schema_info SET version = ?", (version,))
@@ -376,7 +376,7 @@ class SQLiteStore:
             return
         with self.transaction() as cursor:
             current = self.schema_version()  # another process may have migrated meanwhile
-            _apply_migrations(cursor, current, " WITHOUT ROWID")
+            _apply_migrations(self, cursor, current, " WITHOUT ROWID")
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -653,7 +653,10 @@ class PostgreSQLStore:
             cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_MIGRATION_LOCK,)).fetchone()
             current = self.schema_version(cursor)
             self._refuse_newer(current)
-            _apply_migrations(cursor, current, "")
+            # Data steps read what is stored: an ingest of a controller still running older code
+            # finishes first (and each statement after the lock sees what it committed).
+            self.lock_for_ingest(cursor)
+            _apply_migrations(self, cursor, current, "")
 
 
 def open_store(store=None, env=None, create=True):

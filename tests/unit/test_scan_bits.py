@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _scan_bits
+from ansible_collections.patchwave.windows.plugins.module_utils import _compliance_store, _scan_bits
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
     _FLAGS_SQL,
     _JOIN,
@@ -18,7 +18,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance_stor
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store import SCHEMA_VERSION, open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
-from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso, scan_body
+from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso, planes_from_records, planes_of, scan_body
 
 # Overlapping sets, so that updates fall into several set masks.
 SETS = [{"name": "critical", "severities": ["Critical"]},
@@ -34,31 +34,6 @@ def test_blobs_and_popcount():
     assert _scan_bits.to_blob(1 << 8) == b"\x00\x01"  # little-endian
     for ordinals in ([], [0], [7, 8, 9], [4095, 3, 64], range(0, 5000, 7)):
         assert _scan_bits.bits_of(iter(ordinals)) == sum(1 << n for n in set(ordinals))
-
-
-def planes_of(store):
-    """scan_pk -> {plane: set of update ids}, decoded with the store's ordinals."""
-    ids = {row["ordinal"]: row["update_id"] for row in store.query("SELECT ordinal, update_id FROM update_ordinals")}
-    result = {}
-    for row in store.query("SELECT scan_pk, returned, installed, hidden, reboot FROM scan_bits"):
-        result[row["scan_pk"]] = {}
-        for plane in _scan_bits.PLANES:
-            number = _scan_bits.from_blob(row[plane])
-            result[row["scan_pk"]][plane] = {ids[n] for n in range(number.bit_length()) if number >> n & 1}
-    return result
-
-
-def planes_from_records(store):
-    """The same, from the records: the truth the planes must agree with."""
-    result = {row["scan_pk"]: {plane: set() for plane in _scan_bits.PLANES}
-              for row in store.query("SELECT scan_pk FROM scans WHERE succeeded = 1")}
-    for row in store.query("SELECT scan_pk, update_id, installed, hidden, reboot_required FROM scan_updates"):
-        entry = result[row["scan_pk"]]
-        entry["returned"].add(row["update_id"])
-        for plane, column in (("installed", "installed"), ("hidden", "hidden"), ("reboot", "reboot_required")):
-            if row[column]:
-                entry[plane].add(row["update_id"])
-    return result
 
 
 def write_records(spool, host, records, version=3):
@@ -97,8 +72,10 @@ def test_ingest_numbers_ids_once_and_stores_planes_like_the_records(store_addres
 
 
 def test_both_ways_of_building_planes_agree(store_address, tmp_path, monkeypatch):
-    """Past SUM_UP_TO ordinals, planes are filled byte-wise instead of summed: same planes."""
+    """Past SUM_UP_TO ordinals, planes are filled byte-wise instead of summed: same planes (and
+    written a few scans at a time)."""
     monkeypatch.setattr(_scan_bits, "SUM_UP_TO", 0)
+    monkeypatch.setattr(_scan_bits, "_FLUSH_EVERY", 3)
     with fleet_in_store(store_address, str(tmp_path / "spool"), updates=60, hosts=12, seeds=(8, 9)) as opened:
         store = opened[0]
         assert planes_of(store) == planes_from_records(store)
@@ -113,14 +90,17 @@ def fleet_store(store_address, tmp_path):
         yield store, hosts
 
 
-def groups_both_ways(store):
-    """(grouped SQL over the records, groups from the planes) for every successful scan and the sets."""
+def groups_both_ways(store, extra=None):
+    """(grouped SQL over the records, groups from the planes) for every successful scan and the sets
+    (``extra``: more update ids, with a set bit of their own, catalog or not)."""
     sets = [all_updates()] + parse_update_sets(SETS)
     from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
     masks = {}
     for index, update_set in enumerate(sets):
         for uid in resolve(store, update_set):
             masks[uid] = masks.get(uid, 0) | (1 << index)
+    for uid in extra or ():
+        masks[uid] = masks.get(uid, 0) | (1 << len(sets))
     scans = [(r["scan_pk"], r["catalog_version"], True)
              for r in store.query("SELECT scan_pk, catalog_version FROM scans WHERE succeeded = 1")]
     with store.transaction() as cursor:
@@ -135,13 +115,45 @@ def groups_both_ways(store):
     return sorted(map(tuple, by_sql)), sorted(map(tuple, by_bits))
 
 
-def test_flag_groups_from_planes_equal_the_grouped_records(fleet_store):
+def test_flag_groups_from_planes_equal_the_grouped_records(fleet_store, monkeypatch):
     store, _hosts = fleet_store
     by_sql, by_bits = groups_both_ways(store)
     assert by_bits == by_sql
+    monkeypatch.setattr(_compliance_store, "_PLANES_CHUNK", 7)  # many chunks of planes
+    assert groups_both_ways(store)[1] == by_sql
     # The data exercises every flag and several set masks.
     assert {flags & bit for _pk, _mask, flags, _n in by_sql for bit in (1, 2, 4, 8)} == {0, 1, 2, 4, 8}
     assert len({mask for _pk, mask, _flags, _n in by_sql}) >= 3
+
+
+def test_flag_groups_cover_nulls_odd_ids_and_scans_without_planes(store_address, tmp_path):
+    """What the generated fleet never has: no catalog version, no restart flag, ids in upper case,
+    a set id outside the catalog, and a scan whose planes are missing (stored by older code)."""
+    from tests.compliance_data import update_id
+    outside = "0ddba11-0000-0000-0000-00000000beef"
+    store = open_store(store_address)
+    try:
+        add_catalog(store, 30)  # ids 0..9 first in version 1, 10..19 in 2, 20..29 in 3
+        spool = str(tmp_path / "spool")
+        write_records(spool, "noversion", [[update_id(1), 1, True, False, True, None],
+                                           [update_id(25), 1, False, False, False, None],
+                                           [outside.upper(), 1, False, True, False, None]], version=None)
+        write_records(spool, "older", [[update_id(2).upper(), 1, True, False, True, True],
+                                       [update_id(15), 1, True, False, True, None],
+                                       [update_id(26), 1, False, True, False, False]], version=1)
+        write_records(spool, "current", [[update_id(n), 1, n % 2 == 0, n % 5 == 0, True, n % 4 == 0 or None]
+                                         for n in range(0, 30, 3)], version=3)
+        assert ingest(store, spool)["ingested"] == 3
+        extra = [outside, update_id(2), update_id(26)]
+        by_sql, by_bits = groups_both_ways(store, extra)
+        assert by_bits == by_sql
+        assert {flags & 8 for _pk, _mask, flags, _n in by_sql} == {0, 8}
+        older = store.query("SELECT scan_pk FROM scans WHERE host_name = 'older'")[0]["scan_pk"]
+        with store.transaction() as cursor:
+            cursor.execute("DELETE FROM scan_bits WHERE scan_pk = ?", (older,))
+        assert groups_both_ways(store, extra) == (by_sql, by_sql)
+    finally:
+        store.close()
 
 
 def test_migration_4_computes_the_planes_of_stored_scans(fleet_store, store_address):

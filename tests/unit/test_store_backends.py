@@ -33,6 +33,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store import (
 )
 from tests.catalog_gen import generate
 from tests.catalog_gen.store import sync_file
+from tests.compliance_data import planes_from_records, planes_of
 
 TABLES = ("catalog_versions", "updates", "update_titles", "update_kbs", "update_categories", "update_prerequisites",
           "update_bundles", "update_supersedence", "files", "file_urls", "update_files", "hosts", "scans",
@@ -419,6 +420,7 @@ def test_concurrent_ingest_from_several_controllers_into_one_postgresql_store(po
                                "min(scan_pk) AS lo, max(scan_pk) AS hi FROM scans")[0] == {
                 "n": controllers * messages, "p": controllers * messages, "lo": 1, "hi": controllers * messages}
             assert count(store, "scan_updates") == expected_updates
+            assert planes_of(store) == planes_from_records(store)  # ordinals numbered once, planes complete
             assert count(store, "hosts") == controllers * 7
             assert all(pending_files(spool) == [] for spool in spools)
             # The same messages again, into second spools, all at once: nothing is counted twice.
