@@ -21,7 +21,12 @@ alternate, best of N rounds. The messages are written once; each ingest round ge
 copy of the spool (ingest deletes what it stored). Work files live on tmpfs when there is room,
 like the catalog benchmark, so the ratios measure the code rather than this machine's disk.
 
-Usage: bench_ingest.py [--quick] [--hosts N] [--updates N] [--rounds N] [--backends sqlite,postgresql]
+``--numbered N`` first gives N other update ids an ordinal in each ingested store, as a store with a
+long history has (``_scan_bits``): the scans' planes then span N + 300 bits instead of 300, and
+ingest builds them byte-wise past 4,096. The bare sides do not change.
+
+Usage: bench_ingest.py [--quick] [--hosts N] [--updates N] [--rounds N] [--numbered N]
+                       [--backends sqlite,postgresql]
 """
 
 import argparse
@@ -136,13 +141,17 @@ def _insert_sql(table, columns, placeholder):
 
 # -- children: each measured side in a fresh process -----------------------------------------------
 
-def child_ingest(address, spool, updates):
+def child_ingest(address, spool, updates, numbered=0):
     from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
     from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
     from tests.compliance_data import add_catalog
 
     store = open_store(address)
     add_catalog(store, updates)
+    if numbered:  # ids an older history numbered: this run's ids come after them
+        with store.transaction() as cursor:
+            store.copy_rows(cursor, "update_ordinals", ("ordinal", "update_id"),
+                            ((n, "earlier-%06d" % n) for n in range(numbered)))
     before = _peak_mb()
     profile = os.environ.get("BENCH_INGEST_PROFILE")
     if profile:
@@ -298,7 +307,7 @@ class _Backend:
             _sqlite_cleanup(address)
 
 
-def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds):
+def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds, numbered=0):
     expected = hosts * updates
     bare_runs, ingest_runs = [], []
     kept = None
@@ -313,7 +322,7 @@ def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds
             else:
                 spool = os.path.join(backend.work, "spool-%s-%d" % (backend.name, attempt))
                 _link_spool(master, spool)
-                run = _child("ingest", address, spool, updates)
+                run = _child("ingest", address, spool, updates, numbered)
                 shutil.rmtree(spool, ignore_errors=True)
                 if run["counts"]["ingested"] != hosts:
                     raise RuntimeError("ingest stored %r, expected %d messages" % (run["counts"], hosts))
@@ -352,10 +361,11 @@ def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds
         "summary_sets": summary["sets"],
         "rounds": rounds,
         "summary_rounds": summary_rounds,
+        "numbered_before": numbered,
     }
 
 
-def main(hosts=10000, updates=300, rounds=3, summary_rounds=5, backends=("sqlite", "postgresql")):
+def main(hosts=10000, updates=300, rounds=3, summary_rounds=5, backends=("sqlite", "postgresql"), numbered=0):
     from tests.pgserver import available, private_server  # pylint: disable=import-outside-toplevel
 
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -370,7 +380,7 @@ def main(hosts=10000, updates=300, rounds=3, summary_rounds=5, backends=("sqlite
         for name in backends:
             if name == "sqlite":
                 report["rows"].append(measure_backend(_Backend(name, work), master, hosts, updates, now, rounds,
-                                                      summary_rounds))
+                                                      summary_rounds, numbered))
                 continue
             reason = available()
             if reason:
@@ -378,7 +388,7 @@ def main(hosts=10000, updates=300, rounds=3, summary_rounds=5, backends=("sqlite
                 continue
             with private_server(root=os.path.dirname(work)) as server:
                 report["rows"].append(measure_backend(_Backend(name, work, server), master, hosts, updates, now,
-                                                      rounds, summary_rounds))
+                                                      rounds, summary_rounds, numbered))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["met"] = {"%s_%s" % (row["backend"], what): row["%s_ratio" % what] <= GOAL
@@ -394,19 +404,20 @@ def _arguments(argv):
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--summary-rounds", type=int)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--numbered", type=int, default=0, help="update ids numbered before the run")
     args = parser.parse_args(argv)
     hosts = args.hosts or (200 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
     summary_rounds = args.summary_rounds or (1 if args.quick else 5)
     return dict(hosts=hosts, updates=args.updates, rounds=rounds, summary_rounds=summary_rounds,
-                backends=tuple(b for b in args.backends.split(",") if b))
+                backends=tuple(b for b in args.backends.split(",") if b), numbered=args.numbered)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         kind, rest = sys.argv[2], sys.argv[3:]
         if kind == "ingest":
-            result = child_ingest(rest[0], rest[1], int(rest[2]))
+            result = child_ingest(rest[0], rest[1], int(rest[2]), int(rest[3]))
         elif kind == "bare":
             result = child_bare(rest[0], int(rest[1]), int(rest[2]),
                                 datetime.datetime.strptime(rest[3], "%Y-%m-%dT%H:%M:%SZ").replace(
