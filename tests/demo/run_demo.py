@@ -115,7 +115,7 @@ def evaluate_fleet(store, spool, profile, hosts):
     print()
     for name in ("all", "security"):
         summary = info["update_sets"][name]
-        print("set %-9s %5d updates: hosts %s; pairs %s; %.1f%% compliant" % (
+        print("set %-9s %5d updates: hosts %s; pairs %s (%.1f%% of pairs installed or not required)" % (
             name, summary["update_count"], ", ".join("%s %d" % kv for kv in summary["hosts"].items()),
             ", ".join("%s %d" % kv for kv in summary["pairs"].items()), summary["percent_compliant"]))
     print()
