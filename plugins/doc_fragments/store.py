@@ -28,6 +28,17 @@ notes:
   - Every change to the store is one transaction; a failure leaves the store as it was.
 """
 
+    # Modules that read the store move waiting state messages in first (compliance_info, compliance_report).
+    SPOOL = r"""
+options:
+  spool:
+    description:
+      - The state-message spool folder, ingested into the store before it is read.
+      - When not set, the environment variable E(PATCHWAVE_SPOOL) is used, else C(spool/) beside a
+        SQLite O(store), or C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
+    type: path
+"""
+
     # Plugins (the inventory plugin) read their options through the configuration system, so the
     # environment variables are declared as option sources rather than read by the code.
     INVENTORY = r"""

@@ -52,13 +52,9 @@ options:
         This grows with hosts times updates; use it with O(hosts) for a few hosts.
     type: bool
     default: false
-  spool:
-    description:
-      - The state-message spool folder to ingest before reading.
-      - Default, the environment variable E(PATCHWAVE_SPOOL), else C(spool/) beside a SQLite store.
-    type: path
 extends_documentation_fragment:
   - patchwave.windows.store
+  - patchwave.windows.store.spool
   - patchwave.windows.update_sets
   - patchwave.windows.attributes
   - patchwave.windows.attributes.controller

@@ -60,14 +60,9 @@ options:
     description: How many of the most required updates to list per set.
     type: int
     default: 20
-  spool:
-    description:
-      - The state-message spool, ingested before the report is computed.
-      - When not set, the environment variable E(PATCHWAVE_SPOOL) is used, else C(spool/) beside a
-        SQLite O(store), or C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
-    type: path
 extends_documentation_fragment:
   - patchwave.windows.store
+  - patchwave.windows.store.spool
   - patchwave.windows.update_sets
   - patchwave.windows.attributes
   - patchwave.windows.attributes.controller
