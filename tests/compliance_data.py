@@ -155,12 +155,13 @@ class Fleet:
 
 
 @contextlib.contextmanager
-def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2)):
+def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None):
     """Open the store at ``address``, add a catalog of ``updates`` (versions 1..3) and a generated
-    fleet of ``hosts`` (``Fleet.generate``); yield (store, fleet, host names, ingest counts)."""
+    fleet of ``hosts`` (``Fleet.generate``, scans placed before ``now``, default NOW); yield
+    (store, fleet, host names, ingest counts)."""
     store = open_store(address)
     try:
-        fleet = Fleet(add_catalog(store, updates, versions=3, seed=seeds[0]), seed=seeds[1])
+        fleet = Fleet(add_catalog(store, updates, versions=3, seed=seeds[0]), seed=seeds[1], now=now)
         names, counts = fleet.generate(store, spool, hosts)
         yield store, fleet, names, counts
     finally:

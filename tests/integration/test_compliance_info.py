@@ -10,59 +10,57 @@ from conftest import BIN, ansible_env, save
 from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
-from tests.compliance_data import Fleet, add_catalog, scan_body
+from tests.compliance_data import fleet_in_store, scan_body
 
 SETS = [{"name": "critical", "severities": ["Critical"]}, {"name": "two_kbs", "kbs": ["5000004", "KB5000005"]}]
 
 
 def build(tmp_path, hosts=40):
-    store_path = str(tmp_path / "store.db")
-    store = open_store(store_path)
-    catalog = add_catalog(store, 60, seed=3)
-    fleet = Fleet(catalog, seed=4, now=datetime.datetime.now(datetime.timezone.utc))
-    names, _counts = fleet.generate(store, str(tmp_path / "spool"), hosts)
-    return store, store_path, catalog, names
+    """The store at ``tmp_path/store.db`` with 40 (``hosts``) generated hosts scanned before now."""
+    return fleet_in_store(str(tmp_path / "store.db"), str(tmp_path / "spool"), updates=60, hosts=hosts, seeds=(3, 4),
+                          now=datetime.datetime.now(datetime.timezone.utc))
 
 
 def test_compliance_info_reports_hosts_sets_and_updates(runner, tmp_path):
-    store, store_path, catalog, names = build(tmp_path)
-    # one more scan waits in the spool: the module ingests it before reading
-    newest = list(catalog)[-1]
-    write_message(str(tmp_path / "spool"), "late01", "scan",
-                  scan_body({newest: (False, False, False)}, datetime.datetime.now(datetime.timezone.utc)
-                            .strftime("%Y-%m-%dT%H:%M:%SZ"), catalog), catalog_version=3)
-    tasks = ("    - name: evaluate\n      patchwave.windows.compliance_info:\n        store: %s\n"
-             "        hosts: %s\n        update_sets: %s\n      register: info\n"
-             % (store_path, json.dumps(names + ["late01", "nobody"]), json.dumps(SETS))) + save("info", "info")
-    runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
-    info = runner.result("info")
-    assert info["changed"] is False and info["ingested"]["ingested"] == 1
-    expected = evaluate_store(store, [all_updates()] + parse_update_sets(SETS), hosts=names + ["late01", "nobody"])
-    assert set(info["hosts"]) == set(names) | {"late01", "nobody"}
-    for name, report in info["hosts"].items():
-        for set_name, result in expected.sets.items():
-            assert report["sets"][set_name]["counts"] == result.host_counts[name]
-            assert report["sets"][set_name]["compliance"] == result.host_compliance[name]
-            assert len(report["sets"][set_name]["required"]) == len(result.host_required.get(name, []))
-        assert report["status"] == expected.hosts[name].status
-    assert info["hosts"]["nobody"]["status"] == c.NEVER_SCANNED and info["hosts"]["nobody"]["last_scan"] is None
-    late = info["hosts"]["late01"]
-    assert late["sets"]["all"]["required"][0]["kb"] == catalog[newest]["kb"]
-    assert late["last_scan"]["catalog_version"] == 3 and late["last_scan"]["source"] == "patchwave.windows.scan"
-    summary = info["update_sets"]["critical"]
-    assert summary["update_count"] == len(expected.sets["critical"].update_ids)
-    assert sum(summary["hosts"].values()) == len(names) + 2
-    ranked = [u["hosts"]["required"] for u in summary["updates"]]
-    assert ranked == sorted(ranked, reverse=True)
-    assert info["update_sets"]["two_kbs"]["update_count"] == 2
-    store.close()
+    store_path = str(tmp_path / "store.db")
+    with build(tmp_path) as (store, fleet, names, _counts):
+        catalog = fleet.catalog
+        # one more scan waits in the spool: the module ingests it before reading
+        newest = list(catalog)[-1]
+        write_message(str(tmp_path / "spool"), "late01", "scan",
+                      scan_body({newest: (False, False, False)}, datetime.datetime.now(datetime.timezone.utc)
+                                .strftime("%Y-%m-%dT%H:%M:%SZ"), catalog), catalog_version=3)
+        tasks = ("    - name: evaluate\n      patchwave.windows.compliance_info:\n        store: %s\n"
+                 "        hosts: %s\n        update_sets: %s\n      register: info\n"
+                 % (store_path, json.dumps(names + ["late01", "nobody"]), json.dumps(SETS))) + save("info", "info")
+        runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
+        info = runner.result("info")
+        assert info["changed"] is False and info["ingested"]["ingested"] == 1
+        expected = evaluate_store(store, [all_updates()] + parse_update_sets(SETS), hosts=names + ["late01", "nobody"])
+        assert set(info["hosts"]) == set(names) | {"late01", "nobody"}
+        for name, report in info["hosts"].items():
+            for set_name, result in expected.sets.items():
+                assert report["sets"][set_name]["counts"] == result.host_counts[name]
+                assert report["sets"][set_name]["compliance"] == result.host_compliance[name]
+                assert len(report["sets"][set_name]["required"]) == len(result.host_required.get(name, []))
+            assert report["status"] == expected.hosts[name].status
+        assert info["hosts"]["nobody"]["status"] == c.NEVER_SCANNED and info["hosts"]["nobody"]["last_scan"] is None
+        late = info["hosts"]["late01"]
+        assert late["sets"]["all"]["required"][0]["kb"] == catalog[newest]["kb"]
+        assert late["last_scan"]["catalog_version"] == 3 and late["last_scan"]["source"] == "patchwave.windows.scan"
+        summary = info["update_sets"]["critical"]
+        assert summary["update_count"] == len(expected.sets["critical"].update_ids)
+        assert sum(summary["hosts"].values()) == len(names) + 2
+        ranked = [u["hosts"]["required"] for u in summary["updates"]]
+        assert ranked == sorted(ranked, reverse=True)
+        assert info["update_sets"]["two_kbs"]["update_count"] == 2
 
 
 def test_filters_details_and_errors(runner, tmp_path):
-    store, store_path, _catalog, names = build(tmp_path, hosts=20)
-    store.close()
+    store_path = str(tmp_path / "store.db")
+    with build(tmp_path, hosts=20):
+        pass  # the store is left on disk for the play
     first = ("    - name: non-compliant only, with pairs\n      patchwave.windows.compliance_info:\n"
              "        store: %s\n        compliance: [non_compliant]\n        details: true\n        top: 3\n"
              "      register: info\n" % store_path)

@@ -16,9 +16,8 @@ import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
-from tests.compliance_data import Fleet, add_catalog
+from tests.compliance_data import fleet_in_store
 from tests.integration.conftest import BIN, ansible_env
 
 SETS = [{"name": "critical", "severities": ["Critical"]}]
@@ -29,14 +28,11 @@ def fleet_store(tmp_path):
     """A SQLite store with 40 generated hosts and one whose scan error is a template."""
     address = str(tmp_path / "store" / "patchwave.db")
     spool = str(tmp_path / "store" / "spool")
-    store = open_store(address)
-    catalog = add_catalog(store, 60, versions=3, seed=3)
-    Fleet(catalog, seed=4).generate(store, spool, 40)
-    write_message(spool, "evil", "scan_failure", {"error": "{{ 7*7 }}", "hresult": None, "server_selection": "default"},
-                  catalog_version=3)
-    ingest(store, spool)
-    evaluation = evaluate_store(store, [all_updates()] + parse_update_sets(SETS), stale_after_days=0)
-    store.close()
+    with fleet_in_store(address, spool, updates=60, hosts=40, seeds=(3, 4)) as (store, _fleet, _hosts, _counts):
+        write_message(spool, "evil", "scan_failure", {"error": "{{ 7*7 }}", "hresult": None,
+                                                      "server_selection": "default"}, catalog_version=3)
+        ingest(store, spool)
+        evaluation = evaluate_store(store, [all_updates()] + parse_update_sets(SETS), stale_after_days=0)
     return address, spool, evaluation
 
 

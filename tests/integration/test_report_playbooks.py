@@ -12,8 +12,7 @@ import zlib
 import pytest
 from conftest import BIN, REPO, ansible_env, save
 
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-from tests.compliance_data import Fleet, add_catalog
+from tests.compliance_data import fleet_in_store
 
 FILES = ("compliance.html", "compliance.csv", "compliance.json")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -25,12 +24,8 @@ def fleet_store(tmp_path):
     """A SQLite store with a catalog and 40 hosts' scans; returns (store path, spool, fleet, hosts)."""
     path = str(tmp_path / "store" / "patchwave.db")
     spool = str(tmp_path / "store" / "spool")
-    store = open_store(path)
-    catalog = add_catalog(store, 60, versions=3, seed=7)
-    fleet = Fleet(catalog, seed=8)
-    hosts = fleet.generate(store, spool, 40)[0]
-    store.close()
-    return path, spool, fleet, hosts
+    with fleet_in_store(path, spool, updates=60, hosts=40, seeds=(7, 8)) as (_store, fleet, hosts, _counts):
+        return path, spool, fleet, hosts
 
 
 def report_task(extra=""):
