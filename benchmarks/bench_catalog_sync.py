@@ -80,11 +80,16 @@ def bare_parse(package_xml, folders):
 
 def child(cab, work):
     """Runs in a fresh process: the collection's extraction, then parse-and-store; prints JSON."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_offline_scan import read_offline_scan
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_parallel import default_workers, parallel_rows
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import extract_offline_scan
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.parallel import (
+        default_workers,
+        parallel_rows,
+    )
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.offline_scan import (
+        read_offline_scan,
+    )
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import extract_offline_scan
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
     start = time.perf_counter()
     package_xml, index_xml, folders = extract_offline_scan(cab, work, LANGUAGES, "benchmark")

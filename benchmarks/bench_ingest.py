@@ -84,7 +84,8 @@ def host_scan(index, update_ids, now):
 
 def _catalog(work, updates):
     """add_catalog's update facts (deterministic), from a scratch store."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
     from tests.compliance_data import add_catalog
 
     path = os.path.join(work, "catalog-template.db")
@@ -100,7 +101,8 @@ def _catalog(work, updates):
 
 def write_spool(spool, hosts, updates, now, work):
     """One real state message per host, through write_message; returns seconds taken (not measured)."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import write_message
+    from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+
     from tests.compliance_data import scan_body
 
     catalog = _catalog(work, updates)
@@ -142,8 +144,9 @@ def _insert_sql(table, columns, placeholder):
 # -- children: each measured side in a fresh process -----------------------------------------------
 
 def child_ingest(address, spool, updates, numbered=0):
-    from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
     from tests.compliance_data import add_catalog
 
     store = open_store(address)
@@ -171,7 +174,8 @@ def child_ingest(address, spool, updates, numbered=0):
 
 
 def child_bare(address, hosts, updates, now):
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
     from tests.compliance_data import add_catalog
 
     store = open_store(address)
@@ -200,9 +204,12 @@ def child_bare(address, hosts, updates, now):
 
 
 def child_summary(address, now, rounds):
-    from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_rows, read_rows
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-    from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_rows, read_rows
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+        all_updates,
+        parse_update_sets,
+    )
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
     store = open_store(address)
     if store.backend == "postgresql":

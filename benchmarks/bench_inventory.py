@@ -79,9 +79,10 @@ def _link_collection():
 
 def build_store(work, hosts, seed=SEED):
     """The store: catalog, one state message per scanned host, ingested. Returns facts about it."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
-        ingest, pending_files, write_message)
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+    from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+    from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import pending_files, write_message
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
     from tests.compliance_data import add_catalog, scan_body
 
     store_path = os.path.join(work, "store", "patchwave.db")
@@ -238,7 +239,7 @@ def _write_facts(cache_dir, items):
 
 def constructed_side(work, listing, set_names):
     """(b): a jsonfile fact cache written by Ansible's cache plugin, a YAML host list, constructed."""
-    from ansible.plugins.loader import cache_loader, init_plugin_loader
+    from ansible.plugins.loader import init_plugin_loader
     init_plugin_loader([COLLECTIONS])
     hostvars = listing["_meta"]["hostvars"]
     groups = membership(listing)

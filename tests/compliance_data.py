@@ -11,9 +11,10 @@ import datetime
 import random
 import uuid
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _scan_bits
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store import planes as _scan_bits
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 PRODUCT = ("f702a48c-919b-45d6-9aef-ca4248d50397", "Windows Server 2019")

@@ -21,24 +21,23 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _hresults
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (
-    RESULT_CODES,
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
+from ansible_collections.patchwave.windows.plugins.module_utils._scan import hresults as _hresults
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import (
     REBOOT_BEHAVIORS,
+    RESULT_CODES,
     validate_result,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
-    ingest,
-    last_good_scan,
-    write_message,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    StoreError,
-    open_store,
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     resolve_spool,
     resolve_store_address,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
 
 display = Display()
 
@@ -90,17 +89,13 @@ def parse_ttl(text):
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _parse_time(text):
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-
-
 def skip_reason(last, current_version, ttl_seconds, now):
     """Why an unforced scan can be skipped, or None when it must run (pure: tested alone)."""
     if last is None:
         return None
     if current_version is not None and last["catalog_version"] != current_version:
         return None
-    age = (now - _parse_time(last["finished"])).total_seconds()
+    age = (now - parse_time(last["finished"])).total_seconds()
     if age < 0 or age >= ttl_seconds:
         return None
     return ("the last good scan (%s, %d minutes ago) is younger than scan_ttl and was made against the current "
@@ -235,7 +230,7 @@ class ActionModule(ActionBase):
             if needs_history:
                 ingest(store, spool)
                 last = last_good_scan(store, host)
-            current = store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
+            current = current_version(store)
             return current, last
         finally:
             store.close()

@@ -32,9 +32,12 @@ attributes:
   check_mode:
     support: full
     details:
-      - This module only reads the store, so it runs the same in check mode.
+      - This module changes no catalog or host data, so it runs the same in check mode. Before it reads, it
+        moves state messages waiting in the spool into the store (quarantining unreadable ones and pruning
+        history past its retention), as every reader of host state does; check mode does that too,
+        because it only records what hosts already reported.
   diff_mode:
     support: N/A
     details:
-      - This module never changes anything.
+      - This module reports; it has nothing to show as a difference.
 """

@@ -137,15 +137,14 @@ cache_connection: ~/.cache/patchwave-inventory
 cache_timeout: 600
 """
 
-import datetime
 import re
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
-
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_rows, read_rows
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     COMPLIANT,
     NEVER_SCANNED,
     NON_COMPLIANT,
@@ -153,20 +152,20 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     STALE,
     UNKNOWN,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_rows, read_rows
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    open_store,
-    redact,
-    resolve_spool,
-    resolve_store_address,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     ALL_UPDATES,
     UpdateSetError,
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
+    redact,
+    resolve_spool,
+    resolve_store_address,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import utc_now
 
 # The six state groups, by the key O(group_names) uses.
 PENDING_REBOOT_GROUP = "pending_reboot"
@@ -185,10 +184,6 @@ def safe_group_name(name):
     """``name`` as a valid Ansible group name: letters, digits and ``_``, not starting with a digit."""
     name = _INVALID.sub("_", name)
     return "_" + name if not name or name[0].isdigit() else name
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _unsafe_text(value):

@@ -202,10 +202,17 @@ unknown_categories:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import describe_updates, select_update_ids
-from ansible_collections.patchwave.windows.plugins.module_utils._store import StoreError, open_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import FILTER_SPEC, filter_from_params
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
+    current_version,
+    describe_updates,
+    select_update_ids,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+    FILTER_SPEC,
+    filter_from_params,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
 
 def main():
@@ -229,7 +236,7 @@ def main():
     store = None
     try:
         store = open_store(params["store"])
-        version = store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
+        version = current_version(store)
         ids, unknown = select_update_ids(store, update_filter, limit=params["limit"])
         updates = describe_updates(store, ids, languages=tuple(params["languages"] or ["en"]))
     except StoreError as exc:

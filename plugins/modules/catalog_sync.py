@@ -203,10 +203,10 @@ import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_xml import HAS_LXML, LXML_IMPORT_ERROR
-from ansible_collections.patchwave.windows.plugins.module_utils._store import StoreError, open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import HAS_LXML, LXML_IMPORT_ERROR
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
 
 def main():
@@ -229,8 +229,8 @@ def main():
     if not HAS_LXML:
         module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
 
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import open_source
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
 
     params = module.params
     days = params["expire_superseded_after_days"]

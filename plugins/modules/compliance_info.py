@@ -163,25 +163,22 @@ update_sets:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import superseded_ids
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     PENDING_REBOOT,
     REQUIRED,
     percent_compliant,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
-    evaluate_store,
-    host_pairs,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._module_store import ingested_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     ALL_UPDATES,
     UPDATE_SET_SPEC,
     UpdateSetError,
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time
 
 
 def scan_summary(scan):
@@ -269,7 +266,7 @@ def main():
         sets = {name: set_report(result, list(hosts), params["per_update"], params["top"])
                 for name, result in evaluation.sets.items()}
     module.exit_json(changed=False, catalog_version=evaluation.catalog_version,
-                     evaluated_at=evaluation.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     evaluated_at=format_time(evaluation.now),
                      stale_after_days=params["stale_after_days"], ingested=ingested, hosts=hosts, update_sets=sets)
 
 

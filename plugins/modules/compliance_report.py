@@ -165,20 +165,19 @@ ingested:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_report import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_csv import render_csv
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import (
     FORMATS,
-    plan_files,
-    render_csv,
-    render_html,
     render_json,
     report_data,
     summaries,
-    write_atomic,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store, history
-from ansible_collections.patchwave.windows.plugins.module_utils._module_store import ingested_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_files import plan_files, write_atomic
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_html import render_html
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     UPDATE_SET_SPEC,
     UpdateSetError,
     all_updates,

@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -PowerShell ansible_collections.patchwave.windows.plugins.module_utils._PatchwaveWua
+#AnsibleRequires -PowerShell ansible_collections.patchwave.windows.plugins.module_utils._scan.PatchwaveWua
 
 # The host side of patchwave.windows.scan. The action plugin (plugins/action/scan.py) calls it in
 # rounds, as ansible.windows.win_updates does:
@@ -14,7 +14,7 @@
 #   cancel - acknowledges (or aborts): stops the worker if it still runs, deletes the task and the
 #            scan folder.
 # It gathers and returns; TTL, compliance and every other decision are the controller's. The
-# result shapes are plugins/module_utils/_scan_contract.py.
+# result shapes are plugins/module_utils/_scan/contract.py.
 
 $spec = @{
     options = @{

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import open_source
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
 from . import generate
 

@@ -24,20 +24,17 @@ if not os.path.islink(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(REPO, LINK)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_report import (  # noqa: E402
-    render_html,
-    report_data,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (  # noqa: E402
-    evaluate_store,
-    history,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import report_data  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_html import render_html  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (  # noqa: E402
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
+
 from tests.compliance_data import NOW, Fleet, add_catalog  # noqa: E402
 
 OUTPUT = os.path.join(REPO, "docs", "images", "compliance_report.png")

@@ -6,7 +6,6 @@ import sqlite3
 import subprocess
 
 import yaml
-
 from conftest import BIN, ansible_env, save
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

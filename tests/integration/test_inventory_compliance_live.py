@@ -12,11 +12,15 @@ import os
 import subprocess
 
 import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+    all_updates,
+    parse_update_sets,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
 from tests.compliance_data import fleet_in_store
 from tests.integration.conftest import BIN, ansible_env
 

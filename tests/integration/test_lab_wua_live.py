@@ -20,7 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import validate_result  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import validate_result  # noqa: E402
+
 from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab import psexec  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
@@ -253,7 +254,7 @@ def test_ansible_runs_the_module_against_the_lab(store, tmp_path):
     request = psexec.decode_bootstrap_input(requests_seen[0])
     assert request.module_fqcn == "patchwave.windows.scan"
     scripts = request.manifest.get("scripts") or {}
-    assert any("_PatchwaveWua" in name for name in scripts), sorted(scripts)
+    assert any(name.endswith("module_utils._scan.PatchwaveWua.psm1") for name in scripts), sorted(scripts)
     source = request.script_source(request.module_script)
     assert source and "$spec = @{" in source
 

@@ -14,8 +14,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, pending_files  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import pending_files  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
+
 from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402

@@ -6,7 +6,7 @@ Three parts, from data to the wire:
   store, loaded in bulk once per (store, catalog version) and shared by every host of the process;
 * :func:`static_candidates`, :func:`search_updates`: applicability, as pure functions of the
   catalog and a host's :class:`.hosts.WuaHost` (platform, installed, hidden);
-* :class:`WuaBackend`: the start / poll / cancel rounds of ``plugins/module_utils/_scan_contract.py``
+* :class:`WuaBackend`: the start / poll / cancel rounds of ``plugins/module_utils/_scan/contract.py``
   on emulated time, with per-host faults (:class:`.hosts.WuaFaults`).
 
 Applicability (what a WUA search with ``IsInstalled=0 or IsInstalled=1`` and
@@ -61,12 +61,12 @@ def _collection_importable():
 
 _collection_importable()
 
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import (  # noqa: E402
     REBOOT_BEHAVIORS,
     REBOOT_SOURCES,
     SERVER_SELECTIONS,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
 
 FQCN = "patchwave.windows.scan"
 

@@ -1,4 +1,4 @@
-"""Authenticode verification of cabinets with osslsigncode (plugins/module_utils/_authenticode.py)."""
+"""Authenticode verification of cabinets with osslsigncode (plugins/module_utils/_catalog/authenticode.py)."""
 
 import os
 import shutil
@@ -6,10 +6,11 @@ import subprocess
 import time
 
 import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog import cabinet as _cab
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog import authenticode as _authenticode
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.authenticode import verify_cab_signature
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _authenticode, _cab
-from ansible_collections.patchwave.windows.plugins.module_utils._authenticode import verify_cab_signature
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
 from tests.catalog_gen.signing import (
     PAST_SIGNING_TIME,
     make_test_ca,

@@ -1,4 +1,4 @@
-"""The cabinet directory reader and the safe cabextract wrapper (plugins/module_utils/_cab.py)."""
+"""The cabinet directory reader and the safe cabextract wrapper (plugins/module_utils/_catalog/cabinet.py)."""
 
 import hashlib
 import os
@@ -7,9 +7,8 @@ import struct
 import subprocess
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _cab
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog import cabinet as _cab
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
 pytestmark = pytest.mark.skipif(not shutil.which("cabextract"), reason="cabextract is not installed")
 

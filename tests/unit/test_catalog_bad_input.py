@@ -7,11 +7,11 @@ import shutil
 import sqlite3
 
 import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import open_source
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import open_source
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 from tests.catalog_gen import generate
 from tests.catalog_gen.cab import write_cab
 from tests.catalog_gen.signing import make_test_ca, sign_cab

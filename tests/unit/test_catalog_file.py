@@ -7,9 +7,8 @@ import re
 
 import pytest
 import yaml
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_file import read_catalog_file
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError, UpdateFile
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, UpdateFile
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.catalog_file import read_catalog_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAR = "http://schemas.microsoft.com/msus/2002/12/LogicalApplicabilityRules"

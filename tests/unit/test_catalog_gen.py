@@ -383,7 +383,7 @@ def test_cab_writer_round_trips(tmp_path):
 @needs_cabextract
 def test_collection_offline_reader_reads_the_package(offline):
     reader = pytest.importorskip(
-        "ansible_collections.patchwave.windows.plugins.module_utils._catalog_offline_scan")
+        "ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.offline_scan")
     manifest, base = offline
     updates = [r for r in reader.read_offline_scan(str(base / "pkg" / "package.xml"),
                                                    str(base / "outer" / "index.xml"),

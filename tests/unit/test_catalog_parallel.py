@@ -4,10 +4,9 @@ import multiprocessing
 import os
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError, CatalogUpdate
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_parallel import parallel_rows
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import FileLocation
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, CatalogUpdate
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.parallel import parallel_rows
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 
 def records(count):

@@ -1,14 +1,14 @@
 """catalog_info's filters against a generated catalog, checked against the generator's own facts."""
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
     UpdateFilter,
     describe_updates,
     select_update_ids,
     validate_filter,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
 from tests.catalog_gen import generate
 from tests.catalog_gen.store import sync_file
 

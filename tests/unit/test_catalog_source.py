@@ -1,10 +1,10 @@
 """Format detection and the WSUS export path through open_source: URLs joined in the store."""
 
 import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import detect_format, open_source
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_source import detect_format, open_source
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
 from tests.catalog_gen import generate
 
 

@@ -4,29 +4,28 @@ import datetime
 import sqlite3
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CatalogError,
     CatalogUpdate,
     UpdateFile,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
     UpdateFilter,
     describe_updates,
     select_update_ids,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import (
     FileLocation,
     SyncOptions,
     sync_records,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    SCHEMA_VERSION,
-    StoreError,
-    open_store,
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     resolve_spool,
     resolve_store_address,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import SCHEMA_VERSION
 
 PRODUCT = "f702a48c-919b-45d6-9aef-ca4248d50397"
 OTHER_PRODUCT = "72e7624a-5b00-45d2-b92f-e561c0a6a160"
@@ -222,7 +221,7 @@ def test_not_a_store_is_refused(tmp_path):
 
 
 def test_first_sync_rebuilds_every_secondary_index(store):
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import CATALOG_INDEXES
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import CATALOG_INDEXES
 
     sync_records(store, categories() + [cumulative(1, 9)], options())
     names = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}

@@ -4,10 +4,9 @@
 import os
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_update_xml import parse_update_xml
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_xml import parse_bytes
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.update_xml import parse_update_xml
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import parse_bytes
 
 NS = "http://schemas.microsoft.com/msus/2002/12/"
 LAR = "{%sLogicalApplicabilityRules}" % NS

@@ -5,9 +5,8 @@ import os
 import shutil
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_wsus_export import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.wsus_export import (
     iter_metadata_records,
     iter_package,
     iter_package_file_urls,

@@ -11,12 +11,21 @@ import re
 import stat
 
 import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+    report_csv,
+    report_data,
+    report_files,
+    report_html,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+    all_updates,
+    parse_update_sets,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from lxml import etree
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance_report as r
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store, history
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
 from tests.compliance_data import NOW, Fleet, add_catalog
 
 EVIL_TITLE = "<script>alert(1)</script> & \"quoted\" 'single'"
@@ -50,12 +59,12 @@ def data(tmp_path_factory):
     # Some host requires the update with the evil title, so the page lists it.
     pinned = evaluation.sets["pinned"]
     assert any(uid == ids[1] for rows in pinned.host_required.values() for uid, detail in rows if detail)
-    return r.report_data(evaluation, histories, title=EVIL_SET_TITLE, top=10)
+    return report_data.report_data(evaluation, histories, title=EVIL_SET_TITLE, top=10)
 
 
 @pytest.fixture(scope="module")
 def page(data):
-    return r.render_html(data)
+    return report_html.render_html(data)
 
 
 class _Collector(html.parser.HTMLParser):
@@ -94,7 +103,7 @@ def test_the_page_references_nothing_outside_itself(page):
     assert not [a for a in parser.attributes if a[1] in ("src", "href", "xlink:href", "srcset", "action", "data")]
     assert not {"script", "link", "img", "iframe", "object", "embed", "image", "use", "form"} & set(parser.tags)
     # The hosts named to test escaping hold such text; as escaped text it is harmless.
-    lowered = page.replace(r.esc(EVIL_HOST), "").replace(r.esc(FORMULA_HOST), "").lower()
+    lowered = page.replace(report_html.esc(EVIL_HOST), "").replace(report_html.esc(FORMULA_HOST), "").lower()
     for needle in ("url(", "@import", "@font-face", "http://", "https://", "javascript:", " src=", " href="):
         assert needle not in lowered, needle
     assert not re.search(r"<[^>]+\son\w+=", page), "no event handler attributes"
@@ -122,9 +131,9 @@ def test_the_whole_page_parses_as_html(page):
 
 
 def test_csv_has_a_row_per_host_and_set_and_no_formulas(data):
-    text = r.render_csv(data)
+    text = report_csv.render_csv(data)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == list(r.CSV_COLUMNS)
+    assert rows[0] == list(report_csv.CSV_COLUMNS)
     assert len(rows) == 1 + 42 * 3
     for row in rows[1:]:
         for cell in row:
@@ -149,11 +158,11 @@ def test_csv_has_a_row_per_host_and_set_and_no_formulas(data):
     (True, "true"),
 ])
 def test_csv_cell(value, expected):
-    assert r.csv_cell(value) == expected
+    assert report_csv.csv_cell(value) == expected
 
 
 def test_json_is_the_evaluation_as_plain_data(data):
-    value = json.loads(r.render_json(data))
+    value = json.loads(report_data.render_json(data))
     assert value["catalog_version"] == 3
     assert set(value["sets"]) == {"all", "critical", "pinned"}
     assert sum(value["overall"]["summary"].values()) == value["host_count"] == 42
@@ -179,36 +188,36 @@ def test_overall_is_the_worst_of_the_sets(data):
 
 
 def test_svg_helpers_handle_empty_and_single_points():
-    for svg in (r.svg_stacked_bar([("required", "Required", 0)]), r.svg_trend([]),
-                r.svg_trend([{"date": "2026-11-23", "compliant": 1, "non_compliant": 0, "unknown": 0}]),
-                r.svg_columns([]), r.svg_columns([("<a>", 3)])):
+    for svg in (report_html.svg_stacked_bar([("required", "Required", 0)]), report_html.svg_trend([]),
+                report_html.svg_trend([{"date": "2026-11-23", "compliant": 1, "non_compliant": 0, "unknown": 0}]),
+                report_html.svg_columns([]), report_html.svg_columns([("<a>", 3)])):
         etree.fromstring(svg.encode("utf-8"))
 
 
 def test_the_generation_time_is_left_out_of_the_comparison(data):
-    page = r.render_html(data)
-    later = r.render_html(dict(data, generated="2030-01-01T00:00:00Z"))
+    page = report_html.render_html(data)
+    later = report_html.render_html(dict(data, generated="2030-01-01T00:00:00Z"))
     assert page != later
-    assert r.comparable("html", page) == r.comparable("html", later)
-    other = r.render_html(dict(data, catalog_version=99))
-    assert r.comparable("html", page) != r.comparable("html", other)
-    text = r.render_json(data)
-    assert r.comparable("json", text) == r.comparable("json", r.render_json(dict(data, generated="x")))
-    assert r.comparable("json", text) != r.comparable("json", r.render_json(dict(data, host_count=1)))
-    assert r.comparable("csv", "a") != r.comparable("csv", "b")
-    assert r.comparable("html", None) is None
+    assert report_files.comparable("html", page) == report_files.comparable("html", later)
+    other = report_html.render_html(dict(data, catalog_version=99))
+    assert report_files.comparable("html", page) != report_files.comparable("html", other)
+    text = report_data.render_json(data)
+    assert report_files.comparable("json", text) == report_files.comparable("json", report_data.render_json(dict(data, generated="x")))
+    assert report_files.comparable("json", text) != report_files.comparable("json", report_data.render_json(dict(data, host_count=1)))
+    assert report_files.comparable("csv", "a") != report_files.comparable("csv", "b")
+    assert report_files.comparable("html", None) is None
 
 
 def test_atomic_write_and_plan(tmp_path):
     path = str(tmp_path / "compliance.csv")
-    plan = r.plan_files({"csv": path}, {"csv": "a,b\n"})
+    plan = report_files.plan_files({"csv": path}, {"csv": "a,b\n"})
     assert plan["csv"] == (path, None, True)
-    r.write_atomic(path, "a,b\n")
+    report_files.write_atomic(path, "a,b\n")
     assert open(path).read() == "a,b\n"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     os.chmod(path, 0o600)
-    assert r.plan_files({"csv": path}, {"csv": "a,b\n"})["csv"][2] is False
-    r.write_atomic(path, "c\n")
+    assert report_files.plan_files({"csv": path}, {"csv": "a,b\n"})["csv"][2] is False
+    report_files.write_atomic(path, "c\n")
     assert open(path).read() == "c\n"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "a replaced file keeps its permissions"
     assert os.listdir(str(tmp_path)) == ["compliance.csv"], "no temporary file is left behind"
@@ -221,7 +230,7 @@ def test_top_required_counts_only_the_hosts_of_the_report(tmp_path):
     subset = hosts[:8]
     evaluation = evaluate_store(store, [all_updates()], hosts=subset, now=NOW)
     store.close()
-    data = r.report_data(evaluation, {}, top=100)
+    data = report_data.report_data(evaluation, {}, top=100)
     result = evaluation.sets["all"]
     for item in data["sets"]["all"]["top_required"]:
         requiring = [h for h, rows in result.host_required.items() if item["update_id"] in {row[0] for row in rows}]

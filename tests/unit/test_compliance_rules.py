@@ -5,8 +5,7 @@ import datetime
 import itertools
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -126,7 +125,7 @@ def test_percent_compliant():
 def test_a_usable_scan_decides_a_returned_update_from_its_flags_alone():
     """_compliance_store decides each flag value once (_FLAG_STATES); that holds only while the
     rules, for a usable scan, look at nothing else of the scan for an update it returned."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import _FLAG_STATES
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import _FLAG_STATES
     statuses = [c.host_status(scan(version=v, hours_ago=h, **extra), None, NOW)
                 for v in (None, 1, 5, 99) for h in (0, 30) for extra in ({}, {"reboot_pending": True}, {"forced": True})]
     assert all(s.usable for s in statuses)

@@ -5,25 +5,25 @@ for every host, every update and every set."""
 import datetime
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import superseded_ids
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
     evaluate_rows,
     evaluate_store,
-    history,
     host_pairs,
     load_host_statuses,
-    prune_history,
     read_rows,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     UpdateSetError,
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import prune_history
+
 from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso
 
 
@@ -212,7 +212,7 @@ def test_duplicate_set_names_and_unknown_products_are_refused(store_address):
 
 
 def test_ingest_applies_the_retention_from_the_environment(store_address, tmp_path, monkeypatch):
-    from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import history_days
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import history_days
     store = open_store(store_address)
     catalog = add_catalog(store, 5)
     fleet = Fleet(catalog)

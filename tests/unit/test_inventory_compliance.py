@@ -14,13 +14,16 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import trust_as_template
-
 from ansible_collections.patchwave.windows.plugins.inventory import compliance
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance as c
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import evaluate_store
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+    all_updates,
+    parse_update_sets,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+
 from tests.compliance_data import NOW, Fleet, add_catalog, iso, scan_body
 
 DEFAULTS = {

@@ -26,7 +26,7 @@ if REPO not in sys.path:
 
 from tests.lab import DefaultBackend, HostModel, psexec, wsman  # noqa: E402
 from tests.lab import auth as lab_auth  # noqa: E402
-from tests.lab.backend import resolve_subsets, windows_facts, ModuleContext  # noqa: E402
+from tests.lab.backend import ModuleContext, resolve_subsets, windows_facts  # noqa: E402
 from tests.lab.execute import AsyncJobs, execute  # noqa: E402
 from tests.lab.faults import HostFaults  # noqa: E402
 from tests.lab.winrs import ShellService  # noqa: E402

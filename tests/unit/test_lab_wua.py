@@ -16,12 +16,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import describe_updates  # noqa: E402
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import (  # noqa: E402
-    REBOOT_SOURCES,
-    validate_result,
-)
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import describe_updates  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import REBOOT_SOURCES, validate_result  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
+
 from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab import Fleet, HostModel, ModuleContext  # noqa: E402
 from tests.lab.hosts import (  # noqa: E402

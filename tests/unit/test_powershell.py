@@ -8,7 +8,7 @@ stand in, with tree-sitter-powershell:
 * each PowerShell module's ``$spec`` and its docs stub (``<name>.py``) document the same options,
   except the controller-only ones its action plugin consumes (``CONTROLLER_ONLY_OPTIONS``);
 * the hashtable literals that build the scan results have exactly the keys of the JSON contract
-  (``plugins/module_utils/_scan_contract.py``), and code that adds keys later adds contract keys
+  (``plugins/module_utils/_scan/contract.py``), and code that adds keys later adds contract keys
   only; ``$module.Result`` gets only keys of the operation schemas;
 * the worker script gets every function it calls, and the module utils export documented functions.
 
@@ -26,8 +26,7 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 import yaml
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _scan_contract as contract
+from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract as contract
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGINS = os.path.join(REPO, "plugins")
@@ -54,7 +53,7 @@ CONTRACT_BUILDERS = {
     "ConvertTo-PatchwaveSearchWarning": contract.SCAN_SCHEMA["properties"]["warnings"]["items"],
 }
 
-WUA_UTIL = os.path.join(MODULE_UTILS, "_PatchwaveWua.psm1")
+WUA_UTIL = os.path.join(MODULE_UTILS, "_scan", "PatchwaveWua.psm1")
 WORKER_ENTRY = "Invoke-PatchwaveScanWorker"
 
 
@@ -595,4 +594,4 @@ def test_module_header_and_requires(path):
     prefix = "ansible_collections.patchwave.windows.plugins.module_utils."
     for util in re.findall(r"^#AnsibleRequires -PowerShell (\S+)$", text, re.MULTILINE):
         assert util.startswith(prefix), util
-        assert os.path.exists(os.path.join(MODULE_UTILS, util[len(prefix):] + ".psm1")), util
+        assert os.path.exists(os.path.join(MODULE_UTILS, *util[len(prefix):].split(".")) + ".psm1"), util

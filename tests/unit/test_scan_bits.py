@@ -1,24 +1,39 @@
-"""The per-scan bit planes (``_scan_bits``): what ingest and schema migration 4 store, and the
-flag groups ``_compliance_store`` counts from them, checked against the records in ``scan_updates``
+"""The per-scan bit planes (``_store/planes.py``): what ingest and schema migration 4 store, and the
+flag groups ``_compliance/reads.py`` counts from them, checked against the records in ``scan_updates``
 and the grouped SQL over them on both backends."""
 
 import json
 import os
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils import _compliance_store, _scan_bits
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance_store import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import reads as compliance_reads
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
     _FLAGS_SQL,
     _JOIN,
-    _Scratch,
+    Scratch,
     evaluate_store,
-    prune_history,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest, write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store import SCHEMA_VERSION, open_store
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import all_updates, parse_update_sets
-from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso, planes_from_records, planes_of, scan_body
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
+    all_updates,
+    parse_update_sets,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store import planes as _scan_bits
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import prune_history
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import SCHEMA_VERSION
+
+from tests.compliance_data import (
+    NOW,
+    Fleet,
+    add_catalog,
+    fleet_in_store,
+    iso,
+    planes_from_records,
+    planes_of,
+    scan_body,
+)
 
 # Overlapping sets, so that updates fall into several set masks.
 SETS = [{"name": "critical", "severities": ["Critical"]},
@@ -94,7 +109,7 @@ def groups_both_ways(store, extra=None):
     """(grouped SQL over the records, groups from the planes) for every successful scan and the sets
     (``extra``: more update ids, with a set bit of their own, catalog or not)."""
     sets = [all_updates()] + parse_update_sets(SETS)
-    from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
     masks = {}
     for index, update_set in enumerate(sets):
         for uid in resolve(store, update_set):
@@ -104,7 +119,7 @@ def groups_both_ways(store, extra=None):
     scans = [(r["scan_pk"], r["catalog_version"], True)
              for r in store.query("SELECT scan_pk, catalog_version FROM scans WHERE succeeded = 1")]
     with store.transaction() as cursor:
-        scratch = _Scratch(store, cursor)
+        scratch = Scratch(store, cursor)
         try:
             scratch.load_scans(scans)
             scratch.load_sets(masks)
@@ -119,7 +134,7 @@ def test_flag_groups_from_planes_equal_the_grouped_records(fleet_store, monkeypa
     store, _hosts = fleet_store
     by_sql, by_bits = groups_both_ways(store)
     assert by_bits == by_sql
-    monkeypatch.setattr(_compliance_store, "_PLANES_CHUNK", 7)  # many chunks of planes
+    monkeypatch.setattr(compliance_reads, "_PLANES_CHUNK", 7)  # many chunks of planes
     assert groups_both_ways(store)[1] == by_sql
     # The data exercises every flag and several set masks.
     assert {flags & bit for _pk, _mask, flags, _n in by_sql for bit in (1, 2, 4, 8)} == {0, 1, 2, 4, 8}

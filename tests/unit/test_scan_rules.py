@@ -3,9 +3,8 @@
 import datetime
 
 import pytest
-
 from ansible_collections.patchwave.windows.plugins.action.scan import parse_ttl, skip_reason, summarize_scan
-from ansible_collections.patchwave.windows.plugins.module_utils._hresults import describe
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.hresults import describe
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
 

@@ -6,16 +6,15 @@ import os
 import shutil
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_contract import validate, SCAN_SCHEMA
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import SCAN_SCHEMA, validate
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import (
     QUARANTINE,
-    ingest,
-    last_good_scan,
     pending_files,
     write_message,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
 
 def scan_body(n=0, result_code=2, hresult=None, finished="2026-11-23T10:00:00Z"):

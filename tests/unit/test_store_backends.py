@@ -8,29 +8,26 @@ import shutil
 import uuid
 
 import pytest
-
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
     UpdateFilter,
     describe_updates,
     select_update_ids,
     validate_filter,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import SyncOptions, sync_records
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import (
     QUARANTINE,
-    ingest,
-    last_good_scan,
     pending_files,
     write_message,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    StoreError,
-    open_store,
-    postgresql_sql,
-    redact,
-)
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import redact
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.postgresql import postgresql_sql
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import MIGRATIONS, SCHEMA_VERSION
+
 from tests.catalog_gen import generate
 from tests.catalog_gen.store import sync_file
 from tests.compliance_data import planes_from_records, planes_of
@@ -285,7 +282,7 @@ def test_catalog_sync_on_both_backends_gives_the_same_answers(generated_catalog,
 
 
 def test_first_sync_rebuilds_the_secondary_indexes(store_address, generated_catalog):
-    from ansible_collections.patchwave.windows.plugins.module_utils._store import CATALOG_INDEXES
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import CATALOG_INDEXES
 
     store = open_store(store_address)
     try:
@@ -514,7 +511,7 @@ def test_connection_errors_name_the_store_without_the_password(postgres_dsn):
 
 
 def test_updates_without_release_date_or_title_sort_alike(postgres_dsn, tmp_path):
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogUpdate
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogUpdate
 
     records = [CatalogUpdate(update_id="00000000-0000-4000-8000-%012d" % n, revision_number=1,
                              titles={"en": title} if title else {}, release_date=date)

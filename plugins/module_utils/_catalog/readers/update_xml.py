@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CATEGORY_TYPES,
     IMPACTS,
     REBOOT_BEHAVIORS,
@@ -30,7 +30,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
     normalize_guid,
     normalize_kb,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_xml import local_name, parse_bytes, to_text
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import (
+    local_name,
+    parse_bytes,
+    to_text,
+)
 
 NS_UPDATE = "http://schemas.microsoft.com/msus/2002/12/Update"
 NS_CATEGORY = "http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/Category"

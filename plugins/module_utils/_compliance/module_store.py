@@ -4,21 +4,21 @@
 #
 # Private to this collection: not a public API, may change without notice.
 """What the modules that read compliance share: the store opened, the waiting state messages
-moved in first (design.md §3), the store closed afterwards, and one way to fail."""
+moved in first, the store closed afterwards, and one way to fail."""
 
 from __future__ import annotations
 
 import contextlib
 import traceback
 
-from ansible_collections.patchwave.windows.plugins.module_utils._state_messages import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._store import (
-    StoreError,
-    open_store,
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import UpdateSetError
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     resolve_spool,
     resolve_store_address,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import UpdateSetError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ import struct
 import subprocess
 import tempfile
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
 SIGNATURE = b"MSCF"
 FLAG_PREV_CABINET = 0x0001

@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_query import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import SEVERITIES
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
     UpdateFilter,
     select_update_ids,
     validate_filter,
 )
 
-SEVERITIES = ["Critical", "Important", "Moderate", "Low", "Unspecified"]
 KINDS = ["software", "driver", "category", "detectoid"]
 
 # The filter options, shared by catalog_info's argument spec and every ``update_sets`` entry.
@@ -31,7 +31,7 @@ FILTER_SPEC = dict(
     kbs=dict(type="list", elements="str", default=[]),
     products=dict(type="list", elements="str", default=[]),
     classifications=dict(type="list", elements="str", default=[]),
-    severities=dict(type="list", elements="str", default=[], choices=SEVERITIES),
+    severities=dict(type="list", elements="str", default=[], choices=list(SEVERITIES)),
     title=dict(type="str"),
     released_after=dict(type="str"),
     released_before=dict(type="str"),

@@ -3,28 +3,26 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # Private to this collection: not a public API, may change without notice.
-"""Compliance over the store, in bulk: the rules of ``_compliance`` applied to every host at once.
+"""Compliance over the store, in bulk: the rules of ``_compliance/rules.py`` applied to every host at once.
 
 No query runs per host. The returned updates of the deciding scans are grouped by what the rules
 look at (installed, hidden, restart outstanding, whether the update is newer than the scan's
-catalog) — counted from each scan's bit planes (``_scan_bits``), or grouped in SQL over the records
-where updates are listed — and ``_compliance.evaluate`` decides each group once; updates a scan did
+catalog) — counted from each scan's bit planes (``_store/planes.py``), or grouped in SQL over the records
+where updates are listed — and ``rules.evaluate`` decides each group once; updates a scan did
 not return are counted, not listed, because the rules decide them from the catalog versions alone.
 So the rules live in one place and the store does the counting.
 
-Readers call ``_state_messages.ingest`` first (design.md §3); this module only reads, except
-``prune_history``, which applies the retention policy in one transaction.
+Callers move waiting state messages in first (``_scan/ingest.py``); everything here reads.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime
-import os
 from dataclasses import dataclass, field
 
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
-    COMPLIANCE,
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     DEFAULT_STALE_AFTER_DAYS,
     MAY_BE_REQUIRED_SQL,
     NEVER_SCANNED,
@@ -39,24 +37,26 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     empty_counts,
     evaluate,
     host_status,
-    parse_time,
     set_compliance,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._scan_bits import bits_of, from_blob, popcount
-from ansible_collections.patchwave.windows.plugins.module_utils._update_sets import resolve
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
+from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import bits_of, from_blob, popcount
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
 
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
+
+
 _PLANES_CHUNK = 2000  # scans whose planes are read at a time
+
+
 _IN_CHUNK = 500  # values in one IN (...) list
-_SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
+
+
+SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
                  "forced, reboot_pending, error")
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _scan_facts(row):
+def scan_facts(row):
     return ScanFacts(scan_pk=row["scan_pk"], finished=row["finished"], succeeded=bool(row["succeeded"]),
                      catalog_version=row["catalog_version"], mode=row["mode"],
                      server_selection=row["server_selection"], source=row["source"], forced=bool(row["forced"]),
@@ -74,13 +74,13 @@ def _newest_scans(store, good_only=False, as_of=None):
         params.append(as_of)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY finished DESC, "
-           "scan_pk DESC) AS newest FROM scans%s) ranked WHERE newest = 1" % (_SCAN_COLUMNS, _SCAN_COLUMNS, where))
+           "scan_pk DESC) AS newest FROM scans%s) ranked WHERE newest = 1" % (SCAN_COLUMNS, SCAN_COLUMNS, where))
     return store.query(sql, params)
 
 
 def _statuses(latest_rows, good_rows, names, now, stale_after_days):
-    latest = {r["host_name"]: _scan_facts(r) for r in latest_rows}
-    good = {r["host_name"]: _scan_facts(r) for r in good_rows}
+    latest = {r["host_name"]: scan_facts(r) for r in latest_rows}
+    good = {r["host_name"]: scan_facts(r) for r in good_rows}
     return {name: host_status(latest.get(name), good.get(name), now, stale_after_days) for name in sorted(names)}
 
 
@@ -133,7 +133,7 @@ class Evaluation:
     sets: dict
 
 
-class _Scratch:
+class Scratch:
     """Working tables for one read, inside the caller's transaction: the sets' updates (one row per
     update, a bit per set) and the deciding scans. ``sql`` fills in their names (``{set}``,
     ``{scans}``), which the backend chooses."""
@@ -166,7 +166,7 @@ class _Scratch:
     def flag_groups(self, versions):
         """Rows (scan_pk, set mask, flags, count) of the returned updates of the loaded scans, as the
         grouped query over ``_JOIN`` gives them, counted from the scans' bit planes instead
-        (``_scan_bits``). ``versions``: scan_pk -> the scan's catalog version.
+        (``_store/planes.py``). ``versions``: scan_pk -> the scan's catalog version.
 
         The planes are read a chunk of scans at a time (their size grows with the number of update
         ids the store has numbered). A scan without planes (stored by an older controller while
@@ -218,6 +218,8 @@ class _Scratch:
 
 _JOIN = ("FROM {scans} ps JOIN scan_updates su ON su.scan_pk = ps.scan_pk "
          "JOIN {set} st ON st.update_id = su.update_id")
+
+
 # Everything the rules look at in a returned update, as one small integer (see _FLAG_STATES):
 # 1 installed, 2 hidden, 4 restart outstanding, 8 newer than the scan's catalog version.
 _FLAGS_SQL = ("su.installed + 2 * su.hidden + 4 * coalesce(su.reboot_required, 0) + 8 * (CASE WHEN "
@@ -271,7 +273,7 @@ def _absent_states(status):
     return evaluate(status, UpdateFacts(0), None)[0], evaluate(status, UpdateFacts(_NEWER), None)[0]
 
 
-def _count_scans(groups, statuses, first_versions, size, bit=None):
+def count_scans(groups, statuses, first_versions, size, bit=None):
     """Per host: counts per state over one set, for hosts whose status is usable.
 
     ``groups``: rows (scan_pk, set mask, flags, count) of returned updates; ``bit`` the set's bit
@@ -336,9 +338,6 @@ def _required(rows, statuses, bit):
     return required
 
 
-def current_catalog_version(store):
-    return store.query("SELECT max(version) AS v FROM catalog_versions")[0]["v"]
-
 
 def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, per_update=False,
               required=True, hosts=None):
@@ -355,7 +354,7 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
     """
     now = now or utc_now()
     latest = _newest_scans(store)
-    rows = {"catalog_version": current_catalog_version(store), "read_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    rows = {"catalog_version": current_version(store), "read_at": format_time(now),
             "store_hosts": [r["host_name"] for r in store.query("SELECT host_name FROM hosts")],
             "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {},
             "hosts": None if hosts is None else sorted(set(hosts))}
@@ -369,10 +368,10 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
     deciding = []
     for row in latest:
         if row["succeeded"] and (wanted is None or row["host_name"] in wanted):
-            usable = host_status(_scan_facts(row), None, now, stale_after_days).usable
+            usable = host_status(scan_facts(row), None, now, stale_after_days).usable
             deciding.append((row["scan_pk"], row["catalog_version"], usable))
     with store.transaction() as cursor:
-        scratch = _Scratch(store, cursor)
+        scratch = Scratch(store, cursor)
         try:
             scratch.load_scans(deciding)
             scratch.load_sets(masks)
@@ -411,7 +410,7 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
         updates = {uid: facts[uid] for uid in ids}
         first_versions = sorted(u["first_version"] for u in updates.values())
         result = SetResult(name, ids, updates)
-        counts = _count_scans(rows["host_groups"], statuses, first_versions, len(ids), entry["bit"])
+        counts = count_scans(rows["host_groups"], statuses, first_versions, len(ids), entry["bit"])
         for host, status in statuses.items():
             if host not in counts:
                 counts[host] = empty_counts()
@@ -459,107 +458,3 @@ def host_pairs(store, status, update_ids, updates, superseded):
         pairs.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"), "state": state,
                       "detail": detail, "provenance": provenance})
     return pairs
-
-
-def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None):
-    """Per set name: hosts per compliance state at the end of each of the last ``days`` days, from
-    kept history.
-
-    Each day uses every host's newest scan finished by then, and the staleness policy as of then.
-    The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
-    """
-    now = now or utc_now()
-    resolved = [(update_set.name, 1 << index, resolve(store, update_set)) for index, update_set in enumerate(update_sets)]
-    masks = {}
-    for _name, bit, ids in resolved:
-        for uid in ids:
-            masks[uid] = masks.get(uid, 0) | bit
-    wanted = None if hosts is None else set(hosts)
-    scans = {}
-    for row in store.query("SELECT %s FROM scans ORDER BY host_name, finished, scan_pk" % _SCAN_COLUMNS):
-        if wanted is None or row["host_name"] in wanted:
-            scans.setdefault(row["host_name"], []).append(_scan_facts(row))
-    names = sorted(set(scans) | set(hosts or ()))
-    good = [s for facts in scans.values() for s in facts if s.succeeded]
-    with store.transaction() as cursor:
-        scratch = _Scratch(store, cursor)
-        try:
-            scratch.load_sets(masks)
-            first_version = dict(scratch.rows("SELECT update_id, first_version FROM {set}"))
-            scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
-            groups = scratch.flag_groups({s.scan_pk: s.catalog_version for s in good})
-        finally:
-            scratch.close()
-    pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
-    per_scan = {name: _count_scans(groups, pseudo, sorted(first_version[u] for u in ids), len(ids), bit)
-                for name, bit, ids in resolved}
-    # Each scan's time parsed once, not once per day.
-    times = {name: [parse_time(s.finished) for s in facts] for name, facts in scans.items()}
-    series = {name: [] for name, _bit, _ids in resolved}
-    today = now.date()
-    for offset in range(days - 1, -1, -1):
-        day = today - datetime.timedelta(days=offset)
-        end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
-        points = {name: {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)} for name in series}
-        for host in names:
-            facts = [s for s, finished in zip(scans.get(host, ()), times.get(host, ())) if finished <= end]
-            latest = facts[-1] if facts else None
-            last_good = next((s for s in reversed(facts) if s.succeeded), None)
-            status = host_status(latest, last_good, end, stale_after_days)
-            for name, _bit, ids in resolved:
-                if status.usable:
-                    counts = per_scan[name][status.scan.scan_pk]
-                else:
-                    counts = empty_counts()
-                    counts[evaluate(status, None, None)[0]] = len(ids)
-                points[name][set_compliance(counts)] += 1
-        for name, point in points.items():
-            series[name].append(point)
-    return series
-
-
-DEFAULT_HISTORY_DAYS = 400
-
-
-def history_days(env=None):
-    """The retention of scan history in days: ``PATCHWAVE_HISTORY_DAYS``, else 400; 0 keeps all."""
-    env = os.environ if env is None else env
-    text = env.get("PATCHWAVE_HISTORY_DAYS", "").strip()
-    if not text:
-        return DEFAULT_HISTORY_DAYS
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if days < 0:
-        raise ValueError("PATCHWAVE_HISTORY_DAYS must be a whole number of days, 0 or more, not %r" % text)
-    return days
-
-
-def prune_history(store, days, now=None):
-    """Delete scans finished more than ``days`` days ago, keeping every host's newest scan and
-    newest successful scan; one transaction. Returns the number of scans removed.
-
-    Cheap when nothing is due: the oldest scan time is read from an index first.
-    """
-    if not days:
-        return 0
-    now = now or utc_now()
-    cutoff = (now - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    oldest = store.query("SELECT min(finished) AS f FROM scans")[0]["f"]
-    if oldest is None or oldest >= cutoff:
-        return 0
-    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY finished DESC, "
-            "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
-    with store.transaction() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS pw_prune")
-        cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))
-        cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE finished < ? "
-                       "EXCEPT %s EXCEPT %s" % (keep % "", keep % ", succeeded"), (cutoff,))
-        removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
-        if removed:
-            cursor.execute("DELETE FROM scan_updates WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
-            cursor.execute("DELETE FROM scan_bits WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
-            cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
-        cursor.execute("DROP TABLE pw_prune")
-    return removed

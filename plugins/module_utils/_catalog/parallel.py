@@ -17,8 +17,9 @@ import multiprocessing
 import os
 import queue as queue_module
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import FileLocation, RowBuilder
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.staging import RowBuilder
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 _BATCH = 2000
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     normalize_date,
     normalize_guid,
     normalize_kb,
@@ -266,6 +266,14 @@ def _files(store, described, ids):
                 "modified": r["modified"], "urls": urls.get(r["file_id"], []),
                 "from_update": r["update_id"],
             })
+
+
+CURRENT_VERSION_SQL = "SELECT max(version) AS v FROM catalog_versions"
+
+
+def current_version(store):
+    """The newest catalog version in the store (None before the first sync)."""
+    return store.query(CURRENT_VERSION_SQL)[0]["v"]
 
 
 def catalog_versions(store, limit=None):

@@ -33,6 +33,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
+
 REQUIRED = "required"
 NOT_REQUIRED = "not_required"
 INSTALLED = "installed"
@@ -125,12 +127,6 @@ class ResultFacts:
     installed: bool
     hidden: bool = False
     reboot_required: bool = False
-
-
-def parse_time(text):
-    """An ISO 8601 UTC time (``...Z`` or with an offset) as an aware datetime."""
-    value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
 
 
 def host_status(latest, last_good, now, stale_after_days=DEFAULT_STALE_AFTER_DAYS):

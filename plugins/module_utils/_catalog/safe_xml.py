@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module as a mis
 
 import threading
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
 _PARSER_OPTIONS = dict(
     resolve_entities=False,

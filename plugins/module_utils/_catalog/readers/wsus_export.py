@@ -30,9 +30,9 @@ import codecs
 import os
 import re
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError, normalize_guid
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_update_xml import parse_update_xml
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_xml import iterparse, local_name
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, normalize_guid
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.update_xml import parse_update_xml
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import iterparse, local_name
 
 # One record's XML may not be longer than this (UTF-16 code units). The largest real documents
 # are a few hundred kilobytes; the field itself allows 4 G, which must not become an allocation.

@@ -7,7 +7,7 @@
 # the Task Scheduler and the registry. It gathers and returns; every decision (TTL, compliance,
 # what a result code means for a host) is made by the action plugin on the controller.
 #
-# The shapes built here are the JSON contract in plugins/module_utils/_scan_contract.py
+# The shapes built here are the JSON contract in plugins/module_utils/_scan/contract.py
 # (SCAN_SCHEMA, UPDATE_SCHEMA). tests/unit/test_powershell.py reads the hashtable literals of
 # New-PatchwaveScanResult, ConvertTo-PatchwaveUpdateInfo, ConvertTo-PatchwaveCategoryInfo and
 # ConvertTo-PatchwaveSearchWarning and fails when their keys and the contract differ, so add a key

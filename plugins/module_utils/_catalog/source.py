@@ -19,8 +19,8 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _cab
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog import cabinet as _cab
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
 FORMATS = ("auto", "offline_scan", "wsus_export", "catalog_file")
 _OFFLINE_MEMBERS = ("package.cab", "index.xml")
@@ -89,7 +89,9 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
     info = {"format": detected, "path": os.path.abspath(path), "sha256": file_sha256(path),
             "source": None, "package_created": None, "signature": None}
     if detected == "catalog_file":
-        from ansible_collections.patchwave.windows.plugins.module_utils._catalog_file import read_catalog_file
+        from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.catalog_file import (
+            read_catalog_file,
+        )
 
         source, records = read_catalog_file(path, languages=languages)
         info["source"] = source
@@ -106,7 +108,9 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
         if detected == "offline_scan":
             info["source"] = "microsoft-update"
             if verify_signature:
-                from ansible_collections.patchwave.windows.plugins.module_utils._authenticode import verify_cab_signature
+                from ansible_collections.patchwave.windows.plugins.module_utils._catalog.authenticode import (
+                    verify_cab_signature,
+                )
 
                 info["signature"] = verify_cab_signature(path, trusted_ca_file=trusted_ca_file, where=where)
             yield info, _offline_scan_records(path, work, languages, where, info)
@@ -123,7 +127,7 @@ def extract_offline_scan(path, work, languages, where):
     ``folders`` maps each detail cabinet named by index.xml to the folder it was extracted into.
     Only the fragments a sync reads are extracted: core, extended and the chosen languages.
     """
-    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers import offline_scan as offline
 
     outer = os.path.join(work, "outer")
     _cab.extract(path, outer, where=where)
@@ -151,9 +155,8 @@ def extract_offline_scan(path, work, languages, where):
 
 
 def _offline_scan_records(path, work, languages, where, info):
-    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_offline_scan as offline
-
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_parallel import parallel_rows
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.parallel import parallel_rows
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers import offline_scan as offline
 
     package_xml, index_xml, folders = extract_offline_scan(path, work, languages, where)
     info["package_created"] = _package_created(package_xml)
@@ -177,8 +180,8 @@ def _package_created(package_xml):
 
 
 def _wsus_export_records(path, work, languages, where, info):
-    from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_wsus_export as export
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import FileLocation
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers import wsus_export as export
+    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
     folder = os.path.join(work, "export")
     _cab.extract(path, folder, where=where)

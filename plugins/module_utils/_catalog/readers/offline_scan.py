@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import bisect
 
-from ansible_collections.patchwave.windows.plugins.module_utils import _catalog_xml as xml
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog import safe_xml as xml
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CatalogError,
     CatalogUpdate,
     UpdateFile,
@@ -25,7 +25,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
     normalize_guid,
     normalize_kb,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_sync import FileLocation
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 OFFLINE_SYNC_NS = "http://schemas.microsoft.com/msus/2004/02/OfflineSync"
 _UPDATE = "{%s}Update" % OFFLINE_SYNC_NS

@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module as a mis
     HAS_YAML = False
     YAML_IMPORT_ERROR = exc
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model import (
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CATEGORY_TYPES,
     IMPACTS,
     REBOOT_BEHAVIORS,
@@ -42,8 +42,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog_model i
     normalize_guid,
     normalize_kb,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_update_xml import select_languages
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog_xml import parse_bytes
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.update_xml import select_languages
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import parse_bytes
 
 FORMAT_VERSIONS = (1,)
 MAX_CATALOG_FILE_BYTES = 128 * 1024 * 1024

@@ -3,33 +3,23 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # Private to this collection: not a public API, may change without notice.
-"""The compliance report: an Evaluation (``_compliance_store``) as plain data, CSV and a
-self-contained HTML dashboard, and the atomic, change-aware writing of the files.
-
-Pure functions of their inputs, except ``write_if_changed``. Everything that comes from the store
-(host names, titles, KBs, errors, set names) is escaped for HTML/SVG with ``html.escape`` and
-neutralised for spreadsheets in CSV. The HTML has no external references: inline CSS, inline SVG,
-no JavaScript, no fonts, no images.
-
-The generation time appears once per HTML/JSON file and is left out when a new report is compared
-with the file on disk (``comparable``), so a run that finds nothing new changes nothing.
-"""
+"""The compliance report as one self-contained HTML page with inline SVG charts."""
 
 from __future__ import annotations
 
-import csv
-import datetime
 import html
-import io
-import json
-import os
-import re
-import tempfile
 
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance import (
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import (
+    COMPLIANCE_TITLES,
+    DETAIL_TITLES,
+    STATUS_TITLES,
+    kb_label,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     COMPLIANCE,
     COMPLIANT,
     CORRUPT_MESSAGE,
+    HOST_STATUSES,
     INSTALLED,
     NEVER_SCANNED,
     NON_COMPLIANT,
@@ -41,193 +31,18 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance impo
     STATES,
     UNKNOWN,
     USABLE,
-    add_counts,
-    count_compliance,
-    empty_counts,
-    parse_time,
-    percent_compliant,
-    set_compliance,
 )
 
-FORMATS = ("html", "csv", "json")
-COMPLIANCE_TITLES = {COMPLIANT: "Compliant", NON_COMPLIANT: "Non-compliant", UNKNOWN: "Unknown"}
-STATUS_TITLES = {USABLE: "Current", STALE: "Stale", SCAN_FAILED: "Scan failed", CORRUPT_MESSAGE: "Corrupt message",
-                 NEVER_SCANNED: "Never scanned"}
-HOST_STATUSES = (USABLE, STALE, SCAN_FAILED, CORRUPT_MESSAGE, NEVER_SCANNED)
-DETAIL_TITLES = {"missing": "missing", "hidden": "hidden", "pending_reboot": "pending reboot",
-                 "install_failed": "install failed", "not_attempted_window": "not attempted"}
 COLOURS = {REQUIRED: "#c0392b", NOT_REQUIRED: "#95a5a6", INSTALLED: "#27ae60", UNKNOWN: "#f39c12",
            COMPLIANT: "#27ae60", NON_COMPLIANT: "#c0392b",
            USABLE: "#27ae60", STALE: "#f39c12", SCAN_FAILED: "#c0392b", CORRUPT_MESSAGE: "#8e44ad",
            NEVER_SCANNED: "#7f8c8d"}
-# Age of each host's newest good scan: (label, upper bound in days).
-AGE_BUCKETS = (("< 1 day", 1), ("1-3 days", 3), ("3-7 days", 7), ("7-30 days", 30), ("> 30 days", None))
-GENERATED_RE = re.compile(r"<!--generated-->.*?<!--/generated-->", re.S)
-CSV_COLUMNS = ("host", "set", "compliance", "percent_compliant", "required", "not_required", "installed", "unknown",
-               "required_kbs", "last_scan", "mode", "catalog_version", "status", "error")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def esc(value):
     """Text for HTML and SVG (XML-safe too): every ``& < > " '`` escaped; None is empty."""
     return html.escape("" if value is None else str(value), quote=True)
 
-
-def csv_cell(value):
-    """A CSV cell that a spreadsheet cannot run as a formula: text starting with = + - @ (or a tab
-    or carriage return) gets a leading apostrophe. Numbers are left alone."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _scan_data(scan):
-    if scan is None:
-        return None
-    return {"finished": scan.finished, "succeeded": scan.succeeded, "catalog_version": scan.catalog_version,
-            "mode": scan.mode, "server_selection": scan.server_selection, "source": scan.source,
-            "forced": scan.forced, "reboot_pending": scan.reboot_pending, "error": scan.error}
-
-
-def _kb_label(update):
-    return ("KB%s" % update["kb"]) if update.get("kb") else update.get("update_id", "")
-
-
-def report_data(evaluation, histories=None, title="Update compliance", top=20):
-    """The whole evaluation as plain data (what JSON holds and HTML/CSV are rendered from).
-
-    ``histories`` maps set name -> the list ``_compliance_store.history`` returns. The generation
-    time is ``generated``; nothing else depends on the clock except what the evaluation decided
-    with it (staleness, scan ages, the days of the trend).
-    """
-    histories = histories or {}
-    now = evaluation.now
-    hosts = {}
-    ages = dict.fromkeys([bucket[0] for bucket in AGE_BUCKETS] + ["never"], 0)
-    for name, status in evaluation.hosts.items():
-        # Only the coarse age bucket is kept: an exact age would change the report on every run.
-        age = None
-        if status.last_good is not None:
-            age = (now - parse_time(status.last_good.finished)).total_seconds() / 86400.0
-        ages[_age_bucket(age)] += 1
-        hosts[name] = {"status": status.status, "scan": _scan_data(status.scan),
-                       "last_good": _scan_data(status.last_good)}
-    sets = {}
-    for set_name, result in evaluation.sets.items():
-        required = {}
-        for host, rows in result.host_required.items():
-            required[host] = [{"update_id": uid, "kb": result.updates.get(uid, {}).get("kb"), "detail": detail}
-                              for uid, detail in rows]
-        top_required = _top_required(result, top)
-        totals = result.state_totals()
-        sets[set_name] = {
-            "updates": len(result.update_ids),
-            "summary": result.summary(),
-            "state_totals": totals,
-            "percent_compliant": percent_compliant(totals),
-            "host_counts": result.host_counts,
-            "host_compliance": result.host_compliance,
-            "host_required": required,
-            "update_counts": {uid: dict(result.update_counts[uid]) for uid in result.update_ids},
-            "update_details": {uid: dict(facts) for uid, facts in result.updates.items()},
-            "top_required": top_required,
-            "history": histories.get(set_name, []),
-        }
-    # Overall: a host's pairs summed over the sets, judged by the same set rule.
-    overall_counts = {host: add_counts(result.host_counts[host] for result in evaluation.sets.values())
-                      for host in evaluation.hosts}
-    overall_compliance = {host: set_compliance(counts) for host, counts in overall_counts.items()}
-    overall_summary = count_compliance(overall_compliance.values())
-    totals = add_counts(overall_counts.values())
-    statuses = dict.fromkeys(HOST_STATUSES, 0)
-    for host in hosts.values():
-        statuses[host["status"]] = statuses.get(host["status"], 0) + 1
-    versions = {}
-    for host in hosts.values():
-        if host["last_good"] is not None:
-            key = str(host["last_good"]["catalog_version"])
-            versions[key] = versions.get(key, 0) + 1
-    return {
-        "title": title,
-        "generated": iso(now),
-        "catalog_version": evaluation.catalog_version,
-        "stale_after_days": evaluation.stale_after_days,
-        "host_count": len(hosts),
-        "host_statuses": statuses,
-        "scan_ages": ages,
-        "scan_catalog_versions": dict(sorted(versions.items())),
-        "hosts": hosts,
-        "sets": sets,
-        "overall": {"summary": overall_summary, "state_totals": totals, "percent_compliant": percent_compliant(totals),
-                    "host_compliance": overall_compliance},
-    }
-
-
-def _top_required(result, top):
-    """The ``top`` updates of a set by hosts requiring them, with hosts per state."""
-    ranked = sorted((uid for uid in result.update_ids if result.update_counts[uid][REQUIRED]),
-                    key=lambda uid: (-result.update_counts[uid][REQUIRED], result.updates[uid].get("kb") or "", uid))
-    top_required = []
-    for uid in ranked[:max(top, 0)]:
-        facts = result.updates[uid]
-        top_required.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"),
-                             "msrc_severity": facts.get("msrc_severity"), "counts": dict(result.update_counts[uid])})
-    return top_required
-
-
-def _age_bucket(age):
-    if age is None:
-        return "never"
-    for label, upper in AGE_BUCKETS:
-        if upper is None or age < upper:
-            return label
-    return AGE_BUCKETS[-1][0]
-
-
-def summaries(data):
-    """Per set (and overall): updates, hosts per compliance state, pairs per state, percent."""
-    result = {name: {"updates": s["updates"], "hosts": s["summary"], "pairs": s["state_totals"],
-                     "percent_compliant": s["percent_compliant"]} for name, s in data["sets"].items()}
-    return result
-
-
-# -- JSON ------------------------------------------------------------------------------------------
-
-def render_json(data):
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-# -- CSV -------------------------------------------------------------------------------------------
-
-def render_csv(data):
-    """One row per host and set."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for set_name, result in data["sets"].items():
-        for host in sorted(result["host_compliance"]):
-            counts = result["host_counts"].get(host, empty_counts())
-            facts = data["hosts"].get(host, {})
-            scan = facts.get("scan") or facts.get("last_good") or {}
-            kbs = " ".join(_kb_label(r) for r in result["host_required"].get(host, []))
-            writer.writerow([csv_cell(v) for v in (
-                host, set_name, result["host_compliance"][host], percent_compliant(counts),
-                counts.get(REQUIRED, 0), counts.get(NOT_REQUIRED, 0), counts.get(INSTALLED, 0), counts.get(UNKNOWN, 0),
-                kbs, scan.get("finished"), scan.get("mode"), scan.get("catalog_version"), facts.get("status"),
-                (facts.get("scan") or {}).get("error"))])
-    return out.getvalue()
-
-
-# -- SVG -------------------------------------------------------------------------------------------
 
 def _num(value):
     return ("%.1f" % value).rstrip("0").rstrip(".")
@@ -340,8 +155,6 @@ def svg_trend(series, width=560, height=220, label=None):
     out.append("</svg>")
     return "".join(out)
 
-
-# -- HTML ------------------------------------------------------------------------------------------
 
 _CSS = """
 body{font-family:sans-serif;margin:0;background:#f4f6f8;color:#222;font-size:14px}
@@ -476,7 +289,7 @@ def render_html(data):
         required = {}
         for set_name in set_names:
             for item in data["sets"][set_name]["host_required"].get(host, []):
-                required.setdefault(_kb_label(item), item["detail"])
+                required.setdefault(kb_label(item), item["detail"])
         kbs = ", ".join("%s%s" % (esc(kb), "" if detail == "missing" else " (%s)" % esc(DETAIL_TITLES.get(detail, detail)))
                         for kb, detail in sorted(required.items()))
         row = [host, (_badge(overall["host_compliance"].get(host, UNKNOWN)),), STATUS_TITLES.get(facts["status"]),
@@ -488,76 +301,3 @@ def render_html(data):
                         + ["Required KBs"], rows))
     parts.append("</section></main></body></html>\n")
     return "".join(parts)
-
-
-# -- files -----------------------------------------------------------------------------------------
-
-def comparable(fmt, text):
-    """The content of a report file without its generation time, for change detection."""
-    if text is None:
-        return None
-    if fmt == "html":
-        return GENERATED_RE.sub("<!--generated--><!--/generated-->", text)
-    if fmt == "json":
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(value, dict):
-            value.pop("generated", None)
-        return json.dumps(value, sort_keys=True)
-    return text
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError):
-        return ""  # unreadable or not ours: it differs
-
-
-def write_atomic(path, text, mode=None):
-    """Write ``text`` to a temporary file in the same folder, fsync it, rename it over ``path``.
-
-    The file keeps the permissions of the file it replaces; a new one gets ``mode`` (0644).
-    """
-    if mode is None:
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except OSError:
-            mode = 0o644
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    try:
-        directory = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(directory)
-    except OSError:
-        pass
-    finally:
-        os.close(directory)
-
-
-def plan_files(paths, contents):
-    """Which files differ from what is on disk: {fmt: (path, old_text or None, changed)}."""
-    plan = {}
-    for fmt, path in paths.items():
-        old = read_text(path)
-        plan[fmt] = (path, old, comparable(fmt, old) != comparable(fmt, contents[fmt]))
-    return plan

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Compliance over time: every set replayed day by day from the scans the store keeps."""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
+    SCAN_COLUMNS,
+    Scratch,
+    count_scans,
+    scan_facts,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
+    COMPLIANCE,
+    DEFAULT_STALE_AFTER_DAYS,
+    USABLE,
+    HostStatus,
+    empty_counts,
+    evaluate,
+    host_status,
+    set_compliance,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time, utc_now
+
+
+def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None):
+    """Per set name: hosts per compliance state at the end of each of the last ``days`` days, from
+    kept history.
+
+    Each day uses every host's newest scan finished by then, and the staleness policy as of then.
+    The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
+    """
+    now = now or utc_now()
+    resolved = [(update_set.name, 1 << index, resolve(store, update_set)) for index, update_set in enumerate(update_sets)]
+    masks = {}
+    for _name, bit, ids in resolved:
+        for uid in ids:
+            masks[uid] = masks.get(uid, 0) | bit
+    wanted = None if hosts is None else set(hosts)
+    scans = {}
+    for row in store.query("SELECT %s FROM scans ORDER BY host_name, finished, scan_pk" % SCAN_COLUMNS):
+        if wanted is None or row["host_name"] in wanted:
+            scans.setdefault(row["host_name"], []).append(scan_facts(row))
+    names = sorted(set(scans) | set(hosts or ()))
+    good = [s for facts in scans.values() for s in facts if s.succeeded]
+    with store.transaction() as cursor:
+        scratch = Scratch(store, cursor)
+        try:
+            scratch.load_sets(masks)
+            first_version = dict(scratch.rows("SELECT update_id, first_version FROM {set}"))
+            scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
+            groups = scratch.flag_groups({s.scan_pk: s.catalog_version for s in good})
+        finally:
+            scratch.close()
+    pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
+    per_scan = {name: count_scans(groups, pseudo, sorted(first_version[u] for u in ids), len(ids), bit)
+                for name, bit, ids in resolved}
+    # Each scan's time parsed once, not once per day.
+    times = {name: [parse_time(s.finished) for s in facts] for name, facts in scans.items()}
+    series = {name: [] for name, _bit, _ids in resolved}
+    today = now.date()
+    for offset in range(days - 1, -1, -1):
+        day = today - datetime.timedelta(days=offset)
+        end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
+        points = {name: {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)} for name in series}
+        for host in names:
+            facts = [s for s, finished in zip(scans.get(host, ()), times.get(host, ())) if finished <= end]
+            latest = facts[-1] if facts else None
+            last_good = next((s for s in reversed(facts) if s.succeeded), None)
+            status = host_status(latest, last_good, end, stale_after_days)
+            for name, _bit, ids in resolved:
+                if status.usable:
+                    counts = per_scan[name][status.scan.scan_pk]
+                else:
+                    counts = empty_counts()
+                    counts[evaluate(status, None, None)[0]] = len(ids)
+                points[name][set_compliance(counts)] += 1
+        for name, point in points.items():
+            series[name].append(point)
+    return series

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""The compliance report as CSV, one row per host and set, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import kb_label
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
+    INSTALLED,
+    NOT_REQUIRED,
+    REQUIRED,
+    UNKNOWN,
+    empty_counts,
+    percent_compliant,
+)
+
+CSV_COLUMNS = ("host", "set", "compliance", "percent_compliant", "required", "not_required", "installed", "unknown",
+               "required_kbs", "last_scan", "mode", "catalog_version", "status", "error")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell that a spreadsheet cannot run as a formula: text starting with = + - @ (or a tab
+    or carriage return) gets a leading apostrophe. Numbers are left alone."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def render_csv(data):
+    """One row per host and set."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for set_name, result in data["sets"].items():
+        for host in sorted(result["host_compliance"]):
+            counts = result["host_counts"].get(host, empty_counts())
+            facts = data["hosts"].get(host, {})
+            scan = facts.get("scan") or facts.get("last_good") or {}
+            kbs = " ".join(kb_label(r) for r in result["host_required"].get(host, []))
+            writer.writerow([csv_cell(v) for v in (
+                host, set_name, result["host_compliance"][host], percent_compliant(counts),
+                counts.get(REQUIRED, 0), counts.get(NOT_REQUIRED, 0), counts.get(INSTALLED, 0), counts.get(UNKNOWN, 0),
+                kbs, scan.get("finished"), scan.get("mode"), scan.get("catalog_version"), facts.get("status"),
+                (facts.get("scan") or {}).get("error"))])
+    return out.getvalue()

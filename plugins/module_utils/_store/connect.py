@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Open the store an address names, with the backend it selects."""
+
+from __future__ import annotations
+
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
+    is_postgresql,
+    resolve_store_address,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._store.postgresql import PostgreSQLStore
+from ansible_collections.patchwave.windows.plugins.module_utils._store.sqlite import SQLiteStore
+
+
+def open_store(store=None, env=None, create=True):
+    """Open the store that ``store`` (or the environment) addresses, migrating it if needed.
+
+    A ``postgresql://`` (or ``postgres://``) address selects the PostgreSQL backend; ``create`` does
+    not apply there (the database must exist; its tables are created on first use).
+    """
+    address = resolve_store_address(store, env)
+    if is_postgresql(address):
+        return PostgreSQLStore(address)
+    return SQLiteStore(address, create=create)

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""How long scan history is kept, and pruning what is older."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
+
+DEFAULT_HISTORY_DAYS = 400
+
+
+def history_days(env=None):
+    """The retention of scan history in days: ``PATCHWAVE_HISTORY_DAYS``, else 400; 0 keeps all."""
+    env = os.environ if env is None else env
+    text = env.get("PATCHWAVE_HISTORY_DAYS", "").strip()
+    if not text:
+        return DEFAULT_HISTORY_DAYS
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError("PATCHWAVE_HISTORY_DAYS must be a whole number of days, 0 or more, not %r" % text)
+    return days
+
+
+def prune_history(store, days, now=None):
+    """Delete scans finished more than ``days`` days ago, keeping every host's newest scan and
+    newest successful scan; one transaction. Returns the number of scans removed.
+
+    Cheap when nothing is due: the oldest scan time is read from an index first.
+    """
+    if not days:
+        return 0
+    now = now or utc_now()
+    cutoff = format_time(now - datetime.timedelta(days=days))
+    oldest = store.query("SELECT min(finished) AS f FROM scans")[0]["f"]
+    if oldest is None or oldest >= cutoff:
+        return 0
+    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY finished DESC, "
+            "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
+    with store.transaction() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pw_prune")
+        cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))
+        cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE finished < ? "
+                       "EXCEPT %s EXCEPT %s" % (keep % "", keep % ", succeeded"), (cutoff,))
+        removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
+        if removed:
+            cursor.execute("DELETE FROM scan_updates WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+            cursor.execute("DELETE FROM scan_bits WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+            cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
+        cursor.execute("DROP TABLE pw_prune")
+    return removed

@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""The store's schema: every table and index, as numbered migrations, and how they are applied."""
+
+from __future__ import annotations
+
+from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
+
+SCHEMA_VERSION = 4
+
+
+# Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
+# around its bulk copy (building an index once from the data is cheaper than growing it row by row).
+CATALOG_INDEXES = {
+    "updates_release_date": "CREATE INDEX updates_release_date ON updates (release_date)",
+    "update_kbs_kb": "CREATE INDEX update_kbs_kb ON update_kbs (kb)",
+    "update_categories_category": "CREATE INDEX update_categories_category ON update_categories (category_id)",
+    "update_bundles_member": "CREATE INDEX update_bundles_member ON update_bundles (member_id)",
+    "update_supersedence_superseded": "CREATE INDEX update_supersedence_superseded ON update_supersedence (superseded_id)",
+    "update_files_file": "CREATE INDEX update_files_file ON update_files (file_id)",
+}
+
+
+# Each migration takes the store from version N-1 to N. Never edit a released migration: add one.
+# {without_rowid} marks tables keyed by their primary key alone; SQLite stores them as one B-tree
+# ("WITHOUT ROWID"), other backends drop the marker.
+MIGRATIONS = {
+    1: [
+        """CREATE TABLE catalog_versions (
+            version INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            format TEXT NOT NULL,
+            source_path TEXT,
+            source_sha256 TEXT,
+            package_created TEXT,
+            updates_added INTEGER NOT NULL,
+            updates_modified INTEGER NOT NULL,
+            updates_expired INTEGER NOT NULL,
+            updates_total INTEGER NOT NULL
+        )""",
+        """CREATE TABLE updates (
+            update_id TEXT PRIMARY KEY,
+            revision_number INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            category_type TEXT,
+            title TEXT,
+            kb TEXT,
+            msrc_severity TEXT,
+            release_date TEXT,
+            reboot_behavior TEXT,
+            impact TEXT,
+            max_download_size BIGINT,
+            is_bundle INTEGER NOT NULL,
+            explicitly_deployable INTEGER,
+            support_url TEXT,
+            default_language TEXT,
+            security_bulletins TEXT,
+            rules TEXT,
+            digest TEXT NOT NULL,
+            first_version INTEGER NOT NULL,
+            changed_version INTEGER NOT NULL,
+            expired_version INTEGER
+        )""",
+        CATALOG_INDEXES["updates_release_date"],
+        """CREATE TABLE update_titles (
+            update_id TEXT NOT NULL,
+            language TEXT NOT NULL,
+            title TEXT,
+            description TEXT,
+            PRIMARY KEY (update_id, language)
+        ){without_rowid}""",
+        """CREATE TABLE update_kbs (
+            update_id TEXT NOT NULL,
+            kb TEXT NOT NULL,
+            PRIMARY KEY (update_id, kb)
+        ){without_rowid}""",
+        CATALOG_INDEXES["update_kbs_kb"],
+        """CREATE TABLE update_categories (
+            update_id TEXT NOT NULL,
+            category_id TEXT NOT NULL,
+            PRIMARY KEY (update_id, category_id)
+        ){without_rowid}""",
+        CATALOG_INDEXES["update_categories_category"],
+        """CREATE TABLE update_prerequisites (
+            update_id TEXT NOT NULL,
+            clause INTEGER NOT NULL,
+            prerequisite_id TEXT NOT NULL,
+            PRIMARY KEY (update_id, clause, prerequisite_id)
+        ){without_rowid}""",
+        """CREATE TABLE update_bundles (
+            bundle_id TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            PRIMARY KEY (bundle_id, member_id)
+        ){without_rowid}""",
+        CATALOG_INDEXES["update_bundles_member"],
+        """CREATE TABLE update_supersedence (
+            update_id TEXT NOT NULL,
+            superseded_id TEXT NOT NULL,
+            PRIMARY KEY (update_id, superseded_id)
+        ){without_rowid}""",
+        CATALOG_INDEXES["update_supersedence_superseded"],
+        """CREATE TABLE files (
+            file_id TEXT PRIMARY KEY,
+            sha1 TEXT,
+            sha256 TEXT,
+            size BIGINT,
+            modified TEXT
+        ){without_rowid}""",
+        """CREATE TABLE file_urls (
+            file_id TEXT NOT NULL,
+            url TEXT NOT NULL,
+            PRIMARY KEY (file_id, url)
+        ){without_rowid}""",
+        """CREATE TABLE update_files (
+            update_id TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            PRIMARY KEY (update_id, file_id)
+        ){without_rowid}""",
+        CATALOG_INDEXES["update_files_file"],
+    ],
+    2: [
+        """CREATE TABLE hosts (
+            host_name TEXT PRIMARY KEY,
+            first_seen TEXT NOT NULL,
+            last_message_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE scans (
+            scan_pk INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL UNIQUE,
+            host_name TEXT NOT NULL,
+            scan_id TEXT,
+            mode TEXT,
+            server_selection TEXT,
+            forced INTEGER NOT NULL,
+            started TEXT,
+            finished TEXT NOT NULL,
+            succeeded INTEGER NOT NULL,
+            result_code INTEGER,
+            hresult BIGINT,
+            error TEXT,
+            catalog_version INTEGER,
+            wua_version TEXT,
+            reboot_pending INTEGER,
+            reboot_sources TEXT,
+            last_boot TEXT,
+            source TEXT NOT NULL,
+            controller TEXT,
+            ingested_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX scans_host_finished ON scans (host_name, finished)",
+        """CREATE TABLE scan_updates (
+            scan_pk INTEGER NOT NULL,
+            update_id TEXT NOT NULL,
+            revision_number INTEGER NOT NULL,
+            installed INTEGER NOT NULL,
+            hidden INTEGER NOT NULL,
+            downloaded INTEGER NOT NULL,
+            PRIMARY KEY (scan_pk, update_id)
+        ){without_rowid}""",
+        """CREATE TABLE message_quarantine (
+            message_file TEXT PRIMARY KEY,
+            host_name TEXT,
+            reason TEXT NOT NULL,
+            quarantined_at TEXT NOT NULL
+        )""",
+    ],
+    3: [
+        # IUpdate2.RebootRequired: installed, but the host must restart to finish (counts as Required).
+        # NULL for messages that did not carry it.
+        "ALTER TABLE scan_updates ADD COLUMN reboot_required INTEGER",
+        # Compliance reads each host's newest scans; history is pruned by age.
+        "CREATE INDEX scans_finished ON scans (finished)",
+    ],
+    4: [
+        # Bit planes of each successful scan over stable update numbers (_store/planes.py): per-set
+        # summaries count them instead of joining every record to the set.
+        """CREATE TABLE update_ordinals (
+            ordinal INTEGER PRIMARY KEY,
+            update_id TEXT NOT NULL UNIQUE
+        )""",
+        """CREATE TABLE scan_bits (
+            scan_pk INTEGER PRIMARY KEY,
+            returned BLOB NOT NULL,
+            installed BLOB NOT NULL,
+            hidden BLOB NOT NULL,
+            reboot BLOB NOT NULL
+        )""",
+        backfill_scan_bits,  # the planes of the scans already stored
+    ],
+}
+
+
+def apply_migrations(store, cursor, current, without_rowid):
+    """Take ``store`` from schema version ``current`` to SCHEMA_VERSION inside the caller's
+    transaction; ``without_rowid`` is what the backend puts for the ``{without_rowid}`` marker."""
+    if current == 0:
+        cursor.execute("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+        cursor.execute("INSERT INTO schema_info (version) VALUES (0)")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        for step in MIGRATIONS[version]:
+            if callable(step):  # a data step, after the statements before it
+                step(store, cursor)
+            else:
+                cursor.execute(step.replace("{without_rowid}", without_rowid))
+        cursor.execute("UPDATE schema_info SET version = ?", (version,))

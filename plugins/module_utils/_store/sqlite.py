@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""The embedded backend: one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import SCHEMA_VERSION, apply_migrations
+from ansible_collections.patchwave.windows.plugins.module_utils._store.sql import column_list, identifier
+
+
+class SQLiteStore:
+    """The embedded backend: one SQLite file in WAL mode."""
+
+    backend = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path, create=True):
+        self.address = path
+        self.path = os.path.abspath(os.path.expanduser(path))
+        if not os.path.exists(self.path):
+            if not create:
+                raise StoreError("store '%s' does not exist" % self.path)
+            directory = os.path.dirname(self.path)
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as exc:
+                raise StoreError("store '%s': cannot create folder '%s': %s" % (self.path, directory, exc.strerror))
+        try:
+            self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+            self.connection.execute("PRAGMA temp_store=FILE")
+            self.connection.execute("PRAGMA cache_size=-16000")
+            # Sync staging lives in TEMP tables; give them the same bounded cache as the main file.
+            self.connection.execute("PRAGMA temp.cache_size=-16000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("store '%s' cannot be opened: %s" % (self.path, exc))
+        self._migrate()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction: everything inside commits together or not at all."""
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        else:
+            cursor.execute("COMMIT")
+
+    def rollback_to_clean(self, cursor):
+        """Discard everything done in the current transaction (check mode, no-op syncs)."""
+        cursor.execute("ROLLBACK")
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def query(self, sql, params=()):
+        """Run a read query and return the rows as dicts."""
+        cursor = self.connection.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def temp_table(self, name, columns, keyed=False):
+        """DDL for a staging table that lives only as long as this connection."""
+        return "CREATE TEMP TABLE %s (%s)%s" % (name, columns, " WITHOUT ROWID" if keyed else "")
+
+    def analyze(self, cursor, table):
+        """Planner statistics for a freshly filled staging table: SQLite plans joins well without."""
+
+    def scratch_table(self, cursor, name, columns, keyed=False):
+        """Create a working table for the current transaction's reads; return the name to use."""
+        cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
+        cursor.execute(self.temp_table(name, columns, keyed))
+        return name
+
+    def drop_scratch(self, cursor, name):
+        cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
+
+    def copy_rows(self, cursor, table, columns, rows):
+        """Bulk-insert ``rows`` (tuples in ``columns`` order, any iterable) with the transaction's cursor;
+        return the count."""
+        sql = "INSERT INTO %s (%s) VALUES (%s)" % (identifier(table), column_list(columns), ", ".join("?" * len(columns)))
+        return max(cursor.executemany(sql, rows).rowcount, 0)
+
+    def lock_for_ingest(self, cursor):
+        """Serialise state-message ingesters: BEGIN IMMEDIATE already admits one writer at a time."""
+
+    def lock_for_sync(self, cursor):
+        """Serialise catalog merges: BEGIN IMMEDIATE already admits one writer at a time."""
+
+    def close(self):
+        self.connection.close()
+
+    # -- schema -------------------------------------------------------------------------------
+    def schema_version(self):
+        row = self.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_info'").fetchone()
+        if not row:
+            return 0
+        row = self.connection.execute("SELECT version FROM schema_info").fetchone()
+        return row[0] if row else 0
+
+    def _migrate(self):
+        try:
+            current = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("store '%s' is not a patchwave store: %s" % (self.path, exc))
+        if current > SCHEMA_VERSION:
+            raise StoreError("store '%s' has schema version %d, newer than this collection's %d: "
+                             "upgrade patchwave.windows" % (self.path, current, SCHEMA_VERSION))
+        if current == SCHEMA_VERSION:
+            return
+        with self.transaction() as cursor:
+            current = self.schema_version()  # another process may have migrated meanwhile
+            apply_migrations(self, cursor, current, " WITHOUT ROWID")
