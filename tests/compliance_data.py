@@ -105,10 +105,11 @@ class Fleet:
 
     def random_results(self, version):
         """What a scan against ``version`` returns: the applicable updates the catalog held then,
-        plus sometimes one newer update the host learned about from Windows Update."""
+        plus sometimes one newer update the host learned about from Windows Update. A scan without a
+        catalog version (made while the store was unreachable) may return any update."""
         results = {}
         for uid, facts in self.catalog.items():
-            if facts["first_version"] > version and self.rng.random() > 0.02:
+            if version is not None and facts["first_version"] > version and self.rng.random() > 0.02:
                 continue
             roll = self.rng.random()
             if roll < 0.4:
@@ -135,7 +136,8 @@ class Fleet:
                                                 "results": {}, "corrupt": True})
 
     def generate(self, store, spool, hosts, versions=3):
-        """A mix: usable, stale, failed after good, corrupt, scans against older catalogs."""
+        """A mix: usable, stale, failed after good, scans against older catalogs, and newest scans
+        without a catalog version (made while the store was unreachable)."""
         for index in range(hosts):
             host = "win%04d" % index
             kind = self.rng.random()
@@ -148,6 +150,9 @@ class Fleet:
             elif kind < 0.22:
                 self.add_scan(spool, host, self.now - age - datetime.timedelta(days=2), version)
                 self.add_scan(spool, host, self.now - age, version, succeeded=False)              # failed after good
+            elif kind < 0.32:
+                self.add_scan(spool, host, self.now - age - datetime.timedelta(days=3), version)
+                self.add_scan(spool, host, self.now - age, None)                                  # no catalog version
             else:
                 self.add_scan(spool, host, self.now - age - datetime.timedelta(days=3), max(1, version - 1))
                 self.add_scan(spool, host, self.now - age, version)                               # usable

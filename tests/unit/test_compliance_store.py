@@ -15,6 +15,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.read
     load_host_statuses,
     read_rows,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import report_data
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     UpdateSetError,
     all_updates,
@@ -66,11 +67,32 @@ SETS = [
 ]
 
 
-def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated):
+def expected_update_counts(expected, hosts, update_ids):
+    """Per update: hosts per state, from the pair-by-pair states."""
+    counts = {uid: c.empty_counts() for uid in update_ids}
+    for host in hosts:
+        for uid in update_ids:
+            counts[uid][expected[host][uid][0]] += 1
+    return counts
+
+
+def _no_catalog_version_onwards(fleet, hosts):
+    """The hosts from the first one whose newest scan is usable and has no catalog version on: the bulk
+    path must not take any host's states from the first usable host it meets."""
+    first = min(h for h in hosts if fleet.scans.get(h) and fleet.scans[h][-1]["succeeded"]
+                and fleet.scans[h][-1]["catalog_version"] is None)
+    return [h for h in hosts if h >= first]
+
+
+@pytest.mark.parametrize("which", ["every_host", "from_a_host_without_catalog_version"])
+def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated, which):
     store, fleet, hosts = populated
+    if which != "every_host":
+        hosts = _no_catalog_version_onwards(fleet, hosts)
     sets = [all_updates()] + parse_update_sets(SETS)
     evaluation = evaluate_store(store, sets, hosts=hosts, now=NOW)
     assert set(evaluation.hosts) == set(hosts)
+    report = report_data(evaluation, top=1000)
     for update_set in sets:
         result = evaluation.sets[update_set.name]
         expected = expected_states(fleet, hosts, result.update_ids)
@@ -86,16 +108,20 @@ def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated):
             assert result.host_compliance[host] == c.set_compliance(counts)
             required = sorted((u, d) for u, (s, d) in expected[host].items() if s == c.REQUIRED)
             assert sorted(result.host_required.get(host, [])) == required
+        per_update = expected_update_counts(expected, hosts, result.update_ids)
         for uid in result.update_ids:
-            counts = c.empty_counts()
-            for host in hosts:
-                counts[expected[host][uid][0]] += 1
-            assert result.update_counts[uid] == counts, (update_set.name, uid)
+            assert result.update_counts[uid] == per_update[uid], (update_set.name, uid)
+        # The report's most-required table: every update some host requires, hosts per state as the rules say.
+        top = report["sets"][update_set.name]["top_required"]
+        assert {row["update_id"]: row["counts"] for row in top} == {
+            uid: counts for uid, counts in per_update.items() if counts[c.REQUIRED]}
     overall = evaluation.sets["all"]
-    # The mix really exercises every state and every host status.
+    # The mix really exercises every state and every host status, and scans without a catalog version.
     assert all(overall.state_totals()[s] > 0 for s in c.STATES)
     statuses = {s.status for s in evaluation.hosts.values()}
     assert statuses == {c.USABLE, c.STALE, c.SCAN_FAILED, c.NEVER_SCANNED}
+    assert any(s.usable and s.scan.catalog_version is None for s in evaluation.hosts.values())
+    assert any(s.usable and s.scan.catalog_version is not None for s in evaluation.hosts.values())
     assert sum(overall.summary().values()) == len(hosts)
 
 
@@ -240,8 +266,4 @@ def test_per_update_counts_cover_exactly_the_hosts_asked_for(populated):
     evaluation = evaluate_store(store, [all_updates()], hosts=subset, now=NOW)
     result = evaluation.sets["all"]
     expected = expected_states(fleet, subset, result.update_ids)
-    for uid in result.update_ids:
-        counts = c.empty_counts()
-        for host in subset:
-            counts[expected[host][uid][0]] += 1
-        assert result.update_counts[uid] == counts
+    assert result.update_counts == expected_update_counts(expected, subset, result.update_ids)

@@ -25,7 +25,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query i
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     DEFAULT_STALE_AFTER_DAYS,
     MAY_BE_REQUIRED_SQL,
-    NEVER_SCANNED,
     REQUIRED,
     USABLE,
     HostStatus,
@@ -300,26 +299,37 @@ def count_scans(groups, statuses, first_versions, size, bit=None):
 def _count_updates(groups, statuses, updates):
     """Per update: hosts per state, for every host in ``statuses``.
 
-    ``groups``: rows (update_id, flags, count) over the scans usable when the rows were read.
+    ``groups``: rows (update_id, the scan's catalog version, flags, count) over the scans usable
+    when the rows were read. A usable host's updates its scan did not return are decided by the
+    rules from that host's own scan (its catalog version), never from another host's: the hosts are
+    grouped by catalog version and each (catalog version, first version) is decided once.
     """
-    usable = [s for s in statuses.values() if s.usable]
-    unusable = len(statuses) - len(usable)
-    versions = sorted(s.scan.catalog_version for s in usable if s.scan.catalog_version is not None)
     result = {uid: empty_counts() for uid in updates}
-    present = {uid: [0, 0] for uid in updates}
-    for update_id, flags, number in groups:
+    returned = {}  # (update id, catalog version) -> hosts of that version whose scan returned it
+    for update_id, version, flags, number in groups:
         if update_id in result:
             result[update_id][_FLAG_STATES[flags][0]] += number
-            present[update_id][1 if flags & 8 else 0] += number
-    unknown_state = evaluate(HostStatus(NEVER_SCANNED), None, None)[0]
-    covered_state, newer_state = _absent_states(usable[0]) if usable else (None, None)
+            returned[(update_id, version)] = returned.get((update_id, version), 0) + number
+    by_version = {}  # catalog version of a usable scan -> [a status with it, hosts]
+    unusable = empty_counts()  # hosts per state of every update (no usable scan)
+    for status in statuses.values():
+        if status.usable:
+            by_version.setdefault(status.scan.catalog_version, [status, 0])[1] += 1
+        else:
+            unusable[evaluate(status, None, None)[0]] += 1
+    decided = {}  # (catalog version, first version) -> state of an update the scan did not return
     for uid, facts in updates.items():
-        covered = len(versions) - bisect.bisect_left(versions, facts["first_version"])
-        if usable:
-            result[uid][covered_state] += covered - present[uid][0]
-            result[uid][newer_state] += (len(usable) - covered) - present[uid][1]
-        if unusable:
-            result[uid][unknown_state] += unusable
+        counts = result[uid]
+        first = facts["first_version"]
+        for version, (status, hosts) in by_version.items():
+            absent = hosts - returned.get((uid, version), 0)
+            if absent:
+                key = (version, first)
+                if key not in decided:
+                    decided[key] = evaluate(status, UpdateFacts(first), None)[0]
+                counts[decided[key]] += absent
+        for state, hosts in unusable.items():
+            counts[state] += hosts
     return result
 
 
@@ -383,8 +393,8 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
                                                 "ORDER BY su.scan_pk, su.update_id"
                                                 % (_FLAGS_SQL, _JOIN, MAY_BE_REQUIRED_SQL))
             if per_update:
-                rows["update_groups"] = scratch.rows("SELECT su.update_id, %s, count(*) %s WHERE ps.usable = 1 "
-                                                     "GROUP BY 1, 2" % (_FLAGS_SQL, _JOIN))
+                rows["update_groups"] = scratch.rows("SELECT su.update_id, ps.catalog_version, %s, count(*) %s "
+                                                     "WHERE ps.usable = 1 GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN))
         finally:
             scratch.close()
     return rows
