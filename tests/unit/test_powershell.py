@@ -23,13 +23,29 @@ import os
 import re
 
 import pytest
-import tree_sitter
-import tree_sitter_powershell
 import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract as contract
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLUGINS = os.path.join(REPO, "plugins")
+from tests.psast import (
+    PLUGINS,
+    REPO,
+    NotLiteral,
+    Source,
+    assigned_literal,
+    assignments,
+    commands,
+    describe_error,
+    functions,
+    hash_entries,
+    literal,
+    member_target,
+    named,
+    plugin_files,
+    unwrap,
+    variable_name,
+    walk,
+)
+
 MODULES = os.path.join(PLUGINS, "modules")
 MODULE_UTILS = os.path.join(PLUGINS, "module_utils")
 
@@ -56,36 +72,8 @@ CONTRACT_BUILDERS = {
 WUA_UTIL = os.path.join(MODULE_UTILS, "_scan", "PatchwaveWua.psm1")
 WORKER_ENTRY = "Invoke-PatchwaveScanWorker"
 
-
-def _ps_files():
-    found = []
-    for folder, _dirs, files in os.walk(PLUGINS):
-        found.extend(os.path.join(folder, f) for f in files if f.endswith((".ps1", ".psm1")))
-    return sorted(found)
-
-
-PS_FILES = _ps_files()
+PS_FILES = plugin_files()
 PS_MODULES = sorted(f for f in PS_FILES if os.path.dirname(f) == MODULES and f.endswith(".ps1"))
-
-_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
-
-
-class Source:
-    """A parsed PowerShell file: its bytes and its tree."""
-
-    def __init__(self, data, name="<snippet>"):
-        self.data = data
-        self.name = name
-        self.tree = _PARSER.parse(data)
-
-    @classmethod
-    def load(cls, path):
-        with open(path, "rb") as handle:
-            return cls(handle.read(), os.path.relpath(path, REPO))
-
-    def text(self, node):
-        return self.data[node.start_byte:node.end_byte].decode("utf-8")
-
 
 _SOURCES = {}
 
@@ -94,186 +82,6 @@ def source(path):
     if path not in _SOURCES:
         _SOURCES[path] = Source.load(path)
     return _SOURCES[path]
-
-
-# ---------------------------------------------------------------- tree helpers
-
-
-def walk(node):
-    """Every node below ``node`` (included), in document order."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def named(node):
-    """Named children, comments left out."""
-    return [child for child in node.named_children if child.type != "comment"]
-
-
-def first_error(node):
-    """The first ERROR or MISSING node in document order, or None."""
-    for current in walk(node):
-        if current.type == "ERROR" or current.is_missing:
-            return current
-    return None
-
-
-def describe_error(src):
-    """'file:line:column: ERROR near ...' for the first syntax error of a parsed source."""
-    error = first_error(src.tree.root_node)
-    if error is None:
-        return None
-    line, column = error.start_point
-    snippet = src.data.splitlines()[line].decode("utf-8", "replace").strip() if src.data else ""
-    kind = "MISSING %s" % error.type if error.is_missing else "ERROR"
-    return "%s:%d:%d: %s in: %s" % (src.name, line + 1, column + 1, kind, snippet)
-
-
-def functions(src):
-    """{name: function_statement node} of a source."""
-    found = {}
-    for node in walk(src.tree.root_node):
-        if node.type == "function_statement":
-            name_node = next(c for c in node.children if c.type == "function_name")
-            found[src.text(name_node)] = node
-    return found
-
-
-def commands(src, node):
-    """Names of the commands invoked below ``node``."""
-    return {src.text(c.child_by_field_name("command_name") or named(c)[0]) for c in walk(node)
-            if c.type == "command" and named(c) and named(c)[0].type == "command_name"}
-
-
-def unwrap(node):
-    """Descend through the grammar's single-child wrappers (pipeline, unary_expression, ...)."""
-    while node.type not in _LITERAL_TYPES and len(named(node)) == 1:
-        node = named(node)[0]
-    return node
-
-
-def assignments(src, scope):
-    """(left node, right node) of every assignment below ``scope``."""
-    for node in walk(scope):
-        if node.type == "assignment_expression":
-            parts = named(node)
-            yield unwrap(parts[0]), unwrap(parts[-1])
-
-
-def variable_name(src, node):
-    return src.text(node).lower() if node.type == "variable" else None
-
-
-def member_target(src, node):
-    """(variable, key) for ``$var.key`` or ``$var['key']``, else None."""
-    if node.type == "member_access":
-        target, member = named(node)[0], named(node)[-1]
-        return variable_name(src, unwrap(target)), src.text(member)
-    if node.type == "element_access":
-        target, index = named(node)[0], unwrap(named(node)[-1])
-        if index.type == "string_literal":
-            return variable_name(src, unwrap(target)), literal(src, index)
-    return None
-
-
-# ---------------------------------------------------------------- literal evaluation
-
-
-class NotLiteral(Exception):
-    """A PowerShell expression that is not a plain literal."""
-
-
-_LITERAL_TYPES = {"hash_literal_expression", "string_literal", "integer_literal", "array_expression",
-                  "expression_with_unary_operator", "cast_expression", "statement_list"}
-
-
-def _string(src, node):
-    text = src.text(node)
-    if text.startswith("'") and text.endswith("'"):
-        return text[1:-1].replace("''", "'")
-    if text.startswith('"') and text.endswith('"') and not re.search(r"[$`]", text):
-        return text[1:-1]
-    raise NotLiteral(text)
-
-
-def hash_entries(src, node):
-    """[(key, value node)] of a hash_literal_expression."""
-    body = [c for c in named(node) if c.type == "hash_literal_body"]
-    entries = []
-    for entry in (named(body[0]) if body else []):
-        if entry.type != "hash_entry":
-            continue
-        key_node, value_node = unwrap(named(entry)[0]), named(entry)[-1]
-        key = _string(src, key_node) if key_node.type == "string_literal" else src.text(key_node)
-        entries.append((key, value_node))
-    return entries
-
-
-def literal(src, node):
-    """The Python value of a literal PowerShell expression (hashtables, arrays, strings, numbers,
-    $true/$false/$null, [ordered] and the unary comma); NotLiteral for anything else."""
-    node = unwrap(node)
-    kind = node.type
-    if kind == "hash_literal_expression":
-        result = {}
-        for key, value in hash_entries(src, node):
-            if key in result:
-                raise NotLiteral("duplicate key %r in %s" % (key, src.text(node)))
-            result[key] = literal(src, value)
-        return result
-    if kind == "string_literal":
-        return _string(src, node)
-    if kind == "integer_literal":
-        text = src.text(node)
-        if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
-            return int(text, 16)
-        if re.fullmatch(r"\d+", text):
-            return int(text)
-        raise NotLiteral(text)
-    if kind == "variable":
-        values = {"$true": True, "$false": False, "$null": None}
-        if src.text(node).lower() in values:
-            return values[src.text(node).lower()]
-        raise NotLiteral(src.text(node))
-    if kind == "array_literal_expression":
-        return [literal(src, item) for item in named(node)]
-    if kind == "array_expression":
-        items = []
-        for inner in named(node):
-            statements = named(inner) if inner.type == "statement_list" else [inner]
-            for statement in statements:
-                value = literal(src, statement)
-                items.extend(value if isinstance(value, list) else [value])
-        return items
-    if kind == "statement_list":
-        statements = named(node)
-        if len(statements) == 1:
-            return literal(src, statements[0])
-    if kind == "expression_with_unary_operator":
-        if node.children[0].is_named:  # no operator: a wrapper around a cast
-            return literal(src, node.children[0])
-        operator = src.text(node.children[0])
-        operand = named(node)[-1]
-        if operator == ",":
-            return [literal(src, operand)]
-        if operator == "-":
-            return -literal(src, operand)
-    if kind == "cast_expression":
-        type_name = src.text(named(node)[0]).strip("[]").lower()
-        if type_name == "ordered":
-            return literal(src, named(node)[-1])
-    raise NotLiteral(src.text(node))
-
-
-def assigned_literal(src, variable):
-    """The literal value assigned to ``$variable`` at the top level of a source."""
-    for left, right in assignments(src, src.tree.root_node):
-        if variable_name(src, left) == variable.lower():
-            return literal(src, right)
-    raise AssertionError("%s assigns no %s" % (src.name, variable))
 
 
 # ---------------------------------------------------------------- docs stubs

@@ -186,7 +186,7 @@ Function Write-PatchwaveJsonFile {
     [IO.File]::WriteAllText($temporary, $json, (New-Object -TypeName Text.UTF8Encoding -ArgumentList $false))
     try {
         if ([IO.File]::Exists($Path)) {
-            [IO.File]::Replace($temporary, $Path, $null)
+            [IO.File]::Replace($temporary, $Path, [NullString]::Value)
         }
         else {
             [IO.File]::Move($temporary, $Path)
