@@ -15,9 +15,8 @@ from __future__ import annotations
 import datetime
 import re
 import sqlite3
-import time
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -38,23 +37,13 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.address i
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
+from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import TRANSIENT, HostRounds
 
 display = Display()
-
-try:  # pywinrm's transport raises requests' errors when a connection drops mid-command
-    from requests.exceptions import ConnectionError as _RequestsConnectionError
-    from requests.exceptions import Timeout as _RequestsTimeout
-    from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError
-
-    TRANSIENT = (AnsibleConnectionFailure, _RequestsConnectionError, _RequestsTimeout, WinRMTransportError,
-                 WinRMOperationTimeoutError)
-except ImportError:  # pragma: no cover - other connections (psrp, ssh) raise AnsibleConnectionFailure
-    TRANSIENT = (AnsibleConnectionFailure,)
 
 MODULE = "patchwave.windows.scan"
 _TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 3600, "s": 1, "m": 60, "h": 3600, "d": 86400}
-POLL_RETRIES = 3
 
 ARGUMENT_SPEC = dict(
     server_selection=dict(type="str", default="default",
@@ -67,18 +56,9 @@ ARGUMENT_SPEC = dict(
     poll_interval=dict(type="float", default=5.0),
     timeout=dict(type="int", default=3600),
     store=dict(type="str"),
-    spool=dict(type="str"),
+    spool=dict(type="path"),
 )
 HOST_OPTIONS = ("server_selection", "offline_scan_file", "include_hidden", "search_criteria")
-
-
-def _never_connected(exc):
-    """True when the error says no connection was made at all (refused, unresolved, timed out)."""
-    if isinstance(exc, AnsibleConnectionFailure):
-        return True
-    text = to_text(exc)
-    return any(marker in text for marker in ("Failed to establish a new connection", "Connection refused",
-                                             "Name or service not known", "ConnectTimeout"))
 
 
 def parse_ttl(text):
@@ -177,15 +157,18 @@ class ActionModule(ActionBase):
             return dict(result, changed=True, msg="check mode: a %s scan would run" % args["server_selection"])
 
         host_args = {name: args[name] for name in HOST_OPTIONS if args[name] is not None}
+        rounds = HostRounds(self, MODULE, host_args, task_vars, validate_result, "scan_id", "scan", noun="scan")
         try:
-            scan, failure = self._scan(host_args, args, task_vars)
+            scan, failure = rounds.run(args["timeout"], args["poll_interval"])
         except TRANSIENT as exc:
             # Unreachable: the host keeps its last state and the reason is recorded.
             write_message(spool, host, "scan_failure", {"error": "host unreachable: %s" % to_text(exc),
                                                         "hresult": None,
                                                         "server_selection": args["server_selection"]},
                           catalog_version=current_version, forced=args["force"])
-            return dict(result, unreachable=True, msg="host unreachable during the scan: %s" % to_text(exc))
+            return dict(result, unreachable=True, msg="host unreachable during the scan: %s" % to_text(exc),
+                        **rounds.messages())
+        result.update(rounds.messages())
         if failure is not None:
             described = _hresults.describe(failure.get("hresult"))
             message = write_message(spool, host, "scan_failure",
@@ -234,59 +217,3 @@ class ActionModule(ActionBase):
             return current, last
         finally:
             store.close()
-
-    def _module(self, operation, host_args, task_vars, options=None):
-        module_args = dict(host_args, _operation=operation, _operation_options=options or {})
-        result = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
-        if result.get("failed"):
-            return result
-        problems = validate_result(operation, result)
-        if problems:
-            raise AnsibleError("the host's %s answer breaks the scan contract: %s" % (operation, "; ".join(problems[:5])))
-        return result
-
-    def _scan(self, host_args, args, task_vars):
-        """Start, poll until done, always cancel. Returns ``(scan, None)`` or ``(None, failure)``."""
-        try:
-            started = self._module("start", host_args, task_vars)
-        except TRANSIENT as exc:
-            if _never_connected(exc):
-                raise  # nothing reached the host: it is unreachable
-            # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
-            return None, {"msg": "the connection was lost while starting the scan: %s" % to_text(exc)}
-        if started.get("failed"):
-            return None, started
-        scan_id = started["scan_id"]
-        deadline = time.monotonic() + args["timeout"]
-        try:
-            while True:
-                polled = self._poll(host_args, task_vars, scan_id)
-                if polled.get("failed"):
-                    return None, polled
-                if polled["state"] == "done":
-                    return polled["scan"], None
-                if polled["state"] == "lost":
-                    return None, {"msg": "scan %s was lost on the host (its worker and result are gone)" % scan_id}
-                if time.monotonic() > deadline:
-                    return None, {"msg": "scan %s did not finish within %d seconds" % (scan_id, args["timeout"])}
-                display.vvv("scan %s still running: %s" % (scan_id, polled.get("progress")), host=self._task.get_name())
-                time.sleep(args["poll_interval"])
-        finally:
-            try:
-                self._module("cancel", host_args, task_vars, {"scan_id": scan_id})
-            except TRANSIENT + (AnsibleError,) as exc:
-                display.warning("could not clean up scan %s on the host: %s" % (scan_id, to_text(exc)))
-
-    def _poll(self, host_args, task_vars, scan_id):
-        """One poll; a dropped connection is retried, since the host keeps the result until cancel."""
-        for attempt in range(POLL_RETRIES + 1):
-            try:
-                return self._module("poll", host_args, task_vars, {"scan_id": scan_id})
-            except TRANSIENT as exc:
-                if attempt == POLL_RETRIES:
-                    raise
-                display.vv("poll of scan %s lost its connection (%s); reconnecting" % (scan_id, to_text(exc)))
-                # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
-                self._connection.reset()
-                time.sleep(1)
-        raise AssertionError("unreachable")

@@ -75,7 +75,9 @@ options:
     default: false
   poll_interval:
     description:
-      - Seconds between two polls of a running scan. Each poll is a short, separate module run, so a
+      - Least seconds between the starts of two polls of a running scan.
+      - Each poll is a separate module run that the host holds until the scan ends or 25 seconds pass
+        (less when O(timeout) is nearer), so an hour-long search costs about 150 module runs, and a
         dropped WinRM connection costs one poll (it is retried), not the scan.
     type: float
     default: 5.0

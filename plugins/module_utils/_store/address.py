@@ -19,10 +19,16 @@ def default_data_dir(env=None):
 
 
 def resolve_store_address(store=None, env=None):
-    """Return the store address: the option, else ``PATCHWAVE_STORE``, else the default file."""
+    """Return the store address: the option, else ``PATCHWAVE_STORE``, else the default file.
+
+    A file path has ``~`` expanded; nothing else is expanded: ``expandvars`` would corrupt a
+    PostgreSQL DSN whose password holds a ``$``.
+    """
     env = os.environ if env is None else env
-    address = store or env.get("PATCHWAVE_STORE") or os.path.join(default_data_dir(env), "patchwave.db")
-    return str(address)
+    address = str(store or env.get("PATCHWAVE_STORE") or os.path.join(default_data_dir(env), "patchwave.db"))
+    if is_postgresql(address):
+        return address
+    return os.path.expanduser(address)
 
 
 def is_postgresql(address):
@@ -33,7 +39,8 @@ def resolve_spool(spool=None, store=None, env=None):
     """Return the state-message spool folder for a store address: the option, else ``PATCHWAVE_SPOOL``, else beside the store."""
     env = os.environ if env is None else env
     if spool or env.get("PATCHWAVE_SPOOL"):
-        return str(spool or env.get("PATCHWAVE_SPOOL"))
+        # A path everywhere: user and variables expanded, as Ansible's ``type: path`` does.
+        return os.path.expanduser(os.path.expandvars(str(spool or env.get("PATCHWAVE_SPOOL"))))
     address = resolve_store_address(store, env)
     if is_postgresql(address):
         return os.path.join(default_data_dir(env), "spool")

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Drive a host module's worker through start / poll / cancel rounds (controller only).
+
+A host module that starts long work (a WUA search today, an installation later) answers three
+operations: ``start`` launches a worker outside the WinRM logon and returns its id, ``poll`` waits
+on the host up to ``wait_seconds`` for the worker and says ``running``, ``done`` (with its payload)
+or ``lost``, and ``cancel`` acknowledges the result (or stops the worker) and removes what it left.
+The rounds keep each module run short, so a dropped connection costs one poll, never the work.
+
+Polls are long polls: the host holds each one until the worker ends or ``wait_seconds`` pass,
+so a one-hour search costs about 150 module runs instead of 720 at a 5-second cadence. Every
+round's ``warnings`` and ``deprecations`` are kept (once each) for the task's result.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.utils.display import Display
+
+display = Display()
+
+try:  # pywinrm's transport raises requests' errors when a connection drops mid-command
+    from requests.exceptions import ConnectionError as _RequestsConnectionError
+    from requests.exceptions import Timeout as _RequestsTimeout
+    from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError
+
+    TRANSIENT = (AnsibleConnectionFailure, _RequestsConnectionError, _RequestsTimeout, WinRMTransportError,
+                 WinRMOperationTimeoutError)
+except ImportError:  # pragma: no cover - other connections (psrp, ssh) raise AnsibleConnectionFailure
+    TRANSIENT = (AnsibleConnectionFailure,)
+
+# Seconds the host holds one poll at most. Below Ansible's winrm read timeout (30 s) less its
+# operation timeout, so a held poll never looks like a dead connection.
+POLL_WAIT = 25
+POLL_RETRIES = 3
+
+
+class ContractError(AnsibleError):
+    """The host module answered outside its JSON contract."""
+
+
+def never_connected(exc):
+    """True when the error says no connection was made at all (refused, unresolved, timed out)."""
+    if isinstance(exc, AnsibleConnectionFailure):
+        return True
+    text = to_text(exc)
+    return any(marker in text for marker in ("Failed to establish a new connection", "Connection refused",
+                                             "Name or service not known", "ConnectTimeout"))
+
+
+def poll_wait(remaining, longest=POLL_WAIT):
+    """Whole seconds the next poll may hold on the host: what is left of the timeout, at most ``longest``."""
+    return max(0, min(int(longest), int(remaining)))
+
+
+class HostRounds:
+    """One worker's rounds for one task on one host.
+
+    ``call(operation, options)`` runs the host module once (``_operation`` and
+    ``_operation_options`` added to ``host_args``) and checks the answer with ``validate`` (a function
+    of operation and result returning a list of problems). ``run`` drives the whole life of a worker.
+    ``messages()`` gives the warnings and deprecations every round returned, each once.
+    """
+
+    def __init__(self, action, module_name, host_args, task_vars, validate, id_key, payload_key, noun="work"):
+        self._action = action
+        self.noun = noun
+        self.module_name = module_name
+        self.host_args = host_args
+        self.task_vars = task_vars
+        self.validate = validate
+        self.id_key = id_key
+        self.payload_key = payload_key
+        self.warnings = []
+        self.deprecations = []
+        self.polls = 0
+
+    def messages(self):
+        """``{"warnings": [...], "deprecations": [...]}`` with only the non-empty lists."""
+        found = {}
+        if self.warnings:
+            found["warnings"] = list(self.warnings)
+        if self.deprecations:
+            found["deprecations"] = list(self.deprecations)
+        return found
+
+    def _keep_messages(self, result):
+        for key, kept in (("warnings", self.warnings), ("deprecations", self.deprecations)):
+            for item in result.pop(key, None) or []:
+                if item not in kept:
+                    kept.append(item)
+
+    def call(self, operation, options=None):
+        """One module run; a failed run is returned as it is, a contract breach raises ContractError."""
+        module_args = dict(self.host_args, _operation=operation, _operation_options=options or {})
+        result = self._action._execute_module(module_name=self.module_name, module_args=module_args,
+                                              task_vars=self.task_vars)
+        self._keep_messages(result)
+        if result.get("failed"):
+            return result
+        problems = self.validate(operation, result)
+        if problems:
+            raise ContractError("the host's %s answer breaks the %s contract: %s"
+                                % (operation, self.module_name, "; ".join(problems[:5])))
+        return result
+
+    def run(self, timeout, poll_interval, longest_wait=POLL_WAIT):
+        """Start, poll until the worker ends, always cancel.
+
+        Returns ``(payload, None)`` or ``(None, failure)`` where ``failure`` is a result with ``msg``.
+        Raises a TRANSIENT error when the host could not be reached to start the worker at all.
+        ``poll_interval`` is the least time between the starts of two polls (it only matters when a
+        host answers a poll without holding it).
+        """
+        try:
+            started = self.call("start")
+        except TRANSIENT as exc:
+            if never_connected(exc):
+                raise  # nothing reached the host: it is unreachable
+            # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
+            return None, {"msg": "the connection was lost while starting the %s: %s" % (self.noun, to_text(exc))}
+        if started.get("failed"):
+            return None, started
+        work_id = started[self.id_key]
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                began = time.monotonic()
+                polled = self._poll(work_id, poll_wait(deadline - began, longest_wait))
+                if polled.get("failed"):
+                    return None, polled
+                if polled["state"] == "done":
+                    return polled[self.payload_key], None
+                if polled["state"] == "lost":
+                    return None, dict(polled, msg=polled.get("msg") or "%s %s was lost on the host" % (self.noun, work_id))
+                if time.monotonic() >= deadline:
+                    return None, {"msg": "%s %s did not finish within %d seconds" % (self.noun, work_id, timeout)}
+                display.v("%s %s still running: %s" % (self.noun, work_id, polled.get("progress")))
+                time.sleep(max(0.0, min(poll_interval - (time.monotonic() - began), deadline - time.monotonic())))
+        finally:
+            try:
+                self.call("cancel", {self.id_key: work_id})
+            except TRANSIENT + (AnsibleError,) as exc:
+                display.warning("could not clean up %s %s on the host: %s" % (self.noun, work_id, to_text(exc)))
+
+    def _poll(self, work_id, wait_seconds):
+        """One poll; a dropped connection is retried, since the host keeps the result until cancel."""
+        self.polls += 1
+        options = {self.id_key: work_id, "wait_seconds": wait_seconds}
+        for attempt in range(POLL_RETRIES + 1):
+            try:
+                return self.call("poll", options)
+            except TRANSIENT as exc:
+                if attempt == POLL_RETRIES:
+                    raise
+                display.vv("poll of %s %s lost its connection (%s); reconnecting" % (self.noun, work_id, to_text(exc)))
+                # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
+                self._action._connection.reset()
+                time.sleep(1)
+        raise AssertionError("unreachable")

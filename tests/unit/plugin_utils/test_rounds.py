@@ -1,0 +1,130 @@
+"""The start / poll / cancel rounds driver (plugins/plugin_utils/_rounds.py), against a fake host module."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleConnectionFailure
+from ansible_collections.patchwave.windows.plugins.plugin_utils import _rounds
+
+
+class FakeHost:
+    """A host module whose worker ends after ``polls_needed`` polls; records every call."""
+
+    def __init__(self, polls_needed=3, warnings=None, lost=None):
+        self.calls = []
+        self.polls_needed = polls_needed
+        self.warnings = warnings or {}
+        self.lost = lost
+        self._connection = self  # HostRounds resets the connection through the action
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        operation = module_args["_operation"]
+        self.calls.append((operation, dict(module_args["_operation_options"])))
+        result = {"changed": False, "operation": operation}
+        if operation in self.warnings:
+            result["warnings"] = list(self.warnings[operation])
+        if operation == "start":
+            return dict(result, work_id="w1")
+        if operation == "cancel":
+            return dict(result, work_id="w1", cleaned=True)
+        polls = sum(1 for op, _opts in self.calls if op == "poll")
+        if self.lost:
+            return dict(result, work_id="w1", state="lost", msg=self.lost, last_task_result=267014)
+        if polls >= self.polls_needed:
+            return dict(result, work_id="w1", state="done", payload={"value": 42})
+        return dict(result, work_id="w1", state="running", progress={"phase": "searching"})
+
+
+def _rounds_for(host, validate=lambda op, result: []):
+    return _rounds.HostRounds(host, "ns.coll.mod", {"opt": 1}, {}, validate, "work_id", "payload", noun="job")
+
+
+def test_polls_are_long_polls_bounded_by_the_timeout():
+    host = FakeHost(polls_needed=3)
+    rounds = _rounds_for(host)
+    payload, failure = rounds.run(timeout=3600, poll_interval=0)
+    assert (payload, failure) == ({"value": 42}, None)
+    assert [op for op, _ in host.calls] == ["start", "poll", "poll", "poll", "cancel"]
+    waits = [opts["wait_seconds"] for op, opts in host.calls if op == "poll"]
+    assert waits == [_rounds.POLL_WAIT] * 3
+    assert host.calls[-1][1] == {"work_id": "w1"}
+
+
+@pytest.mark.parametrize("remaining, expected", [(3600, 25), (25, 25), (10.9, 10), (0.5, 0), (-3, 0)])
+def test_poll_wait_never_outlasts_the_timeout(remaining, expected):
+    assert _rounds.poll_wait(remaining) == expected
+
+
+def test_warnings_and_deprecations_of_every_round_reach_the_result_once():
+    host = FakeHost(polls_needed=2, warnings={
+        "start": ["S4U logon failed; the worker runs as SYSTEM"],
+        "poll": ["offline scan file is 40 days old"],
+    })
+    rounds = _rounds_for(host)
+    rounds.run(timeout=60, poll_interval=0)
+    assert rounds.messages() == {"warnings": ["S4U logon failed; the worker runs as SYSTEM",
+                                              "offline scan file is 40 days old"]}
+
+
+def test_no_messages_means_no_keys():
+    rounds = _rounds_for(FakeHost(polls_needed=1))
+    rounds.run(timeout=60, poll_interval=0)
+    assert rounds.messages() == {}
+
+
+def test_a_lost_worker_keeps_what_the_host_said_and_is_still_cancelled():
+    host = FakeHost(lost="the worker ended before writing its result")
+    payload, failure = _rounds_for(host).run(timeout=60, poll_interval=0)
+    assert payload is None
+    assert failure["msg"] == "the worker ended before writing its result"
+    assert failure["last_task_result"] == 267014
+    assert host.calls[-1][0] == "cancel"
+
+
+def test_a_contract_breach_names_the_operation_and_still_cancels():
+    host = FakeHost(polls_needed=1)
+    rounds = _rounds_for(host, validate=lambda op, result: ["state is missing"] if op == "poll" else [])
+    with pytest.raises(_rounds.ContractError, match="poll answer breaks the ns.coll.mod contract: state is missing"):
+        rounds.run(timeout=60, poll_interval=0)
+    assert host.calls[-1][0] == "cancel"
+
+
+def test_a_host_that_cannot_be_reached_at_start_is_unreachable():
+    class Refused(FakeHost):
+        def _execute_module(self, module_name, module_args, task_vars):
+            raise AnsibleConnectionFailure("connection refused")
+
+    with pytest.raises(AnsibleConnectionFailure):
+        _rounds_for(Refused()).run(timeout=60, poll_interval=0)
+
+
+def test_a_dropped_poll_is_retried_on_a_fresh_connection(monkeypatch):
+    monkeypatch.setattr(_rounds.time, "sleep", lambda seconds: None)
+
+    class Flaky(FakeHost):
+        dropped = False
+
+        def _execute_module(self, module_name, module_args, task_vars):
+            if module_args["_operation"] == "poll" and not self.dropped:
+                self.dropped = True
+                raise AnsibleConnectionFailure("connection reset")
+            return super()._execute_module(module_name, module_args, task_vars)
+
+    host = Flaky(polls_needed=1)
+    payload, failure = _rounds_for(host).run(timeout=60, poll_interval=0)
+    assert payload == {"value": 42} and failure is None
+    assert host.resets == 1
+
+
+def test_the_timeout_gives_up_and_cancels(monkeypatch):
+    clock = iter(range(0, 10000, 50))
+    monkeypatch.setattr(_rounds.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_rounds.time, "sleep", lambda seconds: None)
+    host = FakeHost(polls_needed=10 ** 6)
+    payload, failure = _rounds_for(host).run(timeout=120, poll_interval=0)
+    assert payload is None and failure["msg"] == "job w1 did not finish within 120 seconds"
+    assert host.calls[-1][0] == "cancel"
