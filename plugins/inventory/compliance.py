@@ -143,15 +143,13 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_rows, read_rows
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
-    COMPLIANT,
-    NEVER_SCANNED,
-    NON_COMPLIANT,
-    PENDING_REBOOT,
-    STALE,
-    UNKNOWN,
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import (
+    SEVERITY_GROUPS,
+    STATE_GROUPS,
+    pending_reboot,
+    state_group_keys,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_rows, read_rows
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     ALL_UPDATES,
     UpdateSetError,
@@ -167,12 +165,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.address i
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import utc_now
 
-# The six state groups, by the key O(group_names) uses.
-PENDING_REBOOT_GROUP = "pending_reboot"
-STALE_GROUP = "stale_scan"
-NEVER_SCANNED_GROUP = "never_scanned"
-STATE_GROUPS = (COMPLIANT, NON_COMPLIANT, UNKNOWN, PENDING_REBOOT_GROUP, STALE_GROUP, NEVER_SCANNED_GROUP)
-SEVERITY_NAMES = ("critical", "important", "moderate", "low", "unspecified")
 RESERVED_GROUPS = ("all", "ungrouped")
 # Bumped when the shape of the cached rows changes, so an old cache entry is read again, not misread.
 ROWS_FORMAT = 1
@@ -304,7 +296,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         severity_groups = self.get_option("severity_groups")
         kb_prefix = self.get_option("group_prefix") + "kb_"
         severity_group = {}
-        for severity in SEVERITY_NAMES:
+        for severity in SEVERITY_GROUPS:
             severity_group[severity] = self._group("severity_" + severity)
         # Per update of the set all: its KB (unsafe) and severity group, computed once.
         update_kb = {}
@@ -331,8 +323,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             compliance = overall.host_compliance[host]
             required = overall.host_required.get(host, ())
             scan = status.scan
-            reboot = bool(status.usable and scan.reboot_pending)
-            pending = reboot or any(detail == PENDING_REBOOT for _uid, detail in required)
+            pending = pending_reboot(status, required)
             kbs = set()
             for uid, _detail in required:
                 kb = update_kb.get(uid)
@@ -346,13 +337,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if severity_groups:
                 for group in {update_severity[uid] for uid, _detail in required}:
                     members.setdefault(group, []).append(host)
-            members[state_groups[compliance]].append(host)
-            if pending:
-                members[state_groups[PENDING_REBOOT_GROUP]].append(host)
-            if status.status == STALE:
-                members[state_groups[STALE_GROUP]].append(host)
-            elif status.status == NEVER_SCANNED:
-                members[state_groups[NEVER_SCANNED_GROUP]].append(host)
+            for key in state_group_keys(compliance, status, required):
+                members[state_groups[key]].append(host)
 
             host_vars = {
                 "patchwave_compliance": compliance,
@@ -375,13 +361,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     set_compliance = result.host_compliance[host]
                     per_set[set_name] = set_compliance
                     groups = set_groups[set_name]
-                    members[groups[set_compliance]].append(host)
-                    if reboot or any(detail == PENDING_REBOOT for _uid, detail in result.host_required.get(host, ())):
-                        members[groups[PENDING_REBOOT_GROUP]].append(host)
-                    if status.status == STALE:
-                        members[groups[STALE_GROUP]].append(host)
-                    elif status.status == NEVER_SCANNED:
-                        members[groups[NEVER_SCANNED_GROUP]].append(host)
+                    for key in state_group_keys(set_compliance, status, result.host_required.get(host, ())):
+                        members[groups[key]].append(host)
                 host_vars["patchwave_set_compliance"] = per_set
             for key, value in host_vars.items():
                 host_variables.set_variable(host, key, value)

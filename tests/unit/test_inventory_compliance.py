@@ -15,6 +15,7 @@ from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import trust_as_template
 from ansible_collections.patchwave.windows.plugins.inventory import compliance
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import groups as groups_rule
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
@@ -36,7 +37,7 @@ DEFAULTS = {
     "cache_connection": None, "cache_prefix": "ansible_inventory_",
 }
 SETS = [{"name": "critical", "severities": ["Critical"]}, {"name": "picked", "kbs": ["KB5000003", "5000050"]}]
-STATE_KEYS = compliance.STATE_GROUPS
+STATE_KEYS = groups_rule.STATE_GROUPS
 
 
 @pytest.fixture(autouse=True)
@@ -90,20 +91,14 @@ def options(address, spool, **extra):
 
 
 def expected_groups(evaluation, set_name, prefix="patchwave_", names=None):
-    """The six state groups of one set, from evaluate_store's results."""
+    """The six state groups of one set, from evaluate_store's results and the pure membership rule."""
     names = names or {}
     result = evaluation.sets[set_name]
     base = prefix if set_name == "all" else "%s%s_" % (prefix, set_name)
     groups = {base + names.get(k, k): [] for k in STATE_KEYS}
     for host, status in evaluation.hosts.items():
-        groups[base + names.get(result.host_compliance[host], result.host_compliance[host])].append(host)
-        reboot = status.usable and status.scan.reboot_pending
-        if reboot or any(d == c.PENDING_REBOOT for _u, d in result.host_required.get(host, ())):
-            groups[base + names.get("pending_reboot", "pending_reboot")].append(host)
-        if status.status == c.STALE:
-            groups[base + names.get("stale_scan", "stale_scan")].append(host)
-        if status.status == c.NEVER_SCANNED:
-            groups[base + names.get("never_scanned", "never_scanned")].append(host)
+        for key in groups_rule.state_group_keys(result.host_compliance[host], status, result.host_required.get(host, ())):
+            groups[base + names.get(key, key)].append(host)
     return {g: sorted(h) for g, h in groups.items()}
 
 
