@@ -64,6 +64,11 @@ if ($operation -eq 'start') {
     }
     $module.Result.worker = $worker
 
+    if ([String]::IsNullOrWhiteSpace($module.Params.search_criteria)) {
+        $module.FailJson(("search_criteria is empty: give a Windows Update search criteria, for example " +
+                "'IsInstalled=0 or IsInstalled=1' (the default) or 'IsInstalled=0 and IsHidden=0'."))
+    }
+
     $serverSelection = $module.Params.server_selection
     $scanFile = $module.Params.offline_scan_file
     $isUnc = $false
@@ -128,10 +133,10 @@ if ($operation -eq 'start') {
                 WorkingDirectory = $scanDirectory
                 ResultPath = (Join-Path -Path $scanDirectory -ChildPath 'result.json')
             }
-            $taskSid = Start-PatchwaveScanTask @taskParameters
-            if ($taskSid -ne $userSid) {
-                $module.Warn(("The connecting user may not log on as a batch job (0x80070569); the scan runs as SYSTEM, " +
-                        "which reaches shares with the computer account only."))
+            $started = Start-PatchwaveScanTask @taskParameters
+            if ($started.fallback_reason) {
+                $module.Warn(("The scan task could not start {0}; the scan runs as SYSTEM, which reaches shares " +
+                        "with the computer account only.") -f $started.fallback_reason)
             }
         }
     }
@@ -140,7 +145,11 @@ if ($operation -eq 'start') {
         if ($scanDirectory -and (Test-Path -LiteralPath $scanDirectory)) {
             Remove-Item -LiteralPath $scanDirectory -Recurse -Force -ErrorAction SilentlyContinue
         }
-        $module.FailJson("Failed to start the scan worker ($worker): $($_.Exception.Message)", $_)
+        $hresult = Get-PatchwaveErrorHResult -ErrorObject $_
+        if ($null -ne $hresult) {
+            $module.Result.hresult = $hresult
+        }
+        $module.FailJson("Failed to start the scan worker ($worker): $(Format-PatchwaveError -ErrorObject $_)", $_)
     }
     $module.ExitJson()
 }
@@ -170,7 +179,24 @@ if ($operation -eq 'poll') {
     }
     $module.Result.state = $state
 
-    if ($state -eq 'done') {
+    if ($state -eq 'lost') {
+        # A worker that died early left its reason in the scan folder, and the task its exit code.
+        $failure = Get-PatchwaveWorkerFailure -ScanDirectory $scanDirectory -TaskName $taskName
+        $module.Result.worker_error = $failure.error
+        $module.Result.last_task_result = $failure.last_task_result
+        $why = 'the worker ended without a result (killed, or the host restarted)'
+        if (-not [IO.Directory]::Exists($scanDirectory)) {
+            $why = 'the host has no folder for it (never started here, or already cleaned up)'
+        }
+        elseif ($failure.error) {
+            $why = $failure.error
+        }
+        if ($null -ne $failure.last_task_result) {
+            $why = '{0} (task last result 0x{1:X8})' -f ($why, $failure.last_task_result)
+        }
+        $module.Result.msg = "scan $scanId is lost: $why"
+    }
+    elseif ($state -eq 'done') {
         $resultPath = Join-Path -Path $scanDirectory -ChildPath 'result.json'
         try {
             $module.Result.scan = [Ansible.Basic.AnsibleModule]::FromJson([IO.File]::ReadAllText($resultPath))

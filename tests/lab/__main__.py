@@ -6,6 +6,7 @@
     python -m tests.lab fault HOST [--down refuse|blackhole | --up] [--latency S] [--drop-receive N]
                                    [--drop-after-send N] [--search-hresult HEX] [--offline-search-hresult HEX]
                                    [--scheduled-task-blocked on|off] [--worker-lost on|off]
+                                   [--s4u-blocked on|off] [--worker-bootstrap-error TEXT]
                                    [--search-seconds S] [--state-dir DIR]
     python -m tests.lab stop [--state-dir DIR]
 
@@ -283,9 +284,11 @@ def fault(args):
             payload[key] = value
     wua = {key: getattr(args, key) for key in ("search_hresult", "offline_search_hresult", "search_seconds")
            if getattr(args, key) is not None}
-    for key in ("scheduled_task_blocked", "worker_lost"):
+    for key in ("scheduled_task_blocked", "s4u_blocked", "worker_lost"):
         if getattr(args, key) is not None:
             wua[key] = getattr(args, key) == "on"
+    if args.worker_bootstrap_error is not None:
+        wua["worker_bootstrap_error"] = args.worker_bootstrap_error or None  # '' clears
     for key in ("search_hresult", "offline_search_hresult"):
         if key in wua:
             wua[key] = int(wua[key], 0) or None  # 0 clears the fault
@@ -351,6 +354,10 @@ def main(argv=None):
     p_fault.add_argument("--scheduled-task-blocked", choices=("on", "off"),
                          help="WUA: start fails with E_ACCESSDENIED (worker cannot leave the network logon)")
     p_fault.add_argument("--worker-lost", choices=("on", "off"), help="WUA: running scans are lost")
+    p_fault.add_argument("--s4u-blocked", choices=("on", "off"),
+                         help="WUA: the S4U task never runs; the worker runs as SYSTEM and start warns")
+    p_fault.add_argument("--worker-bootstrap-error", metavar="TEXT",
+                         help="WUA: running scans' workers die with this bootstrap error ('' clears)")
     p_fault.add_argument("--search-seconds", type=float, help="WUA: emulated search duration (slow search)")
 
     argv = list(sys.argv[1:] if argv is None else argv)

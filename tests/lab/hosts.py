@@ -179,6 +179,11 @@ class WuaFaults:
       offline scans;
     * ``scheduled_task_blocked``: the worker cannot be started outside the WinRM network logon,
       so ``start`` fails with E_ACCESSDENIED (0x80070005), as WUA does when called from it;
+    * ``s4u_blocked``: the S4U task registers but never runs (the user lacks "Log on as a batch
+      job": LastTaskResult stays 0x00041303), so the worker runs as SYSTEM and ``start`` warns;
+    * ``worker_bootstrap_error``: text the worker's bootstrap writes before it dies (worker.ps1 does
+      not parse, Constrained Language Mode...): running scans poll as ``lost`` with it as
+      ``worker_error`` and ``last_task_result`` 1;
     * ``worker_lost``: running scans' worker process dies; polls answer ``state: lost``;
     * ``search_warnings``: ``[{"context": int, "hresult": int}]`` added to successful scans
       (result_code 3, SucceededWithErrors, when any).
@@ -190,12 +195,15 @@ class WuaFaults:
     search_hresult: int = None
     offline_search_hresult: int = None
     scheduled_task_blocked: bool = False
+    s4u_blocked: bool = False
     worker_lost: bool = False
+    worker_bootstrap_error: str = None
     search_warnings: list = field(default_factory=list)
 
     def as_dict(self):
         return {"search_hresult": self.search_hresult, "offline_search_hresult": self.offline_search_hresult,
-                "scheduled_task_blocked": self.scheduled_task_blocked, "worker_lost": self.worker_lost,
+                "scheduled_task_blocked": self.scheduled_task_blocked, "s4u_blocked": self.s4u_blocked,
+                "worker_lost": self.worker_lost, "worker_bootstrap_error": self.worker_bootstrap_error,
                 "search_warnings": list(self.search_warnings)}
 
     def update(self, **settings):

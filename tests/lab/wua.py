@@ -73,6 +73,8 @@ FQCN = "patchwave.windows.scan"
 # HRESULTs the emulation produces (unsigned 32-bit, as the contract's integers carry them).
 E_ACCESSDENIED = 0x80070005
 ERROR_FILE_NOT_FOUND = 0x80070002
+SCHED_S_TASK_HAS_NOT_RUN = 0x00041303
+LOCAL_SYSTEM = "S-1-5-18"
 WU_E_PT_WINHTTP_NAME_NOT_RESOLVED = 0x8024402C
 
 _REBOOT_BEHAVIOR = {name: code for code, name in REBOOT_BEHAVIORS.items()}
@@ -679,7 +681,7 @@ def parse_module_args(args):
 
 class _Scan:
     __slots__ = ("scan_id", "server_selection", "mode", "offline_file", "staged", "include_hidden", "criteria",
-                 "worker", "started_at", "duration", "boot_time", "result", "lost")
+                 "worker", "started_at", "duration", "boot_time", "result", "lost", "worker_error", "last_task_result")
 
     def __init__(self, scan_id, params, worker, started_at, duration, boot_time):
         self.scan_id = scan_id
@@ -695,6 +697,8 @@ class _Scan:
         self.boot_time = boot_time
         self.result = None
         self.lost = None
+        self.worker_error = None
+        self.last_task_result = None
 
     @property
     def ends_at(self):
@@ -777,12 +781,23 @@ class WuaBackend(DefaultBackend):
         unc = params["server_selection"] == "offline" and path.startswith("\\\\")
         if params["server_selection"] == "offline" and not unc and not state.fs.exists(path):
             return dict(base, failed=True, msg="The offline scan file '%s' does not exist on the host." % path)
+        if not params["search_criteria"].strip():
+            return dict(base, failed=True, msg=(
+                "search_criteria is empty: give a Windows Update search criteria, for example "
+                "'IsInstalled=0 or IsInstalled=1' (the default) or 'IsInstalled=0 and IsHidden=0'."))
         if context.check_mode:
             return base  # nothing started: a later poll finds nothing
         if worker == "scheduled_task" and state.faults.scheduled_task_blocked:
+            denied = com_error_text(E_ACCESSDENIED)
             return dict(base, failed=True, hresult=E_ACCESSDENIED, msg=(
-                "Failed to start the scan worker (scheduled_task): Could not start the scan task as %s: %s"
-                % (_user_sid(self.host), com_error_text(E_ACCESSDENIED))))
+                "Failed to start the scan worker (scheduled_task): Could not start the scan task as %s (S4U): %s; "
+                "as %s (SYSTEM): %s" % (_user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
+        if worker == "scheduled_task" and state.faults.s4u_blocked:
+            # Start-PatchwaveScanTask: the S4U task never leaves "has not run", so SYSTEM runs it.
+            base["warnings"] = [
+                "The scan task could not start as %s (S4U): The task is not running (state 3, last result 0x%08X); "
+                "enable the Microsoft-Windows-TaskScheduler/Operational log for details.; the scan runs as SYSTEM, "
+                "which reaches shares with the computer account only." % (_user_sid(self.host), SCHED_S_TASK_HAS_NOT_RUN)]
         try:
             self.catalog()
         except LabCatalogError as exc:
@@ -805,8 +820,9 @@ class WuaBackend(DefaultBackend):
         with self._lock:
             scan = self._scans.get(base["scan_id"])
         if scan is None:
-            return dict(base, state="lost", msg="scan %s has no folder on %s: never started here, or already "
-                                                "cleaned up" % (base["scan_id"], self.host.name))
+            return dict(base, state="lost", worker_error=None, last_task_result=None, msg=(
+                "scan %s is lost: the host has no folder for it (never started here, or already cleaned up)"
+                % base["scan_id"]))
         clock = getattr(context.runtime, "clock", None)
         now = context.now
         if wait_seconds and clock is not None:
@@ -817,18 +833,38 @@ class WuaBackend(DefaultBackend):
                 now = clock()
         with self._lock:
             if scan.result is None and scan.lost is None:
-                if self.wua.faults.worker_lost:
-                    scan.lost = "the worker process ended without a result"
+                if self.wua.faults.worker_bootstrap_error:
+                    scan.worker_error = self.wua.faults.worker_bootstrap_error
+                    scan.last_task_result = 1  # the bootstrap's exit 1
+                    scan.lost = scan.worker_error
+                elif self.wua.faults.worker_lost:
+                    scan.lost = "the worker ended without a result (killed, or the host restarted)"
                 elif self.host.boot_time != scan.boot_time and (self.host.boot_time or now) < scan.ends_at:
                     scan.lost = "the host restarted at %s, before the search ended" % iso(self.host.boot_time or now)
                 elif now >= scan.ends_at:
                     scan.result = self._finish(scan)
         if scan.lost:
-            why = "scan %s on %s is lost: %s" % (base["scan_id"], self.host.name, scan.lost)
-            return dict(base, state="lost", msg=why)
+            why = "scan %s is lost: %s" % (base["scan_id"], scan.lost)
+            if scan.last_task_result is not None:
+                why += " (task last result 0x%08X)" % scan.last_task_result
+            return dict(base, state="lost", msg=why, worker_error=scan.worker_error,
+                        last_task_result=scan.last_task_result)
         if scan.result is None:
-            return dict(base, state="running", progress={"phase": "searching", "updated": iso(scan.started_at)})
+            return dict(base, state="running", progress=self._progress(scan, now))
         return dict(base, state="done", scan=scan.result)
+
+    @staticmethod
+    def _progress(scan, now):
+        """progress.json as the worker writes it: starting, then searching (WUA reports nothing while it
+        searches), collecting near the end; ``updated`` is when the worker entered the phase."""
+        elapsed = max(0.0, now - scan.started_at)
+        phases = (("starting", 0.0), ("searching", min(1.0, 0.05 * scan.duration)),
+                  ("collecting", 0.9 * scan.duration))
+        phase, since = phases[0]
+        for name, at in phases:
+            if elapsed >= at:
+                phase, since = name, at
+        return {"phase": phase, "updated": iso(scan.started_at + since)}
 
     def cancel(self, base, context):
         """Acknowledge a result, or abort a running search; either way nothing of the scan is left."""

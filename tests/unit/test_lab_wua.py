@@ -629,9 +629,10 @@ def test_scheduled_task_blocked_is_access_denied(catalog):
     backend.set_faults(scheduled_task_blocked=True)
     start = run(backend, _operation="start")
     assert start["failed"] is True and start["hresult"] == 0x80070005 and start["worker"] == "scheduled_task"
+    denied = "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
     assert start["msg"] == ("Failed to start the scan worker (scheduled_task): Could not start the scan task as "
-                            "S-1-5-21-1000000001-2000000000-300000000-500: Access is denied. (Exception from HRESULT: "
-                            "0x80070005 (E_ACCESSDENIED))")
+                            "S-1-5-21-1000000001-2000000000-300000000-500 (S4U): %s; as S-1-5-18 (SYSTEM): %s"
+                            % (denied, denied))
     assert run(backend, _operation="poll", scan_id=start["scan_id"])["state"] == "lost"
     # With become the module's own logon may use WUA: the search runs in process, no task needed.
     start = run(backend, _operation="start", become={"user": "SYSTEM", "params": {}, "has_password": False})
@@ -648,7 +649,8 @@ def test_slow_search_and_lost_worker(catalog):
     assert run(backend, T0 + 599, _operation="poll", scan_id=scan_id)["state"] == "running"
     backend.set_faults(worker_lost=True)
     lost = run(backend, T0 + 700, _operation="poll", scan_id=scan_id)
-    assert lost["state"] == "lost" and "worker process ended" in lost["msg"]
+    assert lost["state"] == "lost" and "the worker ended without a result" in lost["msg"]
+    assert lost["worker_error"] is None and lost["last_task_result"] is None
     with pytest.raises(KeyError, match="unknown WUA fault"):
         backend.set_faults(latency=1)
 
@@ -737,7 +739,7 @@ def test_search_criteria(catalog, snapshot, criteria, expect):
 
 @pytest.mark.parametrize("criteria", [
     "IsInstalled=0 and (IsHidden=0 or IsHidden=1)", "IsInstalled != 0", "RevisionNumber=200", "Foo=1",
-    "IsInstalled=2", "IsInstalled=0 and", "", "(IsInstalled=0", "CategoryIDs = 'x'", "IsInstalled='0' or",
+    "IsInstalled=2", "IsInstalled=0 and", "(IsInstalled=0", "CategoryIDs = 'x'", "IsInstalled='0' or",
 ])
 def test_invalid_criteria_fail_the_search(catalog, criteria):
     model, backend = make_backend(catalog)
@@ -824,3 +826,53 @@ def test_fleet_of_200_in_process_and_catalog_memory(tmp_path):
               len(snapshot), load_seconds, memory / 2 ** 20, build_seconds, answer_seconds, total))
     assert manifest["total_updates"] >= 5900
     assert memory < 64 * 2 ** 20 and answer_seconds < 30
+
+
+def test_s4u_that_never_runs_falls_back_to_system_with_a_warning(catalog):
+    """scan.ps1 §3.2: an S4U task that registers but stays 'has not run' runs as SYSTEM, and start says so."""
+    model, backend = make_backend(catalog)
+    backend.set_faults(s4u_blocked=True)
+    start = run(backend, T0, _operation="start")
+    assert not start.get("failed") and start["worker"] == "scheduled_task"
+    (warning,) = start["warnings"]
+    assert "S-1-5-21-1000000001-2000000000-300000000-500 (S4U)" in warning and "0x00041303" in warning
+    assert "runs as SYSTEM" in warning
+    done = run(backend, T0 + 10, _operation="poll", scan_id=start["scan_id"])
+    assert done["state"] == "done" and done["scan"]["result_code"] == 2
+    backend.set_faults(s4u_blocked=False)
+    assert "warnings" not in run(backend, T0, _operation="start")
+
+
+def test_worker_that_dies_early_is_lost_with_its_bootstrap_error(catalog):
+    """scan.ps1 §3.4: the bootstrap's error and the task's LastTaskResult come back with state lost."""
+    model, backend = make_backend(catalog, search_seconds=30)
+    scan_id = run(backend, T0, _operation="start")["scan_id"]
+    text = "The scan worker stopped before writing its result: Cannot invoke method. Method invocation is " \
+           "supported only on core types in this language mode."
+    backend.set_faults(worker_bootstrap_error=text)
+    lost = run(backend, T0 + 1, _operation="poll", scan_id=scan_id)
+    assert (lost["state"], lost["worker_error"], lost["last_task_result"]) == ("lost", text, 1)
+    assert lost["msg"] == "scan %s is lost: %s (task last result 0x00000001)" % (scan_id, text)
+    assert run(backend, T0 + 2, _operation="cancel", scan_id=scan_id)["cleaned"] is True
+
+
+def test_empty_search_criteria_is_refused_at_start(catalog):
+    """scan.ps1 §3.9: '' is a clear message, not a parameter-binding error in the worker."""
+    model, backend = make_backend(catalog)
+    for criteria in ("", "   "):
+        start = run(backend, _operation="start", search_criteria=criteria)
+        assert start["failed"] is True and start["msg"].startswith("search_criteria is empty")
+    assert not backend.status()["scans"]
+
+
+def test_progress_moves_through_the_worker_phases(catalog):
+    """progress.json is rewritten as the worker goes (the File.Replace fix, §3.1): starting, searching, collecting."""
+    model, backend = make_backend(catalog, search_seconds=100)
+    scan_id = run(backend, T0, _operation="start")["scan_id"]
+    phases = []
+    for at in (0.5, 2, 50, 95):
+        polled = run(backend, T0 + at, _operation="poll", scan_id=scan_id)
+        assert polled["state"] == "running"
+        phases.append((polled["progress"]["phase"], polled["progress"]["updated"]))
+    assert [p for p, _u in phases] == ["starting", "searching", "searching", "collecting"]
+    assert phases[0][1] == "2027-01-15T08:00:00Z" and phases[3][1] == "2027-01-15T08:01:30Z"

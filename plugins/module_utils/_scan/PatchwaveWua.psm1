@@ -27,15 +27,13 @@ $ErrorActionPreference = 'Stop'
 $script:ScanFolderPrefix = 'patchwave-scan-'
 $script:TaskNamePrefix = 'patchwave-scan-'
 
-# ERROR_LOGON_TYPE_NOT_GRANTED: the connecting user lacks "Log on as a batch job"
-# (ansible.windows#253); the only S4U failure that falls back to SYSTEM.
-$script:LogonTypeNotGranted = [Convert]::ToUInt32('80070569', 16)
-
 # Functions copied into worker.ps1; tests/unit/test_powershell.py checks that this list holds
 # every Patchwave function Invoke-PatchwaveScanWorker reaches.
 $script:WorkerFunctions = @(
     'ConvertTo-PatchwaveUInt32'
     'Get-PatchwaveErrorHResult'
+    'Format-PatchwaveError'
+    'Remove-PatchwaveComObject'
     'Get-PatchwaveTimestamp'
     'Write-PatchwaveJsonFile'
     'Write-PatchwaveProgress'
@@ -81,11 +79,14 @@ Function ConvertTo-PatchwaveUInt32 {
 Function Get-PatchwaveErrorHResult {
     <#
     .SYNOPSIS
-    Returns the HRESULT behind an error (unsigned), or $null when it has none.
+    Returns the HRESULT of a COM error (unsigned), or $null when the error is not a COM error.
 
     .DESCRIPTION
     PowerShell wraps a failing COM call in a MethodInvocationException; the COMException inside it
-    carries the WUA HRESULT (for example WU_E_INVALID_CRITERIA 0x80240032).
+    carries the WUA HRESULT (for example WU_E_INVALID_CRITERIA 0x80240032). Every .NET exception has
+    an HResult too (0x80131501 for a PowerShell throw, 0x80070002 for a missing file), but only a
+    COMException's is a code WUA or the Task Scheduler returned, so no other is reported as one;
+    Format-PatchwaveError names those errors by their type instead.
 
     .PARAMETER ErrorObject
     An ErrorRecord or an Exception.
@@ -109,16 +110,80 @@ Function Get-PatchwaveErrorHResult {
             $hresult = $exception.ErrorCode
             break
         }
-        if ($null -eq $exception.InnerException) {
-            $hresult = $exception.HResult
-            break
-        }
         $exception = $exception.InnerException
     }
     if ($null -eq $hresult) {
         return $null
     }
     ConvertTo-PatchwaveUInt32 -Value $hresult
+}
+
+Function Format-PatchwaveError {
+    <#
+    .SYNOPSIS
+    Returns the text of an error: its message, and for anything but a COM error the type of the
+    exception behind it, "Could not copy ... (System.IO.IOException)".
+
+    .DESCRIPTION
+    A COM error is told by its HRESULT (Get-PatchwaveErrorHResult); any other error has no code
+    worth decoding, so its exception type (the innermost, the one that was thrown first) says what
+    failed.
+
+    .PARAMETER ErrorObject
+    An ErrorRecord or an Exception.
+    #>
+    [CmdletBinding()]
+    [OutputType([String])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [AllowNull()]
+        [Object]
+        $ErrorObject
+    )
+
+    $exception = $ErrorObject
+    if ($exception -is [System.Management.Automation.ErrorRecord]) {
+        $exception = $exception.Exception
+    }
+    if ($null -eq $exception) {
+        return 'Unknown error.'
+    }
+    $innermost = $exception
+    while ($null -ne $innermost.InnerException) {
+        if ($innermost -is [System.Runtime.InteropServices.COMException]) {
+            break
+        }
+        $innermost = $innermost.InnerException
+    }
+    if ($innermost -is [System.Runtime.InteropServices.COMException]) {
+        return [String]$innermost.Message  # WUA's or the Task Scheduler's own text, without PowerShell's wrapping
+    }
+    '{0} ({1})' -f ($exception.Message, $innermost.GetType().FullName)
+}
+
+Function Remove-PatchwaveComObject {
+    <#
+    .SYNOPSIS
+    Releases COM objects (Marshal.ReleaseComObject) so WUA and the Task Scheduler let go of them
+    now, not when the garbage collector runs; $null and non-COM values are skipped.
+
+    .PARAMETER InputObject
+    The objects to release.
+    #>
+    [CmdletBinding()]
+    param (
+        [Parameter(Mandatory = $true)]
+        [AllowNull()]
+        [AllowEmptyCollection()]
+        [Object[]]
+        $InputObject
+    )
+
+    foreach ($item in $InputObject) {
+        if ($null -ne $item -and [Runtime.InteropServices.Marshal]::IsComObject($item)) {
+            $null = [Runtime.InteropServices.Marshal]::ReleaseComObject($item)
+        }
+    }
 }
 
 Function Get-PatchwaveTimestamp {
@@ -307,6 +372,9 @@ Function Get-PatchwaveRebootSource {
         }
         catch {
             Write-Verbose -Message "ISystemInformation is not available: $($_.Exception.Message)"
+        }
+        finally {
+            Remove-PatchwaveComObject -InputObject @($systemInfo)
         }
     }
 
@@ -648,7 +716,11 @@ Function Invoke-PatchwaveScan {
         offline = 3
     }
 
+    $session = $null
+    $searcher = $null
+    $searchResult = $null
     $serviceManager = $null
+    $service = $null
     $serviceId = $null
     try {
         $session = New-Object -ComObject Microsoft.Update.Session
@@ -703,7 +775,7 @@ Function Invoke-PatchwaveScan {
         $scan.updates.Clear()
         $scan.result_code = 4  # orcFailed
         $scan.hresult = Get-PatchwaveErrorHResult -ErrorObject $_
-        $scan.error = $_.Exception.Message
+        $scan.error = Format-PatchwaveError -ErrorObject $_
     }
     finally {
         if ($serviceId) {
@@ -714,6 +786,7 @@ Function Invoke-PatchwaveScan {
                 Write-Verbose -Message "Could not remove the offline scan service: $($_.Exception.Message)"
             }
         }
+        Remove-PatchwaveComObject -InputObject @($searchResult, $searcher, $service, $serviceManager, $session)
     }
 
     $sources = Get-PatchwaveRebootSource -IncludeWua
@@ -787,7 +860,7 @@ Function Invoke-PatchwaveScanWorker {
         $scan = New-PatchwaveScanResult -ScanId $scanId -ServerSelection $serverSelection -Worker $worker
         $scan.result_code = 4
         $scan.hresult = Get-PatchwaveErrorHResult -ErrorObject $_
-        $scan.error = "The scan worker failed: $($_.Exception.Message)"
+        $scan.error = "The scan worker failed: $(Format-PatchwaveError -ErrorObject $_)"
     }
     Write-PatchwaveJsonFile -Path $resultPath -InputObject $scan
 }
@@ -828,6 +901,12 @@ Function Get-PatchwaveWorkerCommand {
     in the ACL'd scan folder, which only SYSTEM, Administrators and the connecting user may write:
     the SYSTEM worker never runs a script a less privileged user could change.
 
+    Whatever stops the worker before it has written its result (worker.ps1 does not parse, the
+    language mode forbids it under WDAC or Constrained Language Mode, result.json cannot be written)
+    is written to worker_error.txt in the scan folder, with the language mode, and the process
+    exits 1, which the task records as its LastTaskResult; poll returns both when the scan is
+    lost. The error is written with Set-Content, which Constrained Language Mode still allows.
+
     .PARAMETER ScanDirectory
     The scan folder.
     #>
@@ -843,9 +922,20 @@ Function Get-PatchwaveWorkerCommand {
     $bootstrap = @(
         '$ErrorActionPreference = ''Stop'''
         ('$dir = ''{0}''' -f $quoted)
-        '$text = [IO.File]::ReadAllText([IO.Path]::Combine($dir, ''worker.ps1''))'
-        '. ([ScriptBlock]::Create($text))'
-        'Invoke-PatchwaveScanWorker -ScanDirectory $dir'
+        'try {'
+        '    $text = [IO.File]::ReadAllText([IO.Path]::Combine($dir, ''worker.ps1''))'
+        '    . ([ScriptBlock]::Create($text))'
+        '    Invoke-PatchwaveScanWorker -ScanDirectory $dir'
+        '}'
+        'catch {'
+        '    $lines = @('
+        '        "The scan worker stopped before writing its result: $($_.Exception.Message)"'
+        '        "Error id: $($_.FullyQualifiedErrorId); language mode: $($ExecutionContext.SessionState.LanguageMode)"'
+        '        "$($_.ScriptStackTrace)"'
+        '    )'
+        '    Set-Content -LiteralPath (Join-Path -Path $dir -ChildPath ''worker_error.txt'') -Value $lines -Encoding UTF8'
+        '    exit 1'
+        '}'
     ) -join "`n"
     $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($bootstrap))
     "-NoProfile -NonInteractive -EncodedCommand $encoded"
@@ -864,6 +954,7 @@ Function Test-PatchwaveWuaAccess {
     [OutputType([Bool])]
     param ()
 
+    $systemInfo = $null
     try {
         $systemInfo = New-Object -ComObject Microsoft.Update.SystemInfo
         $null = $systemInfo.RebootRequired
@@ -871,6 +962,9 @@ Function Test-PatchwaveWuaAccess {
     }
     catch {
         $false
+    }
+    finally {
+        Remove-PatchwaveComObject -InputObject @($systemInfo)
     }
 }
 
@@ -1032,10 +1126,13 @@ Function Get-PatchwaveTaskError {
 Function Get-PatchwaveScanTask {
     <#
     .SYNOPSIS
-    Returns the registered scheduled task of a scan (IRegisteredTask), or $null.
+    Returns the registered scheduled task of a scan, or $null.
 
     .PARAMETER TaskName
     The task's name.
+
+    .OUTPUTS
+    IRegisteredTask, or $null when no task has that name.
     #>
     [CmdletBinding()]
     [OutputType([Object])]
@@ -1046,29 +1143,39 @@ Function Get-PatchwaveScanTask {
     )
 
     $scheduler = New-Object -ComObject Schedule.Service
-    $scheduler.Connect()
+    $folder = $null
     try {
-        $scheduler.GetFolder('\').GetTask($TaskName)
+        $scheduler.Connect()
+        $folder = $scheduler.GetFolder('\')
+        $folder.GetTask($TaskName)
     }
     catch {
         $null
+    }
+    finally {
+        Remove-PatchwaveComObject -InputObject @($folder, $scheduler)
     }
 }
 
 Function Start-PatchwaveScanTask {
     <#
     .SYNOPSIS
-    Registers and runs the scan's scheduled task; returns the SID the worker runs as.
+    Registers and runs the scan's scheduled task; returns who the worker runs as and, when it had
+    to fall back to SYSTEM, why.
 
     .DESCRIPTION
     The task runs the worker outside the WinRM logon, with a token WUA accepts, and is not tied to
-    the connection. It runs as the connecting user with an S4U logon (no password needed, highest
-    run level); when that user may not log on as a batch job (0x80070569,
-    ERROR_LOGON_TYPE_NOT_GRANTED) it runs as SYSTEM instead. Any other failure is thrown with the
-    Task Scheduler's own message when its log has one.
+    the connection. It runs first as the connecting user with an S4U logon (no password needed,
+    highest run level). Whatever keeps that task from starting (registration refused, the launch
+    failing, a missing "Log on as a batch job" right that shows only at launch with LastTaskResult
+    left at 0x00041303 "has not run") makes it run as SYSTEM instead, as ansible.windows'
+    win_updates does; the caller warns. A SYSTEM task that does not start either is thrown, with
+    both reasons and the Task Scheduler's own message when its log has one.
 
-    The task has no trigger, is hidden, and stops after 12 hours at most; it stays registered
-    until the scan's cancel step removes it (Remove-PatchwaveScanTask).
+    A task has started once its running instance has an EnginePID, or the worker's result file
+    exists (it was quick); it has failed once it is neither queued nor running. The task has no
+    trigger, is hidden, and stops after 12 hours at most; it stays registered until the scan's
+    cancel step removes it (Remove-PatchwaveScanTask).
 
     .PARAMETER TaskName
     The task's name (patchwave-scan-<scan id>).
@@ -1085,9 +1192,12 @@ Function Start-PatchwaveScanTask {
     .PARAMETER ResultPath
     The worker's result file: a worker that has already finished by the time the task is checked
     has started.
+
+    .PARAMETER StartSeconds
+    How long each identity's task may take to start.
     #>
     [CmdletBinding()]
-    [OutputType([String])]
+    [OutputType([System.Collections.Specialized.OrderedDictionary])]
     param (
         [Parameter(Mandatory = $true)]
         [String]
@@ -1107,102 +1217,128 @@ Function Start-PatchwaveScanTask {
 
         [Parameter(Mandatory = $true)]
         [String]
-        $ResultPath
+        $ResultPath,
+
+        [Parameter()]
+        [Int32]
+        $StartSeconds = 60
     )
 
     $taskStateQueued = 2
     $taskStateRunning = 4
     $schedTaskQueued = 0x00041325       # SCHED_S_TASK_QUEUED
-    $schedTaskHasNotRun = 0x00041303    # SCHED_S_TASK_HAS_NOT_RUN
     $schedTaskRunning = 0x00041301      # SCHED_S_TASK_RUNNING
 
     $scheduler = New-Object -ComObject Schedule.Service
-    $scheduler.Connect()
-    $folder = $scheduler.GetFolder('\')
+    $folder = $null
+    $definition = $null
+    $failures = New-PatchwaveList
+    try {
+        $scheduler.Connect()
+        $folder = $scheduler.GetFolder('\')
 
-    $definition = $scheduler.NewTask(0)
-    $definition.RegistrationInfo.Description = 'patchwave.windows scan worker; removed by the scan''s cancel step.'
-    $definition.Settings.AllowDemandStart = $true
-    $definition.Settings.AllowHardTerminate = $true
-    $definition.Settings.DisallowStartIfOnBatteries = $false
-    $definition.Settings.StopIfGoingOnBatteries = $false
-    $definition.Settings.Enabled = $true
-    $definition.Settings.Hidden = $true
-    $definition.Settings.MultipleInstances = 2  # TASK_INSTANCES_IGNORE_NEW
-    $definition.Settings.ExecutionTimeLimit = 'PT12H'
-    $action = $definition.Actions.Create(0)  # TASK_ACTION_EXEC
-    $action.Path = $Path
-    $action.Arguments = $Arguments
-    $action.WorkingDirectory = $WorkingDirectory
+        $definition = $scheduler.NewTask(0)
+        $definition.RegistrationInfo.Description = 'patchwave.windows scan worker; removed by the scan''s cancel step.'
+        $definition.Settings.AllowDemandStart = $true
+        $definition.Settings.AllowHardTerminate = $true
+        $definition.Settings.DisallowStartIfOnBatteries = $false
+        $definition.Settings.StopIfGoingOnBatteries = $false
+        $definition.Settings.Enabled = $true
+        $definition.Settings.Hidden = $true
+        $definition.Settings.MultipleInstances = 2  # TASK_INSTANCES_IGNORE_NEW
+        $definition.Settings.ExecutionTimeLimit = 'PT12H'
+        $action = $definition.Actions.Create(0)  # TASK_ACTION_EXEC
+        $action.Path = $Path
+        $action.Arguments = $Arguments
+        $action.WorkingDirectory = $WorkingDirectory
 
-    $identities = @(
-        @{ Sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value; LogonType = 2 }  # TASK_LOGON_S4U
-        @{ Sid = 'S-1-5-18'; LogonType = 5 }  # TASK_LOGON_SERVICE_ACCOUNT (LocalSystem)
-    )
-    foreach ($identity in $identities) {
-        $definition.Principal.UserId = $identity.Sid
-        $definition.Principal.LogonType = $identity.LogonType
-        $definition.Principal.RunLevel = 1  # TASK_RUNLEVEL_HIGHEST
+        $identities = @(
+            @{ Sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value; LogonType = 2; Name = 'S4U' }  # TASK_LOGON_S4U
+            @{ Sid = 'S-1-5-18'; LogonType = 5; Name = 'SYSTEM' }  # TASK_LOGON_SERVICE_ACCOUNT (LocalSystem)
+        )
+        foreach ($identity in $identities) {
+            $definition.Principal.UserId = $identity.Sid
+            $definition.Principal.LogonType = $identity.LogonType
+            $definition.Principal.RunLevel = 1  # TASK_RUNLEVEL_HIGHEST
 
-        $registered = [DateTime]::Now.AddSeconds(-1)
-        $failure = $null
-        $failureCode = $null
-        try {
-            $task = $folder.RegisterTaskDefinition($TaskName, $definition, 6, $null, $null, $identity.LogonType)
-            $running = $task.RunEx($null, 2, 0, '')  # TASK_RUN_IGNORE_CONSTRAINTS
-            $deadline = [DateTime]::UtcNow.AddSeconds(120)
-            while ($true) {
-                if ([IO.File]::Exists($ResultPath)) {
-                    return $identity.Sid
-                }
-                try {
-                    $running.Refresh()
-                    if ($running.EnginePID) {
-                        return $identity.Sid
+            $registered = [DateTime]::Now.AddSeconds(-1)
+            $failure = $null
+            $failureHResult = $null
+            $task = $null
+            $running = $null
+            try {
+                # 6: TASK_CREATE_OR_UPDATE
+                $task = $folder.RegisterTaskDefinition($TaskName, $definition, 6, $null, $null, $identity.LogonType)
+                $running = $task.RunEx($null, 2, 0, '')  # TASK_RUN_IGNORE_CONSTRAINTS
+                $deadline = [DateTime]::UtcNow.AddSeconds($StartSeconds)
+                while ($true) {
+                    if ([IO.File]::Exists($ResultPath)) {
+                        break
                     }
-                }
-                catch {
-                    Write-Verbose -Message "The task instance is gone: $($_.Exception.Message)"
-                }
-                $lastResult = $task.LastTaskResult
-                $state = $task.State
-                $waiting = ($state -in @($taskStateQueued, $taskStateRunning)) -or
-                ($lastResult -in @($schedTaskQueued, $schedTaskHasNotRun, $schedTaskRunning))
-                if (-not $waiting) {
-                    if ($lastResult -eq 0) {
-                        # It ran and ended already; poll reads its result.
-                        return $identity.Sid
+                    $enginePid = 0
+                    try {
+                        $running.Refresh()
+                        $enginePid = $running.EnginePID
                     }
-                    $failureCode = ConvertTo-PatchwaveUInt32 -Value $lastResult
-                    $failure = Get-PatchwaveTaskError -TaskName $TaskName -Since $registered
-                    if (-not $failure) {
-                        $failure = 'The task ended with 0x{0:X8}; enable the Microsoft-Windows-TaskScheduler/Operational log for details.' -f $failureCode
+                    catch {
+                        Write-Verbose -Message "The task instance is gone: $($_.Exception.Message)"
                     }
-                    break
+                    if ($enginePid) {
+                        break
+                    }
+                    $lastResult = $task.LastTaskResult
+                    $state = $task.State
+                    $waiting = ($state -in @($taskStateQueued, $taskStateRunning)) -or
+                    ($lastResult -in @($schedTaskQueued, $schedTaskRunning))
+                    if (-not $waiting) {
+                        if ($lastResult -eq 0) {
+                            break  # it ran and ended already; poll reads what it left
+                        }
+                        $failure = Get-PatchwaveTaskError -TaskName $TaskName -Since $registered
+                        if (-not $failure) {
+                            $failure = ('The task is not running (state {0}, last result 0x{1:X8}); enable the ' +
+                                'Microsoft-Windows-TaskScheduler/Operational log for details.') -f (
+                                $state, (ConvertTo-PatchwaveUInt32 -Value $lastResult))
+                        }
+                        break
+                    }
+                    if ([DateTime]::UtcNow -ge $deadline) {
+                        $failure = 'The task did not start within {0} seconds (state {1}, last result 0x{2:X8}).' -f (
+                            $StartSeconds, $state, (ConvertTo-PatchwaveUInt32 -Value $lastResult))
+                        break
+                    }
+                    Start-Sleep -Milliseconds 500
                 }
-                if ([DateTime]::UtcNow -ge $deadline) {
-                    $failure = 'The task did not start within 120 seconds (state {0}, last result 0x{1:X8}).' -f (
-                        $state, (ConvertTo-PatchwaveUInt32 -Value $lastResult))
-                    break
-                }
-                Start-Sleep -Milliseconds 500
             }
-        }
-        catch {
-            $failureCode = Get-PatchwaveErrorHResult -ErrorObject $_
-            $failure = $_.Exception.Message
-        }
+            catch {
+                $failure = Format-PatchwaveError -ErrorObject $_
+                $failureHResult = Get-PatchwaveErrorHResult -ErrorObject $_
+            }
+            finally {
+                Remove-PatchwaveComObject -InputObject @($running, $task)
+            }
 
-        try {
-            $folder.DeleteTask($TaskName, 0)
+            if (-not $failure) {
+                $fallback = $null
+                if ($failures.Count -gt 0) {
+                    $fallback = $failures[0]
+                }
+                return [Ordered]@{ sid = $identity.Sid; logon = $identity.Name; fallback_reason = $fallback }
+            }
+            # Not started: make sure a late start cannot run a second worker, then try the next identity.
+            $null = Remove-PatchwaveScanTask -TaskName $TaskName
+            $failures.Add(('as {0} ({1}): {2}' -f ($identity.Sid, $identity.Name, $failure)))
         }
-        catch {
-            Write-Verbose -Message "Could not delete the task: $($_.Exception.Message)"
+        $message = "Could not start the scan task $($failures -join '; ')"
+        if ($null -ne $failureHResult) {
+            # Keep the Task Scheduler's HRESULT for the caller (COMException takes it signed).
+            $signed = [BitConverter]::ToInt32([BitConverter]::GetBytes([UInt32]$failureHResult), 0)
+            throw (New-Object -TypeName System.Runtime.InteropServices.COMException -ArgumentList @($message, $signed))
         }
-        if (($identity.LogonType -eq 2) -and ($failureCode -eq $script:LogonTypeNotGranted)) {
-            continue
-        }
-        throw "Could not start the scan task as $($identity.Sid): $failure"
+        throw $message
+    }
+    finally {
+        Remove-PatchwaveComObject -InputObject @($definition, $folder, $scheduler)
     }
 }
 
@@ -1226,17 +1362,23 @@ Function Remove-PatchwaveScanTask {
     if ($null -eq $task) {
         return $true
     }
+    $scheduler = $null
+    $folder = $null
     try {
         if ($task.State -eq 4) {
-            $task.Stop(0)
+            $task.Stop(0)  # TASK_STATE_RUNNING; flags are reserved (0)
         }
         $scheduler = New-Object -ComObject Schedule.Service
         $scheduler.Connect()
-        $scheduler.GetFolder('\').DeleteTask($TaskName, 0)
+        $folder = $scheduler.GetFolder('\')
+        $folder.DeleteTask($TaskName, 0)
         $true
     }
     catch {
         $false
+    }
+    finally {
+        Remove-PatchwaveComObject -InputObject @($task, $folder, $scheduler)
     }
 }
 
@@ -1278,6 +1420,56 @@ Function Get-PatchwaveWorkerProcess {
     $null
 }
 
+Function Get-PatchwaveWorkerFailure {
+    <#
+    .SYNOPSIS
+    Returns what is known of a worker that ended without a result: {error, last_task_result}.
+
+    .DESCRIPTION
+    error is the text the worker's bootstrap wrote to worker_error.txt (null when it wrote none:
+    killed, or the host restarted); last_task_result is the task's LastTaskResult (unsigned; the
+    worker's exit code, or a Task Scheduler code), null when the task is gone.
+
+    .PARAMETER ScanDirectory
+    The scan folder.
+
+    .PARAMETER TaskName
+    The scan's task name.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Collections.Specialized.OrderedDictionary])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $ScanDirectory,
+
+        [Parameter(Mandatory = $true)]
+        [String]
+        $TaskName
+    )
+
+    $failure = [Ordered]@{ error = $null; last_task_result = $null }
+    $errorPath = Join-Path -Path $ScanDirectory -ChildPath 'worker_error.txt'
+    try {
+        if ([IO.File]::Exists($errorPath)) {
+            $failure.error = ([IO.File]::ReadAllText($errorPath)).Trim()
+        }
+    }
+    catch {
+        $failure.error = "worker_error.txt could not be read: $($_.Exception.Message)"
+    }
+    $task = Get-PatchwaveScanTask -TaskName $TaskName
+    if ($null -ne $task) {
+        try {
+            $failure.last_task_result = ConvertTo-PatchwaveUInt32 -Value $task.LastTaskResult
+        }
+        finally {
+            Remove-PatchwaveComObject -InputObject @($task)
+        }
+    }
+    $failure
+}
+
 Function Get-PatchwaveScanState {
     <#
     .SYNOPSIS
@@ -1310,8 +1502,12 @@ Function Get-PatchwaveScanState {
         return 'lost'
     }
     $task = Get-PatchwaveScanTask -TaskName $TaskName
-    if ($task -and ($task.State -in @(2, 4))) {
-        return 'running'
+    if ($null -ne $task) {
+        $taskState = $task.State
+        Remove-PatchwaveComObject -InputObject @($task)
+        if ($taskState -in @(2, 4)) {
+            return 'running'  # TASK_STATE_QUEUED, TASK_STATE_RUNNING
+        }
     }
     if (Get-PatchwaveWorkerProcess -ScanDirectory $ScanDirectory) {
         return 'running'
@@ -1326,6 +1522,8 @@ Function Get-PatchwaveScanState {
 Export-ModuleMember -Function @(
     'ConvertTo-PatchwaveUInt32'
     'Get-PatchwaveErrorHResult'
+    'Format-PatchwaveError'
+    'Remove-PatchwaveComObject'
     'Get-PatchwaveTimestamp'
     'New-PatchwaveList'
     'Write-PatchwaveJsonFile'
@@ -1351,5 +1549,6 @@ Export-ModuleMember -Function @(
     'Start-PatchwaveScanTask'
     'Remove-PatchwaveScanTask'
     'Get-PatchwaveWorkerProcess'
+    'Get-PatchwaveWorkerFailure'
     'Get-PatchwaveScanState'
 )

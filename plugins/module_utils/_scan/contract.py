@@ -97,6 +97,8 @@ START_SCHEMA = {
         "operation": {"type": "string", "enum": ["start"]},
         "scan_id": _STRING,
         "worker": {"type": "string", "enum": ["scheduled_task", "in_process"]},
+        # a start that failed on a COM call (the Task Scheduler's HRESULT, unsigned)
+        "hresult": {"type": ["integer", "null"]},
     },
 }
 
@@ -110,6 +112,11 @@ POLL_SCHEMA = {
         "state": {"type": "string", "enum": ["running", "done", "lost"]},
         "progress": {"type": "object"},
         "scan": SCAN_SCHEMA,
+        # state lost: why, what the worker's bootstrap wrote before it died (worker_error.txt), and
+        # the task's LastTaskResult (unsigned; null once the task is gone).
+        "msg": _STRING,
+        "worker_error": _NULLABLE_STRING,
+        "last_task_result": {"type": ["integer", "null"]},
     },
 }
 
