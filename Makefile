@@ -19,7 +19,7 @@ export PYTHONPATH := $(COLLECTIONS)
 export PATCHWAVE_SHARED := $(SHARED)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: all venv debs postgres collection test unit sanity lint molecule demo bench clean
+.PHONY: all venv debs postgres collection test unit integration sanity lint molecule demo bench clean
 
 all: test
 
@@ -54,10 +54,18 @@ collection:
 	@mkdir -p $(dir $(LINK))
 	@[ -L $(LINK) ] || ln -s $(CURDIR) $(LINK)
 
-test: venv debs postgres collection unit sanity lint molecule
+# Every part runs, each timed; the summary at the end says which failed.
+test: venv debs postgres collection
+	$(PY) tests/run_parts.py unit integration sanity lint molecule
 
-unit: venv debs postgres collection
-	$(PY) -m pytest -q -ra tests/unit tests/integration
+# The fast inner loop: pure tests and the SQLite side of the store tests (tests/conftest.py marks
+# the rest `integration`).
+unit: venv debs collection
+	$(PY) -m pytest -q -ra -m "not integration" tests/unit
+
+# The lab over WinRM, ansible-playbook runs, PostgreSQL, Chromium.
+integration: venv debs postgres collection
+	$(PY) -m pytest -q -ra -m integration tests/unit tests/integration
 
 sanity: venv collection
 	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_ROOT)

@@ -62,7 +62,7 @@ def postgres_dsn(postgres_server):
     return postgres_server.dsn("patchwave")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def store_address(request, tmp_path):
     """A fresh, empty store address on each backend: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
@@ -72,3 +72,23 @@ def store_address(request, tmp_path):
     dsn = server.new_database("t")
     yield dsn
     server.drop_database(dsn)
+
+
+# -- the fast loop and the rest ------------------------------------------------------------------
+# `make unit` runs what needs no server: pure tests and the SQLite side of every store test.
+# Everything under tests/integration, every test on the PostgreSQL backend and every test that
+# starts the PostgreSQL server is marked `integration` and runs in `make integration`.
+
+INTEGRATION_FIXTURES = {"postgres_server", "postgres_dsn"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: needs a server, the lab over WinRM, Chromium or ansible-playbook "
+                                       "(make integration)")
+
+
+def pytest_collection_modifyitems(config, items):
+    folder = os.path.join(REPO, "tests", "integration") + os.sep
+    for item in items:
+        if str(item.path).startswith(folder) or INTEGRATION_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)

@@ -32,6 +32,20 @@ attributes:
   check_mode:
     support: full
     details:
+      - This module only reads the store and changes nothing, so it runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details:
+      - This module reports; it has nothing to show as a difference.
+"""
+
+    # Readers of host state ingest the spool first, so they are not pure reads.
+    STATE_READER = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
       - This module changes no catalog or host data, so it runs the same in check mode. Before it reads, it
         moves state messages waiting in the spool into the store (quarantining unreadable ones and pruning
         history past its retention), as every reader of host state does; check mode does that too,

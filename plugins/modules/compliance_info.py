@@ -58,7 +58,7 @@ extends_documentation_fragment:
   - patchwave.windows.update_sets
   - patchwave.windows.attributes
   - patchwave.windows.attributes.controller
-  - patchwave.windows.attributes.info_module
+  - patchwave.windows.attributes.state_reader
 notes:
   - The rules are documented in the collection's C(docs/compliance.md).
 seealso:
