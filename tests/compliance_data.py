@@ -119,21 +119,31 @@ class Fleet:
                             installed and self.rng.random() < 0.05)
         return results
 
-    def add_scan(self, spool, host, finished, version, succeeded=True, results=None, forced=False):
+    def add_scan(self, spool, host, finished, version, succeeded=True, results=None, forced=False,
+                 clock_offset=datetime.timedelta(0)):
+        """A scan the controller received at ``finished``; the host stamps it with its own clock,
+        ``clock_offset`` away from the controller's."""
         results = self.random_results(version) if results is None and succeeded else (results or {})
-        body = scan_body(results if succeeded else {}, iso(finished), self.catalog,
+        body = scan_body(results if succeeded else {}, iso(finished + clock_offset), self.catalog,
                          result_code=2 if succeeded else 4)
-        write_message(spool, host, "scan", body, catalog_version=version, forced=forced)
-        self.scans.setdefault(host, []).append({"finished": iso(finished), "succeeded": succeeded,
-                                                "catalog_version": version, "results": results if succeeded else {},
+        write_message(spool, host, "scan", body, catalog_version=version, forced=forced, created=iso(finished))
+        self.scans.setdefault(host, []).append({"finished": iso(finished + clock_offset), "received": iso(finished),
+                                                "succeeded": succeeded, "catalog_version": version,
+                                                "results": results if succeeded else {}, "corrupt": False})
+
+    def add_failure(self, spool, host, received, error="host unreachable"):
+        """A scan that failed on the controller's side (``scan_failure``), received at ``received``."""
+        write_message(spool, host, "scan_failure", {"error": error, "hresult": None}, created=iso(received))
+        self.scans.setdefault(host, []).append({"finished": iso(received), "received": iso(received),
+                                                "succeeded": False, "catalog_version": None, "results": {},
                                                 "corrupt": False})
 
     def add_corrupt(self, spool, host, finished):
         import os
         with open(os.path.join(spool, "%s~%s.json" % (host, uuid.uuid4())), "w") as handle:
             handle.write("{not json")
-        self.scans.setdefault(host, []).append({"finished": None, "succeeded": False, "catalog_version": None,
-                                                "results": {}, "corrupt": True})
+        self.scans.setdefault(host, []).append({"finished": None, "received": None, "succeeded": False,
+                                                "catalog_version": None, "results": {}, "corrupt": True})
 
     def generate(self, store, spool, hosts, versions=3):
         """A mix: usable, stale, failed after good, scans against older catalogs, and newest scans
@@ -172,6 +182,16 @@ def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None
         yield store, fleet, names, counts
     finally:
         store.close()
+
+
+def undo_migration_5(cursor):
+    """Put a store's ``scans`` back as schema 4 left them (no ``received``, the old indexes)."""
+    cursor.execute("DROP INDEX scans_host_received")
+    cursor.execute("DROP INDEX scans_received")
+    cursor.execute("ALTER TABLE scans DROP COLUMN received")
+    cursor.execute("CREATE INDEX scans_host_finished ON scans (host_name, finished)")
+    cursor.execute("CREATE INDEX scans_finished ON scans (finished)")
+    cursor.execute("UPDATE schema_info SET version = 4")
 
 
 def planes_of(store):

@@ -144,3 +144,15 @@ def test_counting_helpers():
         c.REQUIRED: 4, c.NOT_REQUIRED: 0, c.INSTALLED: 2, c.UNKNOWN: 1}
     assert c.count_compliance([c.COMPLIANT, c.UNKNOWN, c.COMPLIANT]) == {c.COMPLIANT: 2, c.NON_COMPLIANT: 0,
                                                                          c.UNKNOWN: 1}
+
+
+def test_staleness_is_measured_on_the_controllers_clock():
+    """A scan's age is from when the controller received it; the host's own time may be far off."""
+    def received(hours_ago):
+        return (NOW - datetime.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    slow_host = scan(hours_ago=24 * 30, received=received(1))   # the host says a month ago
+    fast_host = scan(hours_ago=-24 * 30, received=received(24 * 8))  # the host says next month
+    assert c.host_status(slow_host, slow_host, NOW, 7).status == c.USABLE
+    assert c.host_status(fast_host, fast_host, NOW, 7).status == c.STALE
+    # Without a received time (none is ever stored without one), the scan's own time is all there is.
+    assert c.host_status(scan(hours_ago=24 * 8), None, NOW, 7).status == c.STALE

@@ -37,7 +37,8 @@ def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTE
         last_good = None
         for number, record in enumerate(scans, 1):
             facts = c.ScanFacts(scan_pk=number, finished=record["finished"], succeeded=record["succeeded"],
-                                catalog_version=record["catalog_version"], source="patchwave.windows.scan")
+                                catalog_version=record["catalog_version"], source="patchwave.windows.scan",
+                                received=record["received"])
             latest = facts
             if record["succeeded"]:
                 last_good = (facts, record)
@@ -267,3 +268,92 @@ def test_per_update_counts_cover_exactly_the_hosts_asked_for(populated):
     result = evaluation.sets["all"]
     expected = expected_states(fleet, subset, result.update_ids)
     assert result.update_counts == expected_update_counts(expected, subset, result.update_ids)
+
+
+def test_a_skewed_host_clock_does_not_decide_which_scan_is_newest(store_address, tmp_path):
+    """Every pick of a host's newest scan (statuses, per-set counts, history, the scan action's last
+    good scan, retention) orders by the controller's clock, then by scan_pk; the host's own time is
+    kept as data."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
+    hour = datetime.timedelta(hours=1)
+    start = NOW - 10 * hour
+    store = open_store(store_address)
+    try:
+        fleet = Fleet(add_catalog(store, 20), seed=7)
+        spool = str(tmp_path / "spool")
+        # 5 h fast: a good scan, then an hour later the controller cannot reach the host.
+        fleet.add_scan(spool, "ahead", start, 3, clock_offset=5 * hour)
+        fleet.add_failure(spool, "ahead", start + hour)
+        # 5 h slow: unreachable, then a good scan an hour later.
+        fleet.add_failure(spool, "behind", start)
+        fleet.add_scan(spool, "behind", start + hour, 3, clock_offset=-5 * hour)
+        # Its clock was 5 h fast for one scan against catalog 2, right for the next against catalog 3.
+        fleet.add_scan(spool, "jumpy", start, 2, clock_offset=5 * hour)
+        fleet.add_scan(spool, "jumpy", start + hour, 3)
+        ingest(store, spool)
+        # Received in the same second: the order of arrival (scan_pk) decides.
+        fleet.add_failure(spool, "tie", start + 2 * hour)
+        ingest(store, spool)
+        fleet.add_scan(spool, "tie", start + 2 * hour, 3, clock_offset=-hour)
+        ingest(store, spool)
+        hosts = ["ahead", "behind", "jumpy", "tie"]
+
+        statuses = load_host_statuses(store, hosts, NOW)
+        assert {h: s.status for h, s in statuses.items()} == {
+            "ahead": c.SCAN_FAILED, "behind": c.USABLE, "jumpy": c.USABLE, "tie": c.USABLE}
+        assert statuses["ahead"].last_good.finished == iso(start + 5 * hour)  # the host's time, kept
+        assert statuses["ahead"].last_good.received == iso(start)
+        assert statuses["jumpy"].scan.catalog_version == 3
+        assert statuses["behind"].scan.finished == iso(start - 4 * hour)
+
+        evaluation = evaluate_store(store, [all_updates()], hosts=hosts, now=NOW)
+        result = evaluation.sets["all"]
+        expected = expected_states(fleet, hosts, result.update_ids)
+        compliance = {}
+        for host in hosts:
+            counts = c.empty_counts()
+            for state, _detail in expected[host].values():
+                counts[state] += 1
+            assert result.host_counts[host] == counts, host
+            compliance[host] = c.set_compliance(counts)
+        assert compliance["ahead"] == c.UNKNOWN
+        assert result.update_counts == expected_update_counts(expected, hosts, result.update_ids)
+        trend = history(store, [all_updates()], days=2, now=NOW)["all"]
+        assert {k: trend[-1][k] for k in c.COMPLIANCE} == c.count_compliance(compliance.values())
+
+        jumpy = last_good_scan(store, "jumpy")
+        assert (jumpy["catalog_version"], jumpy["received"], jumpy["finished"]) == (3, iso(start + hour),
+                                                                                   iso(start + hour))
+        assert last_good_scan(store, "ahead")["received"] == iso(start)
+
+        # Received more than a day before start + 30 min and older than its host's newest good scan by
+        # the controller's clock: jumpy's first scan, whatever its host said (each host's newest scan
+        # and newest scan of each outcome stay).
+        assert store.query("SELECT count(*) AS n FROM scans")[0]["n"] == 8
+        assert prune_history(store, 1, now=start + datetime.timedelta(days=1, minutes=30)) == 1
+        left = store.query("SELECT host_name, received FROM scans ORDER BY host_name, received, scan_pk")
+        assert [(r["host_name"], r["received"]) for r in left] == [
+            ("ahead", iso(start)), ("ahead", iso(start + hour)), ("behind", iso(start)), ("behind", iso(start + hour)),
+            ("jumpy", iso(start + hour)), ("tie", iso(start + 2 * hour)), ("tie", iso(start + 2 * hour))]
+    finally:
+        store.close()
+
+
+def test_migration_5_keeps_the_one_time_older_scans_had(store_address, tmp_path):
+    from tests.compliance_data import undo_migration_5
+    store = open_store(store_address)
+    fleet = Fleet(add_catalog(store, 10), seed=3)
+    spool = str(tmp_path / "spool")
+    fleet.add_scan(spool, "h1", NOW - datetime.timedelta(days=2), 3, clock_offset=datetime.timedelta(hours=3))
+    fleet.add_failure(spool, "h1", NOW - datetime.timedelta(days=1))
+    ingest(store, spool)
+    with store.transaction() as cursor:
+        undo_migration_5(cursor)
+    store.close()
+    store = open_store(store_address)
+    try:
+        rows = store.query("SELECT finished, received FROM scans ORDER BY scan_pk")
+        assert [r["received"] for r in rows] == [r["finished"] for r in rows] and len(rows) == 2
+        assert load_host_statuses(store, ["h1"], NOW)["h1"].status == c.SCAN_FAILED
+    finally:
+        store.close()

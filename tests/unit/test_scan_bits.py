@@ -33,6 +33,7 @@ from tests.compliance_data import (
     planes_from_records,
     planes_of,
     scan_body,
+    undo_migration_5,
 )
 
 # Overlapping sets, so that updates fall into several set masks.
@@ -178,6 +179,7 @@ def test_migration_4_computes_the_planes_of_stored_scans(fleet_store, store_addr
     truth = planes_from_records(store)
     # The store as schema 3 left it: records, no ordinals, no planes.
     with store.transaction() as cursor:
+        undo_migration_5(cursor)
         cursor.execute("DROP TABLE scan_bits")
         cursor.execute("DROP TABLE update_ordinals")
         cursor.execute("UPDATE schema_info SET version = 3")

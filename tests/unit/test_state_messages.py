@@ -185,3 +185,39 @@ def test_bad_records_quarantine_the_message(store, tmp_path, record, reason):
         json.dump(message, handle)
     assert ingest(store, spool)["quarantined"] == 1
     assert reason in store.query("SELECT reason FROM message_quarantine")[0]["reason"]
+
+
+def test_the_controller_stamps_when_it_received_the_result_and_ingest_orders_by_it(store, tmp_path):
+    """``created`` is the controller's clock at write (or what the writer gives); ingest stores it as
+    ``received`` beside the host's own ``finished``. A corrupt file is received when it was written."""
+    import datetime
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time
+    spool = str(tmp_path / "spool")
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    path = write_message(spool, "win01", "scan", scan_body(1, finished="2001-01-01T00:00:00Z"))
+    with open(path, encoding="utf-8") as handle:
+        created = parse_time(json.load(handle)["created"])
+    assert before <= created <= datetime.datetime.now(datetime.timezone.utc)
+    write_message(spool, "win02", "scan_failure", {"error": "unreachable"}, created="2026-11-23T08:00:00+02:00")
+    bad = os.path.join(spool, "win03~bad.json")
+    with open(bad, "w", encoding="utf-8") as handle:
+        handle.write("{not json")
+    os.utime(bad, (1764000000, 1764000000))
+    ingest(store, spool)
+    rows = {r["host_name"]: r for r in store.query("SELECT host_name, finished, received FROM scans")}
+    assert rows["win01"]["finished"] == "2001-01-01T00:00:00Z" and rows["win01"]["received"] == format_time(created)
+    assert rows["win02"]["received"] == rows["win02"]["finished"] == "2026-11-23T06:00:00Z"
+    assert rows["win03"]["received"] == format_time(datetime.datetime.fromtimestamp(1764000000, datetime.timezone.utc))
+    assert last_good_scan(store, "win01")["received"] == format_time(created)
+
+
+def test_a_message_whose_created_is_not_a_time_is_quarantined(store, tmp_path):
+    spool = str(tmp_path / "spool")
+    path = write_message(spool, "win01", "scan", scan_body(1))
+    with open(path, encoding="utf-8") as handle:
+        message = json.load(handle)
+    message["created"] = "yesterday"
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(message, handle)
+    assert ingest(store, spool)["quarantined"] == 1
+    assert "message.created" in store.query("SELECT error FROM scans")[0]["error"]

@@ -33,7 +33,8 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     """Per set name: hosts per compliance state at the end of each of the last ``days`` days, from
     kept history.
 
-    Each day uses every host's newest scan finished by then, and the staleness policy as of then.
+    Each day uses every host's newest scan received by then (the controller's clock, as everywhere a
+    scan is picked), and the staleness policy as of then.
     The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
     """
     now = now or utc_now()
@@ -44,7 +45,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             masks[uid] = masks.get(uid, 0) | bit
     wanted = None if hosts is None else set(hosts)
     scans = {}
-    for row in store.query("SELECT %s FROM scans ORDER BY host_name, finished, scan_pk" % SCAN_COLUMNS):
+    for row in store.query("SELECT %s FROM scans ORDER BY host_name, received, scan_pk" % SCAN_COLUMNS):
         if wanted is None or row["host_name"] in wanted:
             scans.setdefault(row["host_name"], []).append(scan_facts(row))
     names = sorted(set(scans) | set(hosts or ()))
@@ -62,7 +63,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     per_scan = {name: count_scans(groups, pseudo, sorted(first_version[u] for u in ids), len(ids), bit)
                 for name, bit, ids in resolved}
     # Each scan's time parsed once, not once per day.
-    times = {name: [parse_time(s.finished) for s in facts] for name, facts in scans.items()}
+    times = {name: [parse_time(s.age_time) for s in facts] for name, facts in scans.items()}
     series = {name: [] for name, _bit, _ids in resolved}
     today = now.date()
     for offset in range(days - 1, -1, -1):
@@ -70,7 +71,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
         end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
         points = {name: {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)} for name in series}
         for host in names:
-            facts = [s for s, finished in zip(scans.get(host, ()), times.get(host, ())) if finished <= end]
+            facts = [s for s, received in zip(scans.get(host, ()), times.get(host, ())) if received <= end]
             latest = facts[-1] if facts else None
             last_good = next((s for s in reversed(facts) if s.succeeded), None)
             status = host_status(latest, last_good, end, stale_after_days)

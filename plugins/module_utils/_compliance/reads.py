@@ -51,29 +51,38 @@ _PLANES_CHUNK = 2000  # scans whose planes are read at a time
 _IN_CHUNK = 500  # values in one IN (...) list
 
 
-SCAN_COLUMNS = ("host_name, scan_pk, finished, succeeded, catalog_version, mode, server_selection, source, "
-                 "forced, reboot_pending, error")
+SCAN_COLUMNS = ("host_name, scan_pk, finished, received, succeeded, catalog_version, mode, server_selection, "
+                 "source, forced, reboot_pending, error")
+
+
+# A host's scans in the order the controllers received them (one clock; the host's own may be off),
+# then in the order ingest numbered them (received times have one-second resolution).
+NEWEST_FIRST = "received DESC, scan_pk DESC"
 
 
 def scan_facts(row):
-    return ScanFacts(scan_pk=row["scan_pk"], finished=row["finished"], succeeded=bool(row["succeeded"]),
+    return ScanFacts(scan_pk=row["scan_pk"], finished=row["finished"], received=row["received"],
+                     succeeded=bool(row["succeeded"]),
                      catalog_version=row["catalog_version"], mode=row["mode"],
                      server_selection=row["server_selection"], source=row["source"], forced=bool(row["forced"]),
                      reboot_pending=bool(row["reboot_pending"]), error=row["error"])
 
 
 def _newest_scans(store, good_only=False, as_of=None):
-    """Each host's newest scan (or newest successful scan), as rows; one query for all hosts."""
+    """Each host's newest scan (or newest successful scan), as rows; one query for all hosts.
+
+    Newest by the time the controller received it (``as_of`` is on that clock too), never by the
+    host's clock."""
     clauses = []
     params = []
     if good_only:
         clauses.append("succeeded = 1")
     if as_of:
-        clauses.append("finished <= ?")
+        clauses.append("received <= ?")
         params.append(as_of)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY finished DESC, "
-           "scan_pk DESC) AS newest FROM scans%s) ranked WHERE newest = 1" % (SCAN_COLUMNS, SCAN_COLUMNS, where))
+    sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY %s) AS newest "
+           "FROM scans%s) ranked WHERE newest = 1" % (SCAN_COLUMNS, SCAN_COLUMNS, NEWEST_FIRST, where))
     return store.query(sql, params)
 
 

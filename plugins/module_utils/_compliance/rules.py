@@ -81,7 +81,7 @@ class ScanFacts:
     """What compliance needs of one scan record (the provenance of every state it decides)."""
 
     scan_pk: int
-    finished: str
+    finished: str                        # the host's clock (may be off): shown, never compared
     succeeded: bool
     catalog_version: int | None = None
     mode: str | None = None
@@ -90,6 +90,13 @@ class ScanFacts:
     forced: bool = False
     reboot_pending: bool = False
     error: str | None = None
+    received: str | None = None          # the controller's clock when it received the result
+
+    @property
+    def age_time(self):
+        """The time a scan's age is measured from: when the controller received it (``finished``
+        only for a scan that has no such time)."""
+        return self.received or self.finished
 
     def provenance(self):
         return {"scan_time": self.finished, "catalog_version": self.catalog_version, "scan_mode": self.mode,
@@ -132,14 +139,15 @@ class ResultFacts:
 def host_status(latest, last_good, now, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
     """The status of a host from its newest scan and its newest good scan (``ScanFacts`` or None).
 
-    ``now`` is an aware datetime; ``stale_after_days`` 0 or None turns the staleness policy off.
+    ``now`` is an aware datetime; ``stale_after_days`` 0 or None turns the staleness policy off. A
+    scan's age is measured on the controller's clock (``ScanFacts.age_time``), like ``now``.
     """
     if latest is None:
         return HostStatus(NEVER_SCANNED, None, last_good)
     if not latest.succeeded:
         status = CORRUPT_MESSAGE if latest.source == QUARANTINE_SOURCE else SCAN_FAILED
         return HostStatus(status, latest, last_good)
-    if stale_after_days and now - parse_time(latest.finished) > datetime.timedelta(days=stale_after_days):
+    if stale_after_days and now - parse_time(latest.age_time) > datetime.timedelta(days=stale_after_days):
         return HostStatus(STALE, latest, last_good)
     return HostStatus(USABLE, latest, last_good)
 

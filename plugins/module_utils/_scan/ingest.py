@@ -15,6 +15,7 @@ why, so it stays Unknown with the reason kept. Every reader of host state calls 
 
 from __future__ import annotations
 
+import datetime
 import os
 from itertools import repeat
 
@@ -22,7 +23,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages i
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import QUARANTINE, lock_spool, pending_files
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import Ordinals
 from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import history_days, prune_history
-from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import now_text
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, now_text
 
 
 def ingest(store, spool, env=None):
@@ -58,7 +59,7 @@ def ingest(store, spool, env=None):
                     message, problem = parse_message(text)
                 if message is None:
                     host = name.split("~", 1)[0] if "~" in name else None
-                    _quarantine(cursor, next_pk, name, host, problem, stamp)
+                    _quarantine(cursor, next_pk, name, host, problem, stamp, _written(path, stamp))
                     quarantined.append(name)
                     counts["quarantined"] += 1
                     continue
@@ -82,6 +83,15 @@ def ingest(store, spool, env=None):
         lock.close()
 
 
+def _written(path, stamp):
+    """When the controller wrote a spool file (its modification time), for a message whose own
+    ``created`` cannot be read; ``stamp`` when the file has gone."""
+    try:
+        return format_time(datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc))
+    except OSError:
+        return stamp
+
+
 def _touch_host(cursor, host, stamp):
     cursor.execute("INSERT INTO hosts (host_name, first_seen, last_message_at) VALUES (?, ?, ?) "
                    "ON CONFLICT (host_name) DO UPDATE SET last_message_at = excluded.last_message_at",
@@ -98,15 +108,16 @@ def _take(next_pk):
     return next_pk[0] - 1
 
 
-def _quarantine(cursor, next_pk, name, host, reason, stamp):
+def _quarantine(cursor, next_pk, name, host, reason, stamp, received):
     cursor.execute("INSERT INTO message_quarantine (message_file, host_name, reason, quarantined_at) "
                    "VALUES (?, ?, ?, ?) ON CONFLICT (message_file) DO NOTHING", (name, host, reason, stamp))
     if host:
         _touch_host(cursor, host, stamp)
         cursor.execute(
-            "INSERT INTO scans (scan_pk, message_id, host_name, forced, finished, succeeded, error, source, "
-            "ingested_at) VALUES (?, ?, ?, 0, ?, 0, ?, 'quarantine', ?) ON CONFLICT (message_id) DO NOTHING",
-            (_take(next_pk), "quarantine:" + name, host, stamp, "corrupt state message: %s" % reason, stamp))
+            "INSERT INTO scans (scan_pk, message_id, host_name, forced, finished, received, succeeded, error, source, "
+            "ingested_at) VALUES (?, ?, ?, 0, ?, ?, 0, ?, 'quarantine', ?) ON CONFLICT (message_id) DO NOTHING",
+            (_take(next_pk), "quarantine:" + name, host, received, received, "corrupt state message: %s" % reason,
+             stamp))
 
 
 def _store_message(store, cursor, ordinals, next_pk, message, stamp):
@@ -116,24 +127,24 @@ def _store_message(store, cursor, ordinals, next_pk, message, stamp):
     scan_pk = next_pk[0]
     if message["kind"] == "scan_failure":
         cursor.execute(
-            "INSERT INTO scans (scan_pk, message_id, host_name, server_selection, forced, finished, succeeded, "
-            "hresult, error, catalog_version, source, controller, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 'patchwave.windows.scan', ?, ?) ON CONFLICT (message_id) DO NOTHING",
+            "INSERT INTO scans (scan_pk, message_id, host_name, server_selection, forced, finished, received, "
+            "succeeded, hresult, error, catalog_version, source, controller, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 'patchwave.windows.scan', ?, ?) ON CONFLICT (message_id) DO NOTHING",
             (scan_pk, message["message_id"], host, body.get("server_selection"), int(message["forced"]),
-             message["created"], body.get("hresult"), body["error"], message["catalog_version"],
+             message["received"], message["received"], body.get("hresult"), body["error"], message["catalog_version"],
              message.get("controller"), stamp))
         succeeded = False
     else:
         succeeded = body["result_code"] in (2, 3)
         cursor.execute(
             "INSERT INTO scans (scan_pk, message_id, host_name, scan_id, mode, server_selection, forced, started, "
-            "finished, succeeded, result_code, hresult, error, catalog_version, wua_version, reboot_pending, "
+            "finished, received, succeeded, result_code, hresult, error, catalog_version, wua_version, reboot_pending, "
             "reboot_sources, last_boot, source, controller, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'patchwave.windows.scan', ?, ?) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'patchwave.windows.scan', ?, ?) "
             "ON CONFLICT (message_id) DO NOTHING",
             (scan_pk, message["message_id"], host, body["scan_id"], body["mode"], body["server_selection"],
-             int(message["forced"]), body["started"], body["finished"], int(succeeded), body["result_code"],
-             body["hresult"], body.get("error"), message["catalog_version"], body["wua_version"],
+             int(message["forced"]), body["started"], body["finished"], message["received"], int(succeeded),
+             body["result_code"], body["hresult"], body.get("error"), message["catalog_version"], body["wua_version"],
              int(body["reboot_pending"]), ",".join(body["reboot_sources"]), body["last_boot"],
              message.get("controller"), stamp))
     if cursor.rowcount != 1:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import SCAN_SCHEMA, validate
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time
 
 # Version 2 carries a scan's per-update results as compact records (what the store keeps); version 1
-# carried the host's whole answer. Both are read.
+# carried the host's whole answer. Both are read. In both, ``created`` is the controller's clock when
+# it received the host's result and wrote the message (``write_message``): the time that orders a
+# host's scans in the store (``scans.received``); the host's own times stay in the body.
 MESSAGE_VERSION = 2
 
 
@@ -86,13 +89,19 @@ def parse_message(text):
     """Return ``(message, problem)``: the decoded message, or None and why it is unusable.
 
     A version 1 scan body (the host's whole answer) is checked against SCAN_SCHEMA and turned into
-    records, so the rest of ingest sees version 2 only.
+    records, so the rest of ingest sees version 2 only. ``received`` is added: ``created`` in the
+    store's time form (a message whose ``created`` is not a time is unusable).
     """
     try:
         message = json.loads(text)
     except ValueError as exc:
         return None, "not valid JSON (%s)" % exc
     problems = validate(message, _MESSAGE_SCHEMA, "message")
+    if not problems:
+        try:
+            message["received"] = format_time(parse_time(message["created"]))
+        except ValueError as exc:
+            problems = ["message.created: %s" % exc]
     if not problems:
         body = message["body"]
         if message["kind"] == "scan_failure":

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 
 def last_good_scan(store, host):
-    """The newest successful scan of ``host`` (finished, catalog_version, mode), or None."""
-    rows = store.query("SELECT finished, catalog_version, mode, scan_pk FROM scans WHERE host_name = ? "
-                       "AND succeeded = 1 ORDER BY finished DESC, scan_pk DESC LIMIT 1", (host,))
+    """The newest successful scan of ``host`` (finished, received, catalog_version, mode, scan_pk), or None.
+
+    Newest by the time the controller received it, then by scan_pk (the order every reader uses).
+    ``received`` is the controller's clock, ``finished`` the host's: measure the scan's age from
+    ``received``.
+    """
+    rows = store.query("SELECT finished, received, catalog_version, mode, scan_pk FROM scans WHERE host_name = ? "
+                       "AND succeeded = 1 ORDER BY received DESC, scan_pk DESC LIMIT 1", (host,))
     return rows[0] if rows else None

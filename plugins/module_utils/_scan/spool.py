@@ -52,8 +52,12 @@ def pending_files(spool):
                   else 0)
 
 
-def write_message(spool, host, kind, body, catalog_version=None, forced=False):
+def write_message(spool, host, kind, body, catalog_version=None, forced=False, created=None):
     """Write one state message into ``spool`` atomically; return its path.
+
+    ``created`` is stamped here, from the controller's clock, when left out (as the scan action
+    does): the time the controller received the result, which orders a host's scans in the store
+    whatever the host's own clock says. Tests and importers may give it (store time text).
 
     The body is checked against the contract here, once, where it enters the spool: a ``scan``
     body against SCAN_SCHEMA (ValueError naming the host and the problems otherwise). Its
@@ -76,7 +80,7 @@ def write_message(spool, host, kind, body, catalog_version=None, forced=False):
         "message_id": message_id,
         "kind": kind,
         "host": host,
-        "created": now_text(),
+        "created": created or now_text(),
         "controller": socket.gethostname(),
         "catalog_version": catalog_version,
         "forced": bool(forced),

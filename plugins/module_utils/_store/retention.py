@@ -31,8 +31,9 @@ def history_days(env=None):
 
 
 def prune_history(store, days, now=None):
-    """Delete scans finished more than ``days`` days ago, keeping every host's newest scan and
-    newest successful scan; one transaction. Returns the number of scans removed.
+    """Delete scans received more than ``days`` days ago, keeping every host's newest scan and
+    newest successful scan (newest as the controllers received them, then by scan_pk, like every
+    reader); one transaction. Returns the number of scans removed.
 
     Cheap when nothing is due: the oldest scan time is read from an index first.
     """
@@ -40,15 +41,15 @@ def prune_history(store, days, now=None):
         return 0
     now = now or utc_now()
     cutoff = format_time(now - datetime.timedelta(days=days))
-    oldest = store.query("SELECT min(finished) AS f FROM scans")[0]["f"]
+    oldest = store.query("SELECT min(received) AS f FROM scans")[0]["f"]
     if oldest is None or oldest >= cutoff:
         return 0
-    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY finished DESC, "
+    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY received DESC, "
             "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
     with store.transaction() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pw_prune")
         cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))
-        cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE finished < ? "
+        cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE received < ? "
                        "EXCEPT %s EXCEPT %s" % (keep % "", keep % ", succeeded"), (cutoff,))
         removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
         if removed:

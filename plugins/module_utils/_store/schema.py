@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 # Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
@@ -192,6 +192,18 @@ MIGRATIONS = {
             reboot BLOB NOT NULL
         )""",
         backfill_scan_bits,  # the planes of the scans already stored
+    ],
+    5: [
+        # One clock orders a host's scans: the controller's time it received the result (the state
+        # message's ``created``), then scan_pk (given by ingest in arrival order) within a second.
+        # ``finished`` stays the host's own time, as data. Rows stored before this version keep
+        # the one time they had (``finished``: host time for scans, controller time for failures).
+        "ALTER TABLE scans ADD COLUMN received TEXT",
+        "UPDATE scans SET received = finished",
+        "DROP INDEX scans_host_finished",
+        "CREATE INDEX scans_host_received ON scans (host_name, received, scan_pk)",
+        "DROP INDEX scans_finished",
+        "CREATE INDEX scans_received ON scans (received)",
     ],
 }
 
