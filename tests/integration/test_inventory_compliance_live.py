@@ -94,7 +94,11 @@ def test_list_groups_and_variables_match_the_evaluation(tmp_path, fleet_store):
     assert groups.get("patchwave_never_scanned", []) == []  # every host the store knows has a scan
     kbs = {overall.updates[u]["kb"] for req in overall.host_required.values() for u, _d in req}
     assert sorted(g for g in groups if g.startswith("patchwave_kb_")) == sorted("patchwave_kb_" + kb for kb in kbs)
-    assert [g for g in groups if g.startswith("patchwave_severity_")]
+    severities = {(overall.updates[u]["msrc_severity"] or "Unspecified").lower()
+                  for req in overall.host_required.values() for u, _d in req}
+    assert len(severities) > 1
+    assert sorted(g for g in groups if g.startswith("patchwave_severity_")) == sorted(
+        "patchwave_severity_" + s for s in severities)
     for host, status in evaluation.hosts.items():
         got = hostvars[host]
         assert got["patchwave_compliance"] == overall.host_compliance[host]
@@ -106,7 +110,7 @@ def test_list_groups_and_variables_match_the_evaluation(tmp_path, fleet_store):
 
 
 def test_store_text_is_not_templated_in_composed_variables(tmp_path, fleet_store):
-    address, spool, _evaluation = fleet_store
+    address, spool, evaluation = fleet_store
     config = write_config(tmp_path, address, spool,
                           "compose:\n  scan_error: patchwave_last_scan.error\n  missing: patchwave_counts.required\n"
                           "keyed_groups:\n  - key: patchwave_last_scan.status\n    prefix: scan\n"
@@ -118,7 +122,7 @@ def test_store_text_is_not_templated_in_composed_variables(tmp_path, fleet_store
     assert evil["patchwave_last_scan"]["error"] == {"__ansible_unsafe": "{{ 7*7 }}"}
     groups = members(listing)
     assert "evil" in groups["failed_scans"] and "evil" in groups["scan_scan_failed"]
-    assert groups["scan_usable"]
+    assert groups["scan_usable"] == sorted(h for h, s in evaluation.hosts.items() if s.usable)
     # the same through a play: the variable is printed, never evaluated
     playbook = tmp_path / "show.yml"
     playbook.write_text("- hosts: evil\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n"

@@ -191,7 +191,9 @@ def test_prefix_and_renamed_state_groups(populated):
             assert run.members(group) == members, group
     assert "pw_needs_updates" in run.inventory.groups and "pw_critical_needs_updates" in run.inventory.groups
     assert not [g for g in run.inventory.groups if g.startswith("patchwave_") or "-" in g]
-    assert [g for g in run.inventory.groups if g.startswith("pw_kb_")]
+    overall = evaluation.sets["all"]
+    kbs = {overall.updates[u]["kb"] for req in overall.host_required.values() for u, _d in req}
+    assert sorted(g for g in run.inventory.groups if g.startswith("pw_kb_")) == sorted("pw_kb_" + kb for kb in kbs)
     bare = Run(options(address, spool, group_prefix=""))
     assert {"compliant", "non_compliant", "unknown", "pending_reboot", "stale_scan", "never_scanned"} <= set(
         bare.inventory.groups)
@@ -286,6 +288,10 @@ def test_a_spool_that_cannot_be_ingested_warns_and_the_store_is_read(populated, 
     monkeypatch.setattr(compliance, "ingest", refuse)
     run = Run(options(address, spool))
     assert len(run.warnings) == 1 and spool in run.warnings[0] and "Permission denied" in run.warnings[0]
+    # the store is read as it is: the groups are those of the evaluation without the spool
+    evaluation = evaluate_store(_store, [all_updates()], now=NOW)
+    for group, members in expected_groups(evaluation, "all").items():
+        assert run.members(group) == members, group
     assert run.members("patchwave_non_compliant")
 
 
@@ -335,7 +341,7 @@ def test_constructed_compose_groups_and_keyed_groups(populated):
     assert all(run.hostvars(h)["missing_count"] == counts[h]["required"] for h in evaluation.hosts)
     assert run.members("many_missing") == sorted(h for h in evaluation.hosts if counts[h]["required"] > 20)
     assert run.members("scan_stale") == sorted(h for h, s in evaluation.hosts.items() if s.status == c.STALE)
-    assert run.members("scan_usable")
+    assert run.members("scan_usable") == sorted(h for h, s in evaluation.hosts.items() if s.usable)
     # strict: an undefined variable is an error; not strict: skipped
     Run(options(address, spool, compose={"x": "no_such_var.y"}))
     with pytest.raises(AnsibleError, match="no_such_var"):
