@@ -212,3 +212,37 @@ def test_a_bad_retention_setting_fails_the_task_before_anything_runs(catalog, tm
         assert all(r.get("failed") and "PATCHWAVE_HISTORY_DAYS must be a whole number" in r["msg"]
                    for r in results.values()), results
         assert all(host.backend.status()["scans"] == [] for host in fleet.hosts)
+
+
+def count_polls(host):
+    """Record the wait_seconds of every poll the host's module receives."""
+    backend = host.backend
+    real = backend.run_module
+    waits = []
+
+    def run_module(fqcn, args, context):
+        if args.get("_operation") == "poll":
+            waits.append(args["_operation_options"]["wait_seconds"])
+        return real(fqcn, args, context)
+
+    backend.run_module = run_module
+    return waits
+
+
+def test_polls_are_held_on_the_host_and_host_warnings_reach_the_result(catalog, tmp_path):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    # a 3-second search: at the 0.2-second poll_interval of the play, short polls would take ~15 rounds
+    profile = FleetProfile(store, seed=8, search_seconds=(3.0, 3.0), cache=CatalogCache())
+    with profile.fleet(2, auth="basic") as fleet:
+        fleet.host(2).backend.set_faults(s4u_blocked=True)
+        waits = [count_polls(fleet.host(1)), count_polls(fleet.host(2))]
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, store, spool, "        force: true\n")
+    assert not any(r.get("failed") for r in results.values()), results
+    for polls in waits:
+        assert 1 <= len(polls) <= 2, polls
+        assert all(0 < wait <= 25 for wait in polls), polls
+    warned = [w for w in results["win002"].get("warnings", []) if "could not start as" in w and "SYSTEM" in w]
+    assert len(warned) == 1, results["win002"].get("warnings")
+    assert not [w for w in results["win001"].get("warnings", []) if "S4U" in w]
