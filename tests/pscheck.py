@@ -210,9 +210,10 @@ def _assignment_target(node):
 
 
 def check_scope_in_worker(sources):
+    """Worker lists may name functions of other files (the runner's helpers), so all lists apply to all files."""
     findings = []
+    copied = set().union(*(worker_function_names(src) for src in sources)) if sources else set()
     for src in sources:
-        copied = worker_function_names(src)
         defined = functions(src)
         for name in sorted(copied & set(defined)):
             for node in walk(defined[name]):

@@ -4,15 +4,19 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -PowerShell ansible_collections.patchwave.windows.plugins.module_utils._host.PatchwaveTask
 #AnsibleRequires -PowerShell ansible_collections.patchwave.windows.plugins.module_utils._scan.PatchwaveWua
 
 # The host side of patchwave.windows.scan. The action plugin (plugins/action/scan.py) calls it in
 # rounds, as ansible.windows.win_updates does:
 #   start  - starts a WUA search in a worker outside the WinRM logon, returns at once with scan_id;
-#   poll   - reads the scan folder: running (with progress), done (with the scan result) or lost;
-#            the result stays there until cancel, so a poll answer lost on the way is read again;
+#   poll   - reads the work folder: running (with progress), done (with the scan result) or lost
+#            (with what the worker left); the result stays there until cancel, so a poll answer
+#            lost on the way is read again;
 #   cancel - acknowledges (or aborts): stops the worker if it still runs, deletes the task and the
-#            scan folder.
+#            work folder.
+# The worker runner (work folder, scheduled task, S4U then SYSTEM) is
+# plugins/module_utils/_host/PatchwaveTask.psm1, kind "scan"; the search is PatchwaveWua.psm1.
 # It gathers and returns; TTL, compliance and every other decision are the controller's. The
 # result shapes are plugins/module_utils/_scan/contract.py.
 
@@ -86,9 +90,9 @@ if ($operation -eq 'start') {
 
     $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
     $scanDirectory = $null
-    $taskName = Get-PatchwaveScanTaskName -ScanId $scanId
+    $taskName = Get-PatchwaveWorkName -Kind 'scan' -WorkId $scanId
     try {
-        $scanDirectory = New-PatchwaveScanDirectory -ScanId $scanId -UserSid $userSid
+        $scanDirectory = New-PatchwaveWorkDirectory -Kind 'scan' -WorkId $scanId -UserSid $userSid
 
         # A cab on a share is copied here with the connection's credentials when they reach it; an
         # S4U worker has no network credentials, a SYSTEM worker only the computer account's.
@@ -104,44 +108,32 @@ if ($operation -eq 'start') {
             }
         }
 
-        $parameters = [Ordered]@{
-            scan_id = $scanId
-            server_selection = $serverSelection
-            scan_file = $scanFile
-            stage_scan_file = $stageScanFile
-            stage_error = $stageError
-            include_hidden = $module.Params.include_hidden
-            search_criteria = $module.Params.search_criteria
-            worker = $worker
-        }
-        Write-PatchwaveJsonFile -Path (Join-Path -Path $scanDirectory -ChildPath 'params.json') -InputObject $parameters
-        [IO.File]::WriteAllText(
-            (Join-Path -Path $scanDirectory -ChildPath 'worker.ps1'),
-            (Get-PatchwaveWorkerScript),
-            (New-Object -TypeName Text.UTF8Encoding -ArgumentList $true)
-        )
-
-        if ($worker -eq 'in_process') {
-            Invoke-PatchwaveScanWorker -ScanDirectory $scanDirectory
-        }
-        else {
-            $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
-            $taskParameters = @{
-                TaskName = $taskName
-                Path = $powershell
-                Arguments = (Get-PatchwaveWorkerCommand -ScanDirectory $scanDirectory)
-                WorkingDirectory = $scanDirectory
-                ResultPath = (Join-Path -Path $scanDirectory -ChildPath 'result.json')
+        $workerParameters = @{
+            WorkDirectory = $scanDirectory
+            TaskName = $taskName
+            Description = 'patchwave.windows scan worker; removed by the scan''s cancel step.'
+            Parameters = [Ordered]@{
+                scan_id = $scanId
+                server_selection = $serverSelection
+                scan_file = $scanFile
+                stage_scan_file = $stageScanFile
+                stage_error = $stageError
+                include_hidden = $module.Params.include_hidden
+                search_criteria = $module.Params.search_criteria
+                worker = $worker
             }
-            $started = Start-PatchwaveScanTask @taskParameters
-            if ($started.fallback_reason) {
-                $module.Warn(("The scan task could not start {0}; the scan runs as SYSTEM, which reaches shares " +
-                        "with the computer account only.") -f $started.fallback_reason)
-            }
+            Functions = (Get-PatchwaveScanWorkerFunction)
+            EntryPoint = 'Invoke-PatchwaveScanWorker'
+            InProcess = ($worker -eq 'in_process')
+        }
+        $started = Start-PatchwaveWorker @workerParameters
+        if ($started.fallback_reason) {
+            $module.Warn(("The scan task could not start {0}; the scan runs as SYSTEM, which reaches shares " +
+                    "with the computer account only.") -f $started.fallback_reason)
         }
     }
     catch {
-        $null = Remove-PatchwaveScanTask -TaskName $taskName
+        $null = Remove-PatchwaveWorkTask -TaskName $taskName
         if ($scanDirectory -and (Test-Path -LiteralPath $scanDirectory)) {
             Remove-Item -LiteralPath $scanDirectory -Recurse -Force -ErrorAction SilentlyContinue
         }
@@ -159,8 +151,8 @@ if (-not $scanId) {
     $module.FailJson("_operation_options.scan_id is required for $operation.")
 }
 try {
-    $scanDirectory = Get-PatchwaveScanDirectory -ScanId $scanId
-    $taskName = Get-PatchwaveScanTaskName -ScanId $scanId
+    $scanDirectory = Get-PatchwaveWorkDirectory -Kind 'scan' -WorkId $scanId
+    $taskName = Get-PatchwaveWorkName -Kind 'scan' -WorkId $scanId
 }
 catch {
     $module.FailJson($_.Exception.Message, $_)
@@ -169,19 +161,12 @@ $module.Result.scan_id = $scanId
 
 if ($operation -eq 'poll') {
     # Long poll: wait up to wait_seconds for the worker to finish, then say what there is.
-    $deadline = [DateTime]::UtcNow.AddSeconds([Math]::Max(0, $operationOptions.wait_seconds))
-    while ($true) {
-        $state = Get-PatchwaveScanState -ScanDirectory $scanDirectory -TaskName $taskName
-        if ($state -ne 'running' -or [DateTime]::UtcNow -ge $deadline) {
-            break
-        }
-        Start-Sleep -Milliseconds 500
-    }
+    $state = Wait-PatchwaveWork -WorkDirectory $scanDirectory -TaskName $taskName -Seconds $operationOptions.wait_seconds
     $module.Result.state = $state
 
     if ($state -eq 'lost') {
         # A worker that died early left its reason in the scan folder, and the task its exit code.
-        $failure = Get-PatchwaveWorkerFailure -ScanDirectory $scanDirectory -TaskName $taskName
+        $failure = Get-PatchwaveWorkerFailure -WorkDirectory $scanDirectory -TaskName $taskName
         $module.Result.worker_error = $failure.error
         $module.Result.last_task_result = $failure.last_task_result
         $why = 'the worker ended without a result (killed, or the host restarted)'
@@ -197,19 +182,18 @@ if ($operation -eq 'poll') {
         $module.Result.msg = "scan $scanId is lost: $why"
     }
     elseif ($state -eq 'done') {
-        $resultPath = Join-Path -Path $scanDirectory -ChildPath 'result.json'
         try {
-            $module.Result.scan = [Ansible.Basic.AnsibleModule]::FromJson([IO.File]::ReadAllText($resultPath))
+            $module.Result.scan = [Ansible.Basic.AnsibleModule]::FromJson((Read-PatchwaveWorkFile -WorkDirectory $scanDirectory -Name 'result.json'))
         }
         catch {
             $module.FailJson("The result of scan $scanId could not be read: $($_.Exception.Message)", $_)
         }
     }
     elseif ($state -eq 'running') {
-        $progressPath = Join-Path -Path $scanDirectory -ChildPath 'progress.json'
         try {
-            if ([IO.File]::Exists($progressPath)) {
-                $module.Result.progress = [Ansible.Basic.AnsibleModule]::FromJson([IO.File]::ReadAllText($progressPath))
+            $progress = Read-PatchwaveWorkFile -WorkDirectory $scanDirectory -Name 'progress.json'
+            if ($progress) {
+                $module.Result.progress = [Ansible.Basic.AnsibleModule]::FromJson($progress)
             }
         }
         catch {
@@ -222,28 +206,7 @@ if ($operation -eq 'poll') {
 
 # cancel: the acknowledgement of a result, or the abort of a scan still running.
 if (-not $module.CheckMode) {
-    $taskGone = Remove-PatchwaveScanTask -TaskName $taskName
-    $process = Get-PatchwaveWorkerProcess -ScanDirectory $scanDirectory
-    if ($process) {
-        Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
-        try {
-            Wait-Process -Id $process.Id -Timeout 10 -ErrorAction Stop
-        }
-        catch {
-            # It ended between Stop-Process and Wait-Process.
-            $null = $_
-        }
-    }
-    # A worker killed just now may hold its files for a moment.
-    for ($attempt = 0; $attempt -lt 5 -and (Test-Path -LiteralPath $scanDirectory); $attempt++) {
-        try {
-            Remove-Item -LiteralPath $scanDirectory -Recurse -Force
-        }
-        catch {
-            Start-Sleep -Seconds 1
-        }
-    }
-    $module.Result.cleaned = $taskGone -and -not (Test-Path -LiteralPath $scanDirectory)
+    $module.Result.cleaned = Stop-PatchwaveWorker -WorkDirectory $scanDirectory -TaskName $taskName
     if (-not $module.Result.cleaned) {
         $module.Warn("Scan $scanId left its task '$taskName' or its folder '$scanDirectory' behind.")
     }

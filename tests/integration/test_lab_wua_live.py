@@ -254,7 +254,16 @@ def test_ansible_runs_the_module_against_the_lab(store, tmp_path):
     request = psexec.decode_bootstrap_input(requests_seen[0])
     assert request.module_fqcn == "patchwave.windows.scan"
     scripts = request.manifest.get("scripts") or {}
-    assert any(name.endswith("module_utils._scan.PatchwaveWua.psm1") for name in scripts), sorted(scripts)
+    # Both PowerShell utils resolved by ansible-core's own manifest builder: the scan's, and the host
+    # worker runner it requires from another subpackage (#AnsibleRequires in scan.ps1 and in the util).
+    prefix = "ansible_collections.patchwave.windows.plugins.module_utils."
+    utils = (request.payload.get("params") or {}).get("PowerShellModules") or []
+    for util in ("_scan.PatchwaveWua.psm1", "_host.PatchwaveTask.psm1"):
+        assert prefix + util in scripts, sorted(scripts)
+        assert prefix + util in utils, utils
+        with open(os.path.join(REPO, "plugins", "module_utils", *util.split(".")[:-1]) + ".psm1", "rb") as handle:
+            shipped = handle.read().decode("utf-8-sig")
+        assert request.script_source(prefix + util) == shipped
     source = request.script_source(request.module_script)
     assert source and "$spec = @{" in source
 

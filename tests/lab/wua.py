@@ -790,8 +790,8 @@ class WuaBackend(DefaultBackend):
         if worker == "scheduled_task" and state.faults.scheduled_task_blocked:
             denied = com_error_text(E_ACCESSDENIED)
             return dict(base, failed=True, hresult=E_ACCESSDENIED, msg=(
-                "Failed to start the scan worker (scheduled_task): Could not start the scan task as %s (S4U): %s; "
-                "as %s (SYSTEM): %s" % (_user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
+                "Failed to start the scan worker (scheduled_task): Could not start the task patchwave-scan-%s as %s "
+                "(S4U): %s; as %s (SYSTEM): %s" % (scan_id, _user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
         if worker == "scheduled_task" and state.faults.s4u_blocked:
             # Start-PatchwaveScanTask: the S4U task never leaves "has not run", so SYSTEM runs it.
             base["warnings"] = [

@@ -630,9 +630,9 @@ def test_scheduled_task_blocked_is_access_denied(catalog):
     start = run(backend, _operation="start")
     assert start["failed"] is True and start["hresult"] == 0x80070005 and start["worker"] == "scheduled_task"
     denied = "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
-    assert start["msg"] == ("Failed to start the scan worker (scheduled_task): Could not start the scan task as "
-                            "S-1-5-21-1000000001-2000000000-300000000-500 (S4U): %s; as S-1-5-18 (SYSTEM): %s"
-                            % (denied, denied))
+    assert start["msg"] == ("Failed to start the scan worker (scheduled_task): Could not start the task "
+                            "patchwave-scan-%s as S-1-5-21-1000000001-2000000000-300000000-500 (S4U): %s; "
+                            "as S-1-5-18 (SYSTEM): %s" % (start["scan_id"], denied, denied))
     assert run(backend, _operation="poll", scan_id=start["scan_id"])["state"] == "lost"
     # With become the module's own logon may use WUA: the search runs in process, no task needed.
     start = run(backend, _operation="start", become={"user": "SYSTEM", "params": {}, "has_password": False})

@@ -70,7 +70,11 @@ CONTRACT_BUILDERS = {
 }
 
 WUA_UTIL = os.path.join(MODULE_UTILS, "_scan", "PatchwaveWua.psm1")
-WORKER_ENTRY = "Invoke-PatchwaveScanWorker"
+TASK_UTIL = os.path.join(MODULE_UTILS, "_host", "PatchwaveTask.psm1")
+# worker.ps1 starts in the runner's entry point, which calls the kind's (Get-PatchwaveWorkerCommand).
+WORKER_ENTRIES = ("Invoke-PatchwaveWorker", "Invoke-PatchwaveScanWorker")
+# Each PowerShell module util and the top-level list of the functions it copies into worker.ps1.
+WORKER_LISTS = {TASK_UTIL: "$script:TaskWorkerFunctions", WUA_UTIL: "$script:WorkerFunctions"}
 
 PS_FILES = plugin_files()
 PS_MODULES = sorted(f for f in PS_FILES if os.path.dirname(f) == MODULES and f.endswith(".ps1"))
@@ -165,7 +169,7 @@ def module_name(path):
 
 def test_powershell_files_exist():
     assert os.path.join(MODULES, "scan.ps1") in PS_FILES
-    assert WUA_UTIL in PS_FILES
+    assert WUA_UTIL in PS_FILES and TASK_UTIL in PS_FILES
 
 
 @pytest.mark.parametrize("path", PS_FILES, ids=lambda p: os.path.relpath(p, PLUGINS))
@@ -333,36 +337,132 @@ def test_update_builder_uses_the_category_builder():
 # ---------------------------------------------------------------- modules and module utils
 
 
+def _worker_lists():
+    """{util path: [function names]} of the worker lists, and every function defined, by name."""
+    lists = {path: assigned_literal(source(path), variable) for path, variable in WORKER_LISTS.items()}
+    return lists, _all_functions()
+
+
 def test_worker_script_gets_every_function_it_calls():
-    src = source(WUA_UTIL)
-    defined = functions(src)
-    listed = assigned_literal(src, "$script:WorkerFunctions")
-    assert len(listed) == len(set(listed))
-    assert set(listed) <= set(defined), "listed but not defined: %s" % sorted(set(listed) - set(defined))
-    reached, todo = set(), [WORKER_ENTRY]
+    lists, defined = _worker_lists()
+    listed = [name for names in lists.values() for name in names]
+    assert len(listed) == len(set(listed)), "a function is listed twice"
+    for path, names in lists.items():
+        local = functions(source(path))
+        assert set(names) <= set(local), "%s lists functions it does not define: %s" % (
+            os.path.basename(path), sorted(set(names) - set(local)))
+    reached, todo = set(), list(WORKER_ENTRIES)
     while todo:
         name = todo.pop()
         if name in reached:
             continue
         reached.add(name)
-        todo.extend(c for c in commands(src, defined[name]) if c in defined)
+        src, node = defined[name]
+        todo.extend(c for c in commands(src, node) if c in defined)
     assert reached <= set(listed), "the worker calls functions worker.ps1 lacks: %s" % sorted(reached - set(listed))
+    # The runner's list is what every kind of worker needs: it reaches nothing of the scan.
+    runner = set(lists[TASK_UTIL])
+    for name in runner:
+        src, node = defined[name]
+        assert {c for c in commands(src, node) if c in defined} <= runner, name
 
 
 def test_worker_script_as_written_parses():
     """worker.ps1 is 'Function <name> {' + the function's ScriptBlock text + '}' for each listed
     function (Get-PatchwaveWorkerScript); rebuild it the same way and parse it."""
-    src = source(WUA_UTIL)
-    defined = functions(src)
+    lists, defined = _worker_lists()
     parts = ["$ErrorActionPreference = 'Stop'"]
-    for name in assigned_literal(src, "$script:WorkerFunctions"):
-        node = defined[name]
+    names = lists[TASK_UTIL] + lists[WUA_UTIL]
+    for name in names:
+        src, node = defined[name]
         braces = [c for c in node.children if c.type in ("{", "}")]
         body = src.data[braces[0].end_byte:braces[-1].start_byte].decode("utf-8")
         parts.append("Function %s {\n%s\n}" % (name, body))
     worker = Source("\n".join(parts).encode("utf-8"), "worker.ps1")
     assert describe_error(worker) is None, describe_error(worker)
-    assert set(functions(worker)) == set(assigned_literal(src, "$script:WorkerFunctions"))
+    assert set(functions(worker)) == set(names)
+
+
+def _bootstrap_lines():
+    """The lines of the worker's bootstrap, as Get-PatchwaveWorkerCommand builds them, for a folder
+    with a quote in its name."""
+    src = source(TASK_UTIL)
+    node = functions(src)["Get-PatchwaveWorkerCommand"]
+    array = next(c for c in walk(node) if c.type == "array_expression")
+    lines = []
+    for item in named(next(c for c in named(array) if c.type == "statement_list")):
+        text = src.text(item)
+        if text.startswith("("):  # ('...{0}...' -f $value)
+            template = literal(src, next(c for c in walk(item) if c.type == "string_literal"))
+            value = {"$quoted": "C:\\Windows\\Temp\\patchwave-scan-o''brien", "$EntryPoint": "Invoke-PatchwaveScanWorker"}
+            text = template.format(*[value[v] for v in re.findall(r"-f (\$\w+)", src.text(item))])
+        else:
+            text = literal(src, item)
+        lines.append(text)
+    return lines
+
+
+def test_worker_bootstrap_parses_and_records_its_error():
+    """§3.4: the bootstrap runs the worker in a try; its catch writes worker_error.txt with cmdlets only
+    (Constrained Language Mode forbids .NET method calls) and exits 1, the task's LastTaskResult."""
+    lines = _bootstrap_lines()
+    bootstrap = Source("\n".join(lines), "bootstrap.ps1")
+    assert describe_error(bootstrap) is None, describe_error(bootstrap)
+    statements = named(named(bootstrap.tree.root_node)[0])
+    tries = [n for n in walk(bootstrap.tree.root_node) if n.type == "try_statement"]
+    assert len(tries) == 1 and tries[0].parent.parent is not None
+    body, catch = named(tries[0])[0], next(n for n in walk(tries[0]) if n.type == "catch_clause")
+    assert {"Invoke-PatchwaveWorker"} <= commands(bootstrap, body)
+    assert "-EntryPoint 'Invoke-PatchwaveScanWorker'" in bootstrap.text(body)
+    assert "$dir = 'C:\\Windows\\Temp\\patchwave-scan-o''brien'" in lines
+    assert commands(bootstrap, catch) == {"Set-Content", "Join-Path"}
+    assert "worker_error.txt" in bootstrap.text(catch) and "LanguageMode" in bootstrap.text(catch)
+    assert not [n for n in walk(catch) if n.type == "invokation_expression"], "a method call in the catch"
+    assert bootstrap.text(catch).rstrip("} \n").endswith("exit 1")
+    assert len(statements) >= 3
+
+
+def test_task_start_falls_back_to_system_on_any_failure():
+    """§3.2: no HRESULT decides the fallback, 'has not run' is not a reason to keep waiting, and the
+    S4U task is removed before SYSTEM runs it."""
+    src = source(TASK_UTIL)
+    node = functions(src)["Start-PatchwaveWorkTask"]
+    text = src.text(node)
+    assert "0x80070569" not in text and "LogonTypeNotGranted" not in text
+    waiting = [src.text(right) for left, right in assignments(src, node) if variable_name(src, left) == "$waiting"]
+    assert len(waiting) == 1 and "$taskStateRunning" in waiting[0]
+    assert "0x00041303" not in waiting[0] and "HasNotRun" not in waiting[0], (
+        "SCHED_S_TASK_HAS_NOT_RUN must not count as 'still starting'")
+    loops = [n for n in walk(node) if n.type == "foreach_statement"]
+    assert len(loops) == 1 and "$identities" in src.text(loops[0]).split("{")[0]
+    body = src.text(loops[0])
+    assert "continue" not in body, "a failure goes on to the next identity without a condition"
+    assert body.index("Remove-PatchwaveWorkTask") > body.index("if (-not $failure)")
+    assert "EnginePID" in body and "fallback_reason" in body
+
+
+def test_hresult_only_from_com_exceptions():
+    """§3.8: Get-PatchwaveErrorHResult reads COMException.ErrorCode only, never Exception.HResult."""
+    src = source(TASK_UTIL)
+    node = functions(src)["Get-PatchwaveErrorHResult"]
+    members = {src.text(named(n)[-1]) for n in walk(node) if n.type == "member_access"}
+    assert "ErrorCode" in members and "HResult" not in members
+    assert "[System.Runtime.InteropServices.COMException]" in src.text(node)
+
+
+def test_functions_that_create_com_objects_release_them():
+    """§3.9: every function that creates a COM object releases what it created."""
+    checked = 0
+    for path in PS_FILES:
+        src = source(path)
+        for name, node in functions(src).items():
+            created = [n for n in walk(node) if n.type == "command" and src.text(named(n)[0]) == "New-Object"
+                       and "-ComObject" in src.text(n)]
+            if not created:
+                continue
+            checked += 1
+            assert "Remove-PatchwaveComObject" in commands(src, node), "%s creates COM objects and never releases them" % name
+    assert checked >= 5
 
 
 @pytest.mark.parametrize("path", [f for f in PS_FILES if f.endswith(".psm1")],
