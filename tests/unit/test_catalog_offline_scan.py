@@ -3,12 +3,11 @@
 import os
 
 import pytest
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.offline_scan import (
     read_index,
     read_offline_scan,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 BUNDLE = "e34205a2-3739-4b7c-b792-22bc71890ca9"
 CHILD = "02e0b67f-5977-4182-a04b-065298a7fd40"

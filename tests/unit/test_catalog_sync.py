@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CatalogError,
     CatalogUpdate,
+    FileLocation,
     UpdateFile,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
@@ -15,7 +16,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query i
     select_update_ids,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import (
-    FileLocation,
     SyncOptions,
     sync_records,
 )

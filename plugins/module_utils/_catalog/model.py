@@ -78,6 +78,14 @@ def normalize_kb(value):
 
 
 @dataclass
+class FileLocation:
+    """A download URL for a file, by file id (base64 SHA-1), as offline-scan packages list them."""
+
+    file_id: str
+    url: str
+
+
+@dataclass
 class UpdateFile:
     """One payload file. Digests are base64 of the raw hash, as Microsoft's metadata carries them."""
 

@@ -8,18 +8,19 @@
 Parsing is Python-bound and a real offline scan package holds well over 100,000 updates, so the
 readers run in forked worker processes (one per core, at most four) while the calling process
 writes the rows they send into the store. A worker's CatalogError reaches the caller unchanged;
-any other failure of a worker becomes a CatalogError that says so.
+any other failure of a worker becomes a CatalogError that says so, and a worker that dies is
+reported the moment it is gone (the caller waits on the workers' sentinels, not on a timer).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import queue as queue_module
+import signal
+from multiprocessing.connection import wait
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.staging import RowBuilder
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 _BATCH = 2000
 
@@ -52,18 +53,41 @@ def _batches(read_share, share, languages):
 
 
 def _work(read_share, share, languages, results):
+    """Run in reader ``share[0]``: every message carries the reader's number, so the caller knows
+    which reader finished; the last message is ``done`` or ``error``."""
+    number = share[0]
     try:
         for batch in _batches(read_share, share, languages):
-            results.put(("rows", batch))
-        results.put(("done", None))
+            results.put(("rows", number, batch))
+        results.put(("done", number, None))
     except CatalogError as exc:
-        results.put(("error", str(exc)))
+        results.put(("error", number, str(exc)))
     except Exception as exc:  # reported to the caller, which names the catalog
-        results.put(("error", "a reader process failed: %s: %s" % (type(exc).__name__, exc)))
+        results.put(("error", number, "a reader process failed: %s: %s" % (type(exc).__name__, exc)))
 
 
-def parallel_rows(read_share, languages, workers=None):
-    """Yield RowBatch objects built by ``workers`` processes, each running ``read_share((k, n))``."""
+def _ended(process, number, workers, where):
+    """The error for reader ``number`` that ended before it sent ``done``."""
+    process.join()
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            how = "was killed by signal %s" % signal.Signals(-code).name
+        except ValueError:
+            how = "was killed by signal %d" % -code
+    else:
+        how = "ended with exit code %s" % code
+    return CatalogError("%scatalog reader process %d of %d (pid %s) %s before it had read its share of the updates"
+                        % ("%s: " % where if where else "", number + 1, workers, process.pid, how))
+
+
+def parallel_rows(read_share, languages, workers=None, where=None):
+    """Yield RowBatch objects built by ``workers`` processes, each running ``read_share((k, n))``.
+
+    The caller blocks on the result queue and on every unfinished reader's sentinel at once, with
+    no timeout: a reader that dies (a crash, the out-of-memory killer) is reported as soon as it
+    is gone, naming the reader and its exit code or signal. ``where`` names the catalog.
+    """
     workers = workers or default_workers()
     if workers == 1:
         yield from _batches(read_share, (0, 1), languages)
@@ -74,22 +98,29 @@ def parallel_rows(read_share, languages, workers=None):
                  for k in range(workers)]
     for process in processes:
         process.start()
-    finished = 0
+    # The queue's receiving end is a multiprocessing Connection (Queue keeps it as _reader; there is
+    # no public name for it), so it can be waited on together with the process sentinels.
+    incoming = results._reader  # pylint: disable=protected-access
+    running = {process.sentinel: number for number, process in enumerate(processes)}
     try:
-        while finished < workers:
-            try:
-                kind, payload = results.get(timeout=5)
-            except queue_module.Empty:
-                dead = [p for p in processes if p.exitcode not in (None, 0)]
-                if dead:
-                    raise CatalogError("a reader process ended with exit code %d" % dead[0].exitcode)
-                continue
-            if kind == "rows":
-                yield payload
-            elif kind == "done":
-                finished += 1
-            else:
-                raise CatalogError(payload)
+        while running:
+            ready = wait([incoming] + list(running))
+            ended = [item for item in ready if item is not incoming and item in running]
+            for sentinel in ended:
+                number = running.get(sentinel)
+                if number is None:  # its "done" was read while an earlier one's queue was drained
+                    continue
+                process = processes[number]
+                process.join()  # it has exited: this only collects its exit code
+                if process.exitcode == 0:
+                    # A reader that exits normally has flushed all it sent, so its "done" or
+                    # "error" is already in the queue, behind rows that may still be unread.
+                    while sentinel in running and incoming.poll():
+                        yield from _receive(results, running, processes)
+                if sentinel in running:
+                    raise _ended(process, number, workers, where)
+            if not ended and incoming in ready:
+                yield from _receive(results, running, processes)
     finally:
         for process in processes:
             if process.is_alive():
@@ -97,3 +128,14 @@ def parallel_rows(read_share, languages, workers=None):
         for process in processes:
             process.join(10)
         results.close()
+
+
+def _receive(results, running, processes):
+    """Handle one message: yield its rows; a reader's ``done`` takes it out of ``running``."""
+    kind, number, payload = results.get()
+    if kind == "rows":
+        yield payload
+    elif kind == "done":
+        running.pop(processes[number].sentinel, None)
+    else:
+        raise CatalogError(payload)

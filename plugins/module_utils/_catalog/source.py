@@ -20,7 +20,7 @@ import shutil
 import tempfile
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog import cabinet as _cab
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
 
 FORMATS = ("auto", "offline_scan", "wsus_export", "catalog_file")
 _OFFLINE_MEMBERS = ("package.cab", "index.xml")
@@ -165,7 +165,7 @@ def _offline_scan_records(path, work, languages, where, info):
         return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages,
                                          where=where, share=share)
 
-    return parallel_rows(read_share, languages)
+    return parallel_rows(read_share, languages, where=where)
 
 
 def _package_created(package_xml):
@@ -181,7 +181,6 @@ def _package_created(package_xml):
 
 def _wsus_export_records(path, work, languages, where, info):
     from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers import wsus_export as export
-    from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
     folder = os.path.join(work, "export")
     _cab.extract(path, folder, where=where)

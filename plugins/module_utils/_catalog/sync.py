@@ -17,21 +17,13 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import CURRENT_VERSION_SQL
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.staging import STAGING, RowBatch, RowBuilder
 from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import CATALOG_INDEXES
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time
 
 _BATCH = 2000
-
-
-@dataclass
-class FileLocation:
-    """A download URL for a file, by file id (base64 SHA-1), as offline-scan packages list them."""
-
-    file_id: str
-    url: str
 
 
 @dataclass

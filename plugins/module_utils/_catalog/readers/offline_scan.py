@@ -20,12 +20,12 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog import 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
     CatalogError,
     CatalogUpdate,
+    FileLocation,
     UpdateFile,
     normalize_date,
     normalize_guid,
     normalize_kb,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import FileLocation
 
 OFFLINE_SYNC_NS = "http://schemas.microsoft.com/msus/2004/02/OfflineSync"
 _UPDATE = "{%s}Update" % OFFLINE_SYNC_NS
