@@ -14,7 +14,9 @@ started) PostgreSQL. Measured in the same run, per backend:
   ``SELECT update_id, installed, count(*) FROM scan_updates GROUP BY update_id, installed``.
   Goal: <= 2x. Also measured and reported, without a goal of its own: the same with
   ``per_update=True`` (hosts per state for every update of each set, a second pass over the
-  records). On PostgreSQL the store is ANALYZEd first, as autovacuum would have done.
+  records), and with ``required=True`` (each host's Required updates listed, what compliance_info,
+  the report and the inventory plugin read by default). On PostgreSQL the store is ANALYZEd first,
+  as autovacuum would have done.
 
 Each measured side runs in a fresh process (so each side's peak memory is its own); sides
 alternate, best of N rounds. The messages are written once; each ingest round gets a hard-linked
@@ -53,7 +55,7 @@ NAMED_SET = {"name": "critical_important", "severities": ["Critical", "Important
 GOAL = 2.0
 
 _SCAN_COLUMNS = ("scan_pk", "message_id", "host_name", "scan_id", "mode", "server_selection", "forced", "started",
-                 "finished", "succeeded", "result_code", "hresult", "error", "catalog_version", "wua_version",
+                 "finished", "received", "succeeded", "result_code", "hresult", "error", "catalog_version", "wua_version",
                  "reboot_pending", "reboot_sources", "last_boot", "source", "controller", "ingested_at")
 _UPDATE_COLUMNS = ("scan_pk", "update_id", "revision_number", "installed", "hidden", "downloaded", "reboot_required")
 
@@ -111,7 +113,7 @@ def write_spool(spool, hosts, updates, now, work):
     for index in range(hosts):
         finished, results = host_scan(index, ids, now)
         body = scan_body(results, finished, catalog, scan_id="scan-%d" % index)
-        write_message(spool, host_name(index), "scan", body, catalog_version=CATALOG_VERSION)
+        write_message(spool, host_name(index), "scan", body, catalog_version=CATALOG_VERSION, created=finished)
     return time.perf_counter() - start
 
 
@@ -126,7 +128,7 @@ def bare_rows(hosts, updates, now):
         finished, results = host_scan(index, ids, now)
         pk = index + 1
         scans.append((pk, "bench-%d" % index, host_name(index), "scan-%d" % index, "online", "default", 0, finished,
-                      finished, 1, 2, None, None, CATALOG_VERSION, "10.0.17763.1", 0, "", finished,
+                      finished, finished, 1, 2, None, None, CATALOG_VERSION, "10.0.17763.1", 0, "", finished,
                       "patchwave.windows.scan", "bench", stamp))
         for uid, (installed, hidden, reboot) in results.items():
             rows.append((pk, uid, 100, int(installed), int(hidden), int(installed), int(reboot)))
@@ -217,10 +219,11 @@ def child_summary(address, now, rounds):
     sets = [all_updates()] + parse_update_sets([dict(NAMED_SET)])
     now = datetime.datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
     bare_sql = "SELECT update_id, installed, count(*) FROM scan_updates GROUP BY update_id, installed"
-    bare_times, ours_times, read_times, per_update_times = [], [], [], []
+    bare_times, ours_times, read_times, per_update_times, required_times = [], [], [], [], []
     evaluation = groups = None
     for attempt in range(rounds):
-        for side in (("bare", "ours", "per_update") if attempt % 2 == 0 else ("per_update", "ours", "bare")):
+        for side in (("bare", "ours", "per_update", "required") if attempt % 2 == 0
+                     else ("required", "per_update", "ours", "bare")):
             gc.collect()
             if side == "bare":
                 start = time.perf_counter()
@@ -237,16 +240,20 @@ def child_summary(address, now, rounds):
                 evaluation = evaluate_rows(rows, now=now)
                 ours_times.append(time.perf_counter() - start)
                 read_times.append(read - start)
-            else:
+            elif side == "per_update":
                 start = time.perf_counter()
                 evaluate_rows(read_rows(store, sets, now=now, per_update=True, required=False), now=now)
                 per_update_times.append(time.perf_counter() - start)
+            else:
+                start = time.perf_counter()
+                evaluate_rows(read_rows(store, sets, now=now, per_update=False, required=True), now=now)
+                required_times.append(time.perf_counter() - start)
     store.close()
     named = evaluation.sets[NAMED_SET["name"]]
     whole = evaluation.sets["all"]
     return {
         "seconds": min(ours_times), "read_rows_seconds": min(read_times), "bare_seconds": min(bare_times),
-        "per_update_seconds": min(per_update_times),
+        "per_update_seconds": min(per_update_times), "required_seconds": min(required_times),
         "peak_rss_mb": _peak_mb(), "bare_groups": len(groups),
         "hosts": len(evaluation.hosts), "usable_hosts": sum(1 for s in evaluation.hosts.values() if s.usable),
         "sets": {name: {"updates": len(result.update_ids), "hosts_per_compliance": result.summary(),
@@ -362,6 +369,8 @@ def measure_backend(backend, master, hosts, updates, now, rounds, summary_rounds
         "summary_ratio": round(summary["seconds"] / summary["bare_seconds"], 3),
         "per_update_summary_seconds": round(summary["per_update_seconds"], 2),
         "per_update_summary_ratio": round(summary["per_update_seconds"] / summary["bare_seconds"], 3),
+        "required_summary_seconds": round(summary["required_seconds"], 2),
+        "required_summary_ratio": round(summary["required_seconds"] / summary["bare_seconds"], 3),
         "summary_peak_rss_mb": round(summary["peak_rss_mb"], 1),
         "summary_hosts": summary["hosts"],
         "summary_usable_hosts": summary["usable_hosts"],

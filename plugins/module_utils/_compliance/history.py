@@ -50,7 +50,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             scans.setdefault(row["host_name"], []).append(scan_facts(row))
     names = sorted(set(scans) | set(hosts or ()))
     good = [s for facts in scans.values() for s in facts if s.succeeded]
-    with store.transaction() as cursor:
+    with store.read_transaction() as cursor:
         scratch = Scratch(store, cursor)
         try:
             scratch.load_sets(masks)

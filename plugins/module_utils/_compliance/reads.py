@@ -12,7 +12,9 @@ where updates are listed — and ``rules.evaluate`` decides each group once; upd
 not return are counted, not listed, because the rules decide them from the catalog versions alone.
 So the rules live in one place and the store does the counting.
 
-Callers move waiting state messages in first (``_scan/ingest.py``); everything here reads.
+Callers move waiting state messages in first (``_scan/ingest.py``); everything here reads: scratch
+tables are TEMP tables inside a read transaction (``store.read_transaction``), so a read takes no
+write lock and a role with SELECT (and TEMP) on the store can run it.
 """
 
 from __future__ import annotations
@@ -389,7 +391,7 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
         if row["succeeded"] and (wanted is None or row["host_name"] in wanted):
             usable = host_status(scan_facts(row), None, now, stale_after_days).usable
             deciding.append((row["scan_pk"], row["catalog_version"], usable))
-    with store.transaction() as cursor:
+    with store.read_transaction() as cursor:
         scratch = Scratch(store, cursor)
         try:
             scratch.load_scans(deciding)

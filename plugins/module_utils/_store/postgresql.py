@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import uuid
 from urllib.parse import unquote
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import redact
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
-from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import SCHEMA_VERSION, apply_migrations
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import (
+    SCHEMA_VERSION,
+    apply_migrations,
+    migration_refused,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._store.sql import column_list, identifier
 
 # Advisory lock keys (64-bit, "patchwv" + n), taken per transaction on PostgreSQL.
@@ -187,6 +190,25 @@ class PostgreSQLStore:
         finally:
             cursor.close()
 
+    @contextlib.contextmanager
+    def read_transaction(self):
+        """One read: a single snapshot (REPEATABLE READ) in which the reader may fill TEMP scratch
+        tables and nothing else; always rolled back, which drops them. Needs SELECT on the store's
+        tables and TEMP on the database (granted to PUBLIC by default), nothing more."""
+        psycopg = self._psycopg
+        try:
+            cursor = PostgreSQLCursor(self.connection.cursor())
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            yield cursor
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            self._rollback()
+            cursor.close()
+
     def _rollback(self):
         if self.connection.closed:
             return
@@ -222,18 +244,17 @@ class PostgreSQLStore:
         cursor.execute("ANALYZE %s" % table)
 
     def scratch_table(self, cursor, name, columns, keyed=False):
-        """Create a working table for the current transaction's reads; return the name to use.
+        """Create a working table for the current (read) transaction; return the name to use.
 
-        An UNLOGGED table with a name of its own, created and dropped inside the caller's
-        transaction (so no other session ever sees it, and a rollback removes it): unlike a TEMP
-        table, parallel workers can read it, so queries joining it still run in parallel.
+        A TEMP table, dropped with the transaction: a reader needs no CREATE right on the store's
+        schema (TEMP is granted to PUBLIC by default). PostgreSQL does not run a query that touches
+        a TEMP table in parallel; docs/performance.md measures what that costs the reads.
         """
-        unique = "%s_%s" % (name, uuid.uuid4().hex[:16])
-        cursor.execute("CREATE UNLOGGED TABLE %s (%s)" % (unique, columns))
-        return unique
+        cursor.execute("CREATE TEMP TABLE %s (%s) ON COMMIT DROP" % (identifier(name), columns))
+        return name
 
     def drop_scratch(self, cursor, name):
-        cursor.execute("DROP TABLE IF EXISTS %s" % name)
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.%s" % identifier(name))
 
     def copy_rows(self, cursor, table, columns, rows):
         """Bulk-insert ``rows`` (tuples in ``columns`` order) with COPY; return the count."""
@@ -283,12 +304,18 @@ class PostgreSQLStore:
         self._refuse_newer(current)
         if current == SCHEMA_VERSION:
             return
-        with self.transaction() as cursor:
-            # Controllers sharing the database may open it at once: one migrates, the others wait.
-            cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_MIGRATION_LOCK,)).fetchone()
-            current = self.schema_version(cursor)
-            self._refuse_newer(current)
-            # Data steps read what is stored: an ingest of a controller still running older code
-            # finishes first (and each statement after the lock sees what it committed).
-            self.lock_for_ingest(cursor)
-            apply_migrations(self, cursor, current, "")
+        try:
+            with self.transaction() as cursor:
+                # Controllers sharing the database may open it at once: one migrates, the others wait.
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (_PG_MIGRATION_LOCK,)).fetchone()
+                current = self.schema_version(cursor)
+                self._refuse_newer(current)
+                # Data steps read what is stored: an ingest of a controller still running older code
+                # finishes first (and each statement after the lock sees what it committed).
+                self.lock_for_ingest(cursor)
+                apply_migrations(self, cursor, current, "")
+        except StoreError as exc:
+            # A reader's role (SELECT only) may not migrate: say what it found and what would.
+            if isinstance(exc.__cause__, self._psycopg.errors.InsufficientPrivilege):
+                raise StoreError(migration_refused(self.redacted, current, self._clean(exc.__cause__))) from exc
+            raise

@@ -208,6 +208,15 @@ MIGRATIONS = {
 }
 
 
+def migration_refused(name, found, reason):
+    """The error text for a store at an older schema that this connection may not migrate."""
+    return ("store '%s' has schema version %d and this collection needs %d, but this connection may not migrate it "
+            "(%s). One run of any patchwave.windows writer (catalog_sync, a scan, compliance_info or "
+            "compliance_report with state messages to ingest) as a role allowed to create and alter the "
+            "store's tables migrates it; reading it needs no more than SELECT after that."
+            % (name, found, SCHEMA_VERSION, reason))
+
+
 def apply_migrations(store, cursor, current, without_rowid):
     """Take ``store`` from schema version ``current`` to SCHEMA_VERSION inside the caller's
     transaction; ``without_rowid`` is what the backend puts for the ``{without_rowid}`` marker."""

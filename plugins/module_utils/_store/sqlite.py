@@ -12,7 +12,11 @@ import os
 import sqlite3
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
-from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import SCHEMA_VERSION, apply_migrations
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import (
+    SCHEMA_VERSION,
+    apply_migrations,
+    migration_refused,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._store.sql import column_list, identifier
 
 
@@ -60,6 +64,20 @@ class SQLiteStore:
         else:
             cursor.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def read_transaction(self):
+        """One read: a single snapshot of the store, TEMP scratch tables allowed, and no write lock
+        (a deferred transaction that writes only the connection's own temp database never takes the
+        store file's RESERVED lock, so writers and other readers' ingests go on meanwhile). Always
+        rolled back: a read keeps nothing."""
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN DEFERRED")
+        try:
+            yield cursor
+        finally:
+            if self.connection.in_transaction:
+                cursor.execute("ROLLBACK")
+
     def rollback_to_clean(self, cursor):
         """Discard everything done in the current transaction (check mode, no-op syncs)."""
         cursor.execute("ROLLBACK")
@@ -79,7 +97,7 @@ class SQLiteStore:
         """Planner statistics for a freshly filled staging table: SQLite plans joins well without."""
 
     def scratch_table(self, cursor, name, columns, keyed=False):
-        """Create a working table for the current transaction's reads; return the name to use."""
+        """Create a working table for the current (read) transaction; return the name to use."""
         cursor.execute("DROP TABLE IF EXISTS temp.%s" % name)
         cursor.execute(self.temp_table(name, columns, keyed))
         return name
@@ -121,6 +139,11 @@ class SQLiteStore:
                              "upgrade patchwave.windows" % (self.path, current, SCHEMA_VERSION))
         if current == SCHEMA_VERSION:
             return
-        with self.transaction() as cursor:
-            current = self.schema_version()  # another process may have migrated meanwhile
-            apply_migrations(self, cursor, current, " WITHOUT ROWID")
+        try:
+            with self.transaction() as cursor:
+                current = self.schema_version()  # another process may have migrated meanwhile
+                apply_migrations(self, cursor, current, " WITHOUT ROWID")
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc) and "read-only" not in str(exc):
+                raise
+            raise StoreError(migration_refused(self.path, current, exc)) from exc
