@@ -68,7 +68,7 @@ def write_payloads(catalog, folder, layout="flat"):
 
 def generate(fmt, out, updates=500, seed=0, languages=("en", "de"), payloads_dir=None, payload_layout="flat",
              sign_ca_dir=None, manifest_path=None, as_json=None, cab_tool="python", revisions_per_cab=3000,
-             category_prerequisites=False, keep_dir=None, progress=None):
+             category_prerequisites=False, keep_dir=None, progress=None, utc_offset_minutes=None):
     """Build a catalog of about ``updates`` entries in format ``fmt`` at ``out``; return the manifest.
 
     ``payloads_dir``: also write the payload files there. ``sign_ca_dir``: Authenticode-sign the
@@ -78,10 +78,14 @@ def generate(fmt, out, updates=500, seed=0, languages=("en", "de"), payloads_dir
     ``revisions_per_cab``: RevisionIds per offline-scan detail cabinet. ``category_prerequisites``:
     offline scan only, also list product/classification ids in package.xml ``<Prerequisites>`` as
     real packages do. ``keep_dir``: also leave the cabinet's unpacked members there.
+    ``utc_offset_minutes``: wsus_export only, write dates as Microsoft's exporter does on a server
+    that many minutes east of UTC (local time, offset, seven fractional digits); default UTC.
     ``progress(done, total)`` is called every 5,000 updates.
     """
     if fmt not in FORMATS:
         raise ValueError("format must be one of %s, not %r" % (", ".join(FORMATS), fmt))
+    if utc_offset_minutes is not None and fmt != "wsus_export":
+        raise ValueError("utc_offset_minutes is for wsus_export only (the other formats write UTC)")
     if sign_ca_dir and fmt == "catalog_file":
         raise ValueError("only cabinets can be signed (offline_scan, wsus_export)")
     started = time.time()
@@ -93,7 +97,8 @@ def generate(fmt, out, updates=500, seed=0, languages=("en", "de"), payloads_dir
         facts = write_offline_scan(catalog, out, revisions_per_cab=revisions_per_cab, cab_tool=cab_tool,
                                    progress=progress, keep_dir=keep_dir)
     elif fmt == "wsus_export":
-        facts = write_wsus_export(catalog, out, cab_tool=cab_tool, progress=progress, keep_dir=keep_dir)
+        facts = write_wsus_export(catalog, out, cab_tool=cab_tool, progress=progress, keep_dir=keep_dir,
+                                  utc_offset_minutes=utc_offset_minutes)
     else:
         facts = write_catalog_file(catalog, out, as_json=as_json, progress=progress)
     if sign_ca_dir:

@@ -13,6 +13,7 @@ written before the bundles that contain them. ``package.xml``'s ``<Files>`` prec
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import tempfile
@@ -28,9 +29,43 @@ def utf16_length(text):
     return len(text.encode("utf-16-le")) // 2
 
 
-def metadata_record(update):
-    """One metadata.txt record for ``update`` (str, including the CRLF)."""
-    xml = X.full_xml(update)
+def local_time(iso, utc_offset_minutes, ticks=0):
+    """``iso`` (``YYYY-MM-DDTHH:MM:SS[.fff]Z``) as .NET's round-trip format writes a local time: the
+    wall-clock time at ``utc_offset_minutes`` east of UTC, seven fractional digits (``ticks``, 100 ns
+    each, replace the fraction) and the offset, e.g. ``2004-02-28T18:17:34.1032476-08:00``."""
+    moment = datetime.datetime.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")
+    moment += datetime.timedelta(minutes=utc_offset_minutes)
+    sign = "-" if utc_offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(utc_offset_minutes), 60)
+    return "%s.%07d%s%02d:%02d" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), ticks, sign, hours, minutes)
+
+
+def _with_local_times(update, parts, utc_offset_minutes):
+    """``parts`` with CreationDate and every file's Modified written as local times (see local_time)."""
+    tag = update.revision_number * 7919 % 10000  # sub-millisecond digits, so all seven vary
+    properties = parts["properties"]
+    attrs = tuple((k, local_time(v, utc_offset_minutes, (update.date_ms or 0) * 10000 + tag) if k == "CreationDate" else v)
+                  for k, v in properties[2])
+    parts = dict(parts, properties=properties[:2] + (attrs,) + properties[3:])
+    if parts["files"] is not None:
+        files = parts["files"]
+        parts["files"] = files[:3] + (tuple(
+            entry[:2] + (tuple((k, local_time(v, utc_offset_minutes, tag) if k == "Modified" else v)
+                               for k, v in entry[2]),) + entry[3:]
+            for entry in files[3]),) + files[4:]
+    return parts
+
+
+def metadata_record(update, utc_offset_minutes=None):
+    """One metadata.txt record for ``update`` (str, including the CRLF).
+
+    ``utc_offset_minutes``: write the dates as Microsoft's exporter does, as the server's local time
+    with its offset and seven fractional digits; None writes them in UTC (``...Z``).
+    """
+    parts = X.build(update)
+    if utc_offset_minutes is not None:
+        parts = _with_local_times(update, parts, utc_offset_minutes)
+    xml = X.full_xml(update, parts)
     return "%s,%08x,%08x,%s\r\n" % (update.update_id, update.revision_number, utf16_length(xml), xml)
 
 
@@ -46,8 +81,12 @@ def _export_update(update):
                "<Classifications>%s</Classifications>" % classes if classes else "<Classifications />"))
 
 
-def write_wsus_export(catalog, out, cab_tool="python", level=6, progress=None, keep_dir=None):
-    """Write ``catalog`` as a WSUS export cabinet at ``out``. Returns facts for the manifest."""
+def write_wsus_export(catalog, out, cab_tool="python", level=6, progress=None, keep_dir=None, utc_offset_minutes=None):
+    """Write ``catalog`` as a WSUS export cabinet at ``out``. Returns facts for the manifest.
+
+    ``utc_offset_minutes``: write CreationDate, file Modified and the package's CreationTime as a
+    server that many minutes east of UTC does (see local_time); None writes UTC.
+    """
     out = os.path.abspath(out)
     work = tempfile.mkdtemp(prefix=".catalog_gen_", dir=os.path.dirname(out))
     try:
@@ -62,7 +101,7 @@ def write_wsus_export(catalog, out, cab_tool="python", level=6, progress=None, k
             for group in catalog.groups():
                 ordered = group[1:] + group[:1]  # bundled updates before the bundle
                 for update in ordered:
-                    metadata.write(metadata_record(update))
+                    metadata.write(metadata_record(update, utc_offset_minutes))
                     records += 1
                     updates.write(_export_update(update))
                     for file in update.files:
@@ -78,9 +117,12 @@ def write_wsus_export(catalog, out, cab_tool="python", level=6, progress=None, k
                                    1 if (short in catalog.languages or short == "all") else 0)
                                 for lang_id, short, long_name in C.EXPORT_LANGUAGES)
             server_id = catalog.update_id("export-server-id")
+            created = catalog.creation_date
+            if utc_offset_minutes is not None:
+                created = local_time(created, utc_offset_minutes, 1032476)
             package.write(("\ufeff<?xml version=\"1.0\" encoding=\"utf-8\"?><ExportPackage ServerID=\"%s\" "
                            "CreationTime=\"%s\" FormatVersion=\"1.0\" ProtocolVersion=\"1.20\"><Languages>%s"
-                           "</Languages>" % (server_id, catalog.creation_date, languages)).encode("utf-8"))
+                           "</Languages>" % (server_id, created, languages)).encode("utf-8"))
             if os.path.getsize(files_path):
                 package.write(b"<Files>")
                 with open(files_path, "rb") as part:

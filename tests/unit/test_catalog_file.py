@@ -180,7 +180,8 @@ def test_duplicate_keys_refused(tmp_path):
     (dict(impact="Big"), "'Big' is not one of Normal, Minor"),
     (dict(release_date="2026-13-45"), "updates[0].release_date (update %s): release date '2026-13-45' is not a valid date"
      % UPDATE),
-    (dict(release_date="2026-11-10T10:00:00+02:00"), "is not in UTC"),
+    (dict(release_date="2026-11-10 at ten"), "updates[0].release_date (update %s): release date '2026-11-10 at ten' is "
+     "not an ISO 8601 date" % UPDATE),
     (dict(kb="Q123"), "KB article 'Q123' is not a KB number"),
     (dict(kb="1", kbs=["2"]), "give kb or kbs, not both"),
     (dict(classification="nope"), "updates[0].classification (update %s): classification 'nope' is not a GUID" % UPDATE),

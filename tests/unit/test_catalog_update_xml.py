@@ -266,7 +266,7 @@ def test_synthetic_software_update_every_field():
 @pytest.mark.parametrize("changes, expected", [
     (dict(DATE="2026-13-45"), "release date (CreationDate) '2026-13-45' is not a valid date"),
     (dict(DATE="yesterday"), "'yesterday' is not an ISO 8601 date"),
-    (dict(DATE="2024-06-11T17:00:00+02:00"), "is not in UTC"),
+    (dict(DATE="2024-06-11T17:00:00+24:00"), "release date (CreationDate) '2024-06-11T17:00:00+24:00' is not a valid date"),
     (dict(SIZE="lots"), "MaxDownloadSize 'lots' is not an integer"),
     (dict(SIZE="-5"), "MaxDownloadSize '-5' is less than 0"),
     (dict(REV="two"), "revision number 'two' is not an integer"),

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time
+
 KINDS = ("software", "driver", "category", "detectoid")
 CATEGORY_TYPES = ("Company", "ProductFamily", "Product", "UpdateClassification")
 SEVERITIES = ("Critical", "Important", "Moderate", "Low", "Unspecified")
@@ -24,7 +26,6 @@ RULE_NAMES = ("is_installed", "is_installable", "is_superseded", "metadata")
 
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 _LOWER_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _KB = re.compile(r"^(?:KB)?(\d{4,8})$", re.IGNORECASE)
 
 
@@ -43,30 +44,24 @@ def normalize_guid(value, what="update id"):
 
 
 def normalize_date(value, what="date"):
-    """Return an ISO 8601 date-time in UTC ('YYYY-MM-DDTHH:MM:SSZ'), or raise ValueError.
+    """Return a catalog date in the store's form, UTC to the second ('2004-02-29T02:17:34Z'), or None.
 
-    Offsets other than UTC are refused rather than silently shifted: catalog dates are UTC.
+    Sources write ISO 8601 with ``Z``, with an offset (WSUS exports write .NET local times such as
+    ``2004-02-28T18:17:34.1032476-08:00``) or with no zone, which means UTC; a date alone is
+    midnight UTC. Offsets are converted to UTC and fractions of a second dropped (cut, not
+    rounded), so every date in the store has one form that sorts in time order. Raises ValueError
+    naming ``what`` and the value when it is not such a date or names no real moment.
     """
     if value is None or value == "":
         return None
-    text = str(value).strip()
-    match = _DATE.match(text)
-    if not match:
-        raise ValueError("%s %r is not an ISO 8601 date" % (what, value))
-    year, month, day, hour, minute, second, zone = match.groups()
-    if zone not in (None, "Z", "+00:00", "+0000", "-00:00"):
-        raise ValueError("%s %r is not in UTC" % (what, value))
-    y, mo, d = int(year), int(month), int(day)
-    h, mi, s = int(hour or 0), int(minute or 0), int(second or 0)
-    if not (1 <= mo <= 12 and 1 <= d <= _days_in_month(y, mo) and h < 24 and mi < 60 and s < 60):
-        raise ValueError("%s %r is not a valid date" % (what, value))
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, mo, d, h, mi, s)
-
-
-def _days_in_month(year, month):
-    if month == 2:
-        return 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
-    return 30 if month in (4, 6, 9, 11) else 31
+    text = str(value)
+    try:
+        moment = parse_time(text, "date")
+    except ValueError as exc:
+        raise ValueError("%s %s" % (what, exc)) from None
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        return text  # already the store's form (offline scan packages): formatting costs more than parsing
+    return format_time(moment)
 
 
 def normalize_kb(value):

@@ -159,24 +159,14 @@ def _offline_scan_records(path, work, languages, where, info):
     from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers import offline_scan as offline
 
     package_xml, index_xml, folders = extract_offline_scan(path, work, languages, where)
-    info["package_created"] = _package_created(package_xml)
+    header = offline.read_package_header(package_xml, "%s: member 'package.xml'" % where)
+    info["package_created"] = header["creation_date"]
 
     def read_share(share):
         return offline.read_offline_scan(package_xml, index_xml, folders.__getitem__, languages=languages,
                                          where=where, share=share)
 
     return parallel_rows(read_share, languages, where=where)
-
-
-def _package_created(package_xml):
-    with open(package_xml, "rb") as handle:
-        head = handle.read(4096).decode("utf-8", "replace")
-    marker = 'CreationDate="'
-    start = head.find(marker)
-    if start < 0:
-        return None
-    end = head.find('"', start + len(marker))
-    return head[start + len(marker):end] if end > 0 else None
 
 
 def _wsus_export_records(path, work, languages, where, info):

@@ -40,6 +40,29 @@ _RULES = {"IsInstalled": "is_installed", "IsInstallable": "is_installable", "IsS
           "Metadata": "metadata"}
 
 
+def read_package_header(package_xml, where="offline scan package: member 'package.xml'"):
+    """The ``<OfflineSyncPackage>`` attributes of a package.xml, read from its start tag alone.
+
+    Returns a dict: package_id, source_id, protocol_version and creation_date (in UTC, the store's
+    form; None when the package states none). Raises CatalogError naming the attribute when the
+    date is malformed, or when the root is not ``OfflineSyncPackage``.
+    """
+    events = xml.iterparse(package_xml, where, events=("start",))
+    try:
+        _event, root = next(events, (None, None))
+    finally:
+        events.close()
+    if root is None or root.tag != "{%s}OfflineSyncPackage" % OFFLINE_SYNC_NS:
+        raise CatalogError("%s: root element is %s, not OfflineSyncPackage (is this an offline scan package?)"
+                           % (where, xml.local_name(root.tag) if root is not None else "missing"))
+    try:
+        created = normalize_date(root.get("CreationDate"), "OfflineSyncPackage CreationDate")
+    except ValueError as exc:
+        raise CatalogError("%s: %s" % (where, exc))
+    return {"package_id": root.get("PackageId"), "source_id": root.get("SourceId"),
+            "protocol_version": root.get("ProtocolVersion"), "creation_date": created}
+
+
 def read_index(index_path, where):
     """Return ``[(range_start, cab_name), ...]`` sorted by range start, from ``index.xml``."""
     with open(index_path, "rb") as handle:
@@ -184,21 +207,23 @@ def _apply_extended(record, extended, where):
             record.kb_articles = tuple(dict.fromkeys(kbs))
             record.security_bulletins = tuple(bulletins)
         elif name == "Files":
+            number = 0
             for entry in element:
                 if entry.tag != "File":
                     continue
+                number += 1
+                file_name = entry.get("FileName") or ""
                 sha256 = None
                 for digest in entry:
                     if digest.tag == "AdditionalDigest" and digest.get("Algorithm") == "SHA256":
                         sha256 = (digest.text or "").strip() or None
-                modified = entry.get("Modified")
                 try:
-                    modified = normalize_date(modified, "file date") if modified else None
+                    modified = normalize_date(entry.get("Modified"), "file %d (%s) Modified" % (number, file_name))
                 except ValueError as exc:
                     raise CatalogError("%s: %s" % (where, exc))
                 size = entry.get("Size")
                 files.append(UpdateFile(
-                    name=entry.get("FileName") or "",
+                    name=file_name,
                     sha1=entry.get("Digest") if entry.get("DigestAlgorithm", "SHA1") == "SHA1" else None,
                     sha256=sha256,
                     size=_int(size, "file size", where) if size else None,

@@ -30,7 +30,11 @@ import codecs
 import os
 import re
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, normalize_guid
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
+    CatalogError,
+    normalize_date,
+    normalize_guid,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.update_xml import parse_update_xml
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import iterparse, local_name
 
@@ -179,8 +183,9 @@ def iter_metadata_records(path, max_record_units=MAX_RECORD_UNITS):
 def read_package_header(package_xml_path):
     """The ``<ExportPackage>`` attributes and ``<Languages>`` of a package.xml, read up to the files.
 
-    Returns a dict: server_id, creation_time, format_version, protocol_version and languages (a
-    list of dicts id, short_name, long_name, enabled).
+    Returns a dict: server_id, creation_time (in UTC, the store's form: the exporter writes the
+    server's local time with its offset), format_version, protocol_version and languages (a list
+    of dicts id, short_name, long_name, enabled). A malformed CreationTime is a CatalogError.
     """
     where = _describe(package_xml_path)
     header = {"server_id": None, "creation_time": None, "format_version": None, "protocol_version": None,
@@ -190,6 +195,10 @@ def read_package_header(package_xml_path):
         _read_header(events, header)
     finally:
         events.close()
+    try:
+        header["creation_time"] = normalize_date(header["creation_time"], "ExportPackage CreationTime")
+    except ValueError as exc:
+        raise CatalogError("%s: %s" % (where, exc))
     return header
 
 
