@@ -80,7 +80,7 @@ def test_pywinrm_protocol_operations(fleet):
     protocol.send_command_input(shell_id, command_id, win_ping_stdin({"data": "lab"}), end=True)
     stdout, stderr, rc = protocol.get_command_output(shell_id, command_id)
     assert (rc, stderr) == (0, b"")
-    assert json.loads(stdout) == {"changed": False, "ping": "lab"}
+    assert json.loads(stdout) == {"changed": False, "ping": "lab", "invocation": {"module_args": {"data": "lab"}}}
     protocol.cleanup_command(shell_id, command_id)
 
     command_id = protocol.run_command(shell_id, "ipconfig", ["/all"])

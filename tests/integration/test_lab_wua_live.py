@@ -1,7 +1,7 @@
 """The lab's ``patchwave.windows.scan`` emulation over the real WinRM endpoint: the exec manifest
 ansible-core 2.19 builds for the module, sent by plain pywinrm (start / poll / cancel rounds,
-dropped connections, a host going down mid-scan), the command line with ``--store``, and, once
-``plugins/modules/scan.ps1`` exists, the ``ansible`` command itself."""
+dropped connections, a host going down mid-scan), the command line with ``--store``, and the
+``ansible`` command itself with the real ``plugins/modules/scan.ps1`` and its module utils."""
 
 import json
 import os
@@ -129,7 +129,11 @@ def test_scan_survives_dropped_connections_and_a_host_going_down(store):
         assert again == done
 
         other = fleet.host(2)
-        other.faults.drop_after_send = 1  # start runs on the host, the client never hears of it
+        # start runs on the host, the client never hears of it. The client deletes its shell when the
+        # connection fails, which ends a module still starting (as Windows ends the shell's processes):
+        # this host's modules start at once, so the start has run by then.
+        other.module_cost = 0
+        other.faults.drop_after_send = 1
         with pytest.raises(requests.exceptions.ConnectionError):
             run_scan(fleet, other, _operation="start")
         deadline = time.monotonic() + 10  # the server may still be finishing the command it ran
@@ -188,8 +192,8 @@ def test_cli_with_store(store, tmp_path):
         cli("stop")
 
 
-# A stand-in for "ansible -m patchwave.windows.scan -a _operation=..." while plugins/action/scan.py
-# exists (it takes that name): the same module run, the manifest built by ansible-core from the real
+# A stand-in for "ansible -m patchwave.windows.scan -a _operation=..." (plugins/action/scan.py takes
+# that name): the same module run, the manifest built by ansible-core from the real
 # plugins/modules/scan.ps1 and its module_utils, without the action plugin's rounds.
 RAW_ACTION = """
 from ansible.plugins.action import ActionBase
@@ -218,14 +222,11 @@ def adhoc(tmp_path, inventory, host, module, args, **env):
 
 def test_ansible_runs_the_module_against_the_lab(store, tmp_path):
     """start / poll / cancel with ansible itself, on 3 lab hosts: what scan.ps1 receives, the lab answers."""
-    if not os.path.exists(SCAN_PS1):
-        print("skipped: plugins/modules/scan.ps1 not written yet")
-        pytest.skip("plugins/modules/scan.ps1 not written yet")
-    module, env = "patchwave.windows.scan", {}
-    if os.path.exists(SCAN_ACTION):
-        (tmp_path / "action_plugins").mkdir()
-        (tmp_path / "action_plugins" / "lab_raw_scan.py").write_text(RAW_ACTION)
-        module, env = "lab_raw_scan", {"ANSIBLE_ACTION_PLUGINS": str(tmp_path / "action_plugins")}
+    # scan.ps1 and the action plugin must both exist: a move that loses either fails here, never skips.
+    assert os.path.isfile(SCAN_PS1) and os.path.isfile(SCAN_ACTION), (SCAN_PS1, SCAN_ACTION)
+    (tmp_path / "action_plugins").mkdir()
+    (tmp_path / "action_plugins" / "lab_raw_scan.py").write_text(RAW_ACTION)
+    module, env = "lab_raw_scan", {"ANSIBLE_ACTION_PLUGINS": str(tmp_path / "action_plugins")}
     profile = FleetProfile(store, seed=5, search_seconds=(0.5, 0.5), cache=CatalogCache())
     with profile.fleet(3, auth="ntlm") as fleet:
         requests_seen = []
@@ -270,8 +271,7 @@ def test_ansible_runs_the_module_against_the_lab(store, tmp_path):
 
 def test_scan_action_plugin_against_the_lab(store, tmp_path):
     """The collection's own action plugin drives the emulated host module and records the scans."""
-    if not (os.path.exists(SCAN_PS1) and os.path.exists(SCAN_ACTION)):
-        pytest.skip("plugins/modules/scan.ps1 or plugins/action/scan.py not written yet")
+    assert os.path.isfile(SCAN_PS1) and os.path.isfile(SCAN_ACTION), (SCAN_PS1, SCAN_ACTION)
     work_store = str(tmp_path / "store.db")
     with open(store, "rb") as source, open(work_store, "wb") as target:
         target.write(source.read())

@@ -2,8 +2,10 @@
 
     python -m tests.lab start --hosts N --inventory PATH [--auth basic|ntlm|https] [--state-dir DIR]
                               [--store PATH [--seed S] [--time-scale X] [--search-seconds LOW:HIGH]]
+                              [--module-cost S]
     python -m tests.lab status [--state-dir DIR]
     python -m tests.lab fault HOST [--down refuse|blackhole | --up] [--latency S] [--drop-receive N]
+                                   [--clock-offset S] [--module-cost S]
                                    [--drop-after-send N] [--search-hresult HEX] [--offline-search-hresult HEX]
                                    [--scheduled-task-blocked on|off] [--worker-lost on|off]
                                    [--s4u-blocked on|off] [--worker-bootstrap-error TEXT]
@@ -111,6 +113,8 @@ class _Control(BaseHTTPRequestHandler):
             host = self.fleet.host(request.pop("host"))
             down = request.pop("down", None)
             wua = request.pop("wua", None)
+            clock_offset = request.pop("clock_offset", None)
+            module_cost = request.pop("module_cost", None)
             if wua and not hasattr(host.backend, "set_faults"):
                 raise KeyError("host %s has no WUA emulation (start the lab with --store)" % host.name)
             if request.pop("up", False):
@@ -118,11 +122,16 @@ class _Control(BaseHTTPRequestHandler):
             if down:
                 host.go_down(down)
             host.faults.update(**request)
+            if clock_offset is not None:
+                host.model.clock_offset = float(clock_offset)
+            if module_cost is not None:
+                host.module_cost = float(module_cost)
             if wua:
                 host.backend.set_faults(**wua)
         except (KeyError, ValueError, TypeError) as exc:
             return self._reply(400, {"error": str(exc)})
-        reply = {"name": host.name, "state": host.state, "faults": host.faults.as_dict()}
+        reply = {"name": host.name, "state": host.state, "faults": host.faults.as_dict(),
+                 "clock_offset": host.model.clock_offset, "module_cost": host.module_cost}
         if hasattr(host.backend, "status"):
             reply["wua"] = host.backend.status()["faults"]
         self._reply(200, reply)
@@ -149,7 +158,8 @@ def serve(args):
         if args.backend != DEFAULT_BACKEND:
             factories["backend_factory"] = _load_factory(args.backend)
     fleet = Fleet(args.hosts, auth=args.auth, user=args.user, password=args.password, name_prefix=args.prefix,
-                  address=args.address, base_port=args.base_port, state_dir=state_dir, **factories)
+                  address=args.address, base_port=args.base_port, state_dir=state_dir, module_cost=args.module_cost,
+                  **factories)
     fleet.start()
     control = None
     try:
@@ -278,7 +288,7 @@ def fault(args):
     if args.up:
         payload["up"] = True
         payload["reset_shells"] = args.reset_shells
-    for key in ("latency", "drop_receive", "drop_after_send"):
+    for key in ("latency", "drop_receive", "drop_after_send", "clock_offset", "module_cost"):
         value = getattr(args, key)
         if value is not None:
             payload[key] = value
@@ -299,6 +309,8 @@ def fault(args):
 
 
 def main(argv=None):
+    from .fleet import DEFAULT_MODULE_COST
+
     parser = argparse.ArgumentParser(prog="python -m %s" % PACKAGE, description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -323,6 +335,9 @@ def main(argv=None):
                        help="with --store: clock seconds per emulated second (0: searches end at once)")
         p.add_argument("--search-seconds", default="1:4",
                        help="with --store: emulated search duration, S or LOW:HIGH drawn per host")
+        p.add_argument("--module-cost", type=float, default=None,
+                       help="seconds each module run costs before the module runs (PowerShell's start; "
+                            "default %.1f, 0 for speed)" % DEFAULT_MODULE_COST)
 
     p_start = sub.add_parser("start", help="start a fleet in the background and write its inventory")
     fleet_options(p_start)
@@ -348,6 +363,8 @@ def main(argv=None):
     p_fault.add_argument("--latency", type=float)
     p_fault.add_argument("--drop-receive", type=int)
     p_fault.add_argument("--drop-after-send", type=int)
+    p_fault.add_argument("--clock-offset", type=float, help="the host's clock is off by this many seconds (+ ahead)")
+    p_fault.add_argument("--module-cost", type=float, help="seconds each module run on this host costs")
     p_fault.add_argument("--search-hresult", help="WUA (--store labs): online searches fail with this HRESULT "
                                                   "(e.g. 0x8024402C; 0 clears)")
     p_fault.add_argument("--offline-search-hresult", help="WUA: offline scans fail with this HRESULT (0 clears)")
@@ -369,6 +386,8 @@ def main(argv=None):
             "--state-dir", os.path.abspath(args.state_dir), "--address", args.address,
             "--base-port", str(args.base_port), "--prefix", args.prefix, "--user", args.user,
             "--password", args.password, "--cert-validation", args.cert_validation, "--backend", args.backend]
+        if args.module_cost is not None:
+            args.forward += ["--module-cost", str(args.module_cost)]
         if args.store:
             args.forward += ["--store", os.path.abspath(args.store), "--seed", str(args.seed),
                              "--time-scale", str(args.time_scale), "--search-seconds", args.search_seconds]

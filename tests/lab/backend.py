@@ -44,8 +44,10 @@ OS_PRODUCTS = {
 class HostModel:
     """Identity and basic state of one simulated Windows host.
 
-    ``boot_time`` and ``install_time`` are POSIX timestamps (UTC). ``extra`` is free for backends
-    that need more per-host data (installed updates, pending reboots, ...).
+    ``boot_time`` and ``install_time`` are POSIX timestamps (UTC), true time. ``clock_offset`` is
+    how wrong the host's clock is (seconds, + ahead): every time the host reports (facts, a scan's
+    started/finished/last_boot, progress) is shifted by it. ``extra`` is free for backends that need
+    more per-host data (installed updates, pending reboots, ...).
     """
 
     name: str
@@ -68,6 +70,7 @@ class HostModel:
     install_time: float = None
     reboot_pending: bool = False
     timezone: str = "UTC"
+    clock_offset: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -108,7 +111,8 @@ class ModuleContext:
 
     * ``host``: the :class:`HostModel`; ``runtime``: the server-side host (``LabHost``: faults,
       ``go_down()``/``come_up()``/``drop_connections()``) for backends that emulate reboots;
-    * ``user``: the authenticated user name; ``now``: the lab clock (POSIX seconds, UTC);
+    * ``user``: the authenticated user name; ``now``: the lab clock (POSIX seconds, UTC, true time);
+      ``host_now``: the host's own clock (``now`` + ``host.clock_offset``), what the host reports;
     * ``check_mode``/``diff`` from the ``_ansible_*`` arguments; ``become``/``async_``: see
       :class:`.psexec.ExecRequest`; ``environment``: the task's ``environment:``;
     * ``cancelled``: a :class:`threading.Event` set when the client signals ctrl_c/terminate;
@@ -126,6 +130,10 @@ class ModuleContext:
     cancelled: threading.Event = field(default_factory=threading.Event)
     runtime: object = None
     request: object = None
+
+    @property
+    def host_now(self):
+        return self.now + float(self.host.clock_offset or 0)
 
 
 class HostBackend:
@@ -214,8 +222,10 @@ def _ipv6_link_local(model):
 def windows_facts(model, context, subsets):
     """A truthful, minimal ``ansible_facts`` dict for ``model``, shaped like ansible.windows.setup's."""
     active, warnings = resolve_subsets(subsets)
-    now_utc = datetime.datetime.fromtimestamp(context.now, datetime.timezone.utc)
-    boot = model.boot_time if model.boot_time is not None else context.now - 3 * 86400
+    offset = float(model.clock_offset or 0)
+    now = context.now + offset  # the host tells its own time
+    now_utc = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    boot = (model.boot_time if model.boot_time is not None else context.now - 3 * 86400) + offset
     facts = {"gather_subset": list(subsets), "module_setup": True}
     user = (context.user or "Administrator").split("\\")[-1]
     ipv6 = _ipv6_link_local(model)
@@ -235,7 +245,7 @@ def windows_facts(model, context, subsets):
         local = now_utc
         facts["ansible_date_time"] = {
             "date": local.strftime("%Y-%m-%d"), "day": local.strftime("%d"),
-            "epoch": "%.0f" % context.now, "epoch_local": "%.0f" % context.now, "epoch_int": int(context.now),
+            "epoch": "%.0f" % now, "epoch_local": "%.0f" % now, "epoch_int": int(now),
             "hour": local.strftime("%H"), "iso8601": now_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "iso8601_basic": local.strftime("%Y%m%dT%H%M%S%f") + "0",
             "iso8601_basic_short": local.strftime("%Y%m%dT%H%M%S"),
@@ -324,7 +334,7 @@ def windows_facts(model, context, subsets):
     if "uptime" in active:
         facts["ansible_lastboot"] = datetime.datetime.fromtimestamp(boot, datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M:%SZ")
-        facts["ansible_uptime_seconds"] = int(round(context.now - boot))
+        facts["ansible_uptime_seconds"] = int(round(now - boot))
     if "user" in active:
         facts.update({
             "ansible_user_dir": "C:\\Users\\%s" % user,

@@ -11,6 +11,10 @@ the ``Remove-Item '...ansible-tmp-...'`` clean-up), answered with plausible path
 
 Async tasks (``async:``/``poll:``) are emulated here, so backends see plain module runs: the module
 runs in a background thread and ``ansible.windows.async_status`` reports on it.
+
+A module run costs what the PowerShell wrapper costs on Windows (process start, exec wrapper,
+Ansible.Basic compile): ``LabHost.module_cost`` seconds before the backend is called. Results are
+printed as Ansible.Basic's ExitJson/FailJson print them (:func:`module_output`).
 """
 
 import json
@@ -31,8 +35,54 @@ class ExecResult:
         self.stdout, self.stderr, self.rc = stdout, stderr, rc
 
 
+# Windows PowerShell 5.1's ConvertTo-Json (JavaScriptSerializer) writes these as \uXXXX; other
+# non-ASCII text it writes as it is, and the console (code page 65001) sends it as UTF-8.
+_PS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}
+_JSON_TYPES = (dict, list, str, int, float, bool, type(None))
+
+
+def _check_json_types(value, path="result"):
+    """A backend result holds JSON types only (what PowerShell would serialise); a set or an object is a lab bug."""
+    if not isinstance(value, _JSON_TYPES):
+        raise TypeError("%s is a %s, which a PowerShell module cannot return as JSON" % (path, type(value).__name__))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError("%s has a %s key %r" % (path, type(key).__name__, key))
+            _check_json_types(item, "%s.%s" % (path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_types(item, "%s[%d]" % (path, index))
+
+
+def module_output(result):
+    """The JSON text Ansible.Basic prints for ``result`` (ConvertTo-Json -Compress on Windows PowerShell 5.1):
+    compact, non-ASCII as text, ``<>&'`` escaped."""
+    _check_json_types(result)
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return "".join(_PS_ESCAPES.get(char, char) for char in text)
+
+
 def _json_out(result):
-    return (json.dumps(result, default=str) + "\r\n").encode("utf-8")
+    return (module_output(result) + "\r\n").encode("utf-8")
+
+
+def module_args_of(args):
+    """``invocation.module_args`` as Ansible.Basic reports it when the module did not: the arguments
+    without Ansible's ``_ansible_*`` keys."""
+    return {k: v for k, v in (args or {}).items() if not k.startswith("_ansible_")}
+
+
+def _deprecation(item):
+    if isinstance(item, str):
+        raise TypeError("a deprecation is {'msg', 'version' or 'date', 'collection_name'}, not %r" % item)
+    entry = {"msg": item["msg"]}
+    if "date" in item:
+        entry["date"] = item["date"]
+    else:
+        entry["version"] = item.get("version")
+    entry["collection_name"] = item.get("collection_name")
+    return entry
 
 
 def not_emulated_result(what, json_stdout=False):
@@ -41,13 +91,24 @@ def not_emulated_result(what, json_stdout=False):
     return ExecResult(stdout, (message + "\r\n").encode("utf-8"), 1)
 
 
-def finish_result(result):
-    """Turn a backend's result dict into stdout/exit code as Ansible.Basic would print it."""
+def finish_result(result, args=None):
+    """Turn a backend's result dict into stdout/exit code as Ansible.Basic's ExitJson/FailJson do:
+    ``changed`` false unless set, ``invocation.module_args`` (the backend's own, else ``args`` without
+    ``_ansible_*`` keys), ``warnings`` and ``deprecations`` only when there are any, exit code 1 with
+    ``failed``."""
     if not isinstance(result, dict):
         result = {"failed": True, "msg": "lab backend returned %r instead of a dict" % type(result).__name__}
-    result = dict(result)
-    result.setdefault("changed", False)
-    return ExecResult(_json_out(result), b"", 1 if result.get("failed") else 0)
+    shaped = {"changed": False}
+    shaped.update(result)
+    warnings = [str(w) for w in shaped.pop("warnings", None) or []]
+    deprecations = [_deprecation(d) for d in shaped.pop("deprecations", None) or []]
+    if args is not None and "invocation" not in shaped:
+        shaped["invocation"] = {"module_args": module_args_of(args)}
+    if warnings:
+        shaped["warnings"] = warnings
+    if deprecations:
+        shaped["deprecations"] = deprecations
+    return ExecResult(_json_out(shaped), b"", 1 if shaped.get("failed") else 0)
 
 
 def unhandled_exception_result(exc):
@@ -127,15 +188,19 @@ def _short(text, limit=120):
 def run_module(runtime, user, request, cancelled):
     fqcn = request.module_fqcn
     args = request.module_args
+    cost = float(getattr(runtime, "module_cost", 0) or 0)
+    if cost > 0 and cancelled.wait(cost):  # the wrapper's start; ctrl_c ends it early
+        return ExecResult(b"", b"", EXIT_CTRL_C)
     context = ModuleContext(
         host=runtime.model, user=user, now=runtime.clock(),
         check_mode=bool(args.get("_ansible_check_mode")), diff=bool(args.get("_ansible_diff")),
         become=request.become, async_=request.async_, environment=request.environment,
         cancelled=cancelled, runtime=runtime, request=request)
     if fqcn == "ansible.windows.async_status":
-        return finish_result(runtime.async_jobs.status(args))
+        return finish_result(runtime.async_jobs.status(args), args)
     if context.async_:
-        return finish_result(runtime.async_jobs.start(context, lambda: _call_backend(runtime, fqcn, args, context)))
+        return finish_result(runtime.async_jobs.start(context, lambda: _call_backend(runtime, fqcn, args, context)),
+                             args)
     return _call_backend(runtime, fqcn, args, context)
 
 
@@ -144,7 +209,10 @@ def _call_backend(runtime, fqcn, args, context):
         result = runtime.backend.run_module(fqcn, args, context)
     except Exception as exc:  # the module "threw": what module_wrapper.ps1 reports
         return unhandled_exception_result(exc)
-    return finish_result(result)
+    try:
+        return finish_result(result, args)
+    except (TypeError, ValueError, KeyError) as exc:  # a result PowerShell could not have printed
+        return unhandled_exception_result(exc)
 
 
 class AsyncJobs:

@@ -25,6 +25,9 @@ DEFAULT_USER = "Administrator"
 DEFAULT_PASSWORD = "Lab-Passw0rd"
 DEFAULT_DOMAIN = "LAB"
 TRANSPORTS = {"basic": "basic", "ntlm": "ntlm", "https": "ntlm"}
+# What one module run costs on a Windows host before the module's code runs: powershell.exe's start,
+# the exec wrapper and Ansible.Basic's compile (a few hundred milliseconds).
+DEFAULT_MODULE_COST = 0.3
 
 
 class Fleet:
@@ -36,13 +39,17 @@ class Fleet:
       ``DOMAIN\\user`` with ``domain``);
     * ``name_prefix``: hosts are ``<prefix>001`` ...; ``base_port``: consecutive ports from there
       (default: free ports chosen by the OS);
-    * ``clock``: POSIX-seconds callable the hosts use as "now" (default :func:`time.time`);
+    * ``clock``: POSIX-seconds callable the hosts use as "now" (default :func:`time.time`; a host
+      whose clock is wrong adds its ``HostModel.clock_offset`` to what it reports);
+    * ``module_cost``: seconds each module run costs before the module's code runs, as Windows
+      PowerShell's start, the exec wrapper and Ansible.Basic's compile cost on a real host (default
+      :data:`DEFAULT_MODULE_COST`; per host: ``LabHost.module_cost``); tests that need speed pass 0;
     * ``state_dir``: where certificates go (default: a temporary folder removed on stop).
     """
 
     def __init__(self, n_hosts, auth="ntlm", backend_factory=DefaultBackend, host_factory=None,
                  user=DEFAULT_USER, password=DEFAULT_PASSWORD, domain=DEFAULT_DOMAIN, name_prefix="win",
-                 address="127.0.0.1", base_port=0, clock=time.time, state_dir=None):
+                 address="127.0.0.1", base_port=0, clock=time.time, state_dir=None, module_cost=None):
         self.n_hosts = n_hosts
         self.auth_mode = auth
         self.backend_factory = backend_factory
@@ -54,6 +61,7 @@ class Fleet:
         self.address = address
         self.base_port = base_port
         self.clock = clock
+        self.module_cost = DEFAULT_MODULE_COST if module_cost is None else float(module_cost)
         self._state_dir = state_dir
         self._own_state_dir = False
         self.server = None
@@ -86,6 +94,7 @@ class Fleet:
                 model = self.host_factory(index, name)
                 port = self.base_port + index - 1 if self.base_port else 0
                 host = self.server.add_host(model, self.backend_factory(model), self.clock, port)
+                host.module_cost = self.module_cost
                 self._by_name[name] = host
             self.server.start()
         except BaseException:

@@ -83,6 +83,8 @@ class LabHost:
         self.address = address
         self.port = None
         self.faults = HostFaults()
+        # seconds a module run costs before the module's code runs (the PowerShell wrapper's start)
+        self.module_cost = 0.0
         self.shells = ShellService(self)
         self.async_jobs = AsyncJobs()
         self.state = UP

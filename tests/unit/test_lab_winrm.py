@@ -27,7 +27,8 @@ if REPO not in sys.path:
 from tests.lab import DefaultBackend, HostModel, psexec, wsman  # noqa: E402
 from tests.lab import auth as lab_auth  # noqa: E402
 from tests.lab.backend import ModuleContext, resolve_subsets, windows_facts  # noqa: E402
-from tests.lab.execute import AsyncJobs, execute  # noqa: E402
+from tests.lab.execute import EXIT_CTRL_C, AsyncJobs, execute, finish_result  # noqa: E402
+from tests.lab.fleet import DEFAULT_MODULE_COST, Fleet  # noqa: E402
 from tests.lab.faults import HostFaults  # noqa: E402
 from tests.lab.winrs import ShellService  # noqa: E402
 
@@ -119,7 +120,7 @@ def test_module_run_through_pywinrm_with_ansible_manifest(protocol):
                                     end=offset + chunk >= len(stdin))
     stdout, stderr, rc = protocol.get_command_output(shell_id, command_id)
     assert rc == 1, stderr
-    assert json.loads(stdout) == {"failed": True, "changed": False,
+    assert json.loads(stdout) == {"failed": True, "changed": False, "invocation": {"module_args": {}},
                                   "msg": "module patchwave.windows.lab_probe is not emulated by the lab"}
 
 
@@ -309,7 +310,8 @@ def test_win_ping_and_crash():
     runtime = FakeRuntime()
     ping = "ansible_collections.ansible.windows.plugins.modules.win_ping"
     result = run(runtime, {"data": "hello"}, ping)
-    assert result.rc == 0 and json.loads(result.stdout) == {"changed": False, "ping": "hello"}
+    assert result.rc == 0 and json.loads(result.stdout) == {"changed": False, "ping": "hello",
+                                                            "invocation": {"module_args": {"data": "hello"}}}
     assert json.loads(run(runtime, {}, ping).stdout)["ping"] == "pong"
     crash = run(runtime, {"data": "crash"}, ping)
     assert crash.rc == 1
@@ -437,3 +439,78 @@ def test_temporary_directory_helpers():
     assert execute(runtime, "Administrator", remove, b"", threading.Event()).rc == 0
     other = shell.remove("C:\\Windows\\System32", recurse=True)
     assert execute(runtime, "Administrator", other, b"", threading.Event()).rc == 1
+
+
+# results as Ansible.Basic prints them, and what a module run costs ------------------------------
+
+def test_results_are_printed_as_ansible_basic_prints_them():
+    """ExitJson: invocation, warnings and deprecations when there are any; ConvertTo-Json -Compress on
+    Windows PowerShell 5.1: non-ASCII as text, <>&' escaped."""
+    deprecation = {"msg": "old option", "version": "2.0.0", "collection_name": "patchwave.windows"}
+    out = finish_result({"ping": "café <b> & 'x' ✓", "warnings": ["first", "second"], "deprecations": [deprecation]},
+                        {"data": "x", "_ansible_check_mode": False, "_ansible_verbosity": 0})
+    text = out.stdout.decode("utf-8")
+    assert out.rc == 0 and text.endswith("}\r\n") and ": " not in text and ", " not in text.replace("& ", "")
+    assert "café" in text and "✓" in text and "\\u00e9" not in text and "\\u2713" not in text
+    assert "\\u003cb\\u003e \\u0026 \\u0027x\\u0027" in text
+    assert json.loads(text) == {"changed": False, "ping": "café <b> & 'x' ✓", "invocation": {"module_args": {"data": "x"}},
+                                "warnings": ["first", "second"], "deprecations": [deprecation]}
+    by_date = finish_result({"deprecations": [{"msg": "m", "date": "2027-06-01"}]}, {})
+    assert json.loads(by_date.stdout)["deprecations"] == [{"msg": "m", "date": "2027-06-01", "collection_name": None}]
+    failed = finish_result({"failed": True, "msg": "no", "warnings": [], "invocation": {"module_args": {"a": 1}}}, {"a": 2})
+    assert failed.rc == 1
+    assert json.loads(failed.stdout) == {"changed": False, "failed": True, "msg": "no", "invocation": {"module_args": {"a": 1}}}
+    with pytest.raises(TypeError, match="result.data is a set"):
+        finish_result({"data": {1, 2}}, {})
+
+
+class _Odd(DefaultBackend):
+    def run_module(self, fqcn, args, context):
+        return {"when": datetime_now(), "warnings": ["w"]}
+
+
+def datetime_now():
+    import datetime
+    return datetime.datetime(2027, 1, 1)
+
+
+def test_a_result_powershell_could_not_print_is_an_error_not_str():
+    runtime = FakeRuntime(_Odd(HostModel(name="win001", index=1)))
+    result = run(runtime, {}, "ansible_collections.ansible.windows.plugins.modules.win_ping")
+    printed = json.loads(result.stdout)
+    assert result.rc == 1 and "result.when is a datetime" in printed["msg"]
+
+
+def test_a_module_run_costs_the_wrappers_start():
+    runtime = FakeRuntime()
+    ping = "ansible_collections.ansible.windows.plugins.modules.win_ping"
+    runtime.module_cost = 0.4
+    started = time.monotonic()
+    assert run(runtime, {}, ping).rc == 0
+    assert 0.4 <= time.monotonic() - started < 2
+    runtime.module_cost = 0
+    started = time.monotonic()
+    assert run(runtime, {}, ping).rc == 0 and time.monotonic() - started < 0.3
+    runtime.module_cost = 30  # ctrl_c during the start ends the run at once
+    cancelled = threading.Event()
+    threading.Timer(0.2, cancelled.set).start()
+    started = time.monotonic()
+    done = execute(runtime, "Administrator", bootstrap_command_line(), build_manifest({}), cancelled)
+    assert done.rc == EXIT_CTRL_C and time.monotonic() - started < 5
+
+
+def test_fleet_module_cost_default_and_override():
+    assert 0.1 <= DEFAULT_MODULE_COST <= 1.0
+    with Fleet(2, auth="basic") as fleet:
+        assert [h.module_cost for h in fleet.hosts] == [DEFAULT_MODULE_COST] * 2
+    with Fleet(1, auth="basic", module_cost=0) as fleet:
+        assert fleet.host(1).module_cost == 0
+
+
+def test_facts_follow_a_host_clock_that_is_wrong():
+    runtime = FakeRuntime()
+    runtime.model.clock_offset = -5400.0
+    facts = json.loads(run(runtime, {"gather_subset": ["date_time", "uptime"]},
+                           "ansible_collections.ansible.windows.plugins.modules.setup").stdout)["ansible_facts"]
+    assert facts["ansible_date_time"]["epoch_int"] == int(runtime.clock() - 5400)
+    assert facts["ansible_uptime_seconds"] == int(runtime.clock() - runtime.model.boot_time)

@@ -425,6 +425,8 @@ def test_start_poll_cancel_rounds(catalog):
     assert (scan["result_code"], scan["hresult"], scan["error"], scan["warnings"]) == (2, None, None, [])
     assert scan["last_boot"] == "2027-01-14T08:00:00Z" and scan["worker"] == "scheduled_task"
     again = run(backend, T0 + 60, _operation="poll", _operation_options={"scan_id": scan_id, "wait_seconds": 5})
+    assert again.pop("invocation")["module_args"]["_operation_options"]["wait_seconds"] == 5
+    done.pop("invocation")
     assert again == done  # re-sent until acknowledged, unchanged
     assert model.extra["wua"].last_scan["scan_id"] == scan_id
     cancel = run(backend, T0 + 61, _operation="cancel", scan_id=scan_id)
@@ -445,6 +447,7 @@ def test_unknown_scan_ids(catalog):
     for operation in ("poll", "cancel"):
         bad = backend.run_module(SCAN, {"_operation": operation, "_operation_options": {"scan_id": "../x"}},
                                  context(model))
+        assert bad.pop("invocation")["module_args"]["_operation_options"] == {"scan_id": "../x", "wait_seconds": 0}
         assert bad == {"failed": True, "changed": False, "operation": operation,
                        "msg": "The scan id '../x' is not a GUID."}
         missing = backend.run_module(SCAN, {"_operation": operation}, context(model))
@@ -474,41 +477,25 @@ def test_arguments_are_checked_like_ansible_basic(catalog, args, message):
 
 
 def test_spec_mirrors_scan_ps1():
-    """The lab checks arguments against a copy of scan.ps1's $spec; the copy must not drift."""
-    import re
-
+    """The lab checks arguments against a copy of scan.ps1's $spec; the copy must not drift. The $spec
+    is read from the .ps1's syntax tree (tests/psast.py), so a missing or renamed module fails here."""
     from tests.lab.wua import OPERATION_OPTIONS, SPEC
+    from tests.psast import Source, assigned_literal
 
-    path = os.path.join(REPO, "plugins", "modules", "scan.ps1")
-    if not os.path.exists(path):
-        pytest.skip("plugins/modules/scan.ps1 not written yet")
-    source = open(path, encoding="utf-8").read()
-    spec = source[source.index("$spec = @{"):source.index("$module = [Ansible.Basic.AnsibleModule]")]
-    names = set(re.findall(r"^\s*(\w+) = @\{", spec, re.MULTILINE)) - {"options", "spec"}
-    assert names == set(SPEC) | set(OPERATION_OPTIONS)
+    spec = assigned_literal(Source.load(os.path.join(REPO, "plugins", "modules", "scan.ps1")), "$spec")
 
-    def block(name):
-        """The text of ``name = @{ ... }`` up to its own closing brace (nested options left out)."""
-        start = re.search(r"^\s*%s = @\{" % name, spec, re.MULTILINE).end()
-        depth, own = 1, []
-        for char in spec[start:]:
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            if depth == 0:
-                break
-            if depth == 1:
-                own.append(char)
-        return "".join(own)
+    def as_lab(options):
+        return {name: (option.get("type", "str"), option.get("default"),
+                       tuple(option["choices"]) if option.get("choices") else None)
+                for name, option in options.items()}
 
-    for name, (kind, default, choices) in dict(SPEC, **OPERATION_OPTIONS).items():
-        text = block(name)
-        assert "type = '%s'" % kind in text, (name, text)
-        if default is not None:
-            literal = r"\$true" if default is True else r"\$false" if default is False else str(default)
-            assert re.search(r"default = ('%s'|%s)(?!\w)" % (default, literal), text), (name, text)
-        if choices:
-            assert "choices = %s" % ", ".join("'%s'" % c for c in choices) in text, (name, text)
-    assert "required = $true" in block("_operation")
-    assert "@('server_selection', 'offline', @('offline_scan_file'))" in spec
+    options = spec["options"]
+    assert as_lab(options) == {name: (kind, default, tuple(choices) if choices else None)
+                               for name, (kind, default, choices) in SPEC.items()}
+    assert as_lab(options["_operation_options"]["options"]) == {
+        name: (kind, default, tuple(choices) if choices else None) for name, (kind, default, choices) in OPERATION_OPTIONS.items()}
+    assert options["_operation"]["required"] is True
+    assert spec["required_if"] == [["server_selection", "offline", ["offline_scan_file"]]]
 
 
 def test_cancel_while_running_aborts(catalog):
@@ -876,3 +863,26 @@ def test_progress_moves_through_the_worker_phases(catalog):
         phases.append((polled["progress"]["phase"], polled["progress"]["updated"]))
     assert [p for p, _u in phases] == ["starting", "searching", "searching", "collecting"]
     assert phases[0][1] == "2027-01-15T08:00:00Z" and phases[3][1] == "2027-01-15T08:01:30Z"
+
+
+def test_host_with_a_wrong_clock_stamps_its_scans_with_it(catalog):
+    """§4: a host whose clock is 3 hours behind reports started/finished/last_boot and progress by it."""
+    model, backend = make_backend(catalog, search_seconds=100)
+    model.clock_offset = -3 * 3600.0
+    scan_id = run(backend, T0, _operation="start")["scan_id"]
+    running = run(backend, T0 + 50, _operation="poll", scan_id=scan_id)
+    assert running["progress"] == {"phase": "searching", "updated": "2027-01-15T05:00:01Z"}
+    scan = run(backend, T0 + 200, _operation="poll", scan_id=scan_id)["scan"]
+    assert (scan["started"], scan["finished"]) == ("2027-01-15T05:00:00Z", "2027-01-15T05:01:40Z")
+    assert scan["last_boot"] == "2027-01-14T05:00:00Z"
+    model.clock_offset = 0.0
+    right = scan_now(backend, T0)
+    assert right["started"] == "2027-01-15T08:00:00Z"
+
+
+def test_results_carry_the_invocation_as_ansible_basic_builds_it(catalog):
+    model, backend = make_backend(catalog)
+    start = run(backend, _operation="start", search_criteria="IsInstalled=0")
+    assert start["invocation"]["module_args"] == {
+        "_operation": "start", "_operation_options": None, "server_selection": "default", "offline_scan_file": None,
+        "include_hidden": True, "search_criteria": "IsInstalled=0"}
