@@ -171,3 +171,25 @@ def test_a_reader_that_may_not_migrate_says_what_it_found_and_what_migrates(post
             assert load_host_statuses(reader, None, NOW)
         finally:
             reader.close()
+
+
+def test_a_sqlite_store_that_cannot_be_written_is_not_migrated_and_says_why(tmp_path, monkeypatch):
+    """SQLite has no roles: a reader that cannot write the file (a read-only copy or mount) gets the
+    same message when the schema is older."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._store import sqlite as sqlite_backend
+    address = str(tmp_path / "store.db")
+    with fleet_in_store(address, str(tmp_path / "spool"), updates=10, hosts=5) as (store, _fleet, _hosts, _counts):
+        with store.transaction() as cursor:
+            undo_migration_5(cursor)
+
+    def read_only(store, cursor, current, without_rowid):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(sqlite_backend, "apply_migrations", read_only)
+    with pytest.raises(StoreError, match="schema version 4 and this collection needs %d, but this connection may not "
+                                         "migrate it \\(attempt to write a readonly database\\)" % SCHEMA_VERSION):
+        open_store(address)
+    monkeypatch.undo()
+    migrated = open_store(address)
+    assert migrated.schema_version() == SCHEMA_VERSION
+    migrated.close()
