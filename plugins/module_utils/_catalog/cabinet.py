@@ -42,7 +42,7 @@ import struct
 import subprocess
 import tempfile
 
-from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, program_path
 
 SIGNATURE = b"MSCF"
 FLAG_PREV_CABINET = 0x0001
@@ -338,12 +338,7 @@ def list_members(cab_path, where=None):
 
 def cabextract_path(where=None):
     """Return the path of the ``cabextract`` program, or raise CatalogError saying how to get it."""
-    path = shutil.which("cabextract")
-    if not path:
-        raise CatalogError("%scabextract was not found on PATH; install the Debian/Ubuntu package 'cabextract' "
-                           "(or your distribution's equivalent): it is the only reader of LZX cabinets"
-                           % ("%s: " % where if where else ""))
-    return path
+    return program_path("cabextract", "(or your distribution's equivalent): it is the only reader of LZX cabinets", where)
 
 
 _PIPE_MESSAGE = re.compile(r"^stdout\((.*)\): ")

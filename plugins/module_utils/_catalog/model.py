@@ -13,6 +13,7 @@ families, products, classifications) and detectoids are updates too, as in WSUS.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time
@@ -31,6 +32,19 @@ _KB = re.compile(r"^(?:KB)?(\d{4,8})$", re.IGNORECASE)
 
 class CatalogError(Exception):
     """A catalog source cannot be read; the message names the file and the cause."""
+
+
+def program_path(name, install_hint, where=None):
+    """Return the path of the program ``name`` on PATH, or raise CatalogError saying how to install it.
+
+    ``install_hint`` follows the Debian/Ubuntu package name (which is ``name``) in the message;
+    ``where``, when given, starts it.
+    """
+    path = shutil.which(name)
+    if not path:
+        raise CatalogError("%s%s was not found on PATH; install the Debian/Ubuntu package '%s' %s"
+                           % ("%s: " % where if where else "", name, name, install_hint))
+    return path
 
 
 def normalize_guid(value, what="update id"):

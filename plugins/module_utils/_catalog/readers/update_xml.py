@@ -138,6 +138,12 @@ class _Context:
         except ValueError as exc:
             return self._raise(exc)
 
+    def one_of(self, value, allowed, what):
+        """Return ``value`` if it is one of ``allowed`` (None stays None), else raise naming ``what``."""
+        if value is not None and value not in allowed:
+            raise self.error("%s %r is not one of %s" % (what, value, ", ".join(allowed)))
+        return value
+
     def call(self, function, *args):
         try:
             return function(*args)
@@ -227,17 +233,9 @@ def _read_properties(ctx, properties, record):
 
     behavior = _child(properties, "InstallationBehavior")
     if behavior is not None:
-        reboot = behavior.get("RebootBehavior")
-        if reboot is not None:
-            if reboot not in REBOOT_BEHAVIORS:
-                raise ctx.error("InstallationBehavior RebootBehavior %r is not one of %s"
-                                % (reboot, ", ".join(REBOOT_BEHAVIORS)))
-            record.reboot_behavior = reboot
-        impact = behavior.get("Impact")
-        if impact is not None:
-            if impact not in IMPACTS:
-                raise ctx.error("InstallationBehavior Impact %r is not one of %s" % (impact, ", ".join(IMPACTS)))
-            record.impact = impact
+        record.reboot_behavior = ctx.one_of(behavior.get("RebootBehavior"), REBOOT_BEHAVIORS,
+                                            "InstallationBehavior RebootBehavior")
+        record.impact = ctx.one_of(behavior.get("Impact"), IMPACTS, "InstallationBehavior Impact")
 
 
 def select_languages(entries, languages, default_language):
@@ -358,10 +356,6 @@ def _read_handler(ctx, handler, record):
     if handler is None:
         return
     for information in handler.iter(_q("CategoryInformation", NS_CATEGORY)):
-        category_type = information.get("CategoryType")
-        if category_type is not None:
-            if category_type not in CATEGORY_TYPES:
-                raise ctx.error("CategoryInformation CategoryType %r is not one of %s"
-                                % (category_type, ", ".join(CATEGORY_TYPES)))
-            record.category_type = category_type
+        record.category_type = ctx.one_of(information.get("CategoryType"), CATEGORY_TYPES,
+                                          "CategoryInformation CategoryType")
         break
