@@ -38,44 +38,48 @@ def _localized(name, values):
     return {name + "s": dict(sorted(values.items()))}
 
 
+def _file_entries(files):
+    return [{"name": f.name, "size": f.size, "sha1": f.sha1, "sha256": f.sha256, "urls": [f.url]} for f in files]
+
+
+#: (catalog_file key, GenUpdate attribute, how the value is written), in the order the keys are written;
+#: a key is written only when the attribute is set (not None, empty or zero).
+_UPDATE_FIELDS = (
+    ("kb", "kb", None),
+    ("severity", "severity", None),
+    ("release_date", "date", None),
+    ("products", "products", list),
+    ("classification", "classification", None),
+    ("reboot_behavior", "reboot", None),
+    ("impact", "impact", None),
+    ("support_url", "support_url", None),
+    ("prerequisites", "prereqs", lambda prereqs: [list(clause) for clause in prereqs]),
+    ("bundles", "bundled", lambda bundled: [update_id for update_id, _revision in bundled]),
+    ("supersedes", "supersedes", list),
+    ("files", "files", _file_entries),
+)
+
+
 def update_entry(update):
     """The catalog_file mapping of one software update or detectoid."""
     entry = {"id": update.update_id, "revision": update.revision_number,
              "kind": "detectoid" if update.kind == "detectoid" else "software"}
     entry.update(_localized("title", update.titles))
     entry.update(_localized("description", update.descriptions))
-    if update.kb:
-        entry["kb"] = update.kb
-    if update.severity:
-        entry["severity"] = update.severity
-    if update.date:
-        entry["release_date"] = update.date
-    if update.products:
-        entry["products"] = list(update.products)
-    if update.classification:
-        entry["classification"] = update.classification
-    if update.reboot:
-        entry["reboot_behavior"] = update.reboot
-    if update.impact:
-        entry["impact"] = update.impact
-    if update.support_url:
-        entry["support_url"] = update.support_url
-    if update.prereqs:
-        entry["prerequisites"] = [list(clause) for clause in update.prereqs]
-    if update.bundled:
-        entry["bundles"] = [update_id for update_id, _revision in update.bundled]
-    if update.supersedes:
-        entry["supersedes"] = list(update.supersedes)
-    if update.files:
-        entry["files"] = [{"name": f.name, "size": f.size, "sha1": f.sha1, "sha256": f.sha256, "urls": [f.url]}
-                          for f in update.files]
+    for key, attribute, convert in _UPDATE_FIELDS:
+        value = getattr(update, attribute)
+        if value:
+            entry[key] = convert(value) if convert else value
     rules = {key: rule_xml(update.rules[key]) for key in _RULE_KEYS if (update.rules or {}).get(key) is not None}
     if rules:
         entry["rules"] = rules
     return entry
 
 
-def _yaml_item(entry):
+def _list_item(entry, as_json, first):
+    """``entry`` as the text of one item of a top-level list (YAML block sequence or JSON array)."""
+    if as_json:
+        return ("" if first else ",") + "\n" + _dump(entry)
     lines = []
     for index, (key, value) in enumerate(entry.items()):
         lines.append("%s%s: %s" % ("  - " if index == 0 else "    ", key, _dump(value)))
@@ -118,21 +122,13 @@ def _write(catalog, tmp_out, as_json, source, progress):
                 if update.kind == "category":
                     if in_updates:
                         raise AssertionError("category after the first update")
-                    entry = category_entry(update)
-                    if as_json:
-                        handle.write(("," if categories else "") + "\n" + _dump(entry))
-                    else:
-                        handle.write(_yaml_item(entry))
+                    handle.write(_list_item(category_entry(update), as_json, categories == 0))
                     categories += 1
                     continue
                 if not in_updates:
                     in_updates = True
                     handle.write("\n], \"updates\": [" if as_json else "updates:\n")
-                entry = update_entry(update)
-                if as_json:
-                    handle.write(("," if updates else "") + "\n" + _dump(entry))
-                else:
-                    handle.write(_yaml_item(entry))
+                handle.write(_list_item(update_entry(update), as_json, updates == 0))
                 updates += 1
                 if progress and done % 5000 == 0:
                     progress(done, catalog.total)

@@ -30,6 +30,15 @@ TSA_VALIDITY = ("20190601000000Z", "20450101000000Z")
 PAST_SIGNING_TIME = calendar.timegm((2020, 6, 1, 12, 0, 0))
 UNREACHABLE_CRL = "http://192.0.2.1/patchwave-test.crl"  # TEST-NET-1: never routed
 
+#: The extensions of a code-signing leaf; the "cdp" leaf adds an unreachable CRL distribution point.
+_CODESIGN_EXTENSIONS = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
 _CONFIG = """\
 [ca]
 default_ca = test_ca
@@ -63,18 +72,9 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 
 [codesign_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = codeSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-
+""" + _CODESIGN_EXTENSIONS + """
 [codesign_cdp_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = codeSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
+""" + _CODESIGN_EXTENSIONS + """\
 crlDistributionPoints = URI:%(crl)s
 
 [tsa_ext]

@@ -57,23 +57,20 @@ def esc_text(value):
 
 
 # ------------------------------------------------------------------------------ serializers
-def _full(element, out, used):
+def _serialize(element, out, tag_of, key_of):
+    """Append ``element`` and its descendants to ``out``; ``tag_of(prefix, name)`` and ``key_of(key)`` name them."""
     prefix, name, attrs, children = element[0], element[1], element[2], element[3]
     text = element[4] if len(element) > 4 else None
-    tag = prefix + ":" + name if prefix else name
-    if prefix:
-        used.add(prefix)
+    tag = tag_of(prefix, name)
     out.append("<" + tag)
     for key, value in attrs:
-        if ":" in key:
-            used.add(key.split(":", 1)[0])
-        out.append(' %s="%s"' % (key, esc_attr(value)))
+        out.append(' %s="%s"' % (key_of(key), esc_attr(value)))
     if children or text is not None:
         out.append(">")
         if text is not None:
             out.append(esc_text(text))
         for child in children:
-            _full(child, out, used)
+            _serialize(child, out, tag_of, key_of)
         out.append("</" + tag + ">")
     else:
         out.append(" />")
@@ -82,7 +79,19 @@ def _full(element, out, used):
 def serialize_full(element):
     """Namespaced XML with every used prefix declared on the top element."""
     out, used = [], set()
-    _full(element, out, used)
+
+    def tag_of(prefix, name):
+        if not prefix:
+            return name
+        used.add(prefix)
+        return prefix + ":" + name
+
+    def key_of(key):
+        if ":" in key:
+            used.add(key.split(":", 1)[0])
+        return key
+
+    _serialize(element, out, tag_of, key_of)
     if element[2] and any(k == "xsi:type" for k, _v in element[2]):
         used.add("xsi")
     declarations = "".join(' xmlns:%s="%s"' % (p, NAMESPACES[p]) for p in sorted(used))
@@ -91,30 +100,18 @@ def serialize_full(element):
     return "".join(out)
 
 
-def _fragment(element, out):
-    prefix, name, attrs, children = element[0], element[1], element[2], element[3]
-    text = element[4] if len(element) > 4 else None
-    tag = _FRAGMENT_PREFIX.get(prefix, "") + name
-    out.append("<" + tag)
-    for key, value in attrs:
-        if ":" in key:
-            key = key.split(":", 1)[1]
-        out.append(' %s="%s"' % (key, esc_attr(value)))
-    if children or text is not None:
-        out.append(">")
-        if text is not None:
-            out.append(esc_text(text))
-        for child in children:
-            _fragment(child, out)
-        out.append("</" + tag + ">")
-    else:
-        out.append(" />")
+def _fragment_tag(prefix, name):
+    return _FRAGMENT_PREFIX.get(prefix, "") + name
+
+
+def _fragment_key(key):
+    return key.split(":", 1)[-1]
 
 
 def serialize_fragment(elements):
     out = []
     for element in elements:
-        _fragment(element, out)
+        _serialize(element, out, _fragment_tag, _fragment_key)
     return "".join(out)
 
 
@@ -228,38 +225,32 @@ def build(update):
             "relationships": relationships, "applicability": applicability, "files": files, "handler": handler}
 
 
+def _present(parts, names):
+    """The built elements named ``names`` that this update has, in that order."""
+    return [parts[name] for name in names if parts[name] is not None]
+
+
 def full_xml(update, parts=None):
     """The ``<upd:Update>`` document (no XML declaration), as WSUS export metadata.txt carries it."""
     parts = parts or build(update)
     children = [parts["identity"], parts["properties"]]
     if parts["localized"]:
         children.append(("upd", "LocalizedPropertiesCollection", (), tuple(parts["localized"])))
-    for name in ("relationships", "applicability", "files", "handler"):
-        if parts[name] is not None:
-            children.append(parts[name])
+    children += _present(parts, ("relationships", "applicability", "files", "handler"))
     return serialize_full(("upd", "Update", (), tuple(children)))
 
 
 def core_fragment(parts):
     properties = parts["properties"]
     keep = tuple((k, v) for k, v in properties[2] if k in _CORE_PROPERTIES)
-    elements = [parts["identity"], ("upd", "Properties", keep, ())]
-    if parts["relationships"] is not None:
-        elements.append(parts["relationships"])
-    if parts["applicability"] is not None:
-        elements.append(parts["applicability"])
-    return serialize_fragment(elements)
+    return serialize_fragment([parts["identity"], ("upd", "Properties", keep, ())]
+                              + _present(parts, ("relationships", "applicability")))
 
 
 def extended_fragment(parts):
     properties = parts["properties"]
     keep = tuple((k, v) for k, v in properties[2] if k not in _NOT_EXTENDED)
-    elements = [("upd", "ExtendedProperties", keep, properties[3])]
-    if parts["files"] is not None:
-        elements.append(parts["files"])
-    if parts["handler"] is not None:
-        elements.append(parts["handler"])
-    return serialize_fragment(elements)
+    return serialize_fragment([("upd", "ExtendedProperties", keep, properties[3])] + _present(parts, ("files", "handler")))
 
 
 def localized_fragments(parts):

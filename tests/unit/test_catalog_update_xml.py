@@ -323,6 +323,14 @@ def test_structure_errors(samples_dir):
 
 # -- hostile XML --------------------------------------------------------------------------------
 
+# An update whose title is an entity reference: where a parser expanded entities, the title would show it.
+_TITLE_FROM_ENTITY = b"""<upd:Update xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
+<upd:UpdateIdentity UpdateID="2f0d6c4e-8a51-4b7e-9d3c-5e1a7b9c0d21" RevisionNumber="1"/>
+<upd:Properties UpdateType="Software"/>
+<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language>
+<upd:Title>&%s;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>
+</upd:Update>"""
+
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
@@ -330,21 +338,11 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
 ]>
-<upd:Update xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
-<upd:UpdateIdentity UpdateID="2f0d6c4e-8a51-4b7e-9d3c-5e1a7b9c0d21" RevisionNumber="1"/>
-<upd:Properties UpdateType="Software"/>
-<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language>
-<upd:Title>&lol4;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>
-</upd:Update>"""
+""" + _TITLE_FROM_ENTITY % b"lol4"
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE upd:Update [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
-<upd:Update xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
-<upd:UpdateIdentity UpdateID="2f0d6c4e-8a51-4b7e-9d3c-5e1a7b9c0d21" RevisionNumber="1"/>
-<upd:Properties UpdateType="Software"/>
-<upd:LocalizedPropertiesCollection><upd:LocalizedProperties><upd:Language>en</upd:Language>
-<upd:Title>&xxe;</upd:Title></upd:LocalizedProperties></upd:LocalizedPropertiesCollection>
-</upd:Update>"""
+""" + _TITLE_FROM_ENTITY % b"xxe"
 
 EXTERNAL_DTD = b"""<!DOCTYPE upd:Update SYSTEM "file:///etc/passwd">
 <upd:Update xmlns:upd="http://schemas.microsoft.com/msus/2002/12/Update">
