@@ -26,6 +26,9 @@ Each check takes parsed sources (:class:`tests.psast.Source`) and returns :class
   one-element list into a scalar) and ``-Depth`` (the default 2 silently flattens deeper data).
 * ``read_before_assignment``: a variable read in a function (or a script's top level) before any
   assignment to it there.
+* ``parameter_case``: an assignment in a function to a variable spelled like one of its
+  parameters in another case (``$owner = ...`` beside ``param ($Owner)``): PowerShell names ignore
+  case, so it overwrites the parameter.
 """
 
 from __future__ import annotations
@@ -862,6 +865,34 @@ def check_read_before_assignment(sources):
     return findings
 
 
+# ---------------------------------------------------------------- 8. a parameter overwritten by case
+
+
+def check_parameter_case(sources):
+    findings = []
+    for src in sources:
+        for name, node in functions(src).items():
+            parameters = {}
+            for block in walk(node):
+                if block.type == "param_block":
+                    for parameter in walk(block):
+                        if parameter.type == "script_parameter":
+                            variable = next(c for c in named(parameter) if c.type == "variable")
+                            parameters[src.text(variable).lower()] = src.text(variable)
+                    break
+            for assignment in _in_scope(node):
+                if assignment.type != "assignment_expression":
+                    continue
+                for target in _assigned_variables(named(assignment)[0]):
+                    text = src.text(target)
+                    declared = parameters.get(text.lower())
+                    if declared is not None and declared != text:
+                        findings.append(Finding("parameter_case", src.where(target), (
+                            "%s assigns %s, which is its parameter %s (PowerShell names ignore case)"
+                            % (name, text, declared))))
+    return findings
+
+
 # ---------------------------------------------------------------- all of them
 
 CHECKS = {
@@ -872,6 +903,7 @@ CHECKS = {
     "powershell7": check_powershell7,
     "convertto_json": check_convertto_json,
     "read_before_assignment": check_read_before_assignment,
+    "parameter_case": check_parameter_case,
 }
 
 

@@ -28,6 +28,7 @@ $spec = @{
             options = @{
                 scan_id = @{ type = 'str' }
                 wait_seconds = @{ type = 'int'; default = 0 }
+                give_up_seconds = @{ type = 'int'; default = 0 }
             }
         }
         server_selection = @{
@@ -50,7 +51,7 @@ $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $operation = $module.Params._operation
 $operationOptions = $module.Params._operation_options
 if ($null -eq $operationOptions) {
-    $operationOptions = @{ scan_id = $null; wait_seconds = 0 }
+    $operationOptions = @{ scan_id = $null; wait_seconds = 0; give_up_seconds = 0 }
 }
 
 $module.Result.changed = $false
@@ -89,10 +90,19 @@ if ($operation -eq 'start') {
     }
 
     $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
+    # What earlier scans and installs left behind (a lost reply, a controller that crashed) goes first.
+    $module.Result.stale_removed = @(Remove-PatchwaveStaleWork -Kind 'scan' -Owner $userSid)
+
     $scanDirectory = $null
     $taskName = Get-PatchwaveWorkName -Kind 'scan' -WorkId $scanId
     try {
-        $scanDirectory = New-PatchwaveWorkDirectory -Kind 'scan' -WorkId $scanId -UserSid $userSid
+        $directoryParameters = @{
+            Kind = 'scan'
+            WorkId = $scanId
+            UserSid = $userSid
+            GiveUpSeconds = $operationOptions.give_up_seconds
+        }
+        $scanDirectory = New-PatchwaveWorkDirectory @directoryParameters
 
         # A cab on a share is copied here with the connection's credentials when they reach it; an
         # S4U worker has no network credentials, a SYSTEM worker only the computer account's.

@@ -122,6 +122,13 @@ options:
           - Internal use only. How long a poll waits for the scan to end before it answers.
         type: int
         default: 0
+      give_up_seconds:
+        description:
+          - Internal use only. Sent with C(start), the seconds after which the controller has given
+            up on the scan (its timeout and reconnect window). Past them the host removes the scan's
+            task and folder at the next start of any scan. V(0) means 13 hours.
+        type: int
+        default: 0
 extends_documentation_fragment:
   - patchwave.windows.store
   - patchwave.windows.attributes

@@ -625,7 +625,9 @@ SPEC = {
     "include_hidden": ("bool", True, None),
     "search_criteria": ("str", "IsInstalled=0 or IsInstalled=1", None),
 }
-OPERATION_OPTIONS = {"scan_id": ("str", None, None), "wait_seconds": ("int", 0, None)}
+OPERATION_OPTIONS = {"scan_id": ("str", None, None), "wait_seconds": ("int", 0, None), "give_up_seconds": ("int", 0, None)}
+# PatchwaveTask.psm1: when the controller does not say when it gives up on a piece of work.
+DEFAULT_GIVE_UP_SECONDS = 46800
 _TRUE = ("y", "yes", "on", "1", "true", "t", "1.0")
 _FALSE = ("n", "no", "off", "0", "false", "f", "0.0")
 
@@ -681,9 +683,10 @@ def parse_module_args(args):
 
 class _Scan:
     __slots__ = ("scan_id", "server_selection", "mode", "offline_file", "staged", "include_hidden", "criteria",
-                 "worker", "started_at", "duration", "boot_time", "result", "lost", "worker_error", "last_task_result")
+                 "worker", "started_at", "duration", "boot_time", "result", "lost", "worker_error", "last_task_result",
+                 "owner", "give_up")
 
-    def __init__(self, scan_id, params, worker, started_at, duration, boot_time):
+    def __init__(self, scan_id, params, worker, started_at, duration, boot_time, owner=None):
         self.scan_id = scan_id
         self.server_selection = params["server_selection"]
         self.mode = "offline" if self.server_selection == "offline" else "online"
@@ -698,7 +701,9 @@ class _Scan:
         self.result = None
         self.lost = None
         self.worker_error = None
-        self.last_task_result = None
+        self.last_task_result = None  # the task is deleted once the worker runs: nothing to read later
+        self.owner = owner
+        self.give_up = started_at + (params["_operation_options"]["give_up_seconds"] or DEFAULT_GIVE_UP_SECONDS)
 
     @property
     def ends_at(self):
@@ -724,9 +729,13 @@ class WuaBackend(DefaultBackend):
     Arguments are checked as Ansible.Basic checks scan.ps1's ``$spec`` (unsupported parameters,
     choices, ``required_if``). ``_operation`` start / poll / cancel; ``_operation_options.scan_id``
     for poll and cancel (a GUID), ``_operation_options.wait_seconds`` makes a poll wait (on the lab
-    clock, when the host has one) for the search to end. With ``become`` the search runs in the
-    module's own process (``worker: in_process``) and is over when start returns. Check mode starts
-    nothing (the action plugin never calls the host in check mode anyway).
+    clock, when the host has one) for the search to end, ``_operation_options.give_up_seconds``
+    (start) is when the controller gives up on the scan. With ``become`` the worker runs with the
+    module's own token, started detached through WMI (``worker: in_process``), and is not stopped by
+    the scheduled-task faults. Every start first removes stale scans (past their give-up time, or
+    whose worker ended without a result) and lists them as ``stale_removed``; a live scan of another
+    user is never touched. Check mode starts nothing (the action plugin never calls the host in check
+    mode anyway).
     """
 
     def __init__(self, host, store=None, time_scale=1.0, cache=None):
@@ -795,6 +804,7 @@ class WuaBackend(DefaultBackend):
                 "'IsInstalled=0 or IsInstalled=1' (the default) or 'IsInstalled=0 and IsHidden=0'."))
         if context.check_mode:
             return base  # nothing started: a later poll finds nothing
+        base["stale_removed"] = self._remove_stale(context.now, context.user)
         if worker == "scheduled_task" and state.faults.scheduled_task_blocked:
             denied = com_error_text(E_ACCESSDENIED)
             return dict(base, failed=True, hresult=E_ACCESSDENIED, msg=(
@@ -814,15 +824,41 @@ class WuaBackend(DefaultBackend):
         if model.boot_time is None:
             model.boot_time = context.now - 3 * 86400
         duration = max(0.0, float(state.search_seconds)) * self.time_scale
-        scan = _Scan(scan_id, params, worker, context.now, 0.0 if worker == "in_process" else duration,
-                     model.boot_time)
+        scan = _Scan(scan_id, params, worker, context.now, duration, model.boot_time, owner=context.user)
         if unc and not state.fs.exists(path):
             scan.staged = "Cannot find path '%s' because it does not exist." % path
         with self._lock:
             self._scans[scan_id] = scan
-            if worker == "in_process":
-                scan.result = self._finish(scan)
         return base
+
+    def _remove_stale(self, now, owner):
+        """Remove-PatchwaveStaleWork: scans past their give-up time, or whose worker ended without a result;
+        a stale scan whose worker still runs is stopped only when it is the caller's. Returns the folder names."""
+        removed = []
+        with self._lock:
+            for scan_id, scan in list(self._scans.items()):
+                self._settle(scan, now)
+                running = scan.result is None and not scan.lost
+                stale = now >= scan.give_up or bool(scan.lost and scan.result is None)
+                if not stale or (running and scan.owner != owner):
+                    continue
+                del self._scans[scan_id]
+                removed.append("patchwave-scan-%s" % scan_id)
+        return removed
+
+    def _settle(self, scan, now):
+        """What the host's files say of a scan at ``now``: its result once the search has ended, or why it is lost."""
+        if scan.result is not None or scan.lost is not None:
+            return
+        if self.wua.faults.worker_bootstrap_error:
+            scan.worker_error = self.wua.faults.worker_bootstrap_error
+            scan.lost = scan.worker_error
+        elif self.wua.faults.worker_lost:
+            scan.lost = "the worker ended without a result (killed, or the host restarted)"
+        elif self.host.boot_time != scan.boot_time and (self.host.boot_time or now) < scan.ends_at:
+            scan.lost = "the host restarted at %s, before the search ended" % iso(self.host.boot_time or now)
+        elif now >= scan.ends_at:
+            scan.result = self._finish(scan)
 
     def poll(self, base, wait_seconds, context):
         with self._lock:
@@ -840,17 +876,7 @@ class WuaBackend(DefaultBackend):
                 time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
                 now = clock()
         with self._lock:
-            if scan.result is None and scan.lost is None:
-                if self.wua.faults.worker_bootstrap_error:
-                    scan.worker_error = self.wua.faults.worker_bootstrap_error
-                    scan.last_task_result = 1  # the bootstrap's exit 1
-                    scan.lost = scan.worker_error
-                elif self.wua.faults.worker_lost:
-                    scan.lost = "the worker ended without a result (killed, or the host restarted)"
-                elif self.host.boot_time != scan.boot_time and (self.host.boot_time or now) < scan.ends_at:
-                    scan.lost = "the host restarted at %s, before the search ended" % iso(self.host.boot_time or now)
-                elif now >= scan.ends_at:
-                    scan.result = self._finish(scan)
+            self._settle(scan, now)
         if scan.lost:
             why = "scan %s is lost: %s" % (base["scan_id"], scan.lost)
             if scan.last_task_result is not None:

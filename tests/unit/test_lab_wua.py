@@ -447,7 +447,8 @@ def test_unknown_scan_ids(catalog):
     for operation in ("poll", "cancel"):
         bad = backend.run_module(SCAN, {"_operation": operation, "_operation_options": {"scan_id": "../x"}},
                                  context(model))
-        assert bad.pop("invocation")["module_args"]["_operation_options"] == {"scan_id": "../x", "wait_seconds": 0}
+        assert bad.pop("invocation")["module_args"]["_operation_options"] == {"scan_id": "../x", "wait_seconds": 0,
+                                                                              "give_up_seconds": 0}
         assert bad == {"failed": True, "changed": False, "operation": operation,
                        "msg": "The scan id '../x' is not a GUID."}
         missing = backend.run_module(SCAN, {"_operation": operation}, context(model))
@@ -461,8 +462,8 @@ def test_unknown_scan_ids(catalog):
      "Supported parameters include: _operation, _operation_options, include_hidden, offline_scan_file, "
      "search_criteria, server_selection"),
     ({"_operation": "poll", "_operation_options": {"id": "x"}}, "Unsupported parameters for "
-     "(patchwave.windows.scan) module: id found in _operation_options. Supported parameters include: scan_id, "
-     "wait_seconds"),
+     "(patchwave.windows.scan) module: id found in _operation_options. Supported parameters include: "
+     "give_up_seconds, scan_id, wait_seconds"),
     ({"_operation": "start", "server_selection": "sccm"},
      "value of server_selection must be one of: default, managed_server, windows_update, offline. "
      "Got no match for: sccm"),
@@ -621,12 +622,14 @@ def test_scheduled_task_blocked_is_access_denied(catalog):
                             "patchwave-scan-%s as S-1-5-21-1000000001-2000000000-300000000-500 (S4U): %s; "
                             "as S-1-5-18 (SYSTEM): %s" % (start["scan_id"], denied, denied))
     assert run(backend, _operation="poll", scan_id=start["scan_id"])["state"] == "lost"
-    # With become the module's own logon may use WUA: the search runs in process, no task needed.
-    start = run(backend, _operation="start", become={"user": "SYSTEM", "params": {}, "has_password": False})
+    # With become the module's own logon may use WUA: no task needed. The worker is started detached
+    # (Win32_Process.Create, §3.5): start returns at once, the search takes its time, polls see it run.
+    start = run(backend, T0, _operation="start", become={"user": "SYSTEM", "params": {}, "has_password": False})
     assert start["worker"] == "in_process" and not start.get("failed")
-    done = run(backend, _operation="poll", scan_id=start["scan_id"])
+    assert run(backend, T0 + 1, _operation="poll", scan_id=start["scan_id"])["state"] == "running"
+    done = run(backend, T0 + 3, _operation="poll", scan_id=start["scan_id"])
     assert done["state"] == "done" and done["scan"]["worker"] == "in_process"
-    assert done["scan"]["started"] == done["scan"]["finished"]
+    assert (done["scan"]["started"], done["scan"]["finished"]) == ("2027-01-15T08:00:00Z", "2027-01-15T08:00:02Z")
 
 
 def test_slow_search_and_lost_worker(catalog):
@@ -831,15 +834,16 @@ def test_s4u_that_never_runs_falls_back_to_system_with_a_warning(catalog):
 
 
 def test_worker_that_dies_early_is_lost_with_its_bootstrap_error(catalog):
-    """scan.ps1 §3.4: the bootstrap's error and the task's LastTaskResult come back with state lost."""
+    """scan.ps1 §3.4: the bootstrap's error comes back with state lost."""
     model, backend = make_backend(catalog, search_seconds=30)
     scan_id = run(backend, T0, _operation="start")["scan_id"]
     text = "The scan worker stopped before writing its result: Cannot invoke method. Method invocation is " \
            "supported only on core types in this language mode."
     backend.set_faults(worker_bootstrap_error=text)
     lost = run(backend, T0 + 1, _operation="poll", scan_id=scan_id)
-    assert (lost["state"], lost["worker_error"], lost["last_task_result"]) == ("lost", text, 1)
-    assert lost["msg"] == "scan %s is lost: %s (task last result 0x00000001)" % (scan_id, text)
+    # The task was deleted once the worker ran (§3.3), so there is no LastTaskResult left to read.
+    assert (lost["state"], lost["worker_error"], lost["last_task_result"]) == ("lost", text, None)
+    assert lost["msg"] == "scan %s is lost: %s" % (scan_id, text)
     assert run(backend, T0 + 2, _operation="cancel", scan_id=scan_id)["cleaned"] is True
 
 
@@ -886,3 +890,36 @@ def test_results_carry_the_invocation_as_ansible_basic_builds_it(catalog):
     assert start["invocation"]["module_args"] == {
         "_operation": "start", "_operation_options": None, "server_selection": "default", "offline_scan_file": None,
         "include_hidden": True, "search_criteria": "IsInstalled=0"}
+
+
+def test_stale_scans_are_removed_at_the_next_start(catalog):
+    """§3.3: past its give-up time, or its worker gone without a result: removed at any start; a result
+    waiting for its acknowledgement stays until the give-up time; another user's live scan is untouched."""
+    model, backend = make_backend(catalog, search_seconds=30)
+    waiting = run(backend, T0, _operation="start", _operation_options={"give_up_seconds": 600})["scan_id"]
+    backend.set_faults(search_seconds=10000)  # the next ones run for hours
+    running = run(backend, T0 + 100, _operation="start", _operation_options={"give_up_seconds": 5000})["scan_id"]
+    other = backend.run_module(SCAN, {"_operation": "start", "_operation_options": {"give_up_seconds": 500}},
+                               ModuleContext(host=model, user="LAB\\operator", now=T0 + 100))["scan_id"]
+    start = run(backend, T0 + 200, _operation="start")
+    assert start["stale_removed"] == []  # the result waits (done at T0+30), both workers run
+    assert set(backend.status()["scans"]) == {waiting, running, other, start["scan_id"]}
+    start = run(backend, T0 + 650, _operation="start")
+    # the unacknowledged result is past its give-up time; the other user's scan is too, but it runs
+    assert start["stale_removed"] == ["patchwave-scan-%s" % waiting]
+    assert run(backend, T0 + 651, _operation="poll", scan_id=waiting)["state"] == "lost"
+    assert other in backend.status()["scans"]
+    backend.set_faults(worker_lost=True)  # every worker still running dies: gone without a result
+    start = run(backend, T0 + 660, _operation="start")
+    assert {"patchwave-scan-%s" % running, "patchwave-scan-%s" % other} <= set(start["stale_removed"])
+    assert "patchwave-scan-%s" % start["scan_id"] not in start["stale_removed"]
+
+
+def test_a_live_scan_of_another_user_past_its_give_up_is_never_touched(catalog):
+    model, backend = make_backend(catalog, search_seconds=10000)
+    other = backend.run_module(SCAN, {"_operation": "start", "_operation_options": {"give_up_seconds": 60}},
+                               ModuleContext(host=model, user="LAB\\operator", now=T0))["scan_id"]
+    mine = run(backend, T0, _operation="start", _operation_options={"give_up_seconds": 60})["scan_id"]
+    start = run(backend, T0 + 120, _operation="start")
+    assert start["stale_removed"] == ["patchwave-scan-%s" % mine]
+    assert other in backend.status()["scans"]

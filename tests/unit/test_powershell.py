@@ -503,3 +503,54 @@ def test_module_header_and_requires(path):
     for util in re.findall(r"^#AnsibleRequires -PowerShell (\S+)$", text, re.MULTILINE):
         assert util.startswith(prefix), util
         assert os.path.exists(os.path.join(MODULE_UTILS, *util[len(prefix):].split(".")) + ".psm1"), util
+
+
+def _function_text(path, name):
+    src = source(path)
+    return src, functions(src)[name]
+
+
+def test_started_worker_loses_its_task_and_is_known_by_pid_and_start_time():
+    """§3.3: once the worker runs, its task is deleted without stopping it; launch.json (pid + process
+    start time) and worker.json tell poll and the staleness rule whether it still runs."""
+    src, node = _function_text(TASK_UTIL, "Start-PatchwaveWorker")
+    text = src.text(node)
+    steps = ("Start-PatchwaveWorkTask @taskParameters",
+             "Write-PatchwaveLaunchRecord -WorkDirectory $WorkDirectory -ProcessId $started.pid",
+             "Remove-PatchwaveWorkTask -TaskName $TaskName -KeepRunning")
+    order = [text.index(step) for step in steps]
+    assert order == sorted(order)
+    src, node = _function_text(TASK_UTIL, "Remove-PatchwaveWorkTask")
+    stops = [n for n in walk(node) if n.type == "if_statement" and "$task.Stop(0)" in src.text(n)]
+    assert len(stops) == 1 and "-not $KeepRunning" in src.text(stops[0]).split("{")[0]
+    src, node = _function_text(TASK_UTIL, "Get-PatchwaveWorkerProcess")
+    text = src.text(node)
+    assert "@('worker.json', 'launch.json')" in text and ".StartTime" in text and "process_started" in text
+    src, node = _function_text(TASK_UTIL, "New-PatchwaveWorkDirectory")
+    record = next(n for n in walk(node) if n.type == "hash_literal_expression" and "give_up" in src.text(n))
+    assert [key for key, _value in hash_entries(src, record)] == ["kind", "work_id", "owner", "created", "give_up"]
+
+
+def test_staleness_never_touches_a_live_worker_of_another_kind_or_owner():
+    src, node = _function_text(TASK_UTIL, "Remove-PatchwaveStaleWork")
+    text = src.text(node)
+    guard = text.index("if (($process -or $taskRunning) -and -not $mine)")
+    assert "continue" in text[guard:guard + 120]
+    assert guard < text.index("Stop-Process") < text.index("Remove-PatchwaveWorkTask") < text.index("Remove-Item")
+    assert "$mine = ($workKind -eq $Kind) -and ($workOwner -eq $Owner)" in text
+    # scan.ps1 sweeps before it creates its own folder, so its own scan is never a candidate
+    with open(os.path.join(MODULES, "scan.ps1"), encoding="utf-8") as handle:
+        module = handle.read()
+    assert module.index("Remove-PatchwaveStaleWork -Kind 'scan'") < module.index("New-PatchwaveWorkDirectory @directoryParameters")
+
+
+def test_in_process_worker_is_started_detached():
+    """§3.5: under become the worker is started through WMI and start returns at once; it never runs
+    inside the module's own process (unbounded by timeout, ended with the connection)."""
+    src, node = _function_text(TASK_UTIL, "Start-PatchwaveWorker")
+    called = commands(src, node)
+    assert "Start-PatchwaveDetachedProcess" in called and "Invoke-PatchwaveWorker" not in called
+    src, node = _function_text(TASK_UTIL, "Start-PatchwaveDetachedProcess")
+    text = src.text(node)
+    assert "Invoke-CimMethod -ClassName Win32_Process -MethodName Create" in text
+    assert "$created.ReturnValue -ne 0" in text and "$created.ProcessId" in text

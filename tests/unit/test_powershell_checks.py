@@ -49,6 +49,10 @@ BAD = {
         "$json = ConvertTo-Json -InputObject $object",
         "$json = ConvertTo-Json $object -Compress",
     ],
+    "parameter_case": [
+        "Function Set-Owner {\n    [CmdletBinding()]\n    param ($Owner)\n    $owner = $null\n    $Owner\n}\n",
+        "Function F {\n    [CmdletBinding()]\n    param ([String]$Path)\n    foreach ($x in 1) { $PATH = 'c' }\n}\n",
+    ],
     "read_before_assignment": [
         "Function F {\n    [CmdletBinding()]\n    param ()\n    $total += 1\n}\n",
         "Function F {\n    [CmdletBinding()]\n    param ($Path)\n    Write-Output $Pathh\n}\n",
@@ -64,7 +68,7 @@ def test_check_finds_the_bad_snippet(check, snippet):
     found = findings(check, snippet)
     assert found, "%s found nothing in %r" % (check, snippet)
     assert all(f.check == check for f in found)
-    assert found[0].where.startswith("snippet0.ps1:1:") or check == "read_before_assignment"
+    assert found[0].where.startswith("snippet0.ps1:1:") or check in ("read_before_assignment", "parameter_case")
 
 
 GOOD = {
@@ -90,6 +94,10 @@ GOOD = {
     "convertto_json": [
         "$json = ConvertTo-Json -InputObject $object -Depth 10 -Compress",
         "$json = ConvertTo-Json -Depth 3 -InputObject @($a)",
+    ],
+    "parameter_case": [
+        "Function F {\n    [CmdletBinding()]\n    param ($Seconds)\n    $Seconds = 5\n    $Seconds\n}\n",
+        "Function F {\n    [CmdletBinding()]\n    param ($Owner)\n    $workOwner = $Owner\n    $workOwner\n}\n",
     ],
     "read_before_assignment": [
         "Function F {\n    [CmdletBinding()]\n    param ($Path = $PSScriptRoot)\n    $x = $Path\n    $x\n}\n",

@@ -8,13 +8,21 @@
 # One kind of work ("scan", "install") has a work folder and a scheduled task per work id:
 #
 #   %SystemRoot%\Temp\patchwave-<kind>-<id>\   ACL'd: SYSTEM, Administrators, the connecting user
+#       work.json          its kind, id, owner (the connecting user's SID), creation and give-up time
 #       params.json        what the work needs (written by Start-PatchwaveWorker)
 #       worker.ps1         the worker's functions, copied by text (the worker loads nothing else)
-#       worker.json        the worker process: pid, start time, user (PIDs repeat after a reboot)
+#       launch.json        the worker process as started: pid and start time (PIDs repeat after a reboot)
+#       worker.json        the worker process as it sees itself: pid, start time, user
 #       progress.json      the phase it is in, rewritten atomically
 #       result.json        the result, kept until the controller acknowledges it (cancel)
 #       worker_error.txt   what stopped the worker before it wrote a result
-#   task \patchwave-<kind>-<id>                 S4U as the connecting user, else SYSTEM
+#   task \patchwave-<kind>-<id>                 S4U as the connecting user, else SYSTEM; deleted as
+#                                               soon as the worker runs (the process keeps running)
+#
+# One staleness rule for every kind (Remove-PatchwaveStaleWork, at every start): a piece of work
+# past its give-up time (start + the controller's timeout + its reconnect window), or whose worker
+# process was recorded and is gone without a result, is removed with its task and folder. A live
+# worker of another kind or owner is never touched.
 #
 # Why a scheduled task: WUA (and much of what install needs) refuses a WinRM network logon
 # (E_ACCESSDENIED); a task's S4U or service logon is accepted, and the task outlives a dropped
@@ -27,6 +35,9 @@
 $ErrorActionPreference = 'Stop'
 
 $script:WorkPrefix = 'patchwave-'
+
+# When the controller does not say when it gives up: the task's 12-hour limit and an hour more.
+$script:DefaultGiveUpSeconds = 46800
 
 # Functions every worker.ps1 gets, besides the kind's own (Start-PatchwaveWorker -Functions).
 $script:TaskWorkerFunctions = @(
@@ -528,7 +539,11 @@ Function New-PatchwaveWorkDirectory {
     The work's id (a GUID).
 
     .PARAMETER UserSid
-    The connecting user's SID.
+    The connecting user's SID: the work's owner.
+
+    .PARAMETER GiveUpSeconds
+    When, counted from now, the controller will have given up on the work (its timeout and its
+    reconnect window); past it the work is stale. 0: the default, 13 hours.
     #>
     [CmdletBinding()]
     [OutputType([String])]
@@ -543,7 +558,11 @@ Function New-PatchwaveWorkDirectory {
 
         [Parameter(Mandatory = $true)]
         [String]
-        $UserSid
+        $UserSid,
+
+        [Parameter()]
+        [Int32]
+        $GiveUpSeconds = 0
     )
 
     $path = Get-PatchwaveWorkDirectory -Kind $Kind -WorkId $WorkId
@@ -574,6 +593,18 @@ Function New-PatchwaveWorkDirectory {
     else {
         $null = [IO.FileSystemAclExtensions]::CreateDirectory($security, $path)
     }
+
+    if ($GiveUpSeconds -le 0) {
+        $GiveUpSeconds = $script:DefaultGiveUpSeconds
+    }
+    $now = [DateTime]::UtcNow
+    Write-PatchwaveJsonFile -Path (Join-Path -Path $path -ChildPath 'work.json') -InputObject ([Ordered]@{
+            kind = $Kind
+            work_id = $WorkId
+            owner = $UserSid
+            created = (Get-PatchwaveTimestamp -Date $now)
+            give_up = (Get-PatchwaveTimestamp -Date $now.AddSeconds($GiveUpSeconds))
+        })
     $path
 }
 
@@ -672,8 +703,9 @@ Function Start-PatchwaveWorkTask {
     win_updates does; the caller warns. A SYSTEM task that does not start either is thrown, with
     both reasons and the Task Scheduler's own message when its log has one.
 
-    A task has started once its running instance has an EnginePID, or the worker's result file
-    exists (it was quick); it has failed once it is neither queued nor running. The task has no
+    A task has started once its running instance has an EnginePID (returned as pid), or the
+    worker's result file exists (it was quick; pid 0); it has failed once it is neither queued nor
+    running. The task has no
     trigger, is hidden, and stops after 12 hours at most; it stays registered until the work's
     cancel step removes it (Remove-PatchwaveWorkTask).
 
@@ -771,6 +803,7 @@ Function Start-PatchwaveWorkTask {
             $registered = [DateTime]::Now.AddSeconds(-1)
             $failure = $null
             $failureHResult = $null
+            $enginePid = 0
             $task = $null
             $running = $null
             try {
@@ -782,7 +815,6 @@ Function Start-PatchwaveWorkTask {
                     if ([IO.File]::Exists($ResultPath)) {
                         break
                     }
-                    $enginePid = 0
                     try {
                         $running.Refresh()
                         $enginePid = $running.EnginePID
@@ -830,7 +862,7 @@ Function Start-PatchwaveWorkTask {
                 if ($failures.Count -gt 0) {
                     $fallback = $failures[0]
                 }
-                return [Ordered]@{ sid = $identity.Sid; logon = $identity.Name; fallback_reason = $fallback }
+                return [Ordered]@{ sid = $identity.Sid; logon = $identity.Name; fallback_reason = $fallback; pid = $enginePid }
             }
             # Not started: make sure a late start cannot run a second worker, then try the next identity.
             $null = Remove-PatchwaveWorkTask -TaskName $TaskName
@@ -854,15 +886,27 @@ Function Remove-PatchwaveWorkTask {
     .SYNOPSIS
     Stops a piece of work's scheduled task if it still runs and deletes it; returns whether it is gone.
 
+    .DESCRIPTION
+    With -KeepRunning the task is only deleted: its process keeps running (the Task Scheduler does
+    not stop a task's process when the task is deleted), which is how a started worker loses its
+    task.
+
     .PARAMETER TaskName
     The task's name.
+
+    .PARAMETER KeepRunning
+    Delete the task without stopping what it runs.
     #>
     [CmdletBinding()]
     [OutputType([Bool])]
     param (
         [Parameter(Mandatory = $true)]
         [String]
-        $TaskName
+        $TaskName,
+
+        [Parameter()]
+        [Switch]
+        $KeepRunning
     )
 
     $task = Get-PatchwaveWorkTask -TaskName $TaskName
@@ -872,7 +916,7 @@ Function Remove-PatchwaveWorkTask {
     $scheduler = $null
     $folder = $null
     try {
-        if ($task.State -eq 4) {
+        if ($task.State -eq 4 -and -not $KeepRunning) {
             $task.Stop(0)  # TASK_STATE_RUNNING; flags are reserved (0)
         }
         $scheduler = New-Object -ComObject Schedule.Service
@@ -892,12 +936,12 @@ Function Remove-PatchwaveWorkTask {
 Function Get-PatchwaveWorkerProcess {
     <#
     .SYNOPSIS
-    Returns the worker process recorded in worker.json of a work folder while it still runs, else
-    $null.
+    Returns the worker process of a work folder while it still runs, else $null.
 
     .DESCRIPTION
-    The process id and its start time must both match, so a reused process id is not taken for
-    the worker.
+    The worker is the process worker.json names (written by the worker itself) or, before the
+    worker has written it, launch.json (written when it was started). The process id and its start
+    time must both match, so a reused process id is not taken for the worker.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -910,21 +954,213 @@ Function Get-PatchwaveWorkerProcess {
         $WorkDirectory
     )
 
-    $path = Join-Path -Path $WorkDirectory -ChildPath 'worker.json'
-    if (-not [IO.File]::Exists($path)) {
-        return $null
+    foreach ($name in @('worker.json', 'launch.json')) {
+        $path = Join-Path -Path $WorkDirectory -ChildPath $name
+        if (-not [IO.File]::Exists($path)) {
+            continue
+        }
+        try {
+            $record = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($path))
+            $process = Get-Process -Id ([Int32]$record.pid) -ErrorAction Stop
+            if ((Get-PatchwaveTimestamp -Date $process.StartTime) -eq [String]$record.process_started) {
+                return $process
+            }
+        }
+        catch {
+            Write-Verbose -Message "No worker process from ${name}: $($_.Exception.Message)"
+        }
+        return $null  # the newest record decides
     }
+    $null
+}
+
+Function Write-PatchwaveLaunchRecord {
+    <#
+    .SYNOPSIS
+    Records the worker process as started (launch.json: pid and start time) in its work folder.
+
+    .DESCRIPTION
+    Once this is written the task can go: poll and the staleness rule tell a running worker by
+    this record until the worker writes its own worker.json.
+
+    .PARAMETER WorkDirectory
+    The work folder.
+
+    .PARAMETER ProcessId
+    The worker's process id.
+    #>
+    [CmdletBinding()]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkDirectory,
+
+        [Parameter(Mandatory = $true)]
+        [Int32]
+        $ProcessId
+    )
+
+    $process = Get-Process -Id $ProcessId -ErrorAction SilentlyContinue
+    $record = [Ordered]@{ pid = $ProcessId; process_started = $null }
+    if ($process) {
+        $record.process_started = Get-PatchwaveTimestamp -Date $process.StartTime
+    }
+    Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'launch.json') -InputObject $record
+}
+
+Function Start-PatchwaveDetachedProcess {
+    <#
+    .SYNOPSIS
+    Starts a process through WMI (Win32_Process.Create) and returns its process id.
+
+    .DESCRIPTION
+    A process WMI creates runs with the caller's token (under become, the become user's) but is not
+    a child of the WinRM shell, so it is not ended with the shell's job when the connection goes:
+    the in-process worker runs detached and start returns at once, as ansible.windows does for
+    become.
+
+    .PARAMETER CommandLine
+    The full command line (program path first).
+
+    .PARAMETER WorkingDirectory
+    The process's current folder.
+    #>
+    [CmdletBinding()]
+    [OutputType([Int32])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $CommandLine,
+
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkingDirectory
+    )
+
+    $arguments = @{ CommandLine = $CommandLine; CurrentDirectory = $WorkingDirectory }
+    $created = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments $arguments
+    # 0 success, 2 access denied, 3 insufficient privilege, 8 unknown failure, 9 path not found, 21 invalid parameter
+    if ($created.ReturnValue -ne 0) {
+        throw "Win32_Process.Create failed with return value $($created.ReturnValue) for: $CommandLine"
+    }
+    [Int32]$created.ProcessId
+}
+
+Function Get-PatchwaveWorkRecord {
+    <#
+    .SYNOPSIS
+    Returns work.json of a work folder as {kind, work_id, owner, created, give_up}, or $null.
+
+    .PARAMETER WorkDirectory
+    The work folder.
+    #>
+    [CmdletBinding()]
+    [OutputType([Object])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkDirectory
+    )
+
+    $path = Join-Path -Path $WorkDirectory -ChildPath 'work.json'
     try {
-        $record = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($path))
-        $process = Get-Process -Id ([Int32]$record.pid) -ErrorAction Stop
-        if ((Get-PatchwaveTimestamp -Date $process.StartTime) -eq [String]$record.process_started) {
-            return $process
+        if ([IO.File]::Exists($path)) {
+            return ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($path))
         }
     }
     catch {
-        Write-Verbose -Message "No worker process: $($_.Exception.Message)"
+        Write-Verbose -Message "work.json of '$WorkDirectory' cannot be read: $($_.Exception.Message)"
     }
     $null
+}
+
+Function Remove-PatchwaveStaleWork {
+    <#
+    .SYNOPSIS
+    Removes every stale piece of work on the host (task and folder), of any kind; returns the
+    names removed.
+
+    .DESCRIPTION
+    Stale: past its give-up time (work.json; a folder without one gets its creation time and the
+    default 13 hours), or its worker process was recorded (launch.json, worker.json) and is gone
+    and it left no result. A result waiting to be acknowledged keeps its work until the give-up
+    time; a work whose worker was never recorded (still staging, never started) lives until then
+    too. A stale worker that still runs is stopped only when it is of the caller's kind and owner:
+    a live worker of another kind or owner is never touched, its folder and task neither.
+
+    .PARAMETER Kind
+    The caller's kind of work.
+
+    .PARAMETER Owner
+    The caller's SID.
+    #>
+    [CmdletBinding()]
+    [OutputType([String[]])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $Kind,
+
+        [Parameter(Mandatory = $true)]
+        [String]
+        $Owner
+    )
+
+    $removed = New-PatchwaveList
+    $root = Join-Path -Path $env:SystemRoot -ChildPath 'Temp'
+    $pattern = '^{0}([a-z]+)-([0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}})$' -f (
+        [Regex]::Escape($script:WorkPrefix))
+    $folders = @(Get-ChildItem -LiteralPath $root -Directory -Filter "$($script:WorkPrefix)*" -ErrorAction SilentlyContinue)
+    $now = [DateTime]::UtcNow
+    foreach ($folder in $folders) {
+        $match = [Regex]::Match($folder.Name, $pattern)
+        if (-not $match.Success) {
+            continue
+        }
+        $workKind = $match.Groups[1].Value
+        $record = Get-PatchwaveWorkRecord -WorkDirectory $folder.FullName
+        $workOwner = $null
+        $giveUp = $folder.CreationTimeUtc.AddSeconds($script:DefaultGiveUpSeconds)
+        if ($record) {
+            $workOwner = [String]$record.owner
+            $parsed = [DateTime]::MinValue
+            $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
+            if ([DateTime]::TryParse([String]$record.give_up, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
+                $giveUp = $parsed
+            }
+        }
+        $hasResult = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'result.json'))
+        $recorded = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'launch.json')) -or
+        [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'worker.json'))
+        $process = Get-PatchwaveWorkerProcess -WorkDirectory $folder.FullName
+        $task = Get-PatchwaveWorkTask -TaskName $folder.Name
+        $taskRunning = $false
+        if ($null -ne $task) {
+            $taskRunning = $task.State -in @(2, 4)  # TASK_STATE_QUEUED, TASK_STATE_RUNNING
+            Remove-PatchwaveComObject -InputObject @($task)
+        }
+
+        $stale = $now -ge $giveUp
+        if (-not $stale -and -not $hasResult -and $recorded -and -not $process -and -not $taskRunning) {
+            $stale = $true  # its worker ended without a result
+        }
+        if (-not $stale) {
+            continue
+        }
+        $mine = ($workKind -eq $Kind) -and ($workOwner -eq $Owner)
+        if (($process -or $taskRunning) -and -not $mine) {
+            continue  # a live worker of another kind or owner is never touched
+        }
+        if ($process) {
+            Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
+        }
+        $null = Remove-PatchwaveWorkTask -TaskName $folder.Name
+        Remove-Item -LiteralPath $folder.FullName -Recurse -Force -ErrorAction SilentlyContinue
+        if (-not (Test-Path -LiteralPath $folder.FullName)) {
+            $removed.Add($folder.Name)
+        }
+    }
+    , [String[]]$removed.ToArray()
 }
 
 Function Get-PatchwaveWorkerFailure {
@@ -1034,10 +1270,12 @@ Function Start-PatchwaveWorker {
 
     .DESCRIPTION
     The folder must exist (New-PatchwaveWorkDirectory), so the caller can stage files in it first.
-    With -InProcess the worker runs here and has finished when this returns (the caller's token is
-    one the work accepts: become, a batch or service logon). Otherwise Start-PatchwaveWorkTask runs
-    it from a scheduled task, S4U then SYSTEM; fallback_reason says why S4U did not do (the caller
-    warns), and is null when it did.
+    With -InProcess the caller's token is one the work accepts (become, a batch or service logon):
+    the worker is started with it through WMI, detached from the WinRM shell
+    (Start-PatchwaveDetachedProcess), and this returns at once. Otherwise Start-PatchwaveWorkTask
+    runs it from a scheduled task, S4U then SYSTEM; fallback_reason says why S4U did not do (the
+    caller warns), and is null when it did. Either way the worker process is recorded in
+    launch.json, and a task whose worker runs is deleted at once (the worker keeps running).
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -1100,22 +1338,29 @@ Function Start-PatchwaveWorker {
         (New-Object -TypeName Text.UTF8Encoding -ArgumentList $true)
     )
 
-    $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
+    $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
+    $arguments = Get-PatchwaveWorkerCommand -WorkDirectory $WorkDirectory -EntryPoint $EntryPoint
     if ($InProcess) {
-        Invoke-PatchwaveWorker -WorkDirectory $WorkDirectory -EntryPoint $EntryPoint
+        $processId = Start-PatchwaveDetachedProcess -CommandLine "`"$powershell`" $arguments" -WorkingDirectory $WorkDirectory
+        Write-PatchwaveLaunchRecord -WorkDirectory $WorkDirectory -ProcessId $processId
+        $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
         return [Ordered]@{ worker = 'in_process'; sid = $userSid; logon = 'current'; fallback_reason = $null }
     }
 
-    $powershell = Join-Path -Path $env:SystemRoot -ChildPath 'System32\WindowsPowerShell\v1.0\powershell.exe'
     $taskParameters = @{
         TaskName = $TaskName
         Description = $Description
         Path = $powershell
-        Arguments = (Get-PatchwaveWorkerCommand -WorkDirectory $WorkDirectory -EntryPoint $EntryPoint)
+        Arguments = $arguments
         WorkingDirectory = $WorkDirectory
         ResultPath = (Join-Path -Path $WorkDirectory -ChildPath 'result.json')
     }
     $started = Start-PatchwaveWorkTask @taskParameters
+    if ($started.pid) {
+        Write-PatchwaveLaunchRecord -WorkDirectory $WorkDirectory -ProcessId $started.pid
+    }
+    # The worker runs (or has already finished): its task is no longer needed; the process goes on.
+    $null = Remove-PatchwaveWorkTask -TaskName $TaskName -KeepRunning
     [Ordered]@{
         worker = 'scheduled_task'
         sid = $started.sid
@@ -1189,7 +1434,7 @@ Function Read-PatchwaveWorkFile {
         $WorkDirectory,
 
         [Parameter(Mandatory = $true)]
-        [ValidateSet('result.json', 'progress.json', 'worker.json', 'params.json')]
+        [ValidateSet('result.json', 'progress.json', 'worker.json', 'launch.json', 'work.json', 'params.json')]
         [String]
         $Name
     )
@@ -1269,6 +1514,10 @@ Export-ModuleMember -Function @(
     'Start-PatchwaveWorkTask'
     'Remove-PatchwaveWorkTask'
     'Get-PatchwaveWorkerProcess'
+    'Write-PatchwaveLaunchRecord'
+    'Start-PatchwaveDetachedProcess'
+    'Get-PatchwaveWorkRecord'
+    'Remove-PatchwaveStaleWork'
     'Get-PatchwaveWorkerFailure'
     'Get-PatchwaveWorkState'
     'Start-PatchwaveWorker'

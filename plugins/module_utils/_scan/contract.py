@@ -99,6 +99,8 @@ START_SCHEMA = {
         "worker": {"type": "string", "enum": ["scheduled_task", "in_process"]},
         # a start that failed on a COM call (the Task Scheduler's HRESULT, unsigned)
         "hresult": {"type": ["integer", "null"]},
+        # work folders (patchwave-<kind>-<id>) of stale scans and installs the start removed
+        "stale_removed": {"type": "array", "items": _STRING},
     },
 }
 
