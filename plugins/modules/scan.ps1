@@ -90,8 +90,15 @@ if ($operation -eq 'start') {
     }
 
     $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
-    # What earlier scans and installs left behind (a lost reply, a controller that crashed) goes first.
-    $module.Result.stale_removed = @(Remove-PatchwaveStaleWork -Kind 'scan' -Owner $userSid)
+    # What earlier scans and installs left behind (a lost reply, a controller that crashed) goes first;
+    # a sweep that fails does not stop this scan.
+    try {
+        $module.Result.stale_removed = @(Remove-PatchwaveStaleWork -Kind 'scan' -Owner $userSid)
+    }
+    catch {
+        $module.Result.stale_removed = @()
+        $module.Warn("Stale scans and installs could not be cleaned up: $(Format-PatchwaveError -ErrorObject $_)")
+    }
 
     $scanDirectory = $null
     $taskName = Get-PatchwaveWorkName -Kind 'scan' -WorkId $scanId
@@ -121,7 +128,7 @@ if ($operation -eq 'start') {
         $workerParameters = @{
             WorkDirectory = $scanDirectory
             TaskName = $taskName
-            Description = 'patchwave.windows scan worker; removed by the scan''s cancel step.'
+            Description = 'patchwave.windows scan worker; deleted as soon as the worker runs.'
             Parameters = [Ordered]@{
                 scan_id = $scanId
                 server_selection = $serverSelection

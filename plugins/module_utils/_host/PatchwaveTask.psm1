@@ -941,7 +941,9 @@ Function Get-PatchwaveWorkerProcess {
     .DESCRIPTION
     The worker is the process worker.json names (written by the worker itself) or, before the
     worker has written it, launch.json (written when it was started). The process id and its start
-    time must both match, so a reused process id is not taken for the worker.
+    time must both match, so a reused process id is not taken for the worker. When the start time
+    cannot be read (the record has none, or this token may not query the process), a live process
+    with that id counts as the worker: a wrong "running" costs a poll, a wrong "lost" costs the work.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -962,14 +964,22 @@ Function Get-PatchwaveWorkerProcess {
         try {
             $record = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($path))
             $process = Get-Process -Id ([Int32]$record.pid) -ErrorAction Stop
-            if ((Get-PatchwaveTimestamp -Date $process.StartTime) -eq [String]$record.process_started) {
-                return $process
-            }
         }
         catch {
             Write-Verbose -Message "No worker process from ${name}: $($_.Exception.Message)"
+            return $null  # the newest record decides
         }
-        return $null  # the newest record decides
+        $started = $null
+        try {
+            $started = Get-PatchwaveTimestamp -Date $process.StartTime
+        }
+        catch {
+            Write-Verbose -Message "The start time of process $($process.Id) cannot be read: $($_.Exception.Message)"
+        }
+        if ((-not $started) -or (-not $record.process_started) -or ($started -eq [String]$record.process_started)) {
+            return $process
+        }
+        return $null
     }
     $null
 }
@@ -1003,7 +1013,13 @@ Function Write-PatchwaveLaunchRecord {
     $process = Get-Process -Id $ProcessId -ErrorAction SilentlyContinue
     $record = [Ordered]@{ pid = $ProcessId; process_started = $null }
     if ($process) {
-        $record.process_started = Get-PatchwaveTimestamp -Date $process.StartTime
+        try {
+            $record.process_started = Get-PatchwaveTimestamp -Date $process.StartTime
+        }
+        catch {
+            # This token may not query the process (a SYSTEM worker); the worker records itself.
+            Write-Verbose -Message "The start time of process ${ProcessId} cannot be read: $($_.Exception.Message)"
+        }
     }
     Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'launch.json') -InputObject $record
 }
