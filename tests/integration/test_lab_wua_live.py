@@ -278,6 +278,7 @@ def test_scan_action_plugin_against_the_lab(store, tmp_path):
     profile = FleetProfile(work_store, seed=6, search_seconds=(0.3, 0.3), cache=CatalogCache())
     with profile.fleet(3, auth="basic") as fleet:
         fleet.host(3).backend.set_faults(search_hresult=0x8024402C)
+        fleet.host(2).backend.set_faults(s4u_blocked=True)  # start warns, as Ansible.Basic prints a Warn()
         inventory = fleet.write_inventory(tmp_path / "hosts.yml")
         playbook = tmp_path / "scan.yml"
         playbook.write_text(
@@ -291,6 +292,10 @@ def test_scan_action_plugin_against_the_lab(store, tmp_path):
         except (ValueError, KeyError, IndexError):
             raise AssertionError("ansible-playbook rc %d\n%s\n%s" % (done.returncode, done.stdout[-4000:],
                                                                      done.stderr[-4000:]))
+        # The host module's warning reaches the task result once, through the action plugin's rounds.
+        (warning,) = results["win002"]["warnings"]
+        assert "(S4U)" in warning and "runs as SYSTEM" in warning
+        assert not results["win001"].get("warnings")
         for host in fleet.hosts[:2]:
             result = results[host.name]
             assert not result.get("failed"), result
