@@ -51,12 +51,15 @@ def scan_stdin(args):
         substyle="powershell", task_vars={}, profile="legacy")
 
 
-def run_scan(fleet, host, scan_id=None, **args):
-    """One module run over WinRM (``scan_id`` goes into ``_operation_options``); returns (rc, result).
-    Every result is checked against the contract."""
+def run_scan(fleet, host, scan_id=None, wait_seconds=None, operation_timeout=5, **args):
+    """One module run over WinRM (``scan_id`` and ``wait_seconds`` go into ``_operation_options``);
+    returns (rc, result). Every result is checked against the contract."""
     if scan_id is not None:
         args["_operation_options"] = {"scan_id": scan_id}
-    protocol = Protocol(**dict(fleet.protocol_kwargs(host), read_timeout_sec=10, operation_timeout_sec=5))
+        if wait_seconds is not None:
+            args["_operation_options"]["wait_seconds"] = wait_seconds
+    protocol = Protocol(**dict(fleet.protocol_kwargs(host), read_timeout_sec=operation_timeout + 5,
+                               operation_timeout_sec=operation_timeout))
     shell_id = protocol.open_shell(codepage=65001)
     try:
         command, arguments = bootstrap_parts()
@@ -105,6 +108,29 @@ def test_scan_rounds_over_winrm(store, auth):
             rc, cancel = run_scan(fleet, host, _operation="cancel", scan_id=start["scan_id"])
             assert cancel["cleaned"] is True
             assert host.backend.status()["scans"] == []
+
+
+def test_long_poll_is_held_across_receive_timeouts(store):
+    """A poll with wait_seconds is held on the host past WinRM's OperationTimeout (the client's Receive is
+    answered with the timeout fault and asks again, as pywinrm and Ansible do) and answers when the search
+    ends; with nothing left to wait for it answers 'running' once wait_seconds have passed."""
+    profile = FleetProfile(store, seed=3, search_seconds=(3.0, 3.0), cache=CatalogCache())
+    with profile.fleet(1, auth="basic", module_cost=0.3) as fleet:
+        host = fleet.host(1)
+        rc, start = run_scan(fleet, host, _operation="start")
+        started = time.monotonic()
+        rc, done = run_scan(fleet, host, _operation="poll", scan_id=start["scan_id"], wait_seconds=20,
+                            operation_timeout=1)
+        held = time.monotonic() - started
+        assert done["state"] == "done" and 2.0 < held < 10, held
+        host.backend.set_faults(search_seconds=600)
+        rc, start = run_scan(fleet, host, _operation="start")
+        started = time.monotonic()
+        rc, running = run_scan(fleet, host, _operation="poll", scan_id=start["scan_id"], wait_seconds=3,
+                               operation_timeout=1)
+        held = time.monotonic() - started
+        assert running["state"] == "running" and 3.3 <= held < 8, held  # wait_seconds + the module's start cost
+        assert running["invocation"]["module_args"]["_operation_options"]["wait_seconds"] == 3
 
 
 def test_scan_survives_dropped_connections_and_a_host_going_down(store):
