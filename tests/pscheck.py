@@ -46,7 +46,6 @@ from tests.psast import (
     hash_entries,
     help_sections,
     help_text,
-    integer_value,
     literal,
     named,
     plugin_files,
@@ -98,7 +97,7 @@ def _is_static_call(src, node):
     if type_name.startswith("system."):
         type_name = type_name[len("system."):]
     listed = next((c for c in named(arguments) if c.type == "argument_expression_list"), None)
-    args = [c for c in named(listed)] if listed is not None else []
+    args = list(named(listed)) if listed is not None else []
     return type_name, src.text(member).lower(), args
 
 
@@ -204,8 +203,8 @@ def worker_function_names(src):
 def _assignment_target(node):
     """The variable node an assignment writes when ``node`` is that variable, else None."""
     current = node
-    while current.parent is not None and current.parent.type not in ("left_assignment_expression",
-                                                                       "assignment_expression"):
+    stops = ("left_assignment_expression", "assignment_expression")
+    while current.parent is not None and current.parent.type not in stops:
         if len(named(current.parent)) != 1:
             return None
         current = current.parent

@@ -24,11 +24,10 @@ import re
 
 import pytest
 import yaml
-from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract as contract
+from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract
 
 from tests.psast import (
     PLUGINS,
-    REPO,
     NotLiteral,
     Source,
     assigned_literal,
