@@ -553,3 +553,13 @@ def test_in_process_worker_is_started_detached():
     text = src.text(node)
     assert "Invoke-CimMethod -ClassName Win32_Process -MethodName Create" in text
     assert "$created.ReturnValue -ne 0" in text and "$created.ProcessId" in text
+
+
+def test_empty_search_criteria_is_refused_before_anything_starts():
+    """§3.9: '' would reach the worker's mandatory [String] parameter as a binding error; start says so
+    first, before check mode returns and before any folder or task exists."""
+    with open(os.path.join(MODULES, "scan.ps1"), encoding="utf-8") as handle:
+        module = handle.read()
+    check = module.index("[String]::IsNullOrWhiteSpace($module.Params.search_criteria)")
+    assert "search_criteria is empty" in module[check:check + 300] and "FailJson" in module[check:check + 300]
+    assert check < module.index("if ($module.CheckMode)") < module.index("New-PatchwaveWorkDirectory")
