@@ -719,7 +719,7 @@ def _is_guid(text):
 
 
 class WuaBackend(DefaultBackend):
-    """``patchwave.windows.scan`` as ``plugins/modules/scan.ps1`` answers it (contract: ``_scan_contract.py``).
+    """``patchwave.windows.scan`` as ``plugins/modules/scan.ps1`` answers it (contract: ``plugins/module_utils/_scan/contract.py``).
 
     ``store``: the store whose newest catalog drives the emulation (default ``PATCHWAVE_STORE``);
     ``time_scale``: clock seconds per emulated second (a host's search takes
@@ -811,7 +811,7 @@ class WuaBackend(DefaultBackend):
                 "Failed to start the scan worker (scheduled_task): Could not start the task patchwave-scan-%s as %s "
                 "(S4U): %s; as %s (SYSTEM): %s" % (scan_id, _user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
         if worker == "scheduled_task" and state.faults.s4u_blocked:
-            # Start-PatchwaveScanTask: the S4U task never leaves "has not run", so SYSTEM runs it.
+            # Start-PatchwaveWorkTask: the S4U task never leaves "has not run", so SYSTEM runs it.
             base["warnings"] = [
                 "The scan task could not start as %s (S4U): The task is not running (state 3, last result 0x%08X); "
                 "enable the Microsoft-Windows-TaskScheduler/Operational log for details.; the scan runs as SYSTEM, "

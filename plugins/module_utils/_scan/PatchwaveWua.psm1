@@ -194,7 +194,7 @@ Function Get-PatchwaveLastBoot {
 Function New-PatchwaveScanResult {
     <#
     .SYNOPSIS
-    Returns a scan result (SCAN_SCHEMA of _scan_contract.py) with every key present: the search
+    Returns a scan result (SCAN_SCHEMA of contract.py) with every key present: the search
     fills it in, and a failed scan is still a complete, valid result.
 
     .PARAMETER ScanId
@@ -299,7 +299,7 @@ Function ConvertTo-PatchwaveSearchWarning {
 Function ConvertTo-PatchwaveUpdateInfo {
     <#
     .SYNOPSIS
-    Converts a WUA IUpdate to the contract's update record (UPDATE_SCHEMA of _scan_contract.py).
+    Converts a WUA IUpdate to the contract's update record (UPDATE_SCHEMA of contract.py).
 
     .DESCRIPTION
     Identity (UpdateID + RevisionNumber) pins the exact revision found; KB numbers come without the
