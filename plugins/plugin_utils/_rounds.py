@@ -6,7 +6,8 @@
 """Drive a host module's worker through start / poll / cancel rounds (controller only).
 
 A host module that starts long work (a WUA search today, an installation later) answers three
-operations: ``start`` launches a worker outside the WinRM logon and returns its id, ``poll`` waits
+operations: ``start`` launches a worker outside the WinRM logon and returns its id (it is told
+``give_up_seconds``, after which the host may remove work nobody will fetch), ``poll`` waits
 on the host up to ``wait_seconds`` for the worker and says ``running``, ``done`` (with its payload)
 or ``lost``, and ``cancel`` acknowledges the result (or stops the worker) and removes what it left.
 The rounds keep each module run short, so a dropped connection costs one poll, never the work.
@@ -40,6 +41,9 @@ except ImportError:  # pragma: no cover - other connections (psrp, ssh) raise An
 # operation timeout, so a held poll never looks like a dead connection.
 POLL_WAIT = 25
 POLL_RETRIES = 3
+# How long past the timeout the host keeps a worker's folder for a controller that lost its
+# connection and comes back (the host removes work older than timeout + this at its next start).
+RECONNECT_WINDOW = 900
 
 
 class ContractError(AnsibleError):
@@ -120,7 +124,7 @@ class HostRounds:
         host answers a poll without holding it).
         """
         try:
-            started = self.call("start")
+            started = self.call("start", {"give_up_seconds": int(timeout) + RECONNECT_WINDOW})
         except TRANSIENT as exc:
             if never_connected(exc):
                 raise  # nothing reached the host: it is unreachable

@@ -52,6 +52,8 @@ def test_polls_are_long_polls_bounded_by_the_timeout():
     waits = [opts["wait_seconds"] for op, opts in host.calls if op == "poll"]
     assert waits == [_rounds.POLL_WAIT] * 3
     assert host.calls[-1][1] == {"work_id": "w1"}
+    # the host may remove the work once the controller has surely given up on it
+    assert host.calls[0][1] == {"give_up_seconds": 3600 + _rounds.RECONNECT_WINDOW}
 
 
 @pytest.mark.parametrize("remaining, expected", [(3600, 25), (25, 25), (10.9, 10), (0.5, 0), (-3, 0)])
