@@ -110,7 +110,7 @@ def build_store(work, hosts, seed=SEED):
         if kind < 0.04:
             finished = now - datetime.timedelta(hours=rng.uniform(1, 48))
             write_message(spool, host, "scan", scan_body({}, _iso(finished), catalog, result_code=4),
-                          catalog_version=CATALOG_VERSIONS)
+                          catalog_version=CATALOG_VERSIONS, created=_iso(finished))
             mix["scan_failed"] += 1
             continue
         stale = kind < 0.10
@@ -136,8 +136,9 @@ def build_store(work, hosts, seed=SEED):
         mix["reboot_pending"] += reboot
         returned += len(results)
         mode = "online" if rng.random() < 0.8 else "offline"
+        # The controller received each result when the scan finished (a scan's age is counted from then).
         write_message(spool, host, "scan", scan_body(results, _iso(finished), catalog, mode=mode,
-                                                     reboot_pending=reboot), catalog_version=version)
+                                                     reboot_pending=reboot), catalog_version=version, created=_iso(finished))
     written = time.perf_counter() - started
     started = time.perf_counter()
     counts = ingest(store, spool)

@@ -57,10 +57,14 @@ options:
         description: Only updates whose title matches (C(*) and C(?) are wildcards; else a substring).
         type: str
       released_after:
-        description: Only updates released on or after this date, in ISO 8601 (a date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC).
+        description:
+          - Only updates released on or after this date, in ISO 8601.
+          - A date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC.
         type: str
       released_before:
-        description: Only updates released on or before this date, in ISO 8601 (a date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC).
+        description:
+          - Only updates released on or before this date, in ISO 8601.
+          - A date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC.
         type: str
       superseded:
         description: V(true) only superseded updates, V(false) only updates nothing current supersedes.

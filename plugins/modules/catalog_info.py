@@ -48,10 +48,14 @@ options:
         them the text matches anywhere in the title. Case does not matter.
     type: str
   released_after:
-    description: Only updates released on or after this date, in ISO 8601 (a date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC).
+    description:
+      - Only updates released on or after this date, in ISO 8601.
+      - A date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC.
     type: str
   released_before:
-    description: Only updates released on or before this date, in ISO 8601 (a date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC).
+    description:
+      - Only updates released on or before this date, in ISO 8601.
+      - A date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC.
     type: str
   superseded:
     description:

@@ -48,7 +48,7 @@ def test_polls_are_long_polls_bounded_by_the_timeout():
     rounds = _rounds_for(host)
     payload, failure = rounds.run(timeout=3600, poll_interval=0)
     assert (payload, failure) == ({"value": 42}, None)
-    assert [op for op, _ in host.calls] == ["start", "poll", "poll", "poll", "cancel"]
+    assert [op for op, _opts in host.calls] == ["start", "poll", "poll", "poll", "cancel"]
     waits = [opts["wait_seconds"] for op, opts in host.calls if op == "poll"]
     assert waits == [_rounds.POLL_WAIT] * 3
     assert host.calls[-1][1] == {"work_id": "w1"}
