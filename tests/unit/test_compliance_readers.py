@@ -182,7 +182,7 @@ def test_a_sqlite_store_that_cannot_be_written_is_not_migrated_and_says_why(tmp_
         with store.transaction() as cursor:
             undo_migration_5(cursor)
 
-    def read_only(store, cursor, current, without_rowid):
+    def read_only(*_arguments):
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
     monkeypatch.setattr(sqlite_backend, "apply_migrations", read_only)
