@@ -75,11 +75,13 @@ def skip_reason(last, current_version, ttl_seconds, now):
         return None
     if current_version is not None and last["catalog_version"] != current_version:
         return None
-    age = (now - parse_time(last["finished"])).total_seconds()
+    # Age on the controller's clock (when the result was received); the host's clock may be off.
+    received = last.get("received") or last["finished"]
+    age = (now - parse_time(received)).total_seconds()
     if age < 0 or age >= ttl_seconds:
         return None
-    return ("the last good scan (%s, %d minutes ago) is younger than scan_ttl and was made against the current "
-            "catalog version %s" % (last["finished"], age // 60, current_version))
+    return ("the last good scan (received %s, %d minutes ago) is younger than scan_ttl and was made against the "
+            "current catalog version %s" % (received, age // 60, current_version))
 
 
 def summarize_scan(scan):

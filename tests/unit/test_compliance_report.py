@@ -3,6 +3,7 @@ CSV cells cannot become formulas, the SVG charts are well-formed XML, the page r
 outside itself, and unchanged content is recognised without its generation time."""
 
 import csv
+import datetime
 import html.parser
 import io
 import json
@@ -23,10 +24,12 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from lxml import etree
 
-from tests.compliance_data import NOW, Fleet, add_catalog
+from tests.compliance_data import NOW, Fleet, add_catalog, iso, scan_body
 
 EVIL_TITLE = "<script>alert(1)</script> & \"quoted\" 'single'"
 EVIL_HOST = "<img src=x onerror=alert(2)>"
@@ -239,3 +242,19 @@ def test_top_required_counts_only_the_hosts_of_the_report(tmp_path):
         assert min(others) >= 0 and sum(others) + len(requiring) == len(subset)
     for counts in data["sets"]["all"]["update_counts"].values():
         assert min(counts.values()) >= 0 and sum(counts.values()) == len(subset)
+
+
+def test_scan_ages_count_from_when_the_controller_received_the_scan(tmp_path):
+    store = open_store(str(tmp_path / "store.db"))
+    catalog = add_catalog(store, 5)
+    spool = str(tmp_path / "spool")
+    received = NOW - datetime.timedelta(hours=2)
+    # the host's clock is ten days slow: its scan says it finished ten days before it arrived
+    body = scan_body({}, iso(received - datetime.timedelta(days=10)), catalog)
+    write_message(spool, "slow-clock", "scan", body, catalog_version=3, created=iso(received))
+    ingest(store, spool)
+    evaluation = evaluate_store(store, [all_updates()], now=NOW)
+    store.close()
+    data = report_data.report_data(evaluation, {}, title="t", top=5)
+    assert data["scan_ages"]["< 1 day"] == 1
+    assert data["scan_ages"]["7-30 days"] == 0

@@ -28,6 +28,9 @@ def test_parse_ttl_refuses(text):
     ({"finished": "2026-11-22T11:00:00Z", "catalog_version": 3}, 3, False),    # older than the TTL
     ({"finished": "2026-11-22T12:00:01Z", "catalog_version": 3}, 3, True),     # just inside the TTL
     ({"finished": "2026-11-23T13:00:00Z", "catalog_version": 3}, 3, False),    # from the future: distrust
+    # the age counts from when the controller received the result, whatever the host's clock said
+    ({"finished": "2026-11-23T17:00:00Z", "received": "2026-11-23T11:00:00Z", "catalog_version": 3}, 3, True),
+    ({"finished": "2026-11-23T11:00:00Z", "received": "2026-11-22T11:00:00Z", "catalog_version": 3}, 3, False),
 ])
 def test_unforced_scan_rule(last, version, skipped):
     reason = skip_reason(last, version, 86400, NOW)

@@ -78,7 +78,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         # Only the coarse age bucket is kept: an exact age would change the report on every run.
         age = None
         if status.last_good is not None:
-            age = (now - parse_time(status.last_good.finished)).total_seconds() / 86400.0
+            age = (now - parse_time(status.last_good.age_time)).total_seconds() / 86400.0
         ages[_age_bucket(age)] += 1
         hosts[name] = {"status": status.status, "scan": _scan_data(status.scan),
                        "last_good": _scan_data(status.last_good)}
