@@ -23,6 +23,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
 from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import prune_history
 
 from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso
@@ -164,9 +165,20 @@ def test_pairs_carry_details_and_provenance(populated):
 
 def test_staleness_policy_is_an_option(populated):
     store, _fleet, hosts = populated
-    strict = load_host_statuses(store, hosts, NOW, stale_after_days=1)
     relaxed = load_host_statuses(store, hosts, NOW, stale_after_days=0)
-    assert sum(s.status == c.STALE for s in strict.values()) > sum(s.status == c.STALE for s in relaxed.values()) == 0
+    assert not [h for h, s in relaxed.items() if s.status == c.STALE]  # 0 turns the policy off
+    for days in (1, 7, 30):
+        strict = load_host_statuses(store, hosts, NOW, stale_after_days=days)
+        limit = datetime.timedelta(days=days)
+        for host in hosts:
+            before, after = relaxed[host], strict[host]
+            # exactly the usable hosts whose newest scan arrived more than `days` ago turn stale;
+            # nothing else changes
+            old = before.status == c.USABLE and NOW - parse_time(before.scan.age_time) > limit
+            assert after.status == (c.STALE if old else before.status), (days, host)
+            assert after.scan == before.scan
+        if days < 30:
+            assert [h for h, s in strict.items() if s.status == c.STALE], days  # the fleet has such hosts
 
 
 def test_corrupt_message_leaves_the_host_unknown_with_the_reason(store_address, tmp_path):
