@@ -334,8 +334,7 @@ def test_a_skewed_host_clock_does_not_decide_which_scan_is_newest(store_address,
         assert {k: trend[-1][k] for k in c.COMPLIANCE} == c.count_compliance(compliance.values())
 
         jumpy = last_good_scan(store, "jumpy")
-        assert (jumpy["catalog_version"], jumpy["received"], jumpy["finished"]) == (3, iso(start + hour),
-                                                                                   iso(start + hour))
+        assert (jumpy["catalog_version"], jumpy["received"], jumpy["finished"]) == (3, iso(start + hour), iso(start + hour))
         assert last_good_scan(store, "ahead")["received"] == iso(start)
 
         # Received more than a day before start + 30 min and older than its host's newest good scan by

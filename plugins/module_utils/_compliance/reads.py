@@ -54,7 +54,7 @@ _IN_CHUNK = 500  # values in one IN (...) list
 
 
 SCAN_COLUMNS = ("host_name, scan_pk, finished, received, succeeded, catalog_version, mode, server_selection, "
-                 "source, forced, reboot_pending, error")
+                "source, forced, reboot_pending, error")
 
 
 # A host's scans in the order the controllers received them (one clock; the host's own may be off),
@@ -357,7 +357,6 @@ def _required(rows, statuses, bit):
         if state == REQUIRED:
             required.setdefault(name, []).append((update_id, detail))
     return required
-
 
 
 def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, per_update=False,
