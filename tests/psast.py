@@ -1,5 +1,5 @@
 """PowerShell read without PowerShell: tree-sitter-powershell parsing and the tree helpers the
-tests share (tests/unit/test_powershell.py, tests/pscheck.py).
+tests share (tests/unit/powershell/test_powershell.py, tests/pscheck.py).
 
 tree-sitter's grammar is a parser, not PowerShell: it proves syntax and structure, not behaviour.
 """

@@ -20,7 +20,7 @@ last ``module_wrapper.ps1`` whose params are ``Script`` (``<remote module fqn>.p
 ``CSharpModules``, ``PowerShellModules`` and ``ForModule``. Helper scripts of the connection and shell
 plugins (``powershell_mkdtemp.ps1``, ``winrm_put_file.ps1``, ...) come as a single action.
 
-This is internal to ansible-core: the format is pinned to 2.19.x and tests/unit/test_lab_winrm.py
+This is internal to ansible-core: the format is pinned to 2.19.x and tests/unit/lab/test_lab_winrm.py
 checks it against ansible-core's own builder.
 """
 

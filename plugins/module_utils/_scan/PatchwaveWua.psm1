@@ -10,7 +10,7 @@
 # means for a host) is made by the action plugin on the controller.
 #
 # The shapes built here are the JSON contract in plugins/module_utils/_scan/contract.py
-# (SCAN_SCHEMA, UPDATE_SCHEMA). tests/unit/test_powershell.py reads the hashtable literals of
+# (SCAN_SCHEMA, UPDATE_SCHEMA). tests/unit/powershell/test_powershell.py reads the hashtable literals of
 # New-PatchwaveScanResult, ConvertTo-PatchwaveUpdateInfo, ConvertTo-PatchwaveCategoryInfo and
 # ConvertTo-PatchwaveSearchWarning and fails when their keys and the contract differ, so add a key
 # in both places or in neither.
@@ -22,7 +22,7 @@
 
 $ErrorActionPreference = 'Stop'
 
-# Functions copied into worker.ps1 besides the runner's own; tests/unit/test_powershell.py checks
+# Functions copied into worker.ps1 besides the runner's own; tests/unit/powershell/test_powershell.py checks
 # that the two lists hold every Patchwave function the worker reaches.
 $script:WorkerFunctions = @(
     'Copy-PatchwaveScanFile'

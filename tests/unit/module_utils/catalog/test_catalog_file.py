@@ -10,7 +10,7 @@ import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, UpdateFile
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.catalog_file import read_catalog_file
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 LAR = "http://schemas.microsoft.com/msus/2002/12/LogicalApplicabilityRules"
 PRODUCT = "6b9e2a8d-3f1c-4c1a-9a77-0d4b3c2e1f10"
 UPDATE = "2f0d6c4e-8a51-4b7e-9d3c-5e1a7b9c0d21"

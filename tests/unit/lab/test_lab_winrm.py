@@ -20,7 +20,7 @@ from requests_ntlm.requests_ntlm import ShimSessionSecurity
 from winrm.encryption import Encryption
 from winrm.protocol import Protocol
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 

@@ -20,7 +20,7 @@ from tests.catalog_gen import Catalog, generate, payload_bytes, write_payloads
 from tests.catalog_gen.cab import write_cab
 from tests.catalog_gen.catalog import REV_BASE
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OFFLINE_NS = "{http://schemas.microsoft.com/msus/2004/02/OfflineSync}"
 UPD_NS = "{http://schemas.microsoft.com/msus/2002/12/Update}"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
