@@ -145,8 +145,8 @@ if ($operation -eq 'start') {
         }
         $started = Start-PatchwaveWorker @workerParameters
         if ($started.fallback_reason) {
-            $module.Warn(("The scan task could not start {0}; the scan runs as SYSTEM, which reaches shares " +
-                    "with the computer account only.") -f $started.fallback_reason)
+            $module.Warn(("The scan task could not start {0}. The scan runs as SYSTEM, which reaches shares " +
+                    "with the computer account only.") -f $started.fallback_reason.TrimEnd('.'))
         }
     }
     catch {

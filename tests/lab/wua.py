@@ -814,7 +814,7 @@ class WuaBackend(DefaultBackend):
             # Start-PatchwaveWorkTask: the S4U task never leaves "has not run", so SYSTEM runs it.
             base["warnings"] = [
                 "The scan task could not start as %s (S4U): The task is not running (state 3, last result 0x%08X); "
-                "enable the Microsoft-Windows-TaskScheduler/Operational log for details.; the scan runs as SYSTEM, "
+                "enable the Microsoft-Windows-TaskScheduler/Operational log for details. The scan runs as SYSTEM, "
                 "which reaches shares with the computer account only." % (_user_sid(self.host), SCHED_S_TASK_HAS_NOT_RUN)]
         try:
             self.catalog()
