@@ -40,6 +40,12 @@ def csv_cell(value):
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _kb_order(update):
+    """Required updates by KB number (numerically), then those without a KB by update id."""
+    kb = str(update.get("kb") or "")
+    return (0, int(kb), "") if kb.isdigit() else (1 if kb else 2, kb, update.get("update_id") or "")
+
+
 def render_csv(data):
     """One row per host and set."""
     out = io.StringIO()
@@ -50,7 +56,7 @@ def render_csv(data):
             counts = result["host_counts"].get(host, empty_counts())
             facts = data["hosts"].get(host, {})
             scan = facts.get("scan") or facts.get("last_good") or {}
-            kbs = " ".join(kb_label(r) for r in result["host_required"].get(host, []))
+            kbs = " ".join(kb_label(r) for r in sorted(result["host_required"].get(host, []), key=_kb_order))
             writer.writerow([csv_cell(v) for v in (
                 host, set_name, result["host_compliance"][host], percent_compliant(counts),
                 counts.get(REQUIRED, 0), counts.get(NOT_REQUIRED, 0), counts.get(INSTALLED, 0), counts.get(UNKNOWN, 0),
