@@ -35,6 +35,14 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
+def _is_text(head):
+    """Whether the first bytes of a file read as text (UTF-8 without control characters but white space)."""
+    try:
+        return "".join(head.decode("utf-8").split()).isprintable()
+    except UnicodeDecodeError:
+        return False
+
+
 def detect_format(path):
     """Name the format of the file at ``path`` from its content, or raise CatalogError."""
     where = "catalog file '%s'" % path
@@ -52,7 +60,14 @@ def detect_format(path):
         raise CatalogError("%s: is a cabinet but neither an offline scan package (package.cab, index.xml) nor a "
                            "WSUS export (package.xml, metadata.txt); it holds: %s"
                            % (where, ", ".join(sorted(names)[:10]) or "nothing"))
-    if os.path.splitext(path)[1].lower() in (".yml", ".yaml", ".json") or head.lstrip()[:1] in (b"{", b"f", b"-", b"#"):
+    extension = os.path.splitext(path)[1].lower()
+    if extension == ".cab":
+        # Named as a cabinet but without the signature: an HTML error page or a truncated download
+        # saved under the package's name, not a catalog file with the wrong name.
+        raise CatalogError("%s: is not a cabinet (it is named .cab but does not start with the cabinet signature "
+                           "MSCF%s); download the package again" % (where, "; it is empty" if not head else
+                                                                      "; it looks like text" if _is_text(head) else ""))
+    if extension in (".yml", ".yaml", ".json") or head.lstrip()[:1] in (b"{", b"f", b"-", b"#"):
         return "catalog_file"
     raise CatalogError("%s: format not recognised (expected a cabinet or a YAML/JSON catalog file)" % where)
 
