@@ -69,6 +69,24 @@ def parse_ttl(text):
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _count(number, noun):
+    return "%d %s%s" % (number, noun, "" if number == 1 else "s")
+
+
+def age_in_words(seconds):
+    """'less than a minute ago', '1 minute ago', '2 hours 5 minutes ago', '3 days 1 hour ago'."""
+    minutes = int(seconds) // 60
+    if minutes < 1:
+        return "less than a minute ago"
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        parts = [_count(days, "day")] + ([_count(hours, "hour")] if hours else [])
+    else:
+        parts = ([_count(hours, "hour")] if hours else []) + ([_count(minutes, "minute")] if minutes else [])
+    return " ".join(parts) + " ago"
+
+
 def skip_reason(last, current_version, ttl_seconds, now):
     """Why an unforced scan can be skipped, or None when it must run (pure: tested alone)."""
     if last is None:
@@ -80,8 +98,8 @@ def skip_reason(last, current_version, ttl_seconds, now):
     age = (now - parse_time(received)).total_seconds()
     if age < 0 or age >= ttl_seconds:
         return None
-    return ("the last good scan (received %s, %d minutes ago) is younger than scan_ttl and was made against the "
-            "current catalog version %s" % (received, age // 60, current_version))
+    return ("the last good scan (received %s, %s) is younger than scan_ttl and was made against the "
+            "current catalog version %s" % (received, age_in_words(age), current_version))
 
 
 def summarize_scan(scan):

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from ansible_collections.patchwave.windows.plugins.action.scan import parse_ttl, skip_reason, summarize_scan
+from ansible_collections.patchwave.windows.plugins.action.scan import age_in_words, parse_ttl, skip_reason, summarize_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.hresults import describe
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
@@ -61,3 +61,24 @@ def test_summary_names_codes():
         "update_id": "abc", "revision_number": 1, "kb": "5000001", "title": "t", "installed": True, "hidden": False,
         "downloaded": True, "reboot_behavior": "CanRequestReboot", "max_download_size": 5, "severity": None,
         "categories": [], "superseded_ids": ["def"]}
+
+
+@pytest.mark.parametrize("received, words", [
+    ("2026-11-23T11:59:30Z", "less than a minute ago"),
+    ("2026-11-23T11:59:00Z", "1 minute ago"),
+    ("2026-11-23T11:58:00Z", "2 minutes ago"),
+    ("2026-11-23T11:00:00Z", "1 hour ago"),
+    ("2026-11-23T10:59:00Z", "1 hour 1 minute ago"),
+    ("2026-11-23T09:30:00Z", "2 hours 30 minutes ago"),
+])
+def test_skip_reason_says_its_age_in_words(received, words):
+    reason = skip_reason({"finished": received, "received": received, "catalog_version": 3}, 3, 86400, NOW)
+    assert "(received %s, %s)" % (received, words) in reason, reason
+    assert "1 minutes" not in reason and "1 hours" not in reason
+
+
+@pytest.mark.parametrize("seconds, words", [(0, "less than a minute ago"), (119, "1 minute ago"),
+                                            (86400, "1 day ago"), (86400 * 3 + 3600 + 60, "3 days 1 hour ago"),
+                                            (86400 * 2 + 7200, "2 days 2 hours ago")])
+def test_age_in_words(seconds, words):
+    assert age_in_words(seconds) == words
