@@ -186,7 +186,7 @@ class ActionModule(ActionBase):
                                                         "hresult": None,
                                                         "server_selection": args["server_selection"]},
                           catalog_version=current_version, forced=args["force"])
-            return dict(result, unreachable=True, msg="host unreachable during the scan: %s" % to_text(exc),
+            return dict(result, unreachable=True, changed=False, msg="host unreachable during the scan: %s" % to_text(exc),
                         **rounds.messages())
         result.update(rounds.messages())
         if failure is not None:
@@ -200,8 +200,10 @@ class ActionModule(ActionBase):
                         hresult_meaning=described["meaning"])
         message = write_message(spool, host, "scan", scan, catalog_version=current_version, forced=args["force"])
         summary = summarize_scan(scan)
-        result.update(changed=True, scan=summary, state_message=message)
-        if scan["result_code"] not in (2, 3):
+        # A scan that found the host's updates changed what the store knows; one that failed did not.
+        succeeded = scan["result_code"] in (2, 3)
+        result.update(changed=succeeded, scan=summary, state_message=message)
+        if not succeeded:
             result.update(failed=True, msg="the Windows Update search failed: %s %s (%s)" % (
                 summary["hresult"], summary["hresult_name"], summary["hresult_meaning"]))
         return result

@@ -246,3 +246,30 @@ def test_polls_are_held_on_the_host_and_host_warnings_reach_the_result(catalog, 
     warned = [w for w in results["win002"].get("warnings", []) if "could not start as" in w and "SYSTEM" in w]
     assert len(warned) == 1, results["win002"].get("warnings")
     assert not [w for w in results["win001"].get("warnings", []) if "S4U" in w]
+
+
+def test_a_failed_scan_changes_nothing(catalog, tmp_path):
+    """Every way a scan fails reports changed: false; the good scan beside them is changed."""
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=6, search_seconds=(0.1, 0.1), cache=CatalogCache())
+    with profile.fleet(4, auth="basic") as fleet:
+        shares = tmp_path / "share"
+        shares.mkdir()
+        for index in (1, 2, 3):
+            wua_host(fleet.host(index).model).fs.mount("\\\\fs01\\patchwave", str(shares))
+        (shares / "wsusscn2.cab").write_bytes(open(catalog["cab"], "rb").read())
+        fleet.host(4).backend.set_faults(search_hresult=0x8024402C)
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {
+            "win001": {"lab_server_selection": "offline", "lab_offline_scan_file": "\\\\fs01\\patchwave\\wsusscn2.cab"},
+            # a share path that resolves to no file: the host's search fails (0x80070002)
+            "win002": {"lab_server_selection": "offline", "lab_offline_scan_file": "\\\\fs01\\patchwave\\typo.cab"},
+            # a local path that does not exist: the host refuses to start
+            "win003": {"lab_server_selection": "offline", "lab_offline_scan_file": "C:\\Patchwave\\missing.cab"}})
+        results = play(tmp_path, inventory, store, spool, "        force: true\n")
+    assert results["win001"]["changed"] is True and not results["win001"].get("failed"), results["win001"].get("msg")
+    for name in ("win002", "win003", "win004"):
+        assert results[name]["failed"] is True, (name, results[name].get("msg"))
+        assert results[name]["changed"] is False, (name, results[name].get("msg"))
+    assert results["win002"]["scan"]["hresult"] == "0x80070002" and results["win002"]["scan"]["mode"] == "offline"
+    assert "does not exist" in results["win003"]["msg"]
