@@ -10,6 +10,8 @@
                                    [--scheduled-task-blocked on|off] [--worker-lost on|off]
                                    [--s4u-blocked on|off] [--worker-bootstrap-error TEXT]
                                    [--search-seconds S] [--state-dir DIR]
+    python -m tests.lab mount HOST_PATH FOLDER [--host NAME ...] [--state-dir DIR]
+    python -m tests.lab unmount HOST_PATH [--host NAME ...] [--state-dir DIR]
     python -m tests.lab stop [--state-dir DIR]
 
 ``start`` launches the fleet in a background process, writes the inventory and returns once every
@@ -20,7 +22,10 @@ port), ``lab.log`` and, for HTTPS, ``certs/ca.pem``.
 
 ``--store`` makes the hosts a varied fleet built from the catalog synced into that store
 (:class:`.profiles.FleetProfile`, seeded by ``--seed``) answering ``patchwave.windows.scan``
-(:class:`.wua.WuaBackend`); ``fault`` then also sets their WUA faults.
+(:class:`.wua.WuaBackend`); ``fault`` then also sets their WUA faults, and ``mount`` makes a folder
+of this machine a host path (``C:\\Patchwave``) or a share (``\\\\fs01\\wsus``) on the hosts
+(every host unless ``--host`` names some), so an offline scan can read a ``wsusscn2.cab`` from it;
+``unmount`` removes the mapping.
 """
 
 import argparse
@@ -106,6 +111,8 @@ class _Control(BaseHTTPRequestHandler):
             for h in self.fleet.hosts]})
 
     def do_POST(self):
+        if self.path == "/mount":
+            return self._mount()
         if self.path != "/fault":
             return self._reply(404, {"error": "unknown path"})
         try:
@@ -135,6 +142,40 @@ class _Control(BaseHTTPRequestHandler):
         if hasattr(host.backend, "status"):
             reply["wua"] = host.backend.status()["faults"]
         self._reply(200, reply)
+
+
+    def _mount(self):
+        """Map (or with ``unmount``, unmap) a host path to a folder of this machine on the named hosts."""
+        from .hosts import wua_host
+
+        try:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            prefix = request["path"]
+            folder = request.get("folder")
+            known = {h.name: h for h in self.fleet.hosts}
+            names = request.get("hosts") or sorted(known)
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise KeyError("no host %s in this lab (it has %s)" % (", ".join(unknown), ", ".join(sorted(known))))
+            hosts = [known[name] for name in names]
+            without = [h.name for h in hosts if not hasattr(h.backend, "set_faults")]
+            if without:
+                raise KeyError("%s: no WUA emulation (start the lab with --store)" % ", ".join(without))
+            if not request.get("unmount") and not (folder and os.path.isdir(folder)):
+                raise ValueError("folder %r is not a folder on the lab's machine" % (folder,))
+            mounts = {}
+            for host in hosts:
+                view = wua_host(host.model).fs
+                if request.get("unmount"):
+                    view.unmount(prefix)
+                else:
+                    view.mount(prefix, folder)
+                mounts[host.name] = view.mounts
+        except KeyError as exc:  # a missing request field, an unknown host, a host without WUA
+            return self._reply(400, {"error": str(exc.args[0]) if exc.args else "bad request"})
+        except (ValueError, TypeError) as exc:
+            return self._reply(400, {"error": str(exc)})
+        return self._reply(200, {"mounts": mounts})
 
 
 def serve(args):
@@ -308,6 +349,18 @@ def fault(args):
     return 0
 
 
+def mount(args):
+    payload = {"path": args.path, "hosts": args.host or None}
+    if args.command == "unmount":
+        payload["unmount"] = True
+    else:
+        payload["folder"] = os.path.abspath(args.folder)
+    reply = _control(args.state_dir, "/mount", payload)
+    for name, mounts in sorted(reply["mounts"].items()):
+        print("%s: %s" % (name, ", ".join("%s -> %s" % item for item in sorted(mounts.items())) or "nothing mounted"))
+    return 0
+
+
 def main(argv=None):
     from .fleet import DEFAULT_MODULE_COST
 
@@ -377,6 +430,15 @@ def main(argv=None):
                          help="WUA: running scans' workers die with this bootstrap error ('' clears)")
     p_fault.add_argument("--search-seconds", type=float, help="WUA: emulated search duration (slow search)")
 
+    p_mount = sub.add_parser("mount", help="make a folder of this machine a host path or share on hosts (--store labs)")
+    p_mount.add_argument("path", help="the host path, a drive path (C:\\Patchwave) or a share (\\\\fs01\\wsus)")
+    p_mount.add_argument("folder", help="the folder on this machine it shows")
+    p_unmount = sub.add_parser("unmount", help="remove a mount from hosts")
+    p_unmount.add_argument("path", help="the host path given to mount")
+    for p in (p_mount, p_unmount):
+        p.add_argument("--host", action="append", help="a host to change (repeatable); default: every host")
+        p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command == "start":
@@ -392,7 +454,8 @@ def main(argv=None):
             args.forward += ["--store", os.path.abspath(args.store), "--seed", str(args.seed),
                              "--time-scale", str(args.time_scale), "--search-seconds", args.search_seconds]
         return start(args)
-    return {"serve": serve, "stop": stop, "status": status, "fault": fault}[args.command](args)
+    return {"serve": serve, "stop": stop, "status": status, "fault": fault, "mount": mount,
+            "unmount": mount}[args.command](args)
 
 
 if __name__ == "__main__":
