@@ -40,10 +40,11 @@ except ImportError:  # pragma: no cover - other connections (psrp, ssh) raise An
 # Seconds the host holds one poll at most. Below Ansible's winrm read timeout (30 s) less its
 # operation timeout, so a held poll never looks like a dead connection.
 POLL_WAIT = 25
-POLL_RETRIES = 3
-# How long past the timeout the host keeps a worker's folder for a controller that lost its
-# connection and comes back (the host removes work older than timeout + this at its next start).
-RECONNECT_WINDOW = 900
+# How long polls keep trying to reach a host that dropped mid-work (a restart of WinRM, a network
+# blip), with backoff, before the controller gives up; never past the work's timeout.
+RECONNECT_TIMEOUT = 300
+BACKOFF_FIRST = 1.0
+BACKOFF_LONGEST = 15.0
 
 
 class ContractError(AnsibleError):
@@ -57,6 +58,14 @@ def never_connected(exc):
     text = to_text(exc)
     return any(marker in text for marker in ("Failed to establish a new connection", "Connection refused",
                                              "Name or service not known", "ConnectTimeout"))
+
+
+def backoff(first=BACKOFF_FIRST, longest=BACKOFF_LONGEST):
+    """Seconds to wait before each further reconnection attempt: 1, 2, 4, 8, 15, 15, ..."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, longest)
 
 
 def poll_wait(remaining, longest=POLL_WAIT):
@@ -115,16 +124,18 @@ class HostRounds:
                                 % (operation, self.module_name, "; ".join(problems[:5])))
         return result
 
-    def run(self, timeout, poll_interval, longest_wait=POLL_WAIT):
+    def run(self, timeout, poll_interval, longest_wait=POLL_WAIT, reconnect_timeout=RECONNECT_TIMEOUT):
         """Start, poll until the worker ends, always cancel.
 
         Returns ``(payload, None)`` or ``(None, failure)`` where ``failure`` is a result with ``msg``.
-        Raises a TRANSIENT error when the host could not be reached to start the worker at all.
+        Raises a TRANSIENT error when the host could not be reached to start the worker at all, or
+        stayed unreachable for ``reconnect_timeout`` seconds (bounded by ``timeout``) during a poll.
         ``poll_interval`` is the least time between the starts of two polls (it only matters when a
         host answers a poll without holding it).
         """
         try:
-            started = self.call("start", {"give_up_seconds": int(timeout) + RECONNECT_WINDOW})
+            # The host may remove the work once the controller has surely given up on it.
+            started = self.call("start", {"give_up_seconds": int(timeout) + int(reconnect_timeout)})
         except TRANSIENT as exc:
             if never_connected(exc):
                 raise  # nothing reached the host: it is unreachable
@@ -137,7 +148,8 @@ class HostRounds:
         try:
             while True:
                 began = time.monotonic()
-                polled = self._poll(work_id, poll_wait(deadline - began, longest_wait))
+                polled = self._poll(work_id, poll_wait(deadline - began, longest_wait),
+                                    min(deadline, began + reconnect_timeout))
                 if polled.get("failed"):
                     return None, polled
                 if polled["state"] == "done":
@@ -154,18 +166,22 @@ class HostRounds:
             except TRANSIENT + (AnsibleError,) as exc:
                 display.warning("could not clean up %s %s on the host: %s" % (self.noun, work_id, to_text(exc)))
 
-    def _poll(self, work_id, wait_seconds):
-        """One poll; a dropped connection is retried, since the host keeps the result until cancel."""
+    def _poll(self, work_id, wait_seconds, reconnect_until):
+        """One poll. A dropped connection is retried with backoff until ``reconnect_until`` (a
+        monotonic time), since the host keeps the result until cancel; then the error is raised."""
         self.polls += 1
         options = {self.id_key: work_id, "wait_seconds": wait_seconds}
-        for attempt in range(POLL_RETRIES + 1):
+        delays = backoff()
+        while True:
             try:
                 return self.call("poll", options)
             except TRANSIENT as exc:
-                if attempt == POLL_RETRIES:
+                left = reconnect_until - time.monotonic()
+                if left <= 0:
                     raise
-                display.vv("poll of %s %s lost its connection (%s); reconnecting" % (self.noun, work_id, to_text(exc)))
+                delay = min(next(delays), left)
+                display.vv("poll of %s %s lost its connection (%s); reconnecting in %.0f s"
+                           % (self.noun, work_id, to_text(exc), delay))
                 # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
                 self._action._connection.reset()
-                time.sleep(1)
-        raise AssertionError("unreachable")
+                time.sleep(delay)

@@ -53,7 +53,7 @@ def test_polls_are_long_polls_bounded_by_the_timeout():
     assert waits == [_rounds.POLL_WAIT] * 3
     assert host.calls[-1][1] == {"work_id": "w1"}
     # the host may remove the work once the controller has surely given up on it
-    assert host.calls[0][1] == {"give_up_seconds": 3600 + _rounds.RECONNECT_WINDOW}
+    assert host.calls[0][1] == {"give_up_seconds": 3600 + _rounds.RECONNECT_TIMEOUT}
 
 
 @pytest.mark.parametrize("remaining, expected", [(3600, 25), (25, 25), (10.9, 10), (0.5, 0), (-3, 0)])
@@ -104,22 +104,73 @@ def test_a_host_that_cannot_be_reached_at_start_is_unreachable():
         _rounds_for(Refused()).run(timeout=60, poll_interval=0)
 
 
-def test_a_dropped_poll_is_retried_on_a_fresh_connection(monkeypatch):
-    monkeypatch.setattr(_rounds.time, "sleep", lambda seconds: None)
+class Clock:
+    """A fake monotonic clock that sleeping moves forward."""
 
-    class Flaky(FakeHost):
-        dropped = False
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
 
-        def _execute_module(self, module_name, module_args, task_vars):
-            if module_args["_operation"] == "poll" and not self.dropped:
-                self.dropped = True
-                raise AnsibleConnectionFailure("connection reset")
-            return super()._execute_module(module_name, module_args, task_vars)
+    def monotonic(self):
+        return self.now
 
-    host = Flaky(polls_needed=1)
-    payload, failure = _rounds_for(host).run(timeout=60, poll_interval=0)
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class DownFor(FakeHost):
+    """A host whose polls are refused while the clock is inside [down_from, down_until)."""
+
+    def __init__(self, clock, down_from, down_until, **kwargs):
+        super().__init__(**kwargs)
+        self.clock, self.down_from, self.down_until = clock, down_from, down_until
+        self.refused = 0
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        if module_args["_operation"] != "start" and self.down_from <= self.clock.now < self.down_until:
+            self.refused += 1
+            raise AnsibleConnectionFailure("connection refused")
+        return super()._execute_module(module_name, module_args, task_vars)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(_rounds.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(_rounds.time, "sleep", fake.sleep)
+    return fake
+
+
+def test_backoff_doubles_up_to_its_longest():
+    delays = _rounds.backoff()
+    assert [next(delays) for _ in range(7)] == [1, 2, 4, 8, 15, 15, 15]
+
+
+def test_a_host_down_for_a_while_is_waited_for_with_backoff(clock):
+    host = DownFor(clock, 0.0, 20.0, polls_needed=1)  # refused for the first 20 seconds
+    rounds = _rounds_for(host)
+    payload, failure = rounds.run(timeout=3600, poll_interval=0, reconnect_timeout=300)
     assert payload == {"value": 42} and failure is None
-    assert host.resets == 1
+    assert host.refused == 5 and clock.sleeps == [1, 2, 4, 8, 15]
+    assert host.resets == 5  # each retry on a fresh connection
+    assert host.calls[-1][0] == "cancel"
+
+
+def test_a_host_down_longer_than_the_reconnect_timeout_is_unreachable_and_still_cancelled(clock):
+    host = DownFor(clock, 0.0, 10 ** 6, polls_needed=1)
+    with pytest.raises(AnsibleConnectionFailure):
+        _rounds_for(host).run(timeout=3600, poll_interval=0, reconnect_timeout=60)
+    assert clock.now == 60  # the last wait is cut to what is left of the window
+    assert sum(clock.sleeps) == 60 and max(clock.sleeps) == 15
+    assert host.refused >= 2 and host.calls == [("start", {"give_up_seconds": 3660})]  # cancel refused too
+
+
+def test_reconnecting_never_outlasts_the_timeout(clock):
+    host = DownFor(clock, 0.0, 10 ** 6, polls_needed=1)
+    with pytest.raises(AnsibleConnectionFailure):
+        _rounds_for(host).run(timeout=30, poll_interval=0, reconnect_timeout=300)
+    assert clock.now == 30
 
 
 def test_the_timeout_gives_up_and_cancels(monkeypatch):
