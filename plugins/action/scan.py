@@ -16,8 +16,9 @@ import datetime
 import re
 import sqlite3
 
-from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
@@ -58,6 +59,7 @@ ARGUMENT_SPEC = dict(
     store=dict(type="str"),
     spool=dict(type="path"),
 )
+INTERNAL_OPTIONS = ("_operation", "_operation_options")  # host-module options only _rounds.py sets
 HOST_OPTIONS = ("server_selection", "offline_scan_file", "include_hidden", "search_criteria")
 
 
@@ -125,6 +127,7 @@ def summarize_scan(scan):
             "update_id": u["update_id"].lower(),
             "revision_number": u["revision_number"],
             "kb": u["kb_article_ids"][0] if u["kb_article_ids"] else None,
+            "kbs": list(u["kb_article_ids"]),
             "title": u["title"],
             "installed": u["is_installed"],
             "hidden": u["is_hidden"],
@@ -147,11 +150,9 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleError as exc:
-            return dict(result, failed=True, msg=to_text(exc))
-        problem = self._check_arguments(args)
+        problem, args = self._validate_arguments(self._task.args)
+        if not problem:
+            problem = self._check_arguments(args)
         if problem:
             return dict(result, failed=True, msg=problem)
 
@@ -207,6 +208,22 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="the Windows Update search failed: %s %s (%s)" % (
                 summary["hresult"], summary["hresult_name"], summary["hresult_meaning"]))
         return result
+
+    @staticmethod
+    def _validate_arguments(task_args):
+        """``(problem, args)``: the task's arguments checked against ARGUMENT_SPEC, messages naming the module
+        as users do (ActionBase.validate_argument_spec names the action plugin's Python path)."""
+        internal = sorted(name for name in task_args if name in INTERNAL_OPTIONS)
+        if internal:
+            return ("%s: remove %s from the task: %s internal, set by the action plugin for each round trip to the host"
+                    % (MODULE, " and ".join(internal), "they are" if len(internal) > 1 else "it is"), None)
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(task_args))
+        if validation.error_messages:
+            message = to_text(validation.errors.msg)
+            if isinstance(validation.errors[0], UnsupportedError):
+                message = "Unsupported parameters for (%s) module: %s" % (MODULE, message)
+            return message, None
+        return None, dict(task_args, **validation.validated_parameters)
 
     @staticmethod
     def _check_arguments(args):

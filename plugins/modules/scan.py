@@ -181,14 +181,15 @@ EXAMPLES = r"""
 RETURN = r"""
 skipped:
   description: Whether the scan was skipped because the host's last good scan is still current.
-  returned: always
+  returned: unless the arguments were refused
   type: bool
   sample: false
 skip_reason:
-  description: Why the scan was skipped.
-  returned: when skipped
+  description: Why the scan was skipped; null when it was not.
+  returned: unless the arguments were refused
   type: str
-  sample: last good scan 2026-11-23T06:10:00Z is younger than 24h and used catalog version 7
+  sample: the last good scan (received 2026-11-23T06:10:00Z, 2 hours 5 minutes ago) is younger than scan_ttl and was made
+    against the current catalog version 7
 scan:
   description: The scan as the host reported it.
   returned: when a scan ran
@@ -219,17 +220,25 @@ scan:
       type: str
       sample: Succeeded
     hresult:
-      description: The HRESULT of a failed search, unsigned; null when it did not fail.
-      type: int
-      sample: 2149842994
+      description:
+        - The HRESULT of a failed search, unsigned, as eight hexadecimal digits after C(0x); null when
+          the search did not fail.
+      type: str
+      sample: "0x80240032"
     hresult_name:
-      description: The HRESULT's name, when known.
+      description: The HRESULT's name; null when the search did not fail.
       type: str
       sample: WU_E_INVALID_CRITERIA
     hresult_meaning:
-      description: What the HRESULT means, when known.
+      description: What the HRESULT means; null when the search did not fail.
       type: str
       sample: Invalid criteria string.
+    error:
+      description:
+        - What went wrong, in the host's words, for a search that failed (for example an offline scan
+          file that could not be copied from its share); null when the host gave no reason.
+      type: str
+      sample: "Could not copy the offline scan file '\\\\fs01\\wsus\\wsusscn2.cab' to the host: Cannot find path"
     wua_version:
       description: The Windows Update Agent's version (the file version of C(wuaueng.dll)).
       type: str
@@ -245,6 +254,10 @@ scan:
       type: list
       elements: str
       sample: []
+    last_boot:
+      description: When the host last started, ISO 8601 UTC, by the host's clock.
+      type: str
+      sample: "2026-11-20T04:02:11Z"
     update_count:
       description: Number of updates the scan found, installed or not.
       type: int
@@ -263,7 +276,11 @@ scan:
           type: int
           sample: 200
         kb:
-          description: The update's KB numbers, without the C(KB) prefix.
+          description: The update's first KB number, without the C(KB) prefix; null when it has none. RV(scan.updates[].kbs) has all.
+          type: str
+          sample: "5046616"
+        kbs:
+          description: All the update's KB numbers, without the C(KB) prefix (most updates have one).
           type: list
           elements: str
           sample: ["5046616"]
@@ -296,16 +313,48 @@ scan:
           type: str
           sample: Critical
         categories:
-          description: The update's categories (id, name, type), products and classifications among them.
+          description: The update's categories, products and classifications among them.
           type: list
           elements: dict
+          contains:
+            id:
+              description: The category's GUID.
+              type: str
+              sample: f702a48c-919b-45d6-9aef-ca4248d50397
+            name:
+              description: The category's name, as WUA gives it.
+              type: str
+              sample: Windows Server 2019
+            type:
+              description: The category's type, as WUA gives it (for example V(Product), V(UpdateClassification)).
+              type: str
+              sample: Product
         superseded_ids:
           description: The GUIDs of the updates this update supersedes.
           type: list
           elements: str
+          sample: ["0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"]
+hresult:
+  description:
+    - The HRESULT with which the host refused to start the scan (for example C(0x80070005) when the
+      worker's scheduled task could not start), as eight hexadecimal digits after C(0x); null when
+      the refusal carried none (for example an offline scan file that does not exist on the host).
+  returned: when the host refused to start the scan
+  type: str
+  sample: "0x80070005"
+hresult_name:
+  description: The name of RV(hresult); null when there is none.
+  returned: when the host refused to start the scan
+  type: str
+  sample: E_ACCESSDENIED
+hresult_meaning:
+  description: What RV(hresult) means; null when there is none.
+  returned: when the host refused to start the scan
+  type: str
+  sample: General access denied error.
 state_message:
-  description: The path of the state message spooled for the host.
-  returned: when a scan ran, except in check mode
+  description: The path of the state message spooled for the host (a scan, or the failure to scan).
+  returned: when a scan ran or failed, except in check mode
   type: str
   sample: /home/ops/.local/share/patchwave/spool/web01~5f0c2a8e-4b1d-4d6e-9a53-2f1e8b7c6d40.json
 store_unavailable:
@@ -316,8 +365,10 @@ store_unavailable:
   type: bool
   sample: true
 catalog_version:
-  description: The store's current catalog version, the one the scan is recorded against; null for an empty store.
-  returned: always
+  description:
+    - The store's current catalog version, the one the scan is recorded against; null for a store without a
+      catalog or when the store was unavailable.
+  returned: unless the arguments were refused
   type: int
   sample: 7
 """

@@ -273,3 +273,23 @@ def test_a_failed_scan_changes_nothing(catalog, tmp_path):
         assert results[name]["changed"] is False, (name, results[name].get("msg"))
     assert results["win002"]["scan"]["hresult"] == "0x80070002" and results["win002"]["scan"]["mode"] == "offline"
     assert "does not exist" in results["win003"]["msg"]
+
+
+def test_setting_an_internal_option_is_refused_naming_the_module(tmp_path):
+    playbook = tmp_path / "internal.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+        "    - name: scan\n      patchwave.windows.scan:\n        _operation: start\n        store: %s\n"
+        "      ignore_errors: true\n"
+        "    - name: scan with a misspelled option\n      patchwave.windows.scan:\n        forcee: true\n"
+        "        store: %s\n      ignore_errors: true\n" % (tmp_path / "store.db", tmp_path / "store.db"))
+    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
+                          env=ansible_json_env(tmp_path), capture_output=True, text=True, timeout=300, check=False)
+    output = json.loads(done.stdout)
+    internal = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert internal["failed"] is True
+    assert internal["msg"].startswith("patchwave.windows.scan: remove _operation from the task: it is internal"), internal
+    misspelled = output["plays"][0]["tasks"][1]["hosts"]["localhost"]
+    assert misspelled["msg"].startswith("Unsupported parameters for (patchwave.windows.scan) module: forcee."), misspelled
+    assert "ansible_collections" not in done.stdout
+    assert not os.path.exists(tmp_path / "store.db"), "nothing ran"

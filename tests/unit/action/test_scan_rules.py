@@ -3,7 +3,13 @@
 import datetime
 
 import pytest
-from ansible_collections.patchwave.windows.plugins.action.scan import age_in_words, parse_ttl, skip_reason, summarize_scan
+from ansible_collections.patchwave.windows.plugins.action.scan import (
+    ActionModule,
+    age_in_words,
+    parse_ttl,
+    skip_reason,
+    summarize_scan,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.hresults import describe
 
 NOW = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
@@ -60,7 +66,7 @@ def test_summary_names_codes():
     assert summary["updates"][0] == {
         "update_id": "abc", "revision_number": 1, "kb": "5000001", "title": "t", "installed": True, "hidden": False,
         "downloaded": True, "reboot_behavior": "CanRequestReboot", "max_download_size": 5, "severity": None,
-        "categories": [], "superseded_ids": ["def"]}
+        "categories": [], "superseded_ids": ["def"], "kbs": ["5000001"]}
 
 
 @pytest.mark.parametrize("received, words", [
@@ -82,3 +88,24 @@ def test_skip_reason_says_its_age_in_words(received, words):
                                             (86400 * 2 + 7200, "2 days 2 hours ago")])
 def test_age_in_words(seconds, words):
     assert age_in_words(seconds) == words
+
+
+@pytest.mark.parametrize("task_args, wanted", [
+    ({"_operation": "start"}, "patchwave.windows.scan: remove _operation from the task: it is internal"),
+    ({"_operation": "poll", "_operation_options": {"scan_id": "x"}, "force": True},
+     "patchwave.windows.scan: remove _operation and _operation_options from the task: they are internal"),
+    ({"forced": True}, "Unsupported parameters for (patchwave.windows.scan) module: forced."),
+    ({"server_selection": "wsus"}, "value of server_selection must be one of: default, managed_server, windows_update, "
+                                   "offline, got: wsus"),
+])
+def test_refused_arguments_name_the_module_as_users_write_it(task_args, wanted):
+    problem, args = ActionModule._validate_arguments(task_args)
+    assert args is None and wanted in problem, problem
+    assert "ansible_collections" not in problem and "plugins.action" not in problem
+
+
+def test_accepted_arguments_get_their_defaults():
+    problem, args = ActionModule._validate_arguments({"force": "yes", "scan_ttl": "2d"})
+    assert problem is None
+    assert args["force"] is True and args["scan_ttl"] == "2d" and args["server_selection"] == "default"
+    assert args["timeout"] == 3600 and args["include_hidden"] is True and args["offline_scan_file"] is None
