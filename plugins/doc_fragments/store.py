@@ -13,7 +13,10 @@ options:
   store:
     description:
       - Where the collection keeps catalog versions, updates and host state.
-      - A file path selects the embedded SQLite store; it is created, with its folder, on first use.
+      - A file path selects the embedded SQLite store. Modules that write (M(patchwave.windows.catalog_sync),
+        M(patchwave.windows.scan)) create it, with its folder, on first use; modules that only read
+        (M(patchwave.windows.catalog_info), M(patchwave.windows.compliance_info),
+        M(patchwave.windows.compliance_report)) never create one and fail when it does not exist.
       - A C(postgresql://) URL (libpq connection URI) selects a PostgreSQL store shared by several
         controllers; the database must exist, its tables are created on first use, and the Python
         package C(psycopg) (3.x) must be installed on the controller. Add C(sslmode=verify-full) to
@@ -47,6 +50,8 @@ options:
     description:
       - Where the collection keeps catalog versions, updates and host state.
       - A file path selects the embedded SQLite store, a C(postgresql://) URL the PostgreSQL store.
+      - The plugin never creates a store; a store file that does not exist is an error (a store is made
+        by M(patchwave.windows.catalog_sync)).
       - When not set, C($XDG_DATA_HOME/patchwave/patchwave.db) (C(~/.local/share/patchwave/patchwave.db)
         when E(XDG_DATA_HOME) is unset).
     type: str

@@ -239,7 +239,7 @@ def main():
 
     store = None
     try:
-        store = open_store(params["store"])
+        store = open_store(params["store"], create=False)  # a reader never creates a store
         version = current_version(store)
         ids, unknown = select_update_ids(store, update_filter, limit=params["limit"])
         updates = describe_updates(store, ids, languages=tuple(params["languages"] or ["en"]))

@@ -31,7 +31,7 @@ def ingested_store(module, store=None, spool=None, failure="compliance evaluatio
     address = resolve_store_address(store)
     opened = None
     try:
-        opened = open_store(address)
+        opened = open_store(address, create=False)  # a reader never creates a store
         yield opened, ingest(opened, resolve_spool(spool, address))
     except (StoreError, UpdateSetError) as exc:
         module.fail_json(msg=str(exc))

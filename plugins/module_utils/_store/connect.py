@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     is_postgresql,
     resolve_store_address,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.postgresql import PostgreSQLStore
 from ansible_collections.patchwave.windows.plugins.module_utils._store.sqlite import SQLiteStore
 
@@ -18,10 +21,25 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.sqlite im
 def open_store(store=None, env=None, create=True):
     """Open the store that ``store`` (or the environment) addresses, migrating it if needed.
 
-    A ``postgresql://`` (or ``postgres://``) address selects the PostgreSQL backend; ``create`` does
-    not apply there (the database must exist; its tables are created on first use).
+    Writers (``catalog_sync``, ``scan``) create a missing SQLite store and its folder; readers pass
+    ``create=False`` and a missing store is then a StoreError naming the path and how a store is made,
+    with nothing created (a mistyped folder stays absent). A ``postgresql://`` (or ``postgres://``)
+    address selects the PostgreSQL backend; ``create`` does not apply there (the database must exist;
+    its tables are created on first use).
     """
     address = resolve_store_address(store, env)
     if is_postgresql(address):
         return PostgreSQLStore(address)
+    if not create and not os.path.exists(os.path.abspath(address)):
+        raise StoreError(missing_store_message(address))
     return SQLiteStore(address, create=create)
+
+
+def missing_store_message(address):
+    """What a reader says of a store file that does not exist."""
+    path = os.path.abspath(address)
+    folder = os.path.dirname(path)
+    return ("store '%s' does not exist%s: a store is made by syncing a catalog into it with "
+            "patchwave.windows.catalog_sync (the playbook patchwave.windows.sync_catalog), with the same store "
+            "option or PATCHWAVE_STORE; check the path" % (path, "" if os.path.isdir(folder) else
+                                                           " (nor does its folder '%s')" % folder))

@@ -1,0 +1,52 @@
+"""Readers never create a store (issue 10, section 1): a store that does not exist is an error that
+names the path and says how a store is made, and nothing is created, a mistyped folder least of all.
+The inventory plugin's side is in tests/unit/inventory; the modules' through ansible-playbook in
+tests/integration/test_compliance_info.py.
+"""
+
+import os
+
+import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule:
+    """What ingested_store needs of an AnsibleModule: fail_json, which ends the module."""
+
+    def __init__(self):
+        self.failure = None
+
+    def fail_json(self, **kwargs):
+        self.failure = kwargs
+        raise Failed(kwargs["msg"])
+
+
+@pytest.mark.parametrize("relative", ["patchwave.db", os.path.join("typo_dir", "patchwave.db"),
+                                      os.path.join("typo_dir", "deeper", "patchwave.db")])
+def test_a_reader_never_creates_a_store(tmp_path, relative):
+    path = tmp_path / relative
+    with pytest.raises(StoreError) as raised:
+        open_store(str(path), create=False)
+    message = str(raised.value)
+    assert "store '%s' does not exist" % path in message
+    assert "patchwave.windows.catalog_sync" in message
+    assert ("nor does its folder" in message) == (path.parent != tmp_path)
+    assert os.listdir(str(tmp_path)) == []  # neither the file nor a mistyped folder
+
+
+def test_the_compliance_modules_fail_on_a_missing_store_and_create_nothing(tmp_path):
+    module = FakeModule()
+    address = str(tmp_path / "typo_dir" / "patchwave.db")
+    with pytest.raises(Failed):
+        with ingested_store(module, address, str(tmp_path / "spool")):
+            raise AssertionError("a missing store must not be opened")
+    assert "store '%s' does not exist" % address in module.failure["msg"]
+    assert "catalog_sync" in module.failure["msg"]
+    assert "exception" not in module.failure  # a plain error, not a crash
+    assert os.listdir(str(tmp_path)) == []
