@@ -83,6 +83,9 @@ options:
     type: bool
     default: true
 notes:
+  - A host without a usable scan (never scanned, scan failed, corrupt message, stale) is V(unknown)
+    against every set, a set that selects no update included; such a set, and a store without a
+    catalog version (every host V(unknown)), are shown as warnings. The plugin never creates a store.
   - With O(cache) enabled, the raw rows read from the store are cached, not the inventory built from
     them. A cache hit neither opens the store nor ingests the spool, so scans that finish meanwhile
     show after O(cache_timeout) or with C(--flush-cache). Groups, names and O(compose) are computed
@@ -207,6 +210,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         existing = list(self.inventory.hosts)
         evaluation = evaluate_rows(rows, hosts=existing, now=utc_now(), stale_after_days=stale_after_days,
                                    include_store_hosts=self.get_option("add_store_hosts"))
+        for text in evaluation.warnings():
+            self.display.warning("compliance inventory '%s': %s" % (path, text))
         self._populate(evaluation, names, [s.name for s in update_sets if s.name != ALL_UPDATES])
 
     # -- reading -----------------------------------------------------------------------------

@@ -20,7 +20,11 @@ description:
     it, do not need it and are unknown, the figure to decide what to deploy.
   - State messages waiting in the spool are ingested first, so the answer includes every scan
     that has finished.
-  - Runs on the controller. Apart from ingesting waiting state messages, it changes nothing.
+  - Runs on the controller. Apart from ingesting waiting state messages, it changes nothing; a store
+    that does not exist is an error (a store is made by M(patchwave.windows.catalog_sync)), never created.
+  - A host without a usable scan (never scanned, scan failed, corrupt message, stale) is V(unknown)
+    against every set, a set that selects no update included. A set that selects no update is named
+    in a warning (RV(warnings)); a store without a catalog version makes every host V(unknown), with a warning.
 options:
   hosts:
     description:
@@ -139,6 +143,12 @@ hosts:
       description: With O(details), per set name, every update with its state, detail and provenance.
       type: dict
       returned: when O(details=true)
+warnings:
+  description:
+    - A store without a catalog version (every host is V(unknown)), or each update set that selects no update.
+  returned: when there is something to warn about
+  type: list
+  elements: str
 update_sets:
   description: Per set name (always including V(all)), its size and summary.
   returned: always
@@ -265,6 +275,8 @@ def main():
             hosts[name] = report
         sets = {name: set_report(result, list(hosts), params["per_update"], params["top"])
                 for name, result in evaluation.sets.items()}
+    for text in evaluation.warnings():
+        module.warn(text)
     module.exit_json(changed=False, catalog_version=evaluation.catalog_version,
                      evaluated_at=format_time(evaluation.now),
                      stale_after_days=params["stale_after_days"], ingested=ingested, hosts=hosts, update_sets=sets)

@@ -19,7 +19,11 @@ description:
     most required updates, the age and status of the hosts' scans and every host with its Required KBs.
   - The CSV has one row per host and set; the JSON is the whole evaluation as plain data.
   - Pending state messages in the spool are ingested into the store first, as by every reader of host
-    state (also in check mode).
+    state (also in check mode). A store that does not exist is an error, never created (a store is
+    made by M(patchwave.windows.catalog_sync)).
+  - A host without a usable scan is Unknown against every set, a set that selects no update included.
+    A store without a catalog version (every host Unknown) and each set that selects no update are
+    warnings of the module and shown at the top of the HTML dashboard (and in the JSON's C(warnings)).
   - Each file is written to a temporary file in O(dest), flushed to disk and renamed over the old one,
     and only when its content differs. The generation time embedded in the HTML and JSON is left out
     of that comparison, so a run that finds nothing new reports no change. What the report says can
@@ -155,6 +159,11 @@ overall:
     hosts: {"compliant": 80, "non_compliant": 30, "unknown": 10}
     pairs: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
     percent_compliant: 89.3
+warnings:
+  description: A store without a catalog version (every host Unknown), or each update set that selects no update.
+  returned: when there is something to warn about
+  type: list
+  elements: str
 ingested:
   description: What ingesting the spool did (ingested, duplicates, quarantined messages).
   returned: always
@@ -248,6 +257,8 @@ def main():
                                 stale_after_days=params["stale_after_days"], hosts=params["hosts"])
 
     data = report_data(evaluation, histories, title=params["title"], top=params["top"])
+    for text in data["warnings"]:
+        module.warn(text)
     contents = {fmt: RENDERERS[fmt](data) for fmt in formats}
     if os.path.exists(dest) and not os.path.isdir(dest):
         module.fail_json(msg="dest '%s' exists and is not a folder" % dest)

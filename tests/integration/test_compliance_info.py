@@ -12,6 +12,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     parse_update_sets,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from conftest import BIN, ansible_env, save
 
 from tests.compliance_data import fleet_in_store, scan_body
@@ -94,3 +95,68 @@ def test_ansible_doc_renders(tmp_path):
                           env=ansible_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "update_sets" in done.stdout and "stale_after_days" in done.stdout
+
+
+def test_readers_never_create_a_store(runner, tmp_path):
+    """A mistyped folder, and no store option at all (the default store): compliance_info, catalog_info
+    and compliance_report fail naming the path and catalog_sync, and create nothing."""
+    typo = tmp_path / "typo_dir" / "patchwave.db"
+    data_home = tmp_path / "xdg"
+    default = data_home / "patchwave" / "patchwave.db"
+    tasks = ""
+    for name, module, option in (("info", "compliance_info", "top: 0"), ("catalog", "catalog_info", "limit: 0"),
+                                 ("report", "compliance_report", "dest: %s" % (tmp_path / "report"))):
+        tasks += ("    - name: %s against a mistyped folder\n      patchwave.windows.%s:\n        store: %s\n"
+                  "        %s\n      register: %s\n      ignore_errors: true\n" % (name, module, typo, option, name))
+        tasks += save(name, name)
+        tasks += ("    - name: %s with no store set\n      patchwave.windows.%s:\n        %s\n      environment:\n"
+                  "        XDG_DATA_HOME: %s\n      register: default_%s\n      ignore_errors: true\n"
+                  % (name, module, option, data_home, name))
+        tasks += save("default_" + name, "default_" + name)
+    runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
+    for name in ("info", "catalog", "report"):
+        for result, path in ((runner.result(name), typo), (runner.result("default_" + name), default)):
+            assert result["failed"], (name, result)
+            assert "store '%s' does not exist" % path in result["msg"], (name, result["msg"])
+            assert "patchwave.windows.catalog_sync" in result["msg"]
+            assert result["msg"].startswith("store '")  # the store's error as it is, not a crash
+    assert sorted(os.listdir(str(tmp_path))) == ["ansible-tmp", "play.yml", "results"]
+
+
+def test_a_never_scanned_host_is_unknown_for_a_set_that_selects_no_update(runner, tmp_path):
+    store_path = str(tmp_path / "store.db")
+    with build(tmp_path, hosts=20) as (store, _fleet, names, _counts):
+        expected = evaluate_store(store, [all_updates()], hosts=names + ["nobody"])
+    tasks = ("    - name: a set that selects nothing\n      patchwave.windows.compliance_info:\n        store: %s\n"
+             "        hosts: %s\n        update_sets: [{name: typo, kbs: [KB9999999]}]\n      register: info\n"
+             % (store_path, json.dumps(names + ["nobody"]))) + save("info", "info")
+    done = runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
+    info = runner.result("info")
+    assert [w for w in info["warnings"] if "update set 'typo' selects no update of catalog version 3" in w] == \
+        info["warnings"] and len(info["warnings"]) == 1
+    assert "[WARNING]: update set 'typo' selects no update" in done.stdout + done.stderr
+    assert info["update_sets"]["typo"]["update_count"] == 0
+    assert info["hosts"]["nobody"]["sets"]["typo"]["compliance"] == c.UNKNOWN
+    usable = {h for h, s in expected.hosts.items() if s.usable}
+    assert usable and len(usable) < len(names) + 1  # both kinds are there
+    for name, report in info["hosts"].items():
+        assert report["sets"]["typo"]["compliance"] == (c.COMPLIANT if name in usable else c.UNKNOWN), name
+    assert info["update_sets"]["typo"]["hosts"] == {c.COMPLIANT: len(usable), c.NON_COMPLIANT: 0,
+                                                    c.UNKNOWN: len(names) + 1 - len(usable)}
+
+
+def test_a_store_without_a_catalog_makes_every_host_unknown(runner, tmp_path):
+    store_path = str(tmp_path / "store.db")
+    spool = str(tmp_path / "spool")
+    open_store(store_path).close()  # made by a writer, with no catalog synced into it
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_message(spool, "scanned01", "scan", scan_body({}, now, {}), catalog_version=None)
+    tasks = ("    - name: no catalog\n      patchwave.windows.compliance_info:\n        store: %s\n        spool: %s\n"
+             "        hosts: [scanned01, nobody]\n      register: info\n" % (store_path, spool)) + save("info", "info")
+    runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
+    info = runner.result("info")
+    assert info["catalog_version"] is None and info["ingested"]["ingested"] == 1
+    assert info["hosts"]["scanned01"]["status"] == c.USABLE
+    assert {h: r["compliance"] for h, r in info["hosts"].items()} == {"scanned01": c.UNKNOWN, "nobody": c.UNKNOWN}
+    assert len(info["warnings"]) == 1 and "no catalog version" in info["warnings"][0]
+    assert "catalog_sync" in info["warnings"][0]

@@ -2,6 +2,7 @@
 report_compliance role and playbook, and the HTML rendered by a real browser (Debian's chromium)."""
 
 import datetime
+import json
 import os
 import shutil
 import struct
@@ -105,6 +106,37 @@ def test_formats_basename_and_bad_arguments(runner, tmp_path, fleet_store):
     broken = runner.result("broken")
     assert broken["failed"] and "store '%s' cannot be opened: file is not a database" % not_a_store in broken["msg"]
     assert os.listdir(str(dest)) == ["weekly.csv"]  # nothing written
+
+
+def test_a_set_that_selects_no_update_is_shown_and_never_scanned_hosts_are_unknown(runner, tmp_path):
+    store = str(tmp_path / "store" / "patchwave.db")
+    spool = str(tmp_path / "store" / "spool")
+    # scans placed before the real time, so some hosts have a usable scan today
+    with fleet_in_store(store, spool, updates=30, hosts=20, seeds=(7, 8),
+                        now=datetime.datetime.now(datetime.timezone.utc)) as (_store, _fleet, hosts, _counts):
+        pass
+    dest = tmp_path / "reports"
+    variables = {"dest": str(dest), "store": store, "spool": spool, "hosts": hosts + ["never-seen"],
+                 "results_dir": str(runner.results)}
+    tasks = ("    - name: report\n      patchwave.windows.compliance_report:\n        dest: \"{{ dest }}\"\n"
+             "        store: \"{{ store }}\"\n        spool: \"{{ spool }}\"\n        hosts: \"{{ hosts }}\"\n"
+             "        update_sets: [{name: typo, kbs: [KB9999999]}]\n      register: report\n" + save("report", "report"))
+    done = runner.play(tasks, variables)
+    report = runner.result("report")
+    assert len(report["warnings"]) == 1 and "update set 'typo' selects no update" in report["warnings"][0]
+    assert "[WARNING]: update set 'typo' selects no update" in done.stdout + done.stderr
+    data = json.loads((dest / "compliance.json").read_text())
+    assert data["warnings"] == report["warnings"]
+    usable = sorted(h for h, facts in data["hosts"].items() if facts["status"] == "usable")
+    assert usable and "never-seen" not in usable
+    assert sorted(h for h, v in data["sets"]["typo"]["host_compliance"].items() if v == "compliant") == usable
+    assert data["sets"]["typo"]["host_compliance"]["never-seen"] == "unknown"
+    assert data["overall"]["host_compliance"]["never-seen"] == "unknown"
+    assert report["sets"]["typo"]["hosts"] == {"compliant": len(usable), "non_compliant": 0,
+                                               "unknown": len(hosts) + 1 - len(usable)}
+    page = (dest / "compliance.html").read_text()
+    assert "Warning: update set &#x27;typo&#x27; selects no update" in page
+    assert "This set selects no update" in page
 
 
 def test_role_and_playbook_report_the_play_hosts(tmp_path, fleet_store):

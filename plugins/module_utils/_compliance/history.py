@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
     SCAN_COLUMNS,
     Scratch,
@@ -38,6 +39,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
     """
     now = now or utc_now()
+    has_catalog = current_version(store) is not None
     resolved = [(update_set.name, 1 << index, resolve(store, update_set)) for index, update_set in enumerate(update_sets)]
     masks = {}
     for _name, bit, ids in resolved:
@@ -81,7 +83,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
                 else:
                     counts = empty_counts()
                     counts[evaluate(status, None, None)[0]] = len(ids)
-                points[name][set_compliance(counts)] += 1
+                points[name][set_compliance(counts, status.usable, has_catalog)] += 1
         for name, point in points.items():
             series[name].append(point)
     return series

@@ -39,6 +39,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     evaluate,
     host_status,
     set_compliance,
+    set_warnings,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import bits_of, from_blob, popcount
@@ -141,6 +142,14 @@ class Evaluation:
     catalog_version: int | None
     hosts: dict
     sets: dict
+
+    @property
+    def has_catalog(self):
+        return self.catalog_version is not None
+
+    def warnings(self):
+        """No catalog version in the store, or the sets that select no update (``rules.set_warnings``)."""
+        return set_warnings(self.catalog_version, {name: len(result.update_ids) for name, result in self.sets.items()})
 
 
 class Scratch:
@@ -436,7 +445,7 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
                 counts[host] = empty_counts()
                 counts[host][evaluate(status, None, None)[0]] = len(ids)
             result.host_counts[host] = counts[host]
-            result.host_compliance[host] = set_compliance(counts[host])
+            result.host_compliance[host] = set_compliance(counts[host], status.usable, evaluation.has_catalog)
         if "update_groups" in rows:
             result.update_counts = _count_updates(rows["update_groups"], statuses, updates)
         if "required" in rows:

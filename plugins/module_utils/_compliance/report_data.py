@@ -106,7 +106,8 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
     # Overall: a host's pairs summed over the sets, judged by the same set rule.
     overall_counts = {host: add_counts(result.host_counts[host] for result in evaluation.sets.values())
                       for host in evaluation.hosts}
-    overall_compliance = {host: set_compliance(counts) for host, counts in overall_counts.items()}
+    overall_compliance = {host: set_compliance(counts, evaluation.hosts[host].usable, evaluation.has_catalog)
+                          for host, counts in overall_counts.items()}
     overall_summary = count_compliance(overall_compliance.values())
     totals = add_counts(overall_counts.values())
     statuses = dict.fromkeys(HOST_STATUSES, 0)
@@ -121,6 +122,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         "title": title,
         "generated": format_time(now),
         "catalog_version": evaluation.catalog_version,
+        "warnings": evaluation.warnings(),
         "stale_after_days": evaluation.stale_after_days,
         "host_count": len(hosts),
         "host_statuses": statuses,

@@ -177,6 +177,7 @@ td.n,th.n{text-align:right}
 .compliant{background:#27ae60}.non_compliant{background:#c0392b}.unknown{background:#f39c12}
 .kbs{font-family:monospace;font-size:12px}
 .muted{color:#666}
+.warning{background:#fff4d6;border-left:4px solid #e0a800;padding:8px 12px;margin:8px 0}
 """
 
 
@@ -220,7 +221,9 @@ def render_html(data):
                     data["host_count"], esc(data["stale_after_days"] or "never")))
 
     overall = data["overall"]
-    parts.append('<section id="overview"><h2>Overview</h2><div class="cards">')
+    parts.append('<section id="overview"><h2>Overview</h2>')
+    parts.extend('<p class="warning">Warning: %s</p>' % esc(text) for text in data.get("warnings", ()))
+    parts.append('<div class="cards">')
     cards = [("Hosts", data["host_count"]), ("Compliant", overall["summary"][COMPLIANT]),
              ("Non-compliant", overall["summary"][NON_COMPLIANT]), ("Unknown", overall["summary"][UNKNOWN]),
              ("Pairs compliant", "%s%%" % overall["percent_compliant"]),
@@ -241,6 +244,9 @@ def render_html(data):
     for name, result in data["sets"].items():
         parts.append('<section class="set"><h2>Update set %s <span class="muted">(%d updates)</span></h2>'
                      % (esc(name), result["updates"]))
+        if not result["updates"]:
+            parts.append('<p class="warning">This set selects no update: only hosts with a usable scan are compliant '
+                         'against it, every other host is Unknown.</p>')
         parts.append('<div class="grid"><div><h3>Hosts</h3>%s</div><div><h3>Update states (host &#215; update)</h3>%s'
                      '</div></div>' % (_hosts_bar(result["summary"], "hosts " + name),
                                        _pairs_bar(result["state_totals"], "pairs " + name)))

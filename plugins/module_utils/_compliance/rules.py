@@ -20,9 +20,12 @@ Required, Installed, Unknown) and a detail saying why. The rules, in the order t
    catalog version that already held it; an update that arrived in a newer catalog version is
    Unknown (*newer catalog*): the host has not been asked about it yet.
 
-Compliance of a host against a set of updates (``set_compliance``): **non-compliant** when any
-update of the set is Required; otherwise **unknown** when any is Unknown; otherwise **compliant**
-(every update Installed or Not Required; an empty set is compliant).
+Compliance of a host against a set of updates (``set_compliance``): **unknown** when the host has
+no usable scan (never scanned, scan failed, corrupt message, stale) or the store holds no catalog
+version, whatever the set holds, the empty set included: nothing says anything of such a host.
+Otherwise **non-compliant** when any update of the set is Required; otherwise **unknown** when any
+is Unknown; otherwise **compliant** (every update Installed or Not Required; a set that selects no
+update is compliant only for a host with a usable scan, and ``set_warnings`` names such a set).
 
 Details reserved for installation (a later step) are part of the model already: *install failed*
 and *not attempted* (the maintenance window was too short) are Required details.
@@ -203,8 +206,14 @@ def count_compliance(compliances):
     return counts
 
 
-def set_compliance(counts):
-    """The compliance of a host against a set, from its counts per state (see the module docs)."""
+def set_compliance(counts, usable, has_catalog=True):
+    """The compliance of a host against a set, from its counts per state (see the module docs).
+
+    ``usable``: the host has a usable scan (``HostStatus.usable``); ``has_catalog``: the store holds
+    a catalog version. Without either the host is unknown for every set, the empty set included.
+    """
+    if not usable or not has_catalog:
+        return UNKNOWN
     if counts.get(REQUIRED):
         return NON_COMPLIANT
     if counts.get(UNKNOWN):
@@ -218,3 +227,15 @@ def percent_compliant(counts):
     if not total:
         return 100.0
     return round(100.0 * (counts.get(INSTALLED, 0) + counts.get(NOT_REQUIRED, 0)) / total, 1)
+
+
+def set_warnings(catalog_version, set_sizes):
+    """What a reader warns about an evaluation: a store without a catalog version (every host is
+    Unknown), else each set that selects no update. ``set_sizes``: set name -> updates in the set,
+    in the order to warn."""
+    if catalog_version is None:
+        return ["the store holds no catalog version, so every host is Unknown against every set: sync a "
+                "catalog into it with patchwave.windows.catalog_sync"]
+    return ["update set '%s' selects no update of catalog version %s: only hosts with a usable scan are "
+            "compliant against it, every other host is Unknown" % (name, catalog_version)
+            for name, size in set_sizes.items() if not size]

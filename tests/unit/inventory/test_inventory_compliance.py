@@ -255,6 +255,36 @@ def test_beside_another_inventory_hosts_already_there_are_grouped(populated):
     assert both.members("webservers") == sorted(mine)
 
 
+def test_a_never_scanned_host_is_unknown_for_an_empty_set_and_the_set_is_warned_about(populated):
+    store, address, spool, _fleet, _hosts = populated
+    inventory = InventoryData()
+    inventory.add_host("nobody")
+    run = Run(options(address, spool, update_sets=[{"name": "typo", "kbs": ["KB9999999"]}]), inventory=inventory)
+    assert run.members("patchwave_typo_compliant") is not None
+    assert "nobody" not in run.members("patchwave_typo_compliant")
+    assert "nobody" in run.members("patchwave_typo_unknown") and "nobody" in run.members("patchwave_typo_never_scanned")
+    assert "nobody" not in run.members("patchwave_compliant")
+    assert run.hostvars("nobody")["patchwave_set_compliance"] == {"typo": c.UNKNOWN}
+    # hosts with a usable scan are the only compliant ones against the empty set
+    evaluation = evaluate_store(store, [all_updates()], hosts=list(run.inventory.hosts), now=NOW)
+    usable = sorted(h for h, s in evaluation.hosts.items() if s.usable)
+    assert usable and run.members("patchwave_typo_compliant") == usable
+    assert [w for w in run.warnings if "update set 'typo' selects no update" in w] == run.warnings
+    assert len(run.warnings) == 1 and "/inv/fleet.compliance.yml" in run.warnings[0]
+
+
+def test_a_store_without_a_catalog_makes_every_host_unknown_with_a_warning(store_address, tmp_path):
+    store = open_store(store_address)
+    spool = str(tmp_path / "spool")
+    write_message(spool, "scanned", "scan", scan_body({}, iso(NOW), {}), catalog_version=None, created=iso(NOW))
+    store.close()
+    run = Run(options(store_address, spool))
+    assert run.members("patchwave_unknown") == ["scanned"]
+    assert run.members("patchwave_compliant") == []
+    assert run.hostvars("scanned")["patchwave_last_scan"]["status"] == c.USABLE
+    assert len(run.warnings) == 1 and "no catalog version" in run.warnings[0]
+
+
 def test_bad_update_set_names_the_set_and_the_file(populated):
     _store, address, spool, _fleet, _hosts = populated
     with pytest.raises(AnsibleParserError) as info:
@@ -271,7 +301,8 @@ def test_store_problems_name_the_store(tmp_path):
     with pytest.raises(AnsibleParserError) as info:
         Run(options(missing, str(tmp_path / "spool")))
     assert missing in str(info.value) and "does not exist" in str(info.value)
-    assert not os.path.exists(missing)  # an inventory never creates a store
+    assert "patchwave.windows.catalog_sync" in str(info.value)  # says how a store is made
+    assert not os.path.exists(os.path.dirname(missing))  # an inventory never creates a store, nor its folder
     dsn = "postgresql://patchwave:s3cret-pw@127.0.0.1:1/patchwave?connect_timeout=2"
     with pytest.raises(AnsibleParserError) as info:
         Run(options(dsn, str(tmp_path / "spool")))

@@ -94,7 +94,7 @@ def test_failed_scan_after_good_one_is_unknown_but_keeps_the_good_scan():
 
 
 @pytest.mark.parametrize("counts,expected", [
-    ({}, c.COMPLIANT),
+    ({}, c.COMPLIANT),  # a set that selects no update, for a host with a usable scan
     ({c.INSTALLED: 3, c.NOT_REQUIRED: 7}, c.COMPLIANT),
     ({c.INSTALLED: 3, c.REQUIRED: 1}, c.NON_COMPLIANT),
     ({c.REQUIRED: 1, c.UNKNOWN: 5}, c.NON_COMPLIANT),
@@ -102,7 +102,49 @@ def test_failed_scan_after_good_one_is_unknown_but_keeps_the_good_scan():
     ({c.UNKNOWN: 4}, c.UNKNOWN),
 ])
 def test_set_compliance(counts, expected):
-    assert c.set_compliance(counts) == expected
+    assert c.set_compliance(counts, True) == expected
+    assert c.set_compliance(counts, True, has_catalog=True) == expected
+
+
+# Every status that is not usable, as host_status gives it.
+UNUSABLE = [
+    ("never scanned", c.host_status(None, None, NOW)),
+    ("scan failed", c.host_status(scan(2, succeeded=False, error="0x8024402C"), scan(1), NOW)),
+    ("corrupt message", c.host_status(scan(2, succeeded=False, source=c.QUARANTINE_SOURCE), None, NOW)),
+    ("stale", c.host_status(scan(hours_ago=24 * 30), scan(hours_ago=24 * 30), NOW)),
+]
+
+
+@pytest.mark.parametrize("case,status", UNUSABLE, ids=[case for case, _status in UNUSABLE])
+@pytest.mark.parametrize("counts", [{}, c.empty_counts(), {c.UNKNOWN: 4}, {c.INSTALLED: 2, c.NOT_REQUIRED: 1}],
+                         ids=["empty", "zeros", "unknown", "installed"])
+def test_a_host_without_a_usable_scan_is_unknown_for_every_set_the_empty_set_included(case, status, counts):
+    assert not status.usable, case
+    assert c.set_compliance(counts, status.usable) == c.UNKNOWN
+
+
+@pytest.mark.parametrize("counts", [{}, {c.INSTALLED: 3, c.NOT_REQUIRED: 7}, {c.UNKNOWN: 1}],
+                         ids=["empty", "installed", "unknown"])
+def test_a_store_without_a_catalog_version_makes_every_host_unknown(counts):
+    assert c.set_compliance(counts, USABLE.usable, has_catalog=False) == c.UNKNOWN
+
+
+@pytest.mark.parametrize("catalog_version,sizes,expected", [
+    (3, {"all": 10, "critical": 2}, []),
+    (3, {"all": 10, "typo": 0}, ["typo"]),
+    (7, {"all": 0, "a": 0, "b": 1}, ["all", "a"]),
+    (None, {"all": 0, "typo": 0}, None),  # no catalog: one warning, not one per set
+])
+def test_warnings_name_each_set_that_selects_no_update_or_the_missing_catalog(catalog_version, sizes, expected):
+    warnings = c.set_warnings(catalog_version, sizes)
+    if expected is None:
+        assert len(warnings) == 1
+        assert "no catalog version" in warnings[0] and "every host is Unknown" in warnings[0]
+        assert "patchwave.windows.catalog_sync" in warnings[0]
+        return
+    assert len(warnings) == len(expected)
+    for name, text in zip(expected, warnings):
+        assert text.startswith("update set '%s' selects no update of catalog version %d" % (name, catalog_version))
 
 
 def test_may_be_required_covers_every_required_result():

@@ -107,7 +107,7 @@ def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated, which):
             for state, _detail in expected[host].values():
                 counts[state] += 1
             assert result.host_counts[host] == counts, (update_set.name, host)
-            assert result.host_compliance[host] == c.set_compliance(counts)
+            assert result.host_compliance[host] == c.set_compliance(counts, evaluation.hosts[host].usable)
             required = sorted((u, d) for u, (s, d) in expected[host].items() if s == c.REQUIRED)
             assert sorted(result.host_required.get(host, [])) == required
         per_update = expected_update_counts(expected, hosts, result.update_ids)
@@ -327,7 +327,7 @@ def test_a_skewed_host_clock_does_not_decide_which_scan_is_newest(store_address,
             for state, _detail in expected[host].values():
                 counts[state] += 1
             assert result.host_counts[host] == counts, host
-            compliance[host] = c.set_compliance(counts)
+            compliance[host] = c.set_compliance(counts, evaluation.hosts[host].usable)
         assert compliance["ahead"] == c.UNKNOWN
         assert result.update_counts == expected_update_counts(expected, hosts, result.update_ids)
         trend = history(store, [all_updates()], days=2, now=NOW)["all"]
