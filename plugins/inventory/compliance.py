@@ -27,7 +27,9 @@ description:
     read in command-line order, so give this file B(after) your inventory
     (C(-i hosts.ini -i fleet.compliance.yml)).
   - The inventory file must end with C(compliance.yml) or C(compliance.yaml).
-  - "Host variables: C(patchwave_compliance) (V(compliant), V(non_compliant) or V(unknown)),
+  - "Host variables: C(patchwave_compliance_loaded) (V(true) on every host this plugin loaded, so a
+    playbook can assert the compliance inventory was read; see the notes),
+    C(patchwave_compliance) (V(compliant), V(non_compliant) or V(unknown)),
     C(patchwave_counts) (updates per state: V(required), V(not_required), V(installed), V(unknown)),
     C(patchwave_missing_kbs) (KBs of the Required updates), C(patchwave_pending_reboot) (bool),
     C(patchwave_last_scan) (C(status), C(time), C(mode), C(catalog_version), C(error), C(last_success)),
@@ -86,6 +88,11 @@ notes:
   - A host without a usable scan (never scanned, scan failed, corrupt message, stale) is V(unknown)
     against every set, a set that selects no update included; such a set, and a store without a
     catalog version (every host V(unknown)), are shown as warnings. The plugin never creates a store.
+  - "An inventory source that fails to parse (a misspelled classification, a store that does not exist)
+    is only a warning by default, and a play against its groups then matches no host and succeeds.
+    Make it an error with C(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) (C(any_unparsed_is_failed = True)
+    in the C([inventory]) section of C(ansible.cfg)), or assert C(patchwave_compliance_loaded) in the play,
+    as the collection's examples do."
   - With O(cache) enabled, the raw rows read from the store are cached, not the inventory built from
     them. A cache hit neither opens the store nor ingests the spool, so scans that finish meanwhile
     show after O(cache_timeout) or with C(--flush-cache). Groups, names and O(compose) are computed
@@ -346,6 +353,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 members[state_groups[key]].append(host)
 
             host_vars = {
+                "patchwave_compliance_loaded": True,
                 "patchwave_compliance": compliance,
                 "patchwave_counts": dict(overall.host_counts[host]),
                 "patchwave_missing_kbs": sorted(kbs),

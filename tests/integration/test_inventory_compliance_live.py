@@ -9,10 +9,14 @@ compare with ``evaluate_store`` under the same policy.
 
 import json
 import os
+import re
 import subprocess
+import textwrap
 
 import pytest
+import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import pending_reboot
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     all_updates,
@@ -22,7 +26,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest imp
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 
 from tests.compliance_data import fleet_in_store
-from tests.integration.conftest import BIN, ansible_env
+from tests.integration.conftest import BIN, REPO, ansible_env
 
 SETS = [{"name": "critical", "severities": ["Critical"]}]
 
@@ -198,3 +202,79 @@ def test_ansible_doc_renders_the_plugin_documentation(tmp_path):
                    "severity_groups", "add_store_hosts", "compose", "keyed_groups", "cache_plugin"):
         assert option in done.stdout, option
     assert "PATCHWAVE_STORE" in done.stdout and "PATCHWAVE_SPOOL" in done.stdout
+
+
+def test_every_loaded_host_has_patchwave_compliance_loaded(tmp_path, fleet_store):
+    address, spool, evaluation = fleet_store
+    ini = tmp_path / "hosts.ini"
+    ini.write_text("[windows]\nnew-host\n\n[linux]\nlinux-box\n")
+    config = write_config(tmp_path, address, spool)
+    hostvars = json.loads(inventory(tmp_path, str(ini), config).stdout)["_meta"]["hostvars"]
+    assert set(hostvars) == set(evaluation.hosts) | {"new-host", "linux-box"}
+    assert all(variables["patchwave_compliance_loaded"] is True for variables in hostvars.values())
+    # a config that does not parse loads nothing: the hosts of hosts.ini are there without the variable
+    broken = write_config(tmp_path, address, spool, "update_sets:\n  - name: s\n    classifications: [Security Update]\n",
+                          name="broken.compliance.yml")
+    hostvars = json.loads(inventory(tmp_path, str(ini), broken).stdout)["_meta"]["hostvars"]
+    assert set(hostvars) <= {"new-host", "linux-box"}
+    assert not any("patchwave_compliance_loaded" in variables for variables in hostvars.values())
+
+
+def documented_playbooks():
+    """(file, YAML) of every playbook README.md and docs/inventory.md show as ``# patch.yml``."""
+    found = []
+    for name in ("README.md", os.path.join("docs", "inventory.md")):
+        with open(os.path.join(REPO, name), encoding="utf-8") as handle:
+            text = handle.read()
+        for match in re.finditer(r"^( *)```yaml\n(.*?)^\1```", text, re.S | re.M):
+            body = textwrap.dedent(match.group(2))
+            if body.startswith("# patch.yml"):
+                found.append((name, body))
+    return found
+
+
+def test_documented_playbooks_stop_when_the_compliance_inventory_did_not_load(tmp_path, fleet_store):
+    """Issue 10, section 6: with a misspelled classification the play against the compliance groups
+    matched no host and the run exited 0. The documented playbooks assert patchwave_compliance_loaded
+    first: they fail then, and run as before when the inventory loads."""
+    playbooks = documented_playbooks()
+    assert sorted(name for name, _body in playbooks) == ["README.md", "docs/inventory.md", "docs/inventory.md"]
+    address, spool, evaluation = fleet_store
+    critical = evaluation.sets["critical"]
+    windows = sorted(h for h, s in evaluation.hosts.items() if critical.host_compliance[h] == c.NON_COMPLIANT
+                     and not pending_reboot(s, evaluation.sets["all"].host_required.get(h, ())))[:3]
+    assert len(windows) == 3
+    ini = tmp_path / "hosts.ini"
+    ini.write_text("[windows]\n%s\n" % "\n".join(windows))
+    sets = "update_sets:\n  - name: security\n    classifications: [%s]\n  - name: critical\n    severities: [Critical]\n"
+    good = write_config(tmp_path, address, spool, sets % "Security Updates", name="good.compliance.yml")
+    broken = write_config(tmp_path, address, spool, sets % "Security Update", name="broken.compliance.yml")
+    for index, (name, body) in enumerate(playbooks):
+        plays = yaml.safe_load(body)
+        assert plays[0]["hosts"] == "localhost" and "patchwave_compliance_loaded" in plays[0]["tasks"][0][
+            "ansible.builtin.assert"]["that"], name
+        assert all(play["hosts"].startswith("patchwave_") for play in plays[1:]), name
+        playbook = tmp_path / ("patch%d.yml" % index)
+        playbook.write_text(body)
+
+        done = play(tmp_path, playbook, str(ini), good)
+        assert done.returncode == 0, (name, done.stdout[-3000:])
+        for host in windows:
+            assert re.search(r'"msg": "%s misses \d' % host, done.stdout), (name, host)
+
+        done = play(tmp_path, playbook, str(ini), broken)
+        assert done.returncode != 0, (name, done.stdout[-3000:])
+        assert "has no compliance: the compliance inventory was not loaded" in done.stdout, name
+        assert " misses " not in done.stdout, name
+
+        done = play(tmp_path, playbook, str(ini), broken, ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true")
+        assert done.returncode != 0 and "PLAY [" not in done.stdout, name
+        assert "Security Update" in " ".join(done.stderr.split()), name
+
+
+def play(tmp_path, playbook, *sources, **env):
+    command = [os.path.join(BIN, "ansible-playbook")]
+    for source in sources:
+        command += ["-i", source]
+    return subprocess.run(command + [str(playbook)], env=ansible_env(tmp_path, **env), capture_output=True, text=True,
+                          timeout=300, check=False)

@@ -162,8 +162,9 @@ def test_host_variables(populated):
         reboot = status.usable and status.scan.reboot_pending
         assert got["patchwave_pending_reboot"] == bool(
             reboot or any(d == c.PENDING_REBOOT for _u, d in overall.host_required.get(host, ())))
+        assert got["patchwave_compliance_loaded"] is True
         assert {k for k in got if k.startswith("patchwave_")} == {
-            "patchwave_compliance", "patchwave_counts", "patchwave_missing_kbs", "patchwave_last_scan",
+            "patchwave_compliance_loaded", "patchwave_compliance", "patchwave_counts", "patchwave_missing_kbs", "patchwave_last_scan",
             "patchwave_pending_reboot", "patchwave_set_compliance"}
     assert {c.USABLE, c.STALE, c.SCAN_FAILED} <= seen
     # no named sets: no per-set variable
@@ -253,6 +254,23 @@ def test_beside_another_inventory_hosts_already_there_are_grouped(populated):
     assert set(both.inventory.hosts) == set(scanned) | {"linux-box"}
     assert "linux-box" in both.members("patchwave_never_scanned")
     assert both.members("webservers") == sorted(mine)
+
+
+def test_every_host_the_plugin_loaded_says_so(populated):
+    """patchwave_compliance_loaded: true on every host it loaded (scanned, store-only, never scanned),
+    and on no host it did not load, so a play can tell a compliance group that is empty from an
+    inventory that was not read."""
+    _store, address, spool, _fleet, hosts = populated
+    inventory = InventoryData()
+    inventory.add_host("linux-box")
+    inventory.add_host("left-out")
+    run = Run(options(address, spool), inventory=inventory)
+    loaded = {h for h in run.inventory.hosts if run.hostvars(h).get("patchwave_compliance_loaded") is True}
+    assert loaded == set(run.inventory.hosts)
+    assert {"linux-box", "left-out"} | (set(hosts) & loaded) <= loaded and len(loaded) > 10
+
+    only = Run(options(address, spool, add_store_hosts=False), inventory=InventoryData())
+    assert list(only.inventory.hosts) == []  # nothing loaded, nothing claims to be
 
 
 def test_a_never_scanned_host_is_unknown_for_an_empty_set_and_the_set_is_warned_about(populated):
