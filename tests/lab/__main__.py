@@ -143,7 +143,6 @@ class _Control(BaseHTTPRequestHandler):
             reply["wua"] = host.backend.status()["faults"]
         self._reply(200, reply)
 
-
     def _mount(self):
         """Map (or with ``unmount``, unmap) a host path to a folder of this machine on the named hosts."""
         from .hosts import wua_host

@@ -64,9 +64,9 @@ def detect_format(path):
     if extension == ".cab":
         # Named as a cabinet but without the signature: an HTML error page or a truncated download
         # saved under the package's name, not a catalog file with the wrong name.
+        looks = "; it is empty" if not head else "; it looks like text" if _is_text(head) else ""
         raise CatalogError("%s: is not a cabinet (it is named .cab but does not start with the cabinet signature "
-                           "MSCF%s); download the package again" % (where, "; it is empty" if not head else
-                                                                      "; it looks like text" if _is_text(head) else ""))
+                           "MSCF%s); download the package again" % (where, looks))
     if extension in (".yml", ".yaml", ".json") or head.lstrip()[:1] in (b"{", b"f", b"-", b"#"):
         return "catalog_file"
     raise CatalogError("%s: format not recognised (expected a cabinet or a YAML/JSON catalog file)" % where)
