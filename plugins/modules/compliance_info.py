@@ -101,48 +101,149 @@ EXAMPLES = r"""
 
 RETURN = r"""
 catalog_version:
-  description: The store's current catalog version; null for an empty store.
+  description: The store's current catalog version; null for a store without a catalog.
   returned: always
   type: int
+  sample: 7
 evaluated_at:
-  description: When the evaluation ran (UTC); staleness is measured from it.
+  description: When the evaluation ran (ISO 8601 UTC); staleness is measured from it.
   returned: always
   type: str
+  sample: "2026-11-23T12:00:00Z"
 stale_after_days:
   description: The staleness policy used.
   returned: always
   type: int
+  sample: 7
 ingested:
-  description: State messages moved from the spool into the store before reading (ingested, duplicates, quarantined).
+  description: What moving the state messages waiting in the spool into the store did before reading.
   returned: always
   type: dict
+  contains:
+    ingested:
+      description: State messages stored.
+      type: int
+      sample: 3
+    duplicates:
+      description: State messages the store already held (dropped).
+      type: int
+      sample: 0
+    quarantined:
+      description: State messages that could not be read, moved aside.
+      type: int
+      sample: 0
+    pruned:
+      description: Scans removed from the history under the retention policy.
+      type: int
+      sample: 0
 hosts:
-  description: Per reported host (the key), its status and compliance.
+  description: The reported hosts, keyed by host name, each with its status and compliance.
   returned: always
   type: dict
   contains:
     status:
       description: V(usable), or why no usable scan exists (V(never_scanned), V(scan_failed), V(corrupt_message), V(stale)).
       type: str
+      sample: usable
     compliance:
-      description: Compliance against the set V(all).
+      description: Compliance against the set V(all), V(compliant), V(non_compliant) or V(unknown).
       type: str
+      sample: non_compliant
     pending_reboot:
       description: The deciding scan found a restart outstanding.
       type: bool
+      sample: false
     last_scan:
-      description: Provenance of the deciding scan (scan_time, catalog_version, scan_mode, server_selection, source, forced), error for a failed one.
+      description: Provenance of the host's newest scan or failure to scan; null for a host never scanned.
       type: dict
+      contains:
+        scan_time:
+          description: When the scan ended (ISO 8601 UTC).
+          type: str
+          sample: "2026-11-23T06:10:00Z"
+        catalog_version:
+          description: The catalog version the scan was made against; null when the store had none or was unavailable.
+          type: int
+          sample: 7
+        scan_mode:
+          description: V(online) or V(offline); null when no search ran (for example the host could not be reached).
+          type: str
+          sample: online
+        server_selection:
+          description: The update source the scan asked, as the scan module's O(patchwave.windows.scan#module:server_selection).
+          type: str
+          sample: default
+        source:
+          description: What recorded the scan (the module's name).
+          type: str
+          sample: patchwave.windows.scan
+        forced:
+          description: Whether it was a forced scan.
+          type: bool
+          sample: false
+        error:
+          description: Why the scan failed.
+          type: str
+          returned: when the scan failed
+          sample: "Exception from HRESULT: 0x8024402C"
     last_good_scan:
-      description: Time, catalog version and mode of the newest successful scan, null when none.
+      description: The newest successful scan; null when there is none.
       type: dict
+      contains:
+        scan_time:
+          description: When the scan ended (ISO 8601 UTC).
+          type: str
+          sample: "2026-11-23T06:10:00Z"
+        catalog_version:
+          description: The catalog version the scan was made against; null when the store had none or was unavailable.
+          type: int
+          sample: 7
+        scan_mode:
+          description: V(online) or V(offline).
+          type: str
+          sample: online
     sets:
-      description: Per set name, compliance, counts per state and the Required updates (update_id, kb, title, detail).
+      description: The host's compliance keyed by set name.
       type: dict
+      contains:
+        compliance:
+          description: V(compliant), V(non_compliant) or V(unknown) against the set.
+          type: str
+          sample: non_compliant
+        counts:
+          description: The set's updates per state on the host (required, not_required, installed, unknown).
+          type: dict
+          sample: {"required": 2, "not_required": 150, "installed": 40, "unknown": 0}
+        required:
+          description: The set's Required updates on the host.
+          type: list
+          elements: dict
+          contains:
+            update_id:
+              description: The update's GUID.
+              type: str
+              sample: 5a9d4f2e-3c1b-4e8f-9a7d-2b6c1e0f4a3d
+            kb:
+              description: The update's first KB number; null when it has none.
+              type: str
+              sample: "5046616"
+            title:
+              description: The update's title; null when the catalog has none.
+              type: str
+              sample: 2026-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)
+            detail:
+              description: Why it is Required (for example V(missing), V(hidden)).
+              type: str
+              sample: missing
     pairs:
-      description: With O(details), per set name, every update with its state, detail and provenance.
+      description:
+        - With O(details), keyed by set name, every update of the set as a dict with its C(update_id), C(kb),
+          C(title), C(state), C(detail) and the C(provenance) of the scan that decided it (as RV(hosts.last_scan)).
       type: dict
       returned: when O(details=true)
+      sample: {"all": [{"update_id": "5a9d4f2e-3c1b-4e8f-9a7d-2b6c1e0f4a3d", "kb": "5046616", "title": "2026-11 Cumulative Update",
+               "state": "required", "detail": "missing", "provenance": {"scan_time": "2026-11-23T06:10:00Z", "catalog_version": 7,
+               "scan_mode": "online", "server_selection": "default", "source": "patchwave.windows.scan", "forced": false}}]}
 warnings:
   description:
     - A store without a catalog version (every host is V(unknown)), or each update set that selects no update.
@@ -150,26 +251,52 @@ warnings:
   type: list
   elements: str
 update_sets:
-  description: Per set name (always including V(all)), its size and summary.
+  description: The sets (always including V(all)), keyed by set name, with their size and summary.
   returned: always
   type: dict
   contains:
     update_count:
       description: Updates in the set.
       type: int
+      sample: 167
     hosts:
       description: Reported hosts per compliance state (compliant, non_compliant, unknown).
       type: dict
+      sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
     pairs:
       description: (host, update) pairs per state (required, not_required, installed, unknown).
       type: dict
+      sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
     percent_compliant:
       description: Installed and Not Required pairs as a share of all pairs.
       type: float
+      sample: 89.3
     updates:
-      description: With O(per_update), each update (update_id, kb, title, msrc_severity) with hosts per state, most required first.
+      description: With O(per_update), each update with its hosts per state, most required first.
       type: list
       elements: dict
+      returned: when O(per_update=true)
+      contains:
+        update_id:
+          description: The update's GUID.
+          type: str
+          sample: 5a9d4f2e-3c1b-4e8f-9a7d-2b6c1e0f4a3d
+        kb:
+          description: The update's first KB number; null when it has none.
+          type: str
+          sample: "5046616"
+        title:
+          description: The update's title; null when the catalog has none.
+          type: str
+          sample: 2026-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)
+        msrc_severity:
+          description: MSRC severity; null when the update has none.
+          type: str
+          sample: Critical
+        hosts:
+          description: Reported hosts per state of the update (required, not_required, installed, unknown).
+          type: dict
+          sample: {"required": 12, "not_required": 0, "installed": 100, "unknown": 8}
 """
 
 from ansible.module_utils.basic import AnsibleModule

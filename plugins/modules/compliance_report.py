@@ -111,7 +111,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description: The path of each report file by format (those of O(formats)).
+  description: The path of each report file, keyed by format (those of O(formats)).
   returned: always
   type: dict
   sample: {"html": "/srv/reports/patchwave/compliance.html", "csv": "/srv/reports/patchwave/compliance.csv"}
@@ -127,7 +127,7 @@ generated:
   type: str
   sample: "2026-11-23T12:00:00Z"
 catalog_version:
-  description: The store's current catalog version; null for an empty store.
+  description: The store's current catalog version; null for a store without a catalog.
   returned: always
   type: int
   sample: 7
@@ -137,38 +137,94 @@ host_count:
   type: int
   sample: 120
 host_statuses:
-  description: Hosts per scan status (usable, stale, scan_failed, corrupt_message, never_scanned).
+  description: Hosts per scan status.
   returned: always
   type: dict
-  sample: {"usable": 100, "stale": 12, "scan_failed": 5, "corrupt_message": 0, "never_scanned": 3}
+  contains:
+    usable:
+      description: Hosts whose newest scan is usable.
+      type: int
+      sample: 100
+    stale:
+      description: Hosts whose newest good scan is older than the staleness policy.
+      type: int
+      sample: 12
+    scan_failed:
+      description: Hosts whose newest scan failed.
+      type: int
+      sample: 5
+    corrupt_message:
+      description: Hosts whose newest state message could not be read.
+      type: int
+      sample: 0
+    never_scanned:
+      description: Hosts without any scan.
+      type: int
+      sample: 3
 sets:
-  description: Per update set, its number of updates, hosts per compliance state, pairs per state and percent compliant.
+  description: The update sets, keyed by set name, each with its number of updates, hosts per compliance state, pairs per state and percent compliant.
   returned: always
   type: dict
-  sample:
-    critical:
-      updates: 14
-      hosts: {"compliant": 80, "non_compliant": 30, "unknown": 10}
-      pairs: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
-      percent_compliant: 89.3
+  contains:
+    updates:
+      description: Number of updates in the set.
+      type: int
+      sample: 14
+    hosts:
+      description: Hosts per compliance state (compliant, non_compliant, unknown).
+      type: dict
+      sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    pairs:
+      description: (host, update) pairs per state (required, not_required, installed, unknown).
+      type: dict
+      sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
+    percent_compliant:
+      description: Installed and Not Required pairs as a share of all pairs.
+      type: float
+      sample: 89.3
 overall:
   description: Hosts per compliance state over all sets (non-compliant in any set is non-compliant) and pairs summed over the sets.
   returned: always
   type: dict
-  sample:
-    hosts: {"compliant": 80, "non_compliant": 30, "unknown": 10}
-    pairs: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
-    percent_compliant: 89.3
+  contains:
+    hosts:
+      description: Hosts per compliance state (compliant, non_compliant, unknown).
+      type: dict
+      sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    pairs:
+      description: (host, update) pairs per state, summed over the sets.
+      type: dict
+      sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
+    percent_compliant:
+      description: Installed and Not Required pairs as a share of all pairs.
+      type: float
+      sample: 89.3
 warnings:
   description: A store without a catalog version (every host Unknown), or each update set that selects no update.
   returned: when there is something to warn about
   type: list
   elements: str
 ingested:
-  description: What ingesting the spool did (ingested, duplicates, quarantined messages).
+  description: What moving the state messages waiting in the spool into the store did before reading.
   returned: always
   type: dict
-  sample: {"ingested": 3, "duplicates": 0, "quarantined": 0}
+  contains:
+    ingested:
+      description: State messages stored.
+      type: int
+      sample: 3
+    duplicates:
+      description: State messages the store already held (dropped).
+      type: int
+      sample: 0
+    quarantined:
+      description: State messages that could not be read, moved aside.
+      type: int
+      sample: 0
+    pruned:
+      description: Scans removed from the history under the retention policy.
+      type: int
+      sample: 0
 """
 
 import os

@@ -180,10 +180,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 skipped:
-  description: Whether the scan was skipped because the host's last good scan is still current.
-  returned: unless the arguments were refused
+  description:
+    - V(true) when the scan was skipped because the host's last good scan is still current (Ansible drops
+      the key when it would be false).
+  returned: when the scan was skipped
   type: bool
-  sample: false
+  sample: true
 skip_reason:
   description: Why the scan was skipped; null when it was not.
   returned: unless the arguments were refused
