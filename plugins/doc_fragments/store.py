@@ -18,7 +18,8 @@ options:
         (M(patchwave.windows.catalog_info), M(patchwave.windows.compliance_info),
         M(patchwave.windows.compliance_report)) never create one and fail when it does not exist.
       - A C(postgresql://) URL (libpq connection URI) selects a PostgreSQL store shared by several
-        controllers; the database must exist, its tables are created on first use, and the Python
+        controllers; the database must exist, its tables are created by the first module that writes
+        (a module that only reads refuses a database without them), and the Python
         package C(psycopg) (3.x) must be installed on the controller. Add C(sslmode=verify-full) to
         have the server's certificate checked.
       - When not set, the environment variable E(PATCHWAVE_STORE) is used, else

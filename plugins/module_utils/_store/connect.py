@@ -24,22 +24,39 @@ def open_store(store=None, env=None, create=True):
     Writers (``catalog_sync``, ``scan``) create a missing SQLite store and its folder; readers pass
     ``create=False`` and a missing store is then a StoreError naming the path and how a store is made,
     with nothing created (a mistyped folder stays absent). A ``postgresql://`` (or ``postgres://``)
-    address selects the PostgreSQL backend; ``create`` does not apply there (the database must exist;
-    its tables are created on first use).
+    address selects the PostgreSQL backend: the database must exist for everyone; a writer creates
+    the store's tables in it on first use, a reader refuses a database without them the same way.
     """
     address = resolve_store_address(store, env)
     if is_postgresql(address):
-        return PostgreSQLStore(address)
+        return PostgreSQLStore(address) if create else _ExistingPostgreSQLStore(address)
     if not create and not os.path.exists(os.path.abspath(address)):
         raise StoreError(missing_store_message(address))
     return SQLiteStore(address, create=create)
+
+
+class _ExistingPostgreSQLStore(PostgreSQLStore):
+    """A PostgreSQL store opened by a reader: a database without the store's tables is not made into
+    one (an older schema is still migrated, as for every opener)."""
+
+    def _migrate(self):
+        try:
+            found = self.schema_version()
+        except self._psycopg.Error:
+            found = None  # the base class says what is wrong
+        if found == 0:
+            raise StoreError("store '%s' does not exist: the database holds no patchwave store; %s"
+                             % (self.redacted, _HOW_TO_MAKE % "address"))
+        super()._migrate()
+
+
+_HOW_TO_MAKE = ("a store is made by syncing a catalog into it with patchwave.windows.catalog_sync (the playbook "
+                "patchwave.windows.sync_catalog), with the same store option or PATCHWAVE_STORE; check the %s")
 
 
 def missing_store_message(address):
     """What a reader says of a store file that does not exist."""
     path = os.path.abspath(address)
     folder = os.path.dirname(path)
-    return ("store '%s' does not exist%s: a store is made by syncing a catalog into it with "
-            "patchwave.windows.catalog_sync (the playbook patchwave.windows.sync_catalog), with the same store "
-            "option or PATCHWAVE_STORE; check the path" % (path, "" if os.path.isdir(folder) else
-                                                           " (nor does its folder '%s')" % folder))
+    missing = "" if os.path.isdir(folder) else " (nor does its folder '%s')" % folder
+    return "store '%s' does not exist%s: %s" % (path, missing, _HOW_TO_MAKE % "path")

@@ -50,3 +50,23 @@ def test_the_compliance_modules_fail_on_a_missing_store_and_create_nothing(tmp_p
     assert "catalog_sync" in module.failure["msg"]
     assert "exception" not in module.failure  # a plain error, not a crash
     assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.integration
+def test_a_reader_does_not_make_an_empty_postgresql_database_a_store(postgres_server):
+    import psycopg  # pylint: disable=import-outside-toplevel
+    dsn = postgres_server.new_database("empty")
+    try:
+        with pytest.raises(StoreError) as raised:
+            open_store(dsn, create=False)
+        message = str(raised.value)
+        assert "does not exist: the database holds no patchwave store" in message
+        assert "patchwave.windows.catalog_sync" in message
+        assert postgres_server.password not in message  # the address is shown without its password
+        with psycopg.connect(dsn) as connection:
+            tables = connection.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()")
+            assert tables.fetchone()[0] == 0  # nothing was created
+        open_store(dsn).close()  # a writer makes the store ...
+        open_store(dsn, create=False).close()  # ... which a reader then opens
+    finally:
+        postgres_server.drop_database(dsn)
