@@ -32,13 +32,14 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest imp
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
+    redact,
     resolve_spool,
     resolve_store_address,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
-from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import TRANSIENT, HostRounds
+from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import RECONNECT_TIMEOUT, TRANSIENT, HostRounds
 
 display = Display()
 
@@ -56,6 +57,7 @@ ARGUMENT_SPEC = dict(
     scan_ttl=dict(type="str", default="24h"),
     poll_interval=dict(type="float", default=5.0),
     timeout=dict(type="int", default=3600),
+    reconnect_timeout=dict(type="int", default=RECONNECT_TIMEOUT),
     store=dict(type="str"),
     spool=dict(type="path"),
 )
@@ -141,6 +143,12 @@ def summarize_scan(scan):
     }
 
 
+def _add_messages(result, messages):
+    """Add the host's warnings and deprecations to those the task already has."""
+    for key, items in messages.items():
+        result.setdefault(key, []).extend(items)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
@@ -169,6 +177,11 @@ class ActionModule(ActionBase):
                             "in the spool %s" % (to_text(exc), host, spool))
             current_version, last = None, None
             result["store_unavailable"] = True
+        if current_version is None and not result.get("store_unavailable"):
+            result.setdefault("warnings", []).append(
+                "the store %s holds no catalog version: this scan is recorded, but compliance cannot be "
+                "evaluated against it until catalog_sync (playbook patchwave.windows.sync_catalog) has "
+                "synced a catalog" % redact(resolve_store_address(args["store"])))
         now = datetime.datetime.now(datetime.timezone.utc)
         reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), now)
         result.update(catalog_version=current_version, skipped=False, skip_reason=None)
@@ -180,16 +193,16 @@ class ActionModule(ActionBase):
         host_args = {name: args[name] for name in HOST_OPTIONS if args[name] is not None}
         rounds = HostRounds(self, MODULE, host_args, task_vars, validate_result, "scan_id", "scan", noun="scan")
         try:
-            scan, failure = rounds.run(args["timeout"], args["poll_interval"])
+            scan, failure = rounds.run(args["timeout"], args["poll_interval"], reconnect_timeout=args["reconnect_timeout"])
         except TRANSIENT as exc:
             # Unreachable: the host keeps its last state and the reason is recorded.
             write_message(spool, host, "scan_failure", {"error": "host unreachable: %s" % to_text(exc),
                                                         "hresult": None,
                                                         "server_selection": args["server_selection"]},
                           catalog_version=current_version, forced=args["force"])
-            return dict(result, unreachable=True, changed=False, msg="host unreachable during the scan: %s" % to_text(exc),
-                        **rounds.messages())
-        result.update(rounds.messages())
+            _add_messages(result, rounds.messages())
+            return dict(result, unreachable=True, changed=False, msg="host unreachable during the scan: %s" % to_text(exc))
+        _add_messages(result, rounds.messages())
         if failure is not None:
             described = _hresults.describe(failure.get("hresult"))
             message = write_message(spool, host, "scan_failure",
@@ -235,6 +248,8 @@ class ActionModule(ActionBase):
             return "server_selection=offline needs offline_scan_file (a path or UNC share on the host)"
         if args["offline_scan_file"] and args["server_selection"] != "offline":
             return "offline_scan_file is only used with server_selection=offline"
+        if args["reconnect_timeout"] < 0:
+            return "reconnect_timeout must be 0 or more (seconds)"
         if args["poll_interval"] < 0 or args["timeout"] <= 0:
             return "poll_interval must be 0 or more and timeout more than 0"
         return None

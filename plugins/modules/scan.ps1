@@ -22,7 +22,7 @@
 
 $spec = @{
     options = @{
-        _operation = @{ type = 'str'; required = $true; choices = 'start', 'poll', 'cancel' }
+        _operation = @{ type = 'str'; default = 'start'; choices = 'start', 'poll', 'cancel' }
         _operation_options = @{
             type = 'dict'
             options = @{

@@ -86,6 +86,15 @@ options:
       - Seconds a scan may take, from its start, before it is given up and cleaned up on the host.
     type: int
     default: 3600
+  reconnect_timeout:
+    description:
+      - Seconds the controller keeps trying to reach a host that stopped answering during a scan (a
+        restart of WinRM, a network blip), with growing pauses of 1 to 15 seconds on a fresh
+        connection each time, before it reports the host unreachable. Never past O(timeout).
+      - The host keeps the scan's result until the controller fetches it, so a host that comes back
+        within this time loses nothing. C(0) gives up at the first dropped poll.
+    type: int
+    default: 300
   scan_ttl:
     description:
       - How long a good scan stays current for unforced scans, as a number and a unit, C(s)
@@ -106,7 +115,7 @@ options:
       - Internal use only. Set by the action plugin for each round trip to the host; never set it in
         a task.
     type: str
-    required: true
+    default: start
     choices: [start, poll, cancel]
   _operation_options:
     description:

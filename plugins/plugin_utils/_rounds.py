@@ -182,6 +182,10 @@ class HostRounds:
                 delay = min(next(delays), left)
                 display.vv("poll of %s %s lost its connection (%s); reconnecting in %.0f s"
                            % (self.noun, work_id, to_text(exc), delay))
-                # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
-                self._action._connection.reset()
                 time.sleep(delay)
+                # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
+                # The host may still be away: then the next poll says so, and is retried in turn.
+                try:
+                    self._action._connection.reset()
+                except TRANSIENT as reset_exc:
+                    display.vv("reconnecting to poll %s %s failed (%s)" % (self.noun, work_id, to_text(reset_exc)))

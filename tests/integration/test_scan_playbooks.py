@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import yaml
@@ -293,3 +295,42 @@ def test_setting_an_internal_option_is_refused_naming_the_module(tmp_path):
     assert misspelled["msg"].startswith("Unsupported parameters for (patchwave.windows.scan) module: forcee."), misspelled
     assert "ansible_collections" not in done.stdout
     assert not os.path.exists(tmp_path / "store.db"), "nothing ran"
+
+
+def test_a_host_that_drops_mid_scan_is_waited_for(catalog, tmp_path):
+    store = fresh_store(catalog, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=9, search_seconds=(8.0, 8.0), cache=CatalogCache())
+    with profile.fleet(2, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        flaky = fleet.host(2)
+
+        def outage():
+            time.sleep(2.0)          # the scan has started and its first poll is held
+            flaky.go_down("refuse")  # WinRM refuses for 5 seconds mid-search
+            time.sleep(5.0)
+            flaky.come_up(reset_shells=True)
+
+        thread = threading.Thread(target=outage)
+        thread.start()
+        try:
+            results = play(tmp_path, inventory, store, spool, "        force: true\n")
+        finally:
+            thread.join()
+    assert not results["win002"].get("unreachable"), results["win002"].get("msg")
+    assert results["win002"]["changed"] and results["win002"]["scan"]["result"] == "Succeeded", results["win002"]
+    assert results["win001"]["scan"]["result"] == "Succeeded"
+
+
+def test_a_store_without_a_catalog_gets_a_warning(catalog, tmp_path):
+    empty = str(tmp_path / "empty.db")
+    open_store(empty).close()
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(fresh_store(catalog, tmp_path), seed=5, cache=CatalogCache())
+    with profile.fleet(1, auth="basic") as fleet:
+        inventory = write_inventory(fleet, tmp_path / "hosts.yml", {})
+        results = play(tmp_path, inventory, empty, spool, "        force: true\n")
+    result = results["win001"]
+    assert result["changed"] and result["catalog_version"] is None
+    warned = [w for w in result.get("warnings", []) if "holds no catalog version" in w and "catalog_sync" in w]
+    assert len(warned) == 1, result.get("warnings")

@@ -618,7 +618,7 @@ def _criterion(criterion, record, installed, hidden):
 
 SPEC = {
     # plugins/modules/scan.ps1's $spec: option -> (type, default, choices)
-    "_operation": ("str", None, ("start", "poll", "cancel")),
+    "_operation": ("str", "start", ("start", "poll", "cancel")),
     "_operation_options": ("dict", None, None),
     "server_selection": ("str", "default", SERVER_SELECTIONS),
     "offline_scan_file": ("path", None, None),
@@ -668,8 +668,6 @@ def _parse_options(values, spec, context=""):
 def parse_module_args(args):
     """The module's parameters as Ansible.Basic gives them to scan.ps1; ModuleArgumentError otherwise."""
     params = _parse_options(args, SPEC)
-    if params["_operation"] is None:
-        raise ModuleArgumentError("missing required arguments: _operation")
     if not isinstance(params["_operation_options"], (dict, type(None))):
         raise ModuleArgumentError("argument for _operation_options is of type %s and we were unable to convert to "
                                   "dict" % type(params["_operation_options"]).__name__)

@@ -456,7 +456,6 @@ def test_unknown_scan_ids(catalog):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({}, "missing required arguments: _operation"),
     ({"_operation": "install"}, "value of _operation must be one of: start, poll, cancel. Got no match for: install"),
     ({"_operation": "start", "scan_id": "x"}, "Unsupported parameters for (patchwave.windows.scan) module: scan_id. "
      "Supported parameters include: _operation, _operation_options, include_hidden, offline_scan_file, "
@@ -495,7 +494,7 @@ def test_spec_mirrors_scan_ps1():
                                for name, (kind, default, choices) in SPEC.items()}
     assert as_lab(options["_operation_options"]["options"]) == {
         name: (kind, default, tuple(choices) if choices else None) for name, (kind, default, choices) in OPERATION_OPTIONS.items()}
-    assert options["_operation"]["required"] is True
+    assert options["_operation"]["default"] == "start" and "required" not in options["_operation"]
     assert spec["required_if"] == [["server_selection", "offline", ["offline_scan_file"]]]
 
 

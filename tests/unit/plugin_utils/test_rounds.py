@@ -20,6 +20,8 @@ class FakeHost:
 
     def reset(self):
         self.resets += 1
+        if getattr(self, "refuse_reset", False):
+            raise AnsibleConnectionFailure("connection refused while reconnecting")
 
     def _execute_module(self, module_name, module_args, task_vars):
         operation = module_args["_operation"]
@@ -149,6 +151,7 @@ def test_backoff_doubles_up_to_its_longest():
 
 def test_a_host_down_for_a_while_is_waited_for_with_backoff(clock):
     host = DownFor(clock, 0.0, 20.0, polls_needed=1)  # refused for the first 20 seconds
+    host.refuse_reset = True  # reconnecting fails too while the host is away
     rounds = _rounds_for(host)
     payload, failure = rounds.run(timeout=3600, poll_interval=0, reconnect_timeout=300)
     assert payload == {"value": 42} and failure is None

@@ -52,7 +52,7 @@ MODULE_UTILS = os.path.join(PLUGINS, "module_utils")
 # controller: they are never sent to the host, so they are absent from the PowerShell $spec. This is
 # the one place that says so; the stub and the $spec must differ by exactly these.
 CONTROLLER_ONLY_OPTIONS = {
-    "scan": {"force", "scan_ttl", "store", "spool", "poll_interval", "timeout"},
+    "scan": {"force", "scan_ttl", "store", "spool", "poll_interval", "timeout", "reconnect_timeout"},
 }
 
 # The JSON contract each PowerShell module's results follow (operation -> schema).
