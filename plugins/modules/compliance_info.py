@@ -211,7 +211,9 @@ hosts:
           type: str
           sample: non_compliant
         counts:
-          description: The set's updates per state on the host (required, not_required, installed, unknown).
+          description:
+            - The set's updates per state on the host (required, not_required, installed, unknown).
+            - C(required) is the host's figure, its Required updates (a count, not a percentage).
           type: dict
           sample: {"required": 2, "not_required": 150, "installed": 40, "unknown": 0}
         required:
@@ -263,12 +265,21 @@ update_sets:
       description: Reported hosts per compliance state (compliant, non_compliant, unknown).
       type: dict
       sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    percent_hosts_compliant:
+      description:
+        - The headline figure, compliant hosts as a share of the reported hosts (an unknown host counts
+          as a host, not as compliant), in percent with one decimal.
+        - The same figure as the report's for the same store and hosts. Null when no host is reported.
+      type: float
+      sample: 66.7
     pairs:
       description: (host, update) pairs per state (required, not_required, installed, unknown).
       type: dict
       sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
-    percent_compliant:
-      description: Installed and Not Required pairs as a share of all pairs.
+    percent_pairs_compliant:
+      description:
+        - Installed and Not Required (host, update) pairs as a share of all pairs, in percent (100.0 when there is no pair).
+        - A figure about pairs, not hosts; per host, the figure is C(required) of RV(hosts.sets), its Required updates.
       type: float
       sample: 89.3
     updates:
@@ -303,6 +314,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import percent_hosts_compliant
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     PENDING_REBOOT,
     REQUIRED,
@@ -346,8 +358,9 @@ def host_report(name, status, evaluation):
 
 def set_report(result, hosts, per_update, top):
     pairs = result.state_totals(hosts)
-    entry = {"update_count": len(result.update_ids), "hosts": result.summary(hosts), "pairs": pairs,
-             "percent_compliant": percent_compliant(pairs)}
+    summary = result.summary(hosts)
+    entry = {"update_count": len(result.update_ids), "hosts": summary, "percent_hosts_compliant": percent_hosts_compliant(summary),
+             "pairs": pairs, "percent_pairs_compliant": percent_compliant(pairs)}
     if per_update:
         updates = []
         for uid in result.update_ids:

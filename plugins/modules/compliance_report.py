@@ -162,7 +162,9 @@ host_statuses:
       type: int
       sample: 3
 sets:
-  description: The update sets, keyed by set name, each with its number of updates, hosts per compliance state, pairs per state and percent compliant.
+  description:
+    - The update sets, keyed by set name, each with its number of updates, hosts per compliance state and the share of hosts
+      compliant (the headline), pairs per state and the share of pairs compliant.
   returned: always
   type: dict
   contains:
@@ -174,12 +176,19 @@ sets:
       description: Hosts per compliance state (compliant, non_compliant, unknown).
       type: dict
       sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    percent_hosts_compliant:
+      description:
+        - The headline figure, compliant hosts as a share of the report's hosts (an unknown host counts as a host, not as
+          compliant), in percent with one decimal; the same figure as M(patchwave.windows.compliance_info)'s for the same
+          store and hosts. Null when the report has no host.
+      type: float
+      sample: 66.7
     pairs:
       description: (host, update) pairs per state (required, not_required, installed, unknown).
       type: dict
       sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
-    percent_compliant:
-      description: Installed and Not Required pairs as a share of all pairs.
+    percent_pairs_compliant:
+      description: Installed and Not Required (host, update) pairs as a share of all pairs, in percent (100.0 when there is no pair).
       type: float
       sample: 89.3
 overall:
@@ -191,12 +200,16 @@ overall:
       description: Hosts per compliance state (compliant, non_compliant, unknown).
       type: dict
       sample: {"compliant": 80, "non_compliant": 30, "unknown": 10}
+    percent_hosts_compliant:
+      description: Hosts compliant over all sets as a share of the report's hosts, in percent with one decimal; null when the report has no host.
+      type: float
+      sample: 66.7
     pairs:
       description: (host, update) pairs per state, summed over the sets.
       type: dict
       sample: {"required": 41, "not_required": 900, "installed": 600, "unknown": 139}
-    percent_compliant:
-      description: Installed and Not Required pairs as a share of all pairs.
+    percent_pairs_compliant:
+      description: Installed and Not Required pairs as a share of all pairs, in percent (100.0 when there is no pair).
       type: float
       sample: 89.3
 warnings:
@@ -338,8 +351,8 @@ def main():
         host_count=data["host_count"],
         host_statuses=data["host_statuses"],
         sets=summaries(data),
-        overall={"hosts": data["overall"]["summary"], "pairs": data["overall"]["state_totals"],
-                 "percent_compliant": data["overall"]["percent_compliant"]},
+        overall={"hosts": data["overall"]["summary"], "percent_hosts_compliant": data["overall"]["percent_hosts_compliant"],
+                 "pairs": data["overall"]["state_totals"], "percent_pairs_compliant": data["overall"]["percent_pairs_compliant"]},
         ingested=ingested,
     )
     if module._diff:

@@ -113,11 +113,8 @@ def evaluate_fleet(store, spool, profile, hosts):
             report["compliance"], counts["required"], counts["installed"], counts["not_required"], counts["unknown"],
             report["sets"]["security"]["compliance"], " (reboot pending)" if report["pending_reboot"] else ""))
     print()
-    for name in ("all", "security"):
-        summary = info["update_sets"][name]
-        print("set %-9s %5d updates: hosts %s; pairs %s (%.1f%% of pairs installed or not required)" % (
-            name, summary["update_count"], ", ".join("%s %d" % kv for kv in summary["hosts"].items()),
-            ", ".join("%s %d" % kv for kv in summary["pairs"].items()), summary["percent_compliant"]))
+    for line in figure_lines(info_figures(info["update_sets"])):
+        print(line)
     print()
     print("most required security updates (hosts: required / installed / not required / unknown):")
     for update in info["update_sets"]["security"]["updates"]:
@@ -127,6 +124,35 @@ def evaluate_fleet(store, spool, profile, hosts):
             hosts_by_state["not_required"], hosts_by_state["unknown"]))
     print()
     return info
+
+
+def info_figures(update_sets):
+    """Per set, the figures compliance_info returns (``update_sets``), in the shape ``figure_lines`` prints."""
+    return {name: {"updates": entry["update_count"], "hosts": entry["hosts"],
+                   "percent_hosts_compliant": entry["percent_hosts_compliant"], "pairs": entry["pairs"],
+                   "percent_pairs_compliant": entry["percent_pairs_compliant"]} for name, entry in update_sets.items()}
+
+
+def report_figures(data):
+    """Per set, the same figures from the report's JSON (``compliance.json``)."""
+    return {name: {"updates": entry["updates"], "hosts": entry["summary"],
+                   "percent_hosts_compliant": entry["percent_hosts_compliant"], "pairs": entry["state_totals"],
+                   "percent_pairs_compliant": entry["percent_pairs_compliant"]} for name, entry in data["sets"].items()}
+
+
+def figure_lines(figures):
+    """One line per set: the headline (hosts compliant / hosts) first, then the pairs, named as pairs."""
+    lines = []
+    for name in sorted(figures, key=lambda n: (n != "all", n)):
+        entry = figures[name]
+        hosts = entry["hosts"]
+        share = entry["percent_hosts_compliant"]
+        lines.append("set %-9s %5d updates: %s of hosts compliant (%d of %d; non-compliant %d, unknown %d); "
+                     "host x update pairs: %.1f%% installed or not required" % (
+                         name, entry["updates"], "-" if share is None else "%.1f%%" % share, hosts["compliant"],
+                         sum(hosts.values()), hosts["non_compliant"], hosts["unknown"],
+                         entry["percent_pairs_compliant"]))
+    return lines
 
 
 def compliance_groups(store, spool, inventory):
@@ -157,17 +183,28 @@ def compliance_groups(store, spool, inventory):
     print()
 
 
-def report(store, spool, inventory):
-    """The report: the report_compliance playbook over the fleet's inventory, written on the controller."""
+def report(store, spool, inventory, info):
+    """The report: the report_compliance playbook over the fleet's inventory, written on the controller,
+    for the hosts compliance_info reported (the fleet and win-new01), so it gives the same figures."""
     print("== report: HTML dashboard, CSV and JSON (report_compliance playbook)")
     dest = os.path.join(DEMO, "report")
     variables = {"report_compliance_store": store, "report_compliance_spool": spool, "report_compliance_dest": dest,
                  "report_compliance_title": "Lab fleet, monthly patch wave",
                  "report_compliance_update_sets": [{"name": "security", "classifications": ["Security Updates"],
                                                     "superseded": False}]}
+    variables["report_compliance_hosts"] = sorted(info["hosts"])
     output = ansible("patchwave.windows.report_compliance", "-e", json.dumps(variables), inventory=inventory,
                      local=False)
     print(" ".join(debug_messages(output)))
+    with open(os.path.join(dest, "compliance.json"), encoding="utf-8") as handle:
+        figures = report_figures(json.load(handle))
+    for line in figure_lines(figures):
+        print(line)
+    expected = info_figures(info["update_sets"])
+    if figures != expected:
+        raise SystemExit("demo: the report's figures differ from compliance_info's for the same hosts:\n%s\n%s"
+                         % ("\n".join(figure_lines(figures)), "\n".join(figure_lines(expected))))
+    print("the same figures as compliance_info's above (same store, same %d hosts)" % len(info["hosts"]))
     print("open it: file://%s" % os.path.join(dest, "compliance.html"))
     print()
 
@@ -210,9 +247,9 @@ def main():
         print_summary(json.load(handle))
     print("store: %s" % os.path.relpath(store, REPO))
     inventory, spool, profile, names = scan_fleet(store)
-    evaluate_fleet(store, spool, profile, names)
+    info = evaluate_fleet(store, spool, profile, names)
     compliance_groups(store, spool, inventory)
-    report(store, spool, inventory)
+    report(store, spool, inventory, info)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))

@@ -16,6 +16,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.connect i
 from conftest import BIN, ansible_env, save
 
 from tests.compliance_data import fleet_in_store, scan_body
+from tests.demo import run_demo
 
 SETS = [{"name": "critical", "severities": ["Critical"]}, {"name": "two_kbs", "kbs": ["5000004", "KB5000005"]}]
 
@@ -160,3 +161,33 @@ def test_a_store_without_a_catalog_makes_every_host_unknown(runner, tmp_path):
     assert {h: r["compliance"] for h, r in info["hosts"].items()} == {"scanned01": c.UNKNOWN, "nobody": c.UNKNOWN}
     assert len(info["warnings"]) == 1 and "no catalog version" in info["warnings"][0]
     assert "catalog_sync" in info["warnings"][0]
+
+
+def test_compliance_info_and_the_report_give_the_same_figures(runner, tmp_path):
+    """Same store, same hosts (a never-seen one included): compliance_info, compliance_report's result
+    and its JSON give the same figures per set, which the demo prints as the same lines."""
+    store_path = str(tmp_path / "store.db")
+    with build(tmp_path, hosts=30) as (_store, _fleet, names, _counts):
+        hosts = names + ["nobody"]
+    tasks = ("    - name: evaluate\n      patchwave.windows.compliance_info:\n        store: %s\n"
+             "        hosts: %s\n        per_update: false\n        update_sets: %s\n      register: info\n"
+             % (store_path, json.dumps(hosts), json.dumps(SETS)) + save("info", "info")
+             + "    - name: report\n      patchwave.windows.compliance_report:\n        store: %s\n        dest: %s\n"
+             "        hosts: %s\n        update_sets: %s\n      register: report\n"
+             % (store_path, str(tmp_path / "report"), json.dumps(hosts), json.dumps(SETS)) + save("report", "report"))
+    runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
+    info, report = runner.result("info"), runner.result("report")
+    with open(str(tmp_path / "report" / "compliance.json"), encoding="utf-8") as handle:
+        data = json.load(handle)
+    from_info = run_demo.info_figures(info["update_sets"])
+    assert from_info == run_demo.report_figures(data)
+    assert run_demo.figure_lines(from_info) == run_demo.figure_lines(run_demo.report_figures(data))
+    for name, entry in from_info.items():
+        assert sum(entry["hosts"].values()) == len(hosts) == report["host_count"]
+        assert entry["hosts"]["unknown"] >= 1  # "nobody" counts as a host, never as compliant
+        assert entry["percent_hosts_compliant"] == round(100.0 * entry["hosts"]["compliant"] / len(hosts), 1)
+        returned = report["sets"][name]
+        assert (returned["hosts"], returned["percent_hosts_compliant"], returned["pairs"],
+                returned["percent_pairs_compliant"]) == (entry["hosts"], entry["percent_hosts_compliant"],
+                                                         entry["pairs"], entry["percent_pairs_compliant"])
+    assert report["overall"]["percent_hosts_compliant"] == data["overall"]["percent_hosts_compliant"]

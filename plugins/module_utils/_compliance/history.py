@@ -35,7 +35,9 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     kept history.
 
     Each day uses every host's newest scan received by then (the controller's clock, as everywhere a
-    scan is picked), and the staleness policy as of then.
+    scan is picked), and the staleness policy as of then. The series starts on the day of the first
+    scan the store holds (of any host, failed ones included): before it the store knew nothing, and
+    a day of "every host Unknown" there would be invented. A store without scans has no trend.
     The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
     """
     now = now or utc_now()
@@ -67,9 +69,14 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     # Each scan's time parsed once, not once per day.
     times = {name: [parse_time(s.age_time) for s in facts] for name, facts in scans.items()}
     series = {name: [] for name, _bit, _ids in resolved}
+    first = _first_scan_day(store)
+    if first is None:
+        return series
     today = now.date()
     for offset in range(days - 1, -1, -1):
         day = today - datetime.timedelta(days=offset)
+        if day < first:
+            continue
         end = min(now, datetime.datetime.combine(day, datetime.time(23, 59, 59), datetime.timezone.utc))
         points = {name: {"date": day.isoformat(), **dict.fromkeys(COMPLIANCE, 0)} for name in series}
         for host in names:
@@ -87,3 +94,10 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
         for name, point in points.items():
             series[name].append(point)
     return series
+
+
+def _first_scan_day(store):
+    """The day (UTC) the store received its first scan or failure to scan; None without any."""
+    rows = store.query("SELECT MIN(received) AS first_received FROM scans")
+    first = rows[0]["first_received"] if rows else None
+    return None if first is None else parse_time(first).date()

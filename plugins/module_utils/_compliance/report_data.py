@@ -59,6 +59,18 @@ def _scan_data(scan):
             "forced": scan.forced, "reboot_pending": scan.reboot_pending, "error": scan.error}
 
 
+def percent_hosts_compliant(summary):
+    """The headline figure of a set: hosts compliant as a share of the hosts, one decimal; None
+    when there is no host (a share of nothing is no figure, not 100 %).
+
+    ``summary`` is hosts per compliance state (``SetResult.summary``). A host that is Unknown
+    counts in the hosts and not as compliant, as in ConfigMgr's compliance reports."""
+    hosts = sum(summary.get(state, 0) for state in (COMPLIANT, NON_COMPLIANT, UNKNOWN))
+    if not hosts:
+        return None
+    return round(100.0 * summary.get(COMPLIANT, 0) / hosts, 1)
+
+
 def kb_label(update):
     return ("KB%s" % update["kb"]) if update.get("kb") else update.get("update_id", "")
 
@@ -90,11 +102,13 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
                               for uid, detail in rows]
         top_required = _top_required(result, top)
         totals = result.state_totals()
+        summary = result.summary()
         sets[set_name] = {
             "updates": len(result.update_ids),
-            "summary": result.summary(),
+            "summary": summary,
+            "percent_hosts_compliant": percent_hosts_compliant(summary),
             "state_totals": totals,
-            "percent_compliant": percent_compliant(totals),
+            "percent_pairs_compliant": percent_compliant(totals),
             "host_counts": result.host_counts,
             "host_compliance": result.host_compliance,
             "host_required": required,
@@ -130,7 +144,8 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         "scan_catalog_versions": dict(sorted(versions.items())),
         "hosts": hosts,
         "sets": sets,
-        "overall": {"summary": overall_summary, "state_totals": totals, "percent_compliant": percent_compliant(totals),
+        "overall": {"summary": overall_summary, "percent_hosts_compliant": percent_hosts_compliant(overall_summary),
+                    "state_totals": totals, "percent_pairs_compliant": percent_compliant(totals),
                     "host_compliance": overall_compliance},
     }
 
@@ -157,9 +172,11 @@ def _age_bucket(age):
 
 
 def summaries(data):
-    """Per set (and overall): updates, hosts per compliance state, pairs per state, percent."""
-    result = {name: {"updates": s["updates"], "hosts": s["summary"], "pairs": s["state_totals"],
-                     "percent_compliant": s["percent_compliant"]} for name, s in data["sets"].items()}
+    """Per set: updates, hosts per compliance state and the share compliant (the headline), pairs
+    per state and the share of pairs compliant."""
+    result = {name: {"updates": s["updates"], "hosts": s["summary"], "percent_hosts_compliant": s["percent_hosts_compliant"],
+                     "pairs": s["state_totals"], "percent_pairs_compliant": s["percent_pairs_compliant"]}
+              for name, s in data["sets"].items()}
     return result
 
 

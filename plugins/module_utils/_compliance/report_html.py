@@ -48,6 +48,11 @@ def _num(value):
     return ("%.1f" % value).rstrip("0").rstrip(".")
 
 
+def percent_text(value):
+    """A share for the page: "92.5%", or "-" when there is nothing to share (no host)."""
+    return "-" if value is None else "%s%%" % value
+
+
 def svg_stacked_bar(parts, width=560, height=28, label=None):
     """One horizontal bar split into ``parts`` [(key, title, value)], with a legend below.
 
@@ -168,6 +173,9 @@ h3{font-size:15px;margin:12px 0 6px 0}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{border:1px solid #dde3e8;border-radius:4px;padding:8px 12px;min-width:120px}
 .card b{display:block;font-size:22px}
+.card.headline{border:2px solid #2c3e50}
+.card.headline b{font-size:28px}
+p.headline{font-size:16px;margin:4px 0 8px 0}
 .grid{display:flex;flex-wrap:wrap;gap:24px}
 table{border-collapse:collapse;width:100%;margin:4px 0}
 th,td{border-bottom:1px solid #e5e8eb;padding:3px 6px;text-align:left;vertical-align:top}
@@ -224,21 +232,27 @@ def render_html(data):
     parts.append('<section id="overview"><h2>Overview</h2>')
     parts.extend('<p class="warning">Warning: %s</p>' % esc(text) for text in data.get("warnings", ()))
     parts.append('<div class="cards">')
-    cards = [("Hosts", data["host_count"]), ("Compliant", overall["summary"][COMPLIANT]),
+    # The headline is hosts compliant / hosts; the share of (host, update) pairs comes after, named as pairs.
+    cards = [("Hosts compliant", percent_text(overall["percent_hosts_compliant"])),
+             ("Hosts", data["host_count"]), ("Compliant", overall["summary"][COMPLIANT]),
              ("Non-compliant", overall["summary"][NON_COMPLIANT]), ("Unknown", overall["summary"][UNKNOWN]),
-             ("Pairs compliant", "%s%%" % overall["percent_compliant"]),
+             ("Host \u00d7 update pairs compliant", percent_text(overall["percent_pairs_compliant"])),
              ("Catalog version", data["catalog_version"] if data["catalog_version"] is not None else "none")]
-    parts.extend('<div class="card"><b>%s</b>%s</div>' % (esc(v), esc(k)) for k, v in cards)
+    parts.extend('<div class="card%s"><b>%s</b>%s</div>' % (" headline" if not index else "", esc(v), esc(k))
+                 for index, (k, v) in enumerate(cards))
     parts.append("</div>")
-    parts.append('<p class="muted">Overall: a host is non-compliant when any update of any set is Required, '
-                 'unknown when any is Unknown, else compliant; pairs are summed over the sets.</p>')
+    parts.append('<p class="muted">Hosts compliant: compliant hosts as a share of all %d hosts, over all sets (a host is '
+                 'non-compliant when any update of any set is Required, unknown when any is Unknown or it has no usable '
+                 'scan, else compliant). Pairs: Installed and Not Required (host, update) pairs as a share of all pairs, '
+                 'summed over the sets.</p>' % data["host_count"])
     parts.append('<div class="grid"><div><h3>Hosts, all sets</h3>%s</div><div><h3>Update states, all sets</h3>%s</div>'
                  '</div>' % (_hosts_bar(overall["summary"], "hosts overall"),
                              _pairs_bar(overall["state_totals"], "pairs overall")))
-    rows = [(name, s["updates"], s["summary"][COMPLIANT], s["summary"][NON_COMPLIANT], s["summary"][UNKNOWN],
-             "%s%%" % s["percent_compliant"]) for name, s in data["sets"].items()]
-    parts.append(_table(("Update set", "Updates", "Compliant", "Non-compliant", "Unknown", "Pairs compliant"), rows,
-                        numeric=(1, 2, 3, 4, 5)))
+    rows = [(name, s["updates"], percent_text(s["percent_hosts_compliant"]), s["summary"][COMPLIANT],
+             s["summary"][NON_COMPLIANT], s["summary"][UNKNOWN], percent_text(s["percent_pairs_compliant"]))
+            for name, s in data["sets"].items()]
+    parts.append(_table(("Update set", "Updates", "Hosts compliant", "Compliant", "Non-compliant", "Unknown",
+                         "Pairs compliant"), rows, numeric=(1, 2, 3, 4, 5, 6)))
     parts.append("</section>")
 
     for name, result in data["sets"].items():
@@ -247,12 +261,19 @@ def render_html(data):
         if not result["updates"]:
             parts.append('<p class="warning">This set selects no update: only hosts with a usable scan are compliant '
                          'against it, every other host is Unknown.</p>')
+        summary = result["summary"]
+        parts.append('<p class="headline"><b>%s</b> of hosts compliant (%d of %d) &#183; %s of host &#215; update pairs '
+                     'compliant</p>' % (esc(percent_text(result["percent_hosts_compliant"])), summary[COMPLIANT],
+                                        sum(summary.get(k, 0) for k in COMPLIANCE),
+                                        esc(percent_text(result["percent_pairs_compliant"]))))
         parts.append('<div class="grid"><div><h3>Hosts</h3>%s</div><div><h3>Update states (host &#215; update)</h3>%s'
                      '</div></div>' % (_hosts_bar(result["summary"], "hosts " + name),
                                        _pairs_bar(result["state_totals"], "pairs " + name)))
         if result["history"]:
             trend = svg_trend(result["history"], label="trend " + name)
-            parts.append("<h3>Trend, last %d days</h3>%s" % (len(result["history"]), trend))
+            days = result["history"]
+            span = days[0]["date"] if len(days) == 1 else "%s to %s" % (days[0]["date"], days[-1]["date"])
+            parts.append("<h3>Trend, %s (%d day%s)</h3>%s" % (esc(span), len(days), "" if len(days) == 1 else "s", trend))
         parts.append("<h3>Most required updates</h3>")
         if result["top_required"]:
             rows = [["KB%s" % u["kb"] if u["kb"] else u["update_id"], u["title"], u["msrc_severity"] or "-"]
@@ -301,9 +322,10 @@ def render_html(data):
         row = [host, (_badge(overall["host_compliance"].get(host, UNKNOWN)),), STATUS_TITLES.get(facts["status"]),
                scan.get("finished") or "-", scan.get("catalog_version") if scan else "-"]
         row += [(_badge(data["sets"][s]["host_compliance"].get(host, UNKNOWN)),) for s in set_names]
+        row.append(len(required))
         row.append(('<span class="kbs">%s</span>' % kbs,))
         rows.append(row)
     parts.append(_table(["Host", "Overall", "Scan status", "Last scan", "Catalog"] + ["Set " + s for s in set_names]
-                        + ["Required KBs"], rows))
+                        + ["Required updates", "Required KBs"], rows, numeric=(5 + len(set_names),)))
     parts.append("</section></main></body></html>\n")
     return "".join(parts)

@@ -145,13 +145,14 @@ def test_csv_has_a_row_per_host_and_set_and_no_formulas(data):
     assert ("'" + FORMULA_HOST, "all") in by_host
     assert (EVIL_HOST, "all") in by_host
     assert by_host[(EVIL_HOST, "all")]["status"] == "never_scanned"
-    errors = [row[13] for row in rows[1:] if row[12] == "scan_failed"]
+    named = [dict(zip(rows[0], row)) for row in rows[1:]]
+    errors = [row["error"] for row in named if row["status"] == "scan_failed"]
     assert errors and set(errors) == {EVIL_ERROR}  # starts with "<": nothing for a spreadsheet to run
-    pinned_kbs = " ".join(row[8] for row in rows[1:] if row[1] == "pinned")
+    pinned_kbs = " ".join(row["required_kbs"] for row in named if row["set"] == "pinned")
     assert "KB-1+1" in pinned_kbs  # inside a cell, not at its start: left as is
     for (host, set_name), row in by_host.items():
         name = host[1:] if host.startswith("'=") else host
-        assert int(row["required"]) == data["sets"][set_name]["host_counts"][name]["required"]
+        assert int(row["required_updates"]) == data["sets"][set_name]["host_counts"][name]["required"]
         assert row["compliance"] == data["sets"][set_name]["host_compliance"][name]
 
 
