@@ -14,9 +14,10 @@ options:
   update_sets:
     description:
       - Named sets of updates to measure compliance against, besides the set V(all) (every current
-        software update of the catalog), which is always evaluated.
+        software update of the catalog except Microsoft's optional previews), which is always evaluated.
       - Each set selects updates like M(patchwave.windows.catalog_info) does; every key narrows the
-        selection. A product or classification the catalog does not know is an error naming the set.
+        selection. A product or classification the catalog does not know is an error naming the set
+        and the closest names the catalog knows (a typo must not narrow what hosts are measured against).
       - A host is compliant with a set when every update in it is Installed or Not Required,
         non-compliant when any is Required, and unknown otherwise.
     type: list
@@ -67,7 +68,11 @@ options:
           - A date means midnight; a date-time may end in C(Z), carry an offset, or have no zone, meaning UTC.
         type: str
       superseded:
-        description: V(true) only superseded updates, V(false) only updates nothing current supersedes.
+        description:
+          - Decided within the set. V(false) leaves out an update only when another update the same set
+            selects supersedes it; V(true) keeps only those. Not set keeps both.
+          - So this month's security cumulative update stays in a security set although this month's
+            optional preview supersedes it, as long as the set does not select the preview.
         type: bool
       kinds:
         description: Kinds of update.
@@ -83,6 +88,28 @@ options:
         description: Also the payload updates that bundles contain.
         type: bool
         default: false
+      previews:
+        description:
+          - Microsoft's optional non-security preview releases (title C(Cumulative Update Preview),
+            C(Preview of Monthly Quality Rollup), C(Preview of Quality Rollup) or C(Kumulatives Update (Vorschau)),
+            no MSRC severity).
+          - V(false) leaves them out, V(true) keeps them. Not set leaves them out unless O(update_sets[].update_ids)
+            or O(update_sets[].kbs) names updates; so the set V(all) has no previews.
+        type: bool
+      exclude_titles:
+        description:
+          - Leave out updates whose title matches one of these patterns, shell-style wildcards (as fnmatch),
+            case-insensitive, C(*) any text and C(?) one character; without them, anywhere in the title.
+        type: list
+        elements: str
+        default: []
+      exclude_kbs:
+        description:
+          - Leave out updates with a KB number matching one of these patterns (C(KB5046616), C(KB50466*));
+            the whole number is matched, the C(KB) prefix is optional.
+        type: list
+        elements: str
+        default: []
   stale_after_days:
     description:
       - A host whose newest scan is older than this many days is Unknown (detail V(stale)) for every

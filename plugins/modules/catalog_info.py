@@ -13,7 +13,10 @@ description:
   - Lists updates of the synchronized catalog by product, classification, severity, KB, title,
     release date, supersedence or update id, with their supersedence in both directions, their
     bundled updates, files and categories.
-  - Every filter narrows the result; with none, all current software updates are listed.
+  - Every filter narrows the result; with none, all current software updates are listed except
+    Microsoft's optional previews (O(previews)).
+  - A product or classification the catalog does not know is a warning naming the closest names the
+    catalog knows (RV(unknown_categories) lists the unknown names); the other names still select.
   - Runs on the controller and never changes anything.
 options:
   update_ids:
@@ -59,8 +62,11 @@ options:
     type: str
   superseded:
     description:
-      - V(true) lists only updates that a current update supersedes, V(false) only those that none does.
-        Not set lists both.
+      - Decided within the selection. V(false) leaves out an update only when another update this query
+        selects supersedes it; V(true) lists only those. Not set lists both.
+      - So an update superseded only by one the other options leave out (such as next month's optional
+        preview when O(previews) is not true) is listed with V(false); RV(updates[].superseded_by) shows
+        every update of the catalog that supersedes it.
     type: bool
   kinds:
     description: Kinds of update to list.
@@ -78,6 +84,30 @@ options:
         files are listed under their bundle either way.
     type: bool
     default: false
+  previews:
+    description:
+      - Microsoft's optional non-security preview releases, recognized by title in any kept language
+        (C(Cumulative Update Preview), C(Preview of Monthly Quality Rollup), C(Preview of Quality Rollup),
+        C(Kumulatives Update (Vorschau))) and by carrying no MSRC severity.
+      - V(false) leaves them out, V(true) keeps them. Not set leaves them out unless O(update_ids) or
+        O(kbs) names updates (a preview named by its KB is listed).
+    type: bool
+  exclude_titles:
+    description:
+      - Leave out updates whose title, in any kept language, matches one of these patterns.
+      - Shell-style wildcards (as fnmatch), case-insensitive; C(*) is any text and C(?) one character,
+        and a pattern without them matches anywhere in the title. C([) is an ordinary character.
+    type: list
+    elements: str
+    default: []
+  exclude_kbs:
+    description:
+      - Leave out updates with a KB number matching one of these patterns (C(KB5046616), C(5046616),
+        C(KB50466*)).
+      - The pattern matches the whole number; C(*) and C(?) are wildcards, the C(KB) prefix is optional.
+    type: list
+    elements: str
+    default: []
   languages:
     description: Preferred languages for descriptions.
     type: list
@@ -99,7 +129,7 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Critical security updates for Windows Server 2022 released this month that nothing supersedes
+- name: Critical security updates for Windows Server 2022 released this month, without those another of them supersedes
   patchwave.windows.catalog_info:
     products: [Microsoft Server operating system-21H2]
     classifications: [Security Updates]
@@ -117,6 +147,13 @@ EXAMPLES = r"""
   patchwave.windows.catalog_info:
     title: "*Cumulative Update*Windows 11*"
     limit: 20
+
+- name: Windows 11 updates with the optional previews, but no .NET and not KB5043080
+  patchwave.windows.catalog_info:
+    products: [Windows 11]
+    previews: true
+    exclude_titles: ["*.NET Framework*"]
+    exclude_kbs: [KB5043080]
 """
 
 RETURN = r"""
@@ -394,7 +431,9 @@ updates:
           type: str
           sample: 7e1f0b2a-9c3d-4e5f-8a6b-1c2d3e4f5a6b
 unknown_categories:
-  description: Product or classification names that matched nothing in the catalog.
+  description:
+    - Product or classification names that matched nothing in the catalog; each is also a warning
+      naming the closest names the catalog knows.
   returned: always
   type: list
   elements: str
@@ -408,6 +447,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query i
     current_version,
     describe_updates,
     select_update_ids,
+    unknown_category_messages,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     FILTER_SPEC,
@@ -440,6 +480,7 @@ def main():
         store = open_store(params["store"], create=False)  # a reader never creates a store
         version = current_version(store)
         ids, unknown = select_update_ids(store, update_filter, limit=params["limit"])
+        warnings = unknown_category_messages(store, update_filter) if unknown else []
         updates = describe_updates(store, ids, languages=tuple(params["languages"] or ["en"]))
     except StoreError as exc:
         module.fail_json(msg=str(exc))
@@ -448,6 +489,8 @@ def main():
     finally:
         if store is not None:
             store.close()
+    for text in warnings:
+        module.warn(text)
     module.exit_json(changed=False, catalog_version=version, count=len(updates), updates=updates,
                      unknown_categories=unknown)
 

@@ -11,6 +11,7 @@ One filter shape serves ``catalog_info`` now and update lists and compliance lat
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import (
@@ -21,14 +22,31 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model i
 
 _CHUNK = 500
 
-# An update is superseded when a current (not expired) update of the catalog supersedes it.
+# Superseded by any current (not expired) update of the catalog, whether a set selects it or not.
 _SUPERSEDED_SQL = ("EXISTS (SELECT 1 FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
                    "WHERE s.superseded_id = u.update_id AND r.expired_version IS NULL)")
+
+# Microsoft's optional (non-security) preview releases, by title in any kept language: the monthly
+# "Cumulative Update Preview" of Windows and .NET, the older "Preview of Monthly Quality Rollup" /
+# "Preview of Quality Rollup", and the German "Kumulatives Update (Vorschau)". A preview carries no MSRC severity; an update
+# with one is never taken for a preview, whatever its title.
+PREVIEW_TITLE_PATTERNS = (
+    "*Cumulative Update Preview*",
+    "*Preview of *Quality Rollup*",
+    "*Kumulatives Update (Vorschau)*",
+)
+
+_KB_PATTERN_CHARS = frozenset("0123456789*?")
 
 
 @dataclass
 class UpdateFilter:
-    """Which updates: every field narrows the selection; empty fields do not filter."""
+    """Which updates: every field narrows the selection; empty fields do not filter.
+
+    ``previews``: None leaves Microsoft's optional previews out unless the filter names updates by
+    ``update_ids`` or ``kbs``; True keeps them, False always leaves them out. ``superseded`` is
+    decided within the selection: False drops what another selected update supersedes.
+    """
 
     update_ids: tuple = ()
     kbs: tuple = ()
@@ -42,18 +60,42 @@ class UpdateFilter:
     kinds: tuple = ("software",)
     include_expired: bool = False
     include_bundle_members: bool = False
+    previews: bool | None = None
+    exclude_titles: tuple = ()
+    exclude_kbs: tuple = ()
     extra: dict = field(default_factory=dict)
+
+
+def normalize_kb_pattern(value):
+    """A KB pattern ('KB50466*', '5046616', 'kb5?46616') as digits and wildcards, or raise ValueError."""
+    text = str(value).strip()
+    if text[:2].lower() == "kb":
+        text = text[2:]
+    if not text or not set(text) <= _KB_PATTERN_CHARS:
+        raise ValueError("exclude_kbs: %r is not a KB number or pattern (digits, * and ?, optionally after KB)"
+                         % (value,))
+    return text
 
 
 def validate_filter(update_filter):
     """Normalise a filter's values; raise ValueError naming the bad value."""
     update_filter.update_ids = tuple(normalize_guid(u) for u in update_filter.update_ids)
     update_filter.kbs = tuple(normalize_kb(k) for k in update_filter.kbs)
+    update_filter.exclude_kbs = tuple(normalize_kb_pattern(k) for k in update_filter.exclude_kbs)
+    titles = tuple(str(t) for t in update_filter.exclude_titles)
+    if any(not t.strip() for t in titles):
+        raise ValueError("exclude_titles: an empty pattern would exclude every update")
+    update_filter.exclude_titles = titles
     if update_filter.released_after:
         update_filter.released_after = normalize_date(update_filter.released_after, "released_after")
     if update_filter.released_before:
         update_filter.released_before = normalize_date(update_filter.released_before, "released_before")
     return update_filter
+
+
+_CATEGORY_SQL = ("SELECT update_id FROM updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
+                 "UNION SELECT t.update_id FROM update_titles t JOIN updates u ON u.update_id = t.update_id "
+                 "WHERE u.kind = 'category' AND lower(t.title) = ?")
 
 
 def _category_ids(store, names):
@@ -62,14 +104,66 @@ def _category_ids(store, names):
     unknown = []
     for name in names:
         text = str(name).strip().lower()
-        rows = store.query(
-            "SELECT update_id FROM updates WHERE kind = 'category' AND (update_id = ? OR lower(title) = ?) "
-            "UNION SELECT t.update_id FROM update_titles t JOIN updates u ON u.update_id = t.update_id "
-            "WHERE u.kind = 'category' AND lower(t.title) = ?", (text, text, text))
+        rows = store.query(_CATEGORY_SQL, (text, text, text))
         if not rows:
             unknown.append(name)
         ids.update(r["update_id"] for r in rows)
     return ids, unknown
+
+
+# What each category option names, for the suggestions of an unknown name.
+_CATEGORY_OPTIONS = (("products", "product", ("Product", "ProductFamily")),
+                     ("classifications", "classification", ("UpdateClassification",)))
+
+
+def _category_names(store, types):
+    """Titles of the catalog's categories of these types, with their descriptions (any language)."""
+    rows = store.query(
+        "SELECT u.update_id, u.title AS title, t.title AS other, t.description AS description FROM updates u "
+        "LEFT JOIN update_titles t ON t.update_id = u.update_id WHERE u.kind = 'category' AND u.category_type IN (%s) "
+        "ORDER BY u.title" % ",".join("?" * len(types)), list(types))
+    names = {}
+    for r in rows:
+        entry = names.setdefault(r["update_id"], {"title": r["title"], "texts": set()})
+        for text in (r["title"], r["other"], r["description"]):
+            if text:
+                entry["texts"].add(text.lower())
+    return sorted((e for e in names.values() if e["title"]), key=lambda e: e["title"].lower())
+
+
+def closest_category_names(store, name, types, count=4):
+    """The catalog's category titles closest to ``name``: first those whose title or description
+    contains it (the 21H2 product's description names "Windows Server 2022"), then difflib's."""
+    wanted = str(name).strip().lower()
+    entries = _category_names(store, types)
+    found = [e["title"] for e in entries if wanted and any(wanted in text for text in e["texts"])]
+    by_lower = {}
+    for entry in entries:
+        for text in entry["texts"]:
+            if len(text) <= 120:  # titles and short names, not long descriptions
+                by_lower.setdefault(text, entry["title"])
+    for match in difflib.get_close_matches(wanted, list(by_lower), n=count * 2, cutoff=0.6):
+        found.append(by_lower[match])
+    unique = []
+    for title in found:
+        if title not in unique:
+            unique.append(title)
+    return unique[:count]
+
+
+def unknown_category_messages(store, update_filter):
+    """One message per product or classification of the filter that the catalog does not know,
+    with the closest names it does know; empty when every name is known."""
+    messages = []
+    for option, noun, types in _CATEGORY_OPTIONS:
+        for name in _category_ids(store, getattr(update_filter, option))[1]:
+            close = closest_category_names(store, name, types)
+            if close:
+                hint = "closest in the catalog: %s" % ", ".join(repr(c) for c in close)
+            else:
+                hint = "nothing in the catalog is close; catalog_info with kinds: [category] lists the names"
+            messages.append("unknown product or classification %r (a %s name; %s)" % (str(name), noun, hint))
+    return messages
 
 
 def _like_pattern(title):
@@ -80,50 +174,99 @@ def _like_pattern(title):
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def select_update_ids(store, update_filter, limit=None):
-    """Return ``(update_ids, unknown_names)`` matching the filter, newest release first."""
+def _title_matches(alias, patterns):
+    """SQL true when the update's title, in any kept language, matches one of the patterns."""
+    sql = []
+    params = []
+    for pattern in patterns:
+        like = _like_pattern(pattern.lower())
+        sql.append("lower(%s.title) LIKE ? ESCAPE '\\' OR %s.update_id IN (SELECT update_id FROM update_titles "
+                   "WHERE lower(title) LIKE ? ESCAPE '\\')" % (alias, alias))
+        params.extend([like, like])
+    return "(" + " OR ".join(sql) + ")", params
+
+
+def excludes_previews(update_filter):
+    """Whether the filter leaves Microsoft's optional previews out (see ``UpdateFilter``)."""
+    if update_filter.previews is None:
+        return not update_filter.update_ids and not update_filter.kbs
+    return not update_filter.previews
+
+
+def _set_clauses(update_filter, alias, category_ids):
+    """The filter without its supersedence rule, as SQL over ``updates`` aliased ``alias``."""
     clauses = []
     params = []
-    unknown = []
     if update_filter.kinds:
-        clauses.append("u.kind IN (%s)" % ",".join("?" * len(update_filter.kinds)))
+        clauses.append("%s.kind IN (%s)" % (alias, ",".join("?" * len(update_filter.kinds))))
         params.extend(update_filter.kinds)
     if not update_filter.include_expired:
-        clauses.append("u.expired_version IS NULL")
+        clauses.append("%s.expired_version IS NULL" % alias)
     if not update_filter.include_bundle_members and not update_filter.update_ids:
-        clauses.append("NOT EXISTS (SELECT 1 FROM update_bundles b WHERE b.member_id = u.update_id)")
+        clauses.append("NOT EXISTS (SELECT 1 FROM update_bundles b WHERE b.member_id = %s.update_id)" % alias)
     if update_filter.update_ids:
-        clauses.append("u.update_id IN (%s)" % ",".join("?" * len(update_filter.update_ids)))
+        clauses.append("%s.update_id IN (%s)" % (alias, ",".join("?" * len(update_filter.update_ids))))
         params.extend(update_filter.update_ids)
     if update_filter.kbs:
-        clauses.append("u.update_id IN (SELECT update_id FROM update_kbs WHERE kb IN (%s))"
-                       % ",".join("?" * len(update_filter.kbs)))
+        clauses.append("%s.update_id IN (SELECT update_id FROM update_kbs WHERE kb IN (%s))"
+                       % (alias, ",".join("?" * len(update_filter.kbs))))
         params.extend(update_filter.kbs)
-    for names in (update_filter.products, update_filter.classifications):
-        if not names:
-            continue
-        ids, missing = _category_ids(store, names)
-        unknown.extend(missing)
-        clauses.append("u.update_id IN (SELECT update_id FROM update_categories WHERE category_id IN (%s))"
-                       % (",".join("?" * len(ids)) or "NULL"))
+    for ids in category_ids:
+        clauses.append("%s.update_id IN (SELECT update_id FROM update_categories WHERE category_id IN (%s))"
+                       % (alias, ",".join("?" * len(ids)) or "NULL"))
         params.extend(sorted(ids))
     if update_filter.severities:
-        clauses.append("lower(coalesce(u.msrc_severity, 'unspecified')) IN (%s)"
-                       % ",".join("?" * len(update_filter.severities)))
+        clauses.append("lower(coalesce(%s.msrc_severity, 'unspecified')) IN (%s)"
+                       % (alias, ",".join("?" * len(update_filter.severities))))
         params.extend(s.lower() for s in update_filter.severities)
     if update_filter.title:
-        clauses.append("(lower(u.title) LIKE ? ESCAPE '\\' OR u.update_id IN (SELECT update_id FROM update_titles "
-                       "WHERE lower(title) LIKE ? ESCAPE '\\'))")
-        pattern = _like_pattern(update_filter.title.lower())
-        params.extend([pattern, pattern])
+        sql, more = _title_matches(alias, [update_filter.title])
+        clauses.append(sql)
+        params.extend(more)
     if update_filter.released_after:
-        clauses.append("u.release_date >= ?")
+        clauses.append("%s.release_date >= ?" % alias)
         params.append(update_filter.released_after)
     if update_filter.released_before:
-        clauses.append("u.release_date <= ?")
+        clauses.append("%s.release_date <= ?" % alias)
         params.append(update_filter.released_before)
+    if excludes_previews(update_filter):
+        sql, more = _title_matches(alias, PREVIEW_TITLE_PATTERNS)
+        clauses.append("NOT (%s.msrc_severity IS NULL AND %s)" % (alias, sql))
+        params.extend(more)
+    if update_filter.exclude_titles:
+        sql, more = _title_matches(alias, update_filter.exclude_titles)
+        clauses.append("NOT " + sql)
+        params.extend(more)
+    if update_filter.exclude_kbs:
+        # KB patterns match the whole number: '504*' is every KB that starts with 504.
+        clauses.append("NOT EXISTS (SELECT 1 FROM update_kbs x WHERE x.update_id = %s.update_id AND (%s))"
+                       % (alias, " OR ".join("x.kb LIKE ?" for _pattern in update_filter.exclude_kbs)))
+        params.extend(p.replace("*", "%").replace("?", "_") for p in update_filter.exclude_kbs)
+    return clauses, params
+
+
+def select_update_ids(store, update_filter, limit=None):
+    """Return ``(update_ids, unknown_names)`` matching the filter, newest release first.
+
+    ``superseded`` is decided within the selection: the set is the filter without it, and
+    V(false) drops the members another member supersedes (V(true) keeps only those), so an update
+    superseded only by one the filter leaves out (next month's optional preview) stays.
+    """
+    unknown = []
+    category_ids = []
+    for names in (update_filter.products, update_filter.classifications):
+        if names:
+            ids, missing = _category_ids(store, names)
+            unknown.extend(missing)
+            category_ids.append(ids)
+    clauses, params = _set_clauses(update_filter, "u", category_ids)
     if update_filter.superseded is not None:
-        clauses.append(_SUPERSEDED_SQL if update_filter.superseded else "NOT " + _SUPERSEDED_SQL)
+        members, member_params = _set_clauses(update_filter, "r", category_ids)
+        within = ("EXISTS (SELECT 1 FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
+                  "WHERE s.superseded_id = u.update_id AND s.update_id <> u.update_id%s)"
+                  % "".join(" AND " + clause for clause in members))
+        clauses.append(within if update_filter.superseded else "NOT " + within)
+        params.extend(member_params)
     sql = "SELECT u.update_id FROM updates u"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
@@ -148,7 +291,7 @@ def _related(store, sql, ids):
 
 
 def superseded_ids(store, update_ids):
-    """The ids among ``update_ids`` that are superseded (the ``superseded`` filter's meaning)."""
+    """The ids among ``update_ids`` that any current update of the catalog supersedes."""
     return {r["update_id"] for r in _related(
         store, "SELECT u.update_id FROM updates u WHERE u.update_id IN (%%s) AND %s" % _SUPERSEDED_SQL, update_ids)}
 

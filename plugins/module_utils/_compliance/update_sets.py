@@ -20,6 +20,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model i
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import (
     UpdateFilter,
     select_update_ids,
+    unknown_category_messages,
     validate_filter,
 )
 
@@ -39,12 +40,16 @@ FILTER_SPEC = dict(
     kinds=dict(type="list", elements="str", default=["software"], choices=KINDS),
     include_expired=dict(type="bool", default=False),
     include_bundle_members=dict(type="bool", default=False),
+    previews=dict(type="bool"),
+    exclude_titles=dict(type="list", elements="str", default=[]),
+    exclude_kbs=dict(type="list", elements="str", default=[]),
 )
 
 UPDATE_SET_SPEC = dict(name=dict(type="str", required=True), **FILTER_SPEC)
 
 # The set every host is measured against when none is named: every current (not expired) software
-# update of the catalog that is not only a member of a bundle.
+# update of the catalog that is not only a member of a bundle, without Microsoft's optional previews
+# (``previews`` not set: left out).
 ALL_UPDATES = "all"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -61,13 +66,18 @@ def filter_from_params(params):
         for value in values[key] or ():
             if value not in choices:
                 raise ValueError("%s: %r is not one of %s" % (key, value, ", ".join(choices)))
+    for key in ("superseded", "previews"):
+        if values[key] is not None and not isinstance(values[key], bool):
+            raise ValueError("%s: %r is not true or false" % (key, values[key]))
     return validate_filter(UpdateFilter(
         update_ids=tuple(values["update_ids"] or ()), kbs=tuple(values["kbs"] or ()),
         products=tuple(values["products"] or ()), classifications=tuple(values["classifications"] or ()),
         severities=tuple(values["severities"] or ()), title=values["title"],
         released_after=values["released_after"], released_before=values["released_before"],
         superseded=values["superseded"], kinds=tuple(values["kinds"] or ()),
-        include_expired=bool(values["include_expired"]), include_bundle_members=bool(values["include_bundle_members"])))
+        include_expired=bool(values["include_expired"]), include_bundle_members=bool(values["include_bundle_members"]),
+        previews=values["previews"], exclude_titles=tuple(values["exclude_titles"] or ()),
+        exclude_kbs=tuple(values["exclude_kbs"] or ())))
 
 
 @dataclass
@@ -105,7 +115,8 @@ def parse_update_sets(entries):
         if unknown:
             raise UpdateSetError("update set '%s': unknown key(s) %s; known: %s"
                                  % (name, ", ".join(unknown), ", ".join(sorted(UPDATE_SET_SPEC))))
-        for key in ("update_ids", "kbs", "products", "classifications", "severities", "kinds"):
+        for key in ("update_ids", "kbs", "products", "classifications", "severities", "kinds", "exclude_titles",
+                    "exclude_kbs"):
             if isinstance(entry.get(key), str):
                 entry = dict(entry, **{key: [entry[key]]})
         try:
@@ -119,10 +130,12 @@ def resolve(store, update_set):
     """The update ids of ``update_set`` in the store's current catalog.
 
     Raises UpdateSetError when the set names a product or classification the catalog does not know
-    (a typo would otherwise silently select nothing).
+    (a typo would otherwise narrow the set quietly, and its hosts would count as compliant against
+    less than was meant); the message names the set and, for each unknown name, the closest names
+    the catalog knows, as ``catalog_info`` warns them.
     """
     ids, unknown = select_update_ids(store, update_set.update_filter)
     if unknown:
-        raise UpdateSetError("update set '%s': unknown product or classification %s"
-                             % (update_set.name, ", ".join(repr(u) for u in unknown)))
+        raise UpdateSetError("update set '%s': %s" % (
+            update_set.name, "; ".join(unknown_category_messages(store, update_set.update_filter))))
     return ids

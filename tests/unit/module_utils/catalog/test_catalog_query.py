@@ -37,11 +37,24 @@ def test_supersedence_chain_both_ways(catalog):
     for older, newer in zip(chain_ids, chain_ids[1:]):
         assert older in [s["update_id"] for s in described[newer]["supersedes"]]
         assert newer in [s["update_id"] for s in described[older]["superseded_by"]]
-    current = set(ids(store, superseded=False))
-    replaced = set(ids(store, superseded=True))
+    current = set(ids(store, superseded=False, previews=True))
+    replaced = set(ids(store, superseded=True, previews=True))
     assert chain_ids[0] in replaced and not current & replaced
-    for update_id in chain_ids:  # superseded=False means: no update in the catalog replaces it
+    assert current | replaced == set(ids(store, previews=True))
+    for update_id in chain_ids:  # with every update selected, superseded=False means: nothing in the catalog replaces it
         assert (update_id in current) == (not described[update_id]["superseded_by"])
+
+
+def test_newest_cumulative_updates_survive_their_previews(catalog):
+    """Each month's optional preview supersedes that month's CU; a set without previews keeps the CU."""
+    store, manifest = catalog
+    security = set(ids(store, classifications=("Security Updates",), superseded=False))
+    newest = [update_ids[0] for update_ids in manifest["latest_cu_by_product"].values()]
+    described = describe_updates(store, newest)
+    assert any("Preview" in (s["title"] or "") for u in described for s in u["superseded_by"])
+    assert set(newest) <= security
+    previews = set(ids(store, title="*Cumulative Update Preview*", previews=True))
+    assert previews and not previews & set(ids(store)) and not previews & security
 
 
 def test_title_pattern_and_substring(catalog):
