@@ -146,7 +146,7 @@ def clock(monkeypatch):
 
 def test_backoff_doubles_up_to_its_longest():
     delays = _rounds.backoff()
-    assert [next(delays) for _ in range(7)] == [1, 2, 4, 8, 15, 15, 15]
+    assert [next(delays) for _step in range(7)] == [1, 2, 4, 8, 15, 15, 15]
 
 
 def test_a_host_down_for_a_while_is_waited_for_with_backoff(clock):
