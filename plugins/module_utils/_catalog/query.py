@@ -248,9 +248,10 @@ def _set_clauses(update_filter, alias, category_ids):
 def select_update_ids(store, update_filter, limit=None):
     """Return ``(update_ids, unknown_names)`` matching the filter, newest release first.
 
-    ``superseded`` is decided within the selection: the set is the filter without it, and
-    V(false) drops the members another member supersedes (V(true) keeps only those), so an update
-    superseded only by one the filter leaves out (next month's optional preview) stays.
+    ``superseded`` is decided within the selection: the set is the filter without it, then
+    ``False`` drops the members another member supersedes (``True`` keeps only those), so an update
+    superseded only by one the filter leaves out (this month's optional preview) stays. The limit
+    applies after that.
     """
     unknown = []
     category_ids = []
@@ -260,21 +261,23 @@ def select_update_ids(store, update_filter, limit=None):
             unknown.extend(missing)
             category_ids.append(ids)
     clauses, params = _set_clauses(update_filter, "u", category_ids)
-    if update_filter.superseded is not None:
-        members, member_params = _set_clauses(update_filter, "r", category_ids)
-        within = ("EXISTS (SELECT 1 FROM update_supersedence s JOIN updates r ON r.update_id = s.update_id "
-                  "WHERE s.superseded_id = u.update_id AND s.update_id <> u.update_id%s)"
-                  % "".join(" AND " + clause for clause in members))
-        clauses.append(within if update_filter.superseded else "NOT " + within)
-        params.extend(member_params)
     sql = "SELECT u.update_id FROM updates u"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     # NULLs placed explicitly: SQLite and PostgreSQL disagree on where they sort by default.
     sql += " ORDER BY u.release_date DESC NULLS LAST, u.title NULLS FIRST, u.update_id"
-    if limit:
+    if limit and update_filter.superseded is None:
         sql += " LIMIT %d" % int(limit)
-    return [r["update_id"] for r in store.query(sql, params)], unknown
+    ids = [r["update_id"] for r in store.query(sql, params)]
+    if update_filter.superseded is not None:
+        members = set(ids)
+        replaced = {r["superseded_id"] for r in _related(
+            store, "SELECT update_id, superseded_id FROM update_supersedence WHERE update_id IN (%s)", ids)
+            if r["superseded_id"] in members and r["superseded_id"] != r["update_id"]}
+        ids = [uid for uid in ids if (uid in replaced) == update_filter.superseded]
+        if limit:
+            ids = ids[:int(limit)]
+    return ids, unknown
 
 
 def _chunks(values):

@@ -185,3 +185,14 @@ def test_update_sets_take_the_new_keys(store):
 def test_bad_set_values_name_the_set(entry, message):
     with pytest.raises(UpdateSetError, match="update set 'a': .*" + message):
         parse_update_sets([entry])
+
+
+@pytest.mark.parametrize("superseded, limit, expected", [
+    (True, 1, ["cu10"]),   # the newest security updates are not superseded: the limit comes after the rule
+    (False, 2, ["severe", "net11"]),  # same day: by title
+    (None, 1, ["severe"]),
+])
+def test_limit_applies_after_the_supersedence_rule(store, superseded, limit, expected):
+    update_filter = validate_filter(UpdateFilter(classifications=("Security Updates",), superseded=superseded))
+    found, _unknown = select_update_ids(store, update_filter, limit=limit)
+    assert [set_catalog.ID_TO_KEY[update_id] for update_id in found] == expected
