@@ -12,7 +12,6 @@ outcome becomes a state message in the spool. The fork never writes to the datab
 
 from __future__ import annotations
 
-import datetime
 import re
 import sqlite3
 
@@ -38,7 +37,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.address i
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
-from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time, utc_now
 from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import RECONNECT_TIMEOUT, TRANSIENT, HostRounds
 
 display = Display()
@@ -178,12 +177,11 @@ class ActionModule(ActionBase):
             current_version, last = None, None
             result["store_unavailable"] = True
         if current_version is None and not result.get("store_unavailable"):
-            result.setdefault("warnings", []).append(
+            _add_messages(result, {"warnings": [
                 "the store %s holds no catalog version: this scan is recorded, but compliance cannot be "
                 "evaluated against it until catalog_sync (playbook patchwave.windows.sync_catalog) has "
-                "synced a catalog" % redact(resolve_store_address(args["store"])))
-        now = datetime.datetime.now(datetime.timezone.utc)
-        reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), now)
+                "synced a catalog" % redact(resolve_store_address(args["store"]))]})
+        reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), utc_now())
         result.update(catalog_version=current_version, skipped=False, skip_reason=None)
         if reason:
             return dict(result, changed=False, skipped=True, skip_reason=reason)

@@ -93,7 +93,6 @@ class HostRounds:
         self.payload_key = payload_key
         self.warnings = []
         self.deprecations = []
-        self.polls = 0
 
     def messages(self):
         """``{"warnings": [...], "deprecations": [...]}`` with only the non-empty lists."""
@@ -169,7 +168,6 @@ class HostRounds:
     def _poll(self, work_id, wait_seconds, reconnect_until):
         """One poll. A dropped connection is retried with backoff until ``reconnect_until`` (a
         monotonic time), since the host keeps the result until cancel; then the error is raised."""
-        self.polls += 1
         options = {self.id_key: work_id, "wait_seconds": wait_seconds}
         delays = backoff()
         while True:
