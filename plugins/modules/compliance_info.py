@@ -312,14 +312,11 @@ update_sets:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import pending_reboot
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import percent_hosts_compliant
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
-    PENDING_REBOOT,
-    REQUIRED,
-    percent_compliant,
-)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import REQUIRED, percent_compliant
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     ALL_UPDATES,
     UPDATE_SET_SPEC,
@@ -341,14 +338,14 @@ def host_report(name, status, evaluation):
     if last_scan is not None and status.scan.error:
         last_scan["error"] = status.scan.error
     sets = {}
-    pending = bool(status.usable and status.scan.reboot_pending)
+    pending = False
     for set_name, result in evaluation.sets.items():
         required = []
         for update_id, detail in result.host_required.get(name, ()):
             facts = result.updates.get(update_id, {})
             required.append({"update_id": update_id, "kb": facts.get("kb"), "title": facts.get("title"),
                              "detail": detail})
-            pending = pending or detail == PENDING_REBOOT
+        pending = pending or pending_reboot(status, result.host_required.get(name, ()))
         sets[set_name] = {"compliance": result.host_compliance[name], "counts": result.host_counts[name],
                           "required": required}
     return {"status": status.status, "compliance": evaluation.sets[ALL_UPDATES].host_compliance[name],
