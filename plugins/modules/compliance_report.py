@@ -323,7 +323,8 @@ def main():
         histories = {}
         if params["history_days"]:
             histories = history(store, sets, days=params["history_days"], now=evaluation.now,
-                                stale_after_days=params["stale_after_days"], hosts=params["hosts"])
+                                stale_after_days=params["stale_after_days"], hosts=params["hosts"],
+                                evaluation=evaluation)
 
     data = report_data(evaluation, histories, title=params["title"], top=params["top"])
     for text in data["warnings"]:

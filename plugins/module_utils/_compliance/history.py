@@ -30,7 +30,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time, utc_now
 
 
-def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None):
+def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None,
+            evaluation=None):
     """Per set name: hosts per compliance state at the end of each of the last ``days`` days, from
     kept history.
 
@@ -39,10 +40,17 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     scan the store holds (of any host, failed ones included): before it the store knew nothing, and
     a day of "every host Unknown" there would be invented. A store without scans has no trend.
     The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
+    Given the ``evaluation`` of the same sets (``reads.evaluate_store``), its catalog version and
+    resolved sets are used instead of reading them again, so trend and figures judge by one catalog.
     """
     now = now or utc_now()
-    has_catalog = current_version(store) is not None
-    resolved = [(update_set.name, 1 << index, resolve(store, update_set)) for index, update_set in enumerate(update_sets)]
+    if evaluation is None:
+        has_catalog = current_version(store) is not None
+        ids_of = {update_set.name: resolve(store, update_set) for update_set in update_sets}
+    else:
+        has_catalog = evaluation.has_catalog
+        ids_of = {update_set.name: evaluation.sets[update_set.name].update_ids for update_set in update_sets}
+    resolved = [(update_set.name, 1 << index, ids_of[update_set.name]) for index, update_set in enumerate(update_sets)]
     masks = {}
     for _name, bit, ids in resolved:
         for uid in ids:

@@ -43,6 +43,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import bits_of, from_blob, popcount
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import NEWEST_FIRST
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
 
 _NEWER = 1 << 62  # an update first_version newer than any catalog version
@@ -58,11 +59,6 @@ SCAN_COLUMNS = ("host_name, scan_pk, finished, received, succeeded, catalog_vers
                 "source, forced, reboot_pending, error")
 
 
-# A host's scans in the order the controllers received them (one clock; the host's own may be off),
-# then in the order ingest numbered them (received times have one-second resolution).
-NEWEST_FIRST = "received DESC, scan_pk DESC"
-
-
 def scan_facts(row):
     return ScanFacts(scan_pk=row["scan_pk"], finished=row["finished"], received=row["received"],
                      succeeded=bool(row["succeeded"]),
@@ -71,22 +67,14 @@ def scan_facts(row):
                      reboot_pending=bool(row["reboot_pending"]), error=row["error"])
 
 
-def _newest_scans(store, good_only=False, as_of=None):
+def _newest_scans(store, good_only=False):
     """Each host's newest scan (or newest successful scan), as rows; one query for all hosts.
 
-    Newest by the time the controller received it (``as_of`` is on that clock too), never by the
-    host's clock."""
-    clauses = []
-    params = []
-    if good_only:
-        clauses.append("succeeded = 1")
-    if as_of:
-        clauses.append("received <= ?")
-        params.append(as_of)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    Newest by the time the controller received it, never by the host's clock (NEWEST_FIRST)."""
+    where = " WHERE succeeded = 1" if good_only else ""
     sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY %s) AS newest "
            "FROM scans%s) ranked WHERE newest = 1" % (SCAN_COLUMNS, SCAN_COLUMNS, NEWEST_FIRST, where))
-    return store.query(sql, params)
+    return store.query(sql)
 
 
 def _statuses(latest_rows, good_rows, names, now, stale_after_days):

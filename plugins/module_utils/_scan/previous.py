@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import NEWEST_FIRST
+
 
 def last_good_scan(store, host):
     """The newest successful scan of ``host`` (finished, received, catalog_version, mode, scan_pk), or None.
@@ -16,5 +18,5 @@ def last_good_scan(store, host):
     ``received``.
     """
     rows = store.query("SELECT finished, received, catalog_version, mode, scan_pk FROM scans WHERE host_name = ? "
-                       "AND succeeded = 1 ORDER BY received DESC, scan_pk DESC LIMIT 1", (host,))
+                       "AND succeeded = 1 ORDER BY %s LIMIT 1" % NEWEST_FIRST, (host,))
     return rows[0] if rows else None

@@ -7,13 +7,10 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     is_postgresql,
     resolve_store_address,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.postgresql import PostgreSQLStore
 from ansible_collections.patchwave.windows.plugins.module_utils._store.sqlite import SQLiteStore
 
@@ -29,34 +26,5 @@ def open_store(store=None, env=None, create=True):
     """
     address = resolve_store_address(store, env)
     if is_postgresql(address):
-        return PostgreSQLStore(address) if create else _ExistingPostgreSQLStore(address)
-    if not create and not os.path.exists(os.path.abspath(address)):
-        raise StoreError(missing_store_message(address))
+        return PostgreSQLStore(address, create=create)
     return SQLiteStore(address, create=create)
-
-
-class _ExistingPostgreSQLStore(PostgreSQLStore):
-    """A PostgreSQL store opened by a reader: a database without the store's tables is not made into
-    one (an older schema is still migrated, as for every opener)."""
-
-    def _migrate(self):
-        try:
-            found = self.schema_version()
-        except self._psycopg.Error:
-            found = None  # the base class says what is wrong
-        if found == 0:
-            raise StoreError("store '%s' does not exist: the database holds no patchwave store; %s"
-                             % (self.redacted, _HOW_TO_MAKE % "address"))
-        super()._migrate()
-
-
-_HOW_TO_MAKE = ("a store is made by syncing a catalog into it with patchwave.windows.catalog_sync (the playbook "
-                "patchwave.windows.sync_catalog), with the same store option or PATCHWAVE_STORE; check the %s")
-
-
-def missing_store_message(address):
-    """What a reader says of a store file that does not exist."""
-    path = os.path.abspath(address)
-    folder = os.path.dirname(path)
-    missing = "" if os.path.isdir(folder) else " (nor does its folder '%s')" % folder
-    return "store '%s' does not exist%s: %s" % (path, missing, _HOW_TO_MAKE % "path")

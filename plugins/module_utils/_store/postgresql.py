@@ -13,7 +13,7 @@ import re
 from urllib.parse import unquote
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import redact
-from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import HOW_TO_MAKE, StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import (
     SCHEMA_VERSION,
     apply_migrations,
@@ -120,9 +120,10 @@ class PostgreSQLStore:
     backend = "postgresql"
     placeholder = "?"  # callers write ?; PostgreSQLCursor translates
 
-    def __init__(self, address):
+    def __init__(self, address, create=True):
         self.address = address
         self.redacted = redact(address)
+        self._create = create  # a reader (False) never makes a database into a store
         self._password = None
         try:
             import psycopg  # pylint: disable=import-outside-toplevel
@@ -304,6 +305,9 @@ class PostgreSQLStore:
         self._refuse_newer(current)
         if current == SCHEMA_VERSION:
             return
+        if current == 0 and not self._create:
+            raise StoreError("store '%s' does not exist: the database holds no patchwave store; %s"
+                             % (self.redacted, HOW_TO_MAKE % "address"))
         try:
             with self.transaction() as cursor:
                 # Controllers sharing the database may open it at once: one migrates, the others wait.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 
+from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import NEWEST_FIRST
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
 
 DEFAULT_HISTORY_DAYS = 400
@@ -44,8 +45,8 @@ def prune_history(store, days, now=None):
     oldest = store.query("SELECT min(received) AS f FROM scans")[0]["f"]
     if oldest is None or oldest >= cutoff:
         return 0
-    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%s ORDER BY received DESC, "
-            "scan_pk DESC) AS newest FROM scans) ranked WHERE newest = 1")
+    keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%%s ORDER BY %s) "
+            "AS newest FROM scans) ranked WHERE newest = 1" % NEWEST_FIRST)
     with store.transaction() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pw_prune")
         cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))

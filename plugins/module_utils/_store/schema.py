@@ -11,6 +11,10 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.planes im
 
 SCHEMA_VERSION = 5
 
+# A host's scans from newest: in the order the controllers received them (one clock; the host's own
+# may be off), then in the order ingest numbered them (received times have one-second resolution).
+NEWEST_FIRST = "received DESC, scan_pk DESC"
+
 
 # Secondary indexes of the catalog tables. A first sync into an empty store drops and rebuilds them
 # around its bulk copy (building an index once from the data is cheaper than growing it row by row).

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sqlite3
 
-from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError, missing_store_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import (
     SCHEMA_VERSION,
     apply_migrations,
@@ -30,8 +30,8 @@ class SQLiteStore:
         self.address = path
         self.path = os.path.abspath(os.path.expanduser(path))
         if not os.path.exists(self.path):
-            if not create:
-                raise StoreError("store '%s' does not exist" % self.path)
+            if not create:  # a reader: nothing is created, not even a mistyped folder
+                raise StoreError(missing_store_message(self.path))
             directory = os.path.dirname(self.path)
             try:
                 os.makedirs(directory, exist_ok=True)

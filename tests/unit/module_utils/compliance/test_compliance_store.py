@@ -7,6 +7,7 @@ import datetime
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance import rules as c
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance import history as history_module
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
     evaluate_rows,
@@ -198,7 +199,7 @@ def test_corrupt_message_leaves_the_host_unknown_with_the_reason(store_address, 
     store.close()
 
 
-def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_address, tmp_path):
+def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_address, tmp_path, monkeypatch):
     store = open_store(store_address)
     catalog = add_catalog(store, 20)
     fleet = Fleet(catalog, seed=5)
@@ -215,6 +216,11 @@ def test_a_new_scan_adds_history_and_retention_prunes_only_old_scans(store_addre
     together = history(store, sets, days=45, now=NOW, stale_after_days=7)
     assert together["all"] == trend
     assert together["some"] == history(store, sets[1:], days=45, now=NOW, stale_after_days=7)["some"]
+    # given the evaluation of the same sets, the trend reads neither the catalog version nor the sets again
+    evaluation = evaluate_store(store, sets, now=NOW, stale_after_days=7)
+    monkeypatch.setattr(history_module, "resolve", lambda *args: pytest.fail("sets resolved twice"))
+    monkeypatch.setattr(history_module, "current_version", lambda *args: pytest.fail("catalog version read twice"))
+    assert history(store, sets, days=45, now=NOW, stale_after_days=7, evaluation=evaluation) == together
     assert len(trend) == 45 and trend[-1]["date"] == "2026-11-23"
     assert [p for p in trend if p["date"] == iso(NOW - datetime.timedelta(days=44))[:10]][0][c.UNKNOWN] == 2
     assert sum(trend[-1][k] for k in c.COMPLIANCE) == 2
