@@ -411,8 +411,10 @@ Function Get-PatchwaveWorkerCommand {
     Whatever stops the worker before it has written its result (worker.ps1 does not parse, the
     language mode forbids it under WDAC or Constrained Language Mode, result.json cannot be written)
     is written to worker_error.txt in the work folder, with the language mode, and the process
-    exits 1, which the task records as its LastTaskResult; poll returns both when the work is
-    lost. The error is written with Set-Content, which Constrained Language Mode still allows.
+    exits 1; poll returns that text when the work is lost. The exit status reaches the task's
+    LastTaskResult only while the task is still registered, which is rarely so: Start-PatchwaveWorker
+    deletes the task once the worker runs, so worker_error.txt is the diagnosis that remains. The
+    error is written with Set-Content, which Constrained Language Mode still allows.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -706,8 +708,9 @@ Function Start-PatchwaveWorkTask {
     A task has started once its running instance has an EnginePID (returned as pid), or the
     worker's result file exists (it was quick; pid 0); it has failed once it is neither queued nor
     running. The task has no
-    trigger, is hidden, and stops after 12 hours at most; it stays registered until the work's
-    cancel step removes it (Remove-PatchwaveWorkTask).
+    trigger, is hidden, and stops after 12 hours at most; Start-PatchwaveWorker deletes it as soon
+    as the worker runs (the process goes on), and the work's cancel step removes it if it is still
+    there (Remove-PatchwaveWorkTask).
 
     .PARAMETER TaskName
     The task's name (patchwave-<kind>-<id>).
@@ -1167,11 +1170,8 @@ Function Remove-PatchwaveStaleWork {
         if (($process -or $taskRunning) -and -not $mine) {
             continue  # a live worker of another kind or owner is never touched
         }
-        if ($process) {
-            Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
-        }
-        $null = Remove-PatchwaveWorkTask -TaskName $folder.Name
-        Remove-Item -LiteralPath $folder.FullName -Recurse -Force -ErrorAction SilentlyContinue
+        # The same removal as an acknowledged piece of work: task, process (waited for), folder (retried).
+        $null = Stop-PatchwaveWorker -WorkDirectory $folder.FullName -TaskName $folder.Name
         if (-not (Test-Path -LiteralPath $folder.FullName)) {
             $removed.Add($folder.Name)
         }

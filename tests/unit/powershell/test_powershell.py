@@ -535,7 +535,14 @@ def test_staleness_never_touches_a_live_worker_of_another_kind_or_owner():
     text = src.text(node)
     guard = text.index("if (($process -or $taskRunning) -and -not $mine)")
     assert "continue" in text[guard:guard + 120]
-    assert guard < text.index("Stop-Process") < text.index("Remove-PatchwaveWorkTask") < text.index("Remove-Item")
+    # nothing is removed before the guard: the sweep removes through Stop-PatchwaveWorker, which
+    # deletes the task, stops (and waits for) the process and removes the folder
+    assert "Stop-Process" not in text[:guard] and "Remove-Item" not in text[:guard]
+    assert guard < text.index("Stop-PatchwaveWorker")
+    src, node = _function_text(TASK_UTIL, "Stop-PatchwaveWorker")
+    stop = src.text(node)
+    assert stop.index("Remove-PatchwaveWorkTask") < stop.index("Stop-Process") < stop.index("Wait-Process") \
+        < stop.index("Remove-Item")
     assert "$mine = ($workKind -eq $Kind) -and ($workOwner -eq $Owner)" in text
     # scan.ps1 sweeps before it creates its own folder, so its own scan is never a candidate
     with open(os.path.join(MODULES, "scan.ps1"), encoding="utf-8") as handle:
