@@ -158,6 +158,8 @@ if ($operation -eq 'start') {
         if ($null -ne $hresult) {
             $module.Result.hresult = $hresult
         }
+        # The host refused the worker (not the request): the controller counts it as a failed scan.
+        $module.Result.worker_start_failed = $true
         $module.FailJson("Failed to start the scan worker ($worker): $(Format-PatchwaveError -ErrorObject $_)", $_)
     }
     $module.ExitJson()

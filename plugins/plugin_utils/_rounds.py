@@ -47,6 +47,10 @@ BACKOFF_FIRST = 1.0
 BACKOFF_LONGEST = 15.0
 
 
+# What ``run``'s failure says in ``round``: the round that failed.
+ROUNDS = ("start", "start_connection", "poll", "lost", "timeout")
+
+
 class ContractError(AnsibleError):
     """The host module answered outside its JSON contract."""
 
@@ -126,7 +130,10 @@ class HostRounds:
     def run(self, timeout, poll_interval, longest_wait=POLL_WAIT, reconnect_timeout=RECONNECT_TIMEOUT):
         """Start, poll until the worker ends, always cancel.
 
-        Returns ``(payload, None)`` or ``(None, failure)`` where ``failure`` is a result with ``msg``.
+        Returns ``(payload, None)`` or ``(None, failure)`` where ``failure`` is a result with ``msg`` and
+        ``round``, the round that failed (ROUNDS): ``start`` (the host refused the request or the worker),
+        ``start_connection`` (the connection dropped while starting: whether a worker started is unknown),
+        ``poll`` (the module failed on a poll), ``lost`` (the worker ended without a result) or ``timeout``.
         Raises a TRANSIENT error when the host could not be reached to start the worker at all, or
         stayed unreachable for ``reconnect_timeout`` seconds (bounded by ``timeout``) during a poll.
         ``poll_interval`` is the least time between the starts of two polls (it only matters when a
@@ -139,9 +146,10 @@ class HostRounds:
             if never_connected(exc):
                 raise  # nothing reached the host: it is unreachable
             # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
-            return None, {"msg": "the connection was lost while starting the %s: %s" % (self.noun, to_text(exc))}
+            return None, {"msg": "the connection was lost while starting the %s: %s" % (self.noun, to_text(exc)),
+                          "round": "start_connection"}
         if started.get("failed"):
-            return None, started
+            return None, dict(started, round="start")
         work_id = started[self.id_key]
         deadline = time.monotonic() + timeout
         try:
@@ -150,13 +158,15 @@ class HostRounds:
                 polled = self._poll(work_id, poll_wait(deadline - began, longest_wait),
                                     min(deadline, began + reconnect_timeout))
                 if polled.get("failed"):
-                    return None, polled
+                    return None, dict(polled, round="poll")
                 if polled["state"] == "done":
                     return polled[self.payload_key], None
                 if polled["state"] == "lost":
-                    return None, dict(polled, msg=polled.get("msg") or "%s %s was lost on the host" % (self.noun, work_id))
+                    return None, dict(polled, round="lost",
+                                      msg=polled.get("msg") or "%s %s was lost on the host" % (self.noun, work_id))
                 if time.monotonic() >= deadline:
-                    return None, {"msg": "%s %s did not finish within %d seconds" % (self.noun, work_id, timeout)}
+                    return None, {"msg": "%s %s did not finish within %d seconds" % (self.noun, work_id, timeout),
+                                  "round": "timeout"}
                 display.v("%s %s still running: %s" % (self.noun, work_id, polled.get("progress")))
                 time.sleep(max(0.0, min(poll_interval - (time.monotonic() - began), deadline - time.monotonic())))
         finally:

@@ -805,7 +805,7 @@ class WuaBackend(DefaultBackend):
         base["stale_removed"] = self._remove_stale(context.now, context.user)
         if worker == "scheduled_task" and state.faults.scheduled_task_blocked:
             denied = com_error_text(E_ACCESSDENIED)
-            return dict(base, failed=True, hresult=E_ACCESSDENIED, msg=(
+            return dict(base, failed=True, hresult=E_ACCESSDENIED, worker_start_failed=True, msg=(
                 "Failed to start the scan worker (scheduled_task): Could not start the task patchwave-scan-%s as %s "
                 "(S4U): %s; as %s (SYSTEM): %s" % (scan_id, _user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
         if worker == "scheduled_task" and state.faults.s4u_blocked:

@@ -101,6 +101,9 @@ START_SCHEMA = {
         "hresult": {"type": ["integer", "null"]},
         # work folders (patchwave-<kind>-<id>) of stale scans and installs the start removed
         "stale_removed": {"type": "array", "items": _STRING},
+        # a failed start: true when the host refused to start the worker (a failed scan), absent when
+        # the request itself was refused (bad arguments, no offline scan file). Internal: not in RETURN.
+        "worker_start_failed": _BOOL,
     },
 }
 

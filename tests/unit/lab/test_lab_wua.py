@@ -575,6 +575,7 @@ def test_offline_scans_resolve_the_file_through_the_host_view(catalog, tmp_path)
     # A local file is checked by start (as scan.ps1 does); a share is staged by start, then by the worker.
     refused = run(backend, _operation="start", server_selection="offline", offline_scan_file="C:\\Patchwave\\x.cab")
     assert refused["failed"] and refused["msg"] == "The offline scan file 'C:\\Patchwave\\x.cab' does not exist on the host."
+    assert "worker_start_failed" not in refused  # the request was refused, not the worker
     missing = scan_now(backend, server_selection="offline", offline_scan_file="\\\\fs01\\wsus\\x.cab")
     assert (missing["result_code"], missing["hresult"], missing["updates"]) == (4, 0x80070002, [])
     assert missing["error"].startswith("Could not copy the offline scan file '\\\\fs01\\wsus\\x.cab' to the host: "
@@ -616,6 +617,8 @@ def test_scheduled_task_blocked_is_access_denied(catalog):
     backend.set_faults(scheduled_task_blocked=True)
     start = run(backend, _operation="start")
     assert start["failed"] is True and start["hresult"] == 0x80070005 and start["worker"] == "scheduled_task"
+    assert start["worker_start_failed"] is True  # the host refused the worker, not the request
+    assert validate_result("start", start) == []
     denied = "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
     assert start["msg"] == ("Failed to start the scan worker (scheduled_task): Could not start the task "
                             "patchwave-scan-%s as S-1-5-21-1000000001-2000000000-300000000-500 (S4U): %s; "

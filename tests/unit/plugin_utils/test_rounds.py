@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
+from requests.exceptions import ConnectionError as RequestsConnectionError
 from ansible_collections.patchwave.windows.plugins.plugin_utils import _rounds
 
 
@@ -184,3 +185,57 @@ def test_the_timeout_gives_up_and_cancels(monkeypatch):
     payload, failure = _rounds_for(host).run(timeout=120, poll_interval=0)
     assert payload is None and failure["msg"] == "job w1 did not finish within 120 seconds"
     assert host.calls[-1][0] == "cancel"
+
+
+# ---------------------------------------------------------------- the failed round is named
+
+
+class FailsAt(FakeHost):
+    """A host module whose ``operation`` round fails with ``answer`` (a result, or an exception to raise)."""
+
+    def __init__(self, operation, answer, **kwargs):
+        super().__init__(**kwargs)
+        self.operation, self.answer = operation, answer
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        if module_args["_operation"] == self.operation:
+            self.calls.append((self.operation, dict(module_args["_operation_options"])))
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return dict(self.answer)
+        return super()._execute_module(module_name, module_args, task_vars)
+
+
+@pytest.mark.parametrize("host, expected", [
+    # the request refused (an offline scan file that is not there): nothing about the host's updates
+    (FailsAt("start", {"failed": True, "msg": "The offline scan file 'x.cab' does not exist on the host."}), "start"),
+    # the host refused to start the worker: its answer (worker_start_failed) passes through
+    (FailsAt("start", {"failed": True, "msg": "Failed to start the scan worker", "worker_start_failed": True,
+                       "hresult": 2147942405}), "start"),
+    # the connection dropped after the request was sent: whether a worker started is unknown
+    (FailsAt("start", RequestsConnectionError("Connection aborted: reset by peer")), "start_connection"),
+    (FailsAt("poll", {"failed": True, "msg": "The result of scan w1 could not be read"}), "poll"),
+    (FakeHost(lost="the worker ended before writing its result"), "lost"),
+])
+def test_a_failure_names_the_round_that_failed(host, expected):
+    payload, failure = _rounds_for(host).run(timeout=60, poll_interval=0)
+    assert payload is None
+    assert failure["round"] == expected and expected in _rounds.ROUNDS
+    assert failure["msg"]
+
+
+def test_a_refused_worker_keeps_what_the_host_said():
+    host = FailsAt("start", {"failed": True, "msg": "Failed to start the scan worker", "worker_start_failed": True,
+                             "hresult": 2147942405})
+    _payload, failure = _rounds_for(host).run(timeout=60, poll_interval=0)
+    assert failure == {"failed": True, "msg": "Failed to start the scan worker", "worker_start_failed": True,
+                       "hresult": 2147942405, "round": "start"}
+    assert [op for op, _opts in host.calls] == ["start"]  # nothing started: nothing to cancel
+
+
+def test_a_timeout_is_named(monkeypatch):
+    clock = iter(range(0, 10000, 50))
+    monkeypatch.setattr(_rounds.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_rounds.time, "sleep", lambda seconds: None)
+    _payload, failure = _rounds_for(FakeHost(polls_needed=10 ** 6)).run(timeout=120, poll_interval=0)
+    assert failure["round"] == "timeout"
