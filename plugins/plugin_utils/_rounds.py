@@ -19,6 +19,9 @@ round's ``warnings`` and ``deprecations`` are kept (once each) for the task's re
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
@@ -47,12 +50,71 @@ BACKOFF_FIRST = 1.0
 BACKOFF_LONGEST = 15.0
 
 
+# After Ctrl-C (or SIGTERM), the most seconds the worker process spends cancelling on the host
+# before it exits anyway: a host that does not answer cannot hold the play.
+CANCEL_TIMEOUT = 30
+# How the worker process ends when the cancel outlasts CANCEL_TIMEOUT (a variable for the tests).
+_exit_process = os._exit
+
 # What ``run``'s failure says in ``round``: the round that failed.
 ROUNDS = ("start", "start_connection", "poll", "lost", "timeout")
 
 
 class ContractError(AnsibleError):
     """The host module answered outside its JSON contract."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the process while it drove a host module's rounds."""
+
+
+class Interruption:
+    """SIGINT and SIGTERM as an ``Interrupted`` raised where the rounds can still cancel.
+
+    ansible-playbook (2.19) runs each task in a WorkerProcess fork that leads its own session, so the
+    terminal's Ctrl-C never reaches it; the parent forwards SIGINT to each worker, then SIGTERMs
+    the ones still alive while it cleans up, and a worker's own handler kills it at once. While
+    installed (as a context manager, in the main thread only: elsewhere nothing changes), the
+    first signal is recorded and, unless ``deferred``, raised as ``Interrupted``; later ones (the
+    SIGTERM after the SIGINT) are ignored. From the first signal on, a watchdog thread ends the
+    process after ``cancel_timeout`` seconds, so a cancel that hangs cannot keep it alive.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, cancel_timeout=None):
+        self.cancel_timeout = CANCEL_TIMEOUT if cancel_timeout is None else cancel_timeout
+        self.received = None
+        self.deferred = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        if exc_type is None:
+            self.raise_received()  # it arrived while deferred: the rounds are done, the process stops now
+        return False
+
+    def _on_signal(self, signum, frame):
+        if self.received is not None:
+            return
+        self.received = signum
+        watchdog = threading.Timer(self.cancel_timeout, _exit_process, (1,))
+        watchdog.daemon = True
+        watchdog.start()
+        if not self.deferred:
+            raise Interrupted(signal.Signals(signum).name)
+
+    def raise_received(self):
+        """Raise the interruption that arrived while deferred."""
+        if self.received is not None:
+            raise Interrupted(signal.Signals(self.received).name)
 
 
 def never_connected(exc):
@@ -138,21 +200,34 @@ class HostRounds:
         stayed unreachable for ``reconnect_timeout`` seconds (bounded by ``timeout``) during a poll.
         ``poll_interval`` is the least time between the starts of two polls (it only matters when a
         host answers a poll without holding it).
+
+        Ctrl-C (SIGINT or SIGTERM, see ``Interruption``) raises ``Interrupted`` once the worker is
+        cancelled on the host: during the start it waits for the start's answer (so the work id is
+        known), during the polls it stops the poll; the cancel then runs on a fresh connection
+        within ``CANCEL_TIMEOUT`` seconds.
         """
-        try:
-            # The host may remove the work once the controller has surely given up on it.
-            started = self.call("start", {"give_up_seconds": int(timeout) + int(reconnect_timeout)})
-        except TRANSIENT as exc:
-            if never_connected(exc):
-                raise  # nothing reached the host: it is unreachable
-            # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
-            return None, {"msg": "the connection was lost while starting the %s: %s" % (self.noun, to_text(exc)),
-                          "round": "start_connection"}
-        if started.get("failed"):
-            return None, dict(started, round="start")
-        work_id = started[self.id_key]
+        with Interruption() as interruption:
+            interruption.deferred = True
+            try:
+                # The host may remove the work once the controller has surely given up on it.
+                started = self.call("start", {"give_up_seconds": int(timeout) + int(reconnect_timeout)})
+            except TRANSIENT as exc:
+                if never_connected(exc):
+                    raise  # nothing reached the host: it is unreachable
+                # Whether the worker started is unknown; a second start could leave an orphan, so stop here.
+                return None, {"msg": "the connection was lost while starting the %s: %s" % (self.noun, to_text(exc)),
+                              "round": "start_connection"}
+            if started.get("failed"):
+                return None, dict(started, round="start")
+            return self._rounds(started[self.id_key], timeout, poll_interval, longest_wait, reconnect_timeout,
+                                interruption)
+
+    def _rounds(self, work_id, timeout, poll_interval, longest_wait, reconnect_timeout, interruption):
+        """The polls of a started worker, then its cancel (also when interrupted)."""
         deadline = time.monotonic() + timeout
         try:
+            interruption.deferred = False
+            interruption.raise_received()
             while True:
                 began = time.monotonic()
                 polled = self._poll(work_id, poll_wait(deadline - began, longest_wait),
@@ -170,10 +245,20 @@ class HostRounds:
                 display.v("%s %s still running: %s" % (self.noun, work_id, polled.get("progress")))
                 time.sleep(max(0.0, min(poll_interval - (time.monotonic() - began), deadline - time.monotonic())))
         finally:
+            interruption.deferred = True  # a signal now must not stop the cancel; the watchdog bounds it
+            if interruption.received is not None:
+                self._reconnect("cancel", work_id)  # the interrupted poll left its command on the connection
             try:
                 self.call("cancel", {self.id_key: work_id})
             except TRANSIENT + (AnsibleError,) as exc:
                 display.warning("could not clean up %s %s on the host: %s" % (self.noun, work_id, to_text(exc)))
+
+    def _reconnect(self, purpose, work_id):
+        """Start afresh on a new connection (session, shell); a failure is left to the next call to report."""
+        try:
+            self._action._connection.reset()
+        except TRANSIENT + (AnsibleError,) as exc:
+            display.vv("reconnecting to %s %s %s failed (%s)" % (purpose, self.noun, work_id, to_text(exc)))
 
     def _poll(self, work_id, wait_seconds, reconnect_until):
         """One poll. A dropped connection is retried with backoff until ``reconnect_until`` (a
@@ -193,7 +278,4 @@ class HostRounds:
                 time.sleep(delay)
                 # A dropped connection leaves an authenticated (NTLM) session behind: start afresh.
                 # The host may still be away: then the next poll says so, and is retried in turn.
-                try:
-                    self._action._connection.reset()
-                except TRANSIENT as reset_exc:
-                    display.vv("reconnecting to poll %s %s failed (%s)" % (self.noun, work_id, to_text(reset_exc)))
+                self._reconnect("poll", work_id)

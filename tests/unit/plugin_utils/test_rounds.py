@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 from ansible.errors import AnsibleConnectionFailure
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -239,3 +243,80 @@ def test_a_timeout_is_named(monkeypatch):
     monkeypatch.setattr(_rounds.time, "sleep", lambda seconds: None)
     _payload, failure = _rounds_for(FakeHost(polls_needed=10 ** 6)).run(timeout=120, poll_interval=0)
     assert failure["round"] == "timeout"
+
+
+# ---------------------------------------------------------------- Ctrl-C cancels on the host
+
+
+class SignalledAt(FakeHost):
+    """A host module during whose ``operation`` round (the ``nth`` of it) the process gets ``signum``,
+    as ansible-playbook forwards Ctrl-C to its WorkerProcess (SIGINT, then SIGTERM while it cleans up)."""
+
+    def __init__(self, operation, signums=(signal.SIGINT, signal.SIGTERM), nth=1, **kwargs):
+        super().__init__(**kwargs)
+        self.operation, self.signums, self.nth = operation, signums, nth
+
+    def _execute_module(self, module_name, module_args, task_vars):
+        result = super()._execute_module(module_name, module_args, task_vars)
+        if sum(1 for op, _opts in self.calls if op == self.operation) == self.nth \
+                and module_args["_operation"] == self.operation:
+            for signum in self.signums:
+                os.kill(os.getpid(), signum)  # handled before the next bytecode: as if mid-round
+        return result
+
+
+@pytest.fixture
+def watchdog(monkeypatch):
+    """The process exits that the interruption's watchdog asked for, instead of exiting."""
+    exits = []
+    monkeypatch.setattr(_rounds, "_exit_process", exits.append)
+    return exits
+
+
+def _handlers():
+    return [signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)]
+
+
+@pytest.mark.parametrize("operation, nth, expected", [
+    ("poll", 1, ["start", "poll", "cancel"]),      # a held poll stops; the cancel still runs
+    ("start", 1, ["start", "cancel"]),             # the start's answer is awaited (its id), then cancelled
+    ("cancel", 1, ["start", "poll", "cancel"]),    # the cancel of a finished worker completes first
+])
+def test_ctrl_c_cancels_on_the_host_then_stops(watchdog, operation, nth, expected):
+    before = _handlers()
+    host = SignalledAt(operation, nth=nth, polls_needed=1 if operation == "cancel" else 10 ** 6)
+    with pytest.raises(_rounds.Interrupted, match="SIGINT"):
+        _rounds_for(host).run(timeout=3600, poll_interval=0)
+    assert [op for op, _opts in host.calls] == expected
+    assert host.calls[-1][1] == {"work_id": "w1"}
+    assert _handlers() == before  # the process's own handlers are back
+    assert isinstance(_rounds.Interrupted(), KeyboardInterrupt)  # the WorkerProcess exits, as on any Ctrl-C
+
+
+def test_the_cancel_after_ctrl_c_runs_on_a_fresh_connection(watchdog):
+    host = SignalledAt("poll", polls_needed=10 ** 6)
+    with pytest.raises(_rounds.Interrupted):
+        _rounds_for(host).run(timeout=3600, poll_interval=0)
+    assert host.resets == 1  # the interrupted poll's command was left on the old one
+
+
+def test_a_cancel_that_hangs_after_ctrl_c_is_bounded(monkeypatch, watchdog):
+    monkeypatch.setattr(_rounds, "CANCEL_TIMEOUT", 0.05)
+    host = SignalledAt("poll", polls_needed=10 ** 6)
+    real = host._execute_module
+
+    def hanging_cancel(module_name, module_args, task_vars):
+        if module_args["_operation"] == "cancel":
+            time.sleep(0.5)  # the host does not answer
+        return real(module_name, module_args, task_vars)
+
+    host._execute_module = hanging_cancel
+    with pytest.raises(_rounds.Interrupted):
+        _rounds_for(host).run(timeout=3600, poll_interval=0)
+    assert watchdog == [1]  # the process would have exited after CANCEL_TIMEOUT, cancel or not
+
+
+def test_no_signal_no_watchdog(watchdog):
+    before = _handlers()
+    _rounds_for(FakeHost(polls_needed=2)).run(timeout=60, poll_interval=0)
+    assert watchdog == [] and _handlers() == before
