@@ -36,12 +36,17 @@ $ErrorActionPreference = 'Stop'
 
 $script:WorkPrefix = 'patchwave-'
 
+# ITaskFolder.GetTask's HRESULT for a task that does not exist: ERROR_FILE_NOT_FOUND 0x80070002,
+# unsigned as Get-PatchwaveErrorHResult returns it.
+$script:TaskNotFound = 2147942402
+
 # When the controller does not say when it gives up: the task's 12-hour limit and an hour more.
 $script:DefaultGiveUpSeconds = 46800
 
 # Functions every worker.ps1 gets, besides the kind's own (Start-PatchwaveWorker -Functions).
 $script:TaskWorkerFunctions = @(
     'ConvertTo-PatchwaveUInt32'
+    'Get-PatchwaveInnerException'
     'Get-PatchwaveErrorHResult'
     'Format-PatchwaveError'
     'Remove-PatchwaveComObject'
@@ -49,6 +54,7 @@ $script:TaskWorkerFunctions = @(
     'New-PatchwaveList'
     'Write-PatchwaveJsonFile'
     'Write-PatchwaveProgress'
+    'Get-PatchwaveProcessRecord'
     'Invoke-PatchwaveWorker'
 )
 
@@ -78,6 +84,41 @@ Function ConvertTo-PatchwaveUInt32 {
     $Value
 }
 
+Function Get-PatchwaveInnerException {
+    <#
+    .SYNOPSIS
+    Returns the exception that says what failed: the first COMException in the chain of inner
+    exceptions, else the innermost one; $null for no error.
+
+    .DESCRIPTION
+    PowerShell wraps what a .NET method or a COM call throws (MethodInvocationException around a
+    COMException, an IOException...); the wrapped exception carries the code and the type worth
+    reporting. The one walk of the chain, for Get-PatchwaveErrorHResult, Format-PatchwaveError and
+    callers that tell one failure from another (a missing file).
+
+    .PARAMETER ErrorObject
+    An ErrorRecord or an Exception.
+    #>
+    [CmdletBinding()]
+    [OutputType([Exception])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [AllowNull()]
+        [Object]
+        $ErrorObject
+    )
+
+    $exception = $ErrorObject
+    if ($exception -is [System.Management.Automation.ErrorRecord]) {
+        $exception = $exception.Exception
+    }
+    while ($null -ne $exception -and $exception -isnot [System.Runtime.InteropServices.COMException] -and
+        $null -ne $exception.InnerException) {
+        $exception = $exception.InnerException
+    }
+    $exception
+}
+
 Function Get-PatchwaveErrorHResult {
     <#
     .SYNOPSIS
@@ -102,22 +143,11 @@ Function Get-PatchwaveErrorHResult {
         $ErrorObject
     )
 
-    $exception = $ErrorObject
-    if ($exception -is [System.Management.Automation.ErrorRecord]) {
-        $exception = $exception.Exception
-    }
-    $hresult = $null
-    while ($null -ne $exception) {
-        if ($exception -is [System.Runtime.InteropServices.COMException]) {
-            $hresult = $exception.ErrorCode
-            break
-        }
-        $exception = $exception.InnerException
-    }
-    if ($null -eq $hresult) {
+    $exception = Get-PatchwaveInnerException -ErrorObject $ErrorObject
+    if ($exception -isnot [System.Runtime.InteropServices.COMException]) {
         return $null
     }
-    ConvertTo-PatchwaveUInt32 -Value $hresult
+    ConvertTo-PatchwaveUInt32 -Value $exception.ErrorCode
 }
 
 Function Format-PatchwaveError {
@@ -150,17 +180,11 @@ Function Format-PatchwaveError {
     if ($null -eq $exception) {
         return 'Unknown error.'
     }
-    $innermost = $exception
-    while ($null -ne $innermost.InnerException) {
-        if ($innermost -is [System.Runtime.InteropServices.COMException]) {
-            break
-        }
-        $innermost = $innermost.InnerException
+    $inner = Get-PatchwaveInnerException -ErrorObject $exception
+    if ($inner -is [System.Runtime.InteropServices.COMException]) {
+        return [String]$inner.Message  # WUA's or the Task Scheduler's own text, without PowerShell's wrapping
     }
-    if ($innermost -is [System.Runtime.InteropServices.COMException]) {
-        return [String]$innermost.Message  # WUA's or the Task Scheduler's own text, without PowerShell's wrapping
-    }
-    '{0} ({1})' -f ($exception.Message, $innermost.GetType().FullName)
+    '{0} ({1})' -f ($exception.Message, $inner.GetType().FullName)
 }
 
 Function Remove-PatchwaveComObject {
@@ -316,6 +340,39 @@ Function Write-PatchwaveProgress {
     }
 }
 
+Function Get-PatchwaveProcessRecord {
+    <#
+    .SYNOPSIS
+    Returns how a worker process is recorded and recognised: {pid, process_started}.
+
+    .DESCRIPTION
+    Process ids are reused (once a process has ended, after a reboot), so a live process is the
+    worker only when its start time matches too. process_started is the start time as a Windows
+    file time (DateTime.ToFileTimeUtc: UTC, 100-nanosecond units), which compares exactly whatever
+    the time zone; $null when this token may not read it (a SYSTEM worker seen by the connecting
+    user). launch.json, worker.json and Get-PatchwaveWorkerProcess all use this record.
+
+    .PARAMETER Process
+    The process.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Collections.Specialized.OrderedDictionary])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [System.Diagnostics.Process]
+        $Process
+    )
+
+    $started = $null
+    try {
+        $started = $Process.StartTime.ToFileTimeUtc()
+    }
+    catch {
+        Write-Verbose -Message "The start time of process $($Process.Id) cannot be read: $($_.Exception.Message)"
+    }
+    [Ordered]@{ pid = $Process.Id; process_started = $started }
+}
+
 Function Invoke-PatchwaveWorker {
     <#
     .SYNOPSIS
@@ -348,14 +405,11 @@ Function Invoke-PatchwaveWorker {
         $EntryPoint
     )
 
-    $process = Get-Process -Id $PID
     $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
-    Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'worker.json') -InputObject ([Ordered]@{
-            pid = $PID
-            process_started = (Get-PatchwaveTimestamp -Date $process.StartTime)
-            user = $identity.Name
-            user_sid = $identity.User.Value
-        })
+    $record = Get-PatchwaveProcessRecord -Process (Get-Process -Id $PID)
+    $record.user = $identity.Name
+    $record.user_sid = $identity.User.Value
+    Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'worker.json') -InputObject $record
     Write-PatchwaveProgress -WorkDirectory $WorkDirectory -Phase 'starting'
 
     $parametersJson = [IO.File]::ReadAllText((Join-Path -Path $WorkDirectory -ChildPath 'params.json'))
@@ -656,10 +710,62 @@ Function Get-PatchwaveTaskError {
     $null
 }
 
+Function Connect-PatchwaveTaskScheduler {
+    <#
+    .SYNOPSIS
+    Returns the Task Scheduler service of this computer, connected; the caller releases it
+    (Remove-PatchwaveComObject).
+
+    .DESCRIPTION
+    ITaskService.Connect without arguments connects to the local computer as the caller. Its root
+    folder is GetFolder('\'), where the work tasks are registered.
+
+    .OUTPUTS
+    ITaskService, connected.
+    #>
+    [CmdletBinding()]
+    [OutputType([Object])]
+    param ()
+
+    $service = New-Object -ComObject Schedule.Service
+    try {
+        $service.Connect()
+    }
+    catch {
+        Remove-PatchwaveComObject -InputObject @($service)
+        throw
+    }
+    $service
+}
+
+Function Test-PatchwaveTaskRunning {
+    <#
+    .SYNOPSIS
+    Returns whether a registered task has an instance queued or running (IRegisteredTask.State).
+
+    .PARAMETER Task
+    The IRegisteredTask.
+    #>
+    [CmdletBinding()]
+    [OutputType([Bool])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [Object]
+        $Task
+    )
+
+    $Task.State -in @(2, 4)  # TASK_STATE_QUEUED, TASK_STATE_RUNNING
+}
+
 Function Get-PatchwaveWorkTask {
     <#
     .SYNOPSIS
-    Returns the registered scheduled task of a piece of work, or $null.
+    Returns the registered scheduled task of a piece of work, or $null when there is none.
+
+    .DESCRIPTION
+    Only ERROR_FILE_NOT_FOUND (0x80070002) from ITaskFolder.GetTask means there is no such task;
+    any other error (the Task Scheduler service stopped, access denied) is thrown, so a task
+    that cannot be seen is never taken for a task that is gone.
 
     .PARAMETER TaskName
     The task's name.
@@ -675,19 +781,42 @@ Function Get-PatchwaveWorkTask {
         $TaskName
     )
 
-    $scheduler = New-Object -ComObject Schedule.Service
+    $scheduler = Connect-PatchwaveTaskScheduler
     $folder = $null
     try {
-        $scheduler.Connect()
         $folder = $scheduler.GetFolder('\')
         $folder.GetTask($TaskName)
     }
     catch {
+        if ((Get-PatchwaveErrorHResult -ErrorObject $_) -ne $script:TaskNotFound) {
+            throw
+        }
         $null
     }
     finally {
         Remove-PatchwaveComObject -InputObject @($folder, $scheduler)
     }
+}
+
+Function Test-PatchwaveWorkerEnded {
+    <#
+    .SYNOPSIS
+    Returns whether the worker of a work folder has run and ended: it left its result (result.json)
+    or the reason it stopped (worker_error.txt).
+
+    .PARAMETER WorkDirectory
+    The work folder.
+    #>
+    [CmdletBinding()]
+    [OutputType([Bool])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkDirectory
+    )
+
+    [IO.File]::Exists((Join-Path -Path $WorkDirectory -ChildPath 'result.json')) -or
+    [IO.File]::Exists((Join-Path -Path $WorkDirectory -ChildPath 'worker_error.txt'))
 }
 
 Function Start-PatchwaveWorkTask {
@@ -706,8 +835,10 @@ Function Start-PatchwaveWorkTask {
     both reasons and the Task Scheduler's own message when its log has one.
 
     A task has started once its running instance has an EnginePID (returned as pid), or the
-    worker's result file exists (it was quick; pid 0); it has failed once it is neither queued nor
-    running. The task has no
+    worker has already ended, leaving its result or its error (Test-PatchwaveWorkerEnded: it was
+    quick; pid 0), or the task ended with result 0; it has failed once it is neither queued nor
+    running otherwise. A worker that failed at once is thus reported by poll with its
+    worker_error.txt, never started a second time as SYSTEM. The task has no
     trigger, is hidden, and stops after 12 hours at most; Start-PatchwaveWorker deletes it as soon
     as the worker runs (the process goes on), and the work's cancel step removes it if it is still
     there (Remove-PatchwaveWorkTask).
@@ -725,11 +856,7 @@ Function Start-PatchwaveWorkTask {
     Its arguments.
 
     .PARAMETER WorkingDirectory
-    Its working folder (the work folder).
-
-    .PARAMETER ResultPath
-    The worker's result file: a worker that has already finished by the time the task is checked
-    has started.
+    Its working folder: the work folder, where the worker leaves its result or its error.
 
     .PARAMETER StartSeconds
     How long each identity's task may take to start.
@@ -757,28 +884,20 @@ Function Start-PatchwaveWorkTask {
         [String]
         $WorkingDirectory,
 
-        [Parameter(Mandatory = $true)]
-        [String]
-        $ResultPath,
-
         [Parameter()]
         [Int32]
         $StartSeconds = 60
     )
 
-    $taskStateQueued = 2
-    $taskStateRunning = 4
     $schedTaskQueued = 0x00041325       # SCHED_S_TASK_QUEUED
     $schedTaskRunning = 0x00041301      # SCHED_S_TASK_RUNNING
 
-    $scheduler = New-Object -ComObject Schedule.Service
+    $scheduler = Connect-PatchwaveTaskScheduler
     $folder = $null
     $definition = $null
     $failures = New-PatchwaveList
     try {
-        $scheduler.Connect()
         $folder = $scheduler.GetFolder('\')
-
         $definition = $scheduler.NewTask(0)
         $definition.RegistrationInfo.Description = $Description
         $definition.Settings.AllowDemandStart = $true
@@ -815,8 +934,8 @@ Function Start-PatchwaveWorkTask {
                 $running = $task.RunEx($null, 2, 0, '')  # TASK_RUN_IGNORE_CONSTRAINTS
                 $deadline = [DateTime]::UtcNow.AddSeconds($StartSeconds)
                 while ($true) {
-                    if ([IO.File]::Exists($ResultPath)) {
-                        break
+                    if (Test-PatchwaveWorkerEnded -WorkDirectory $WorkingDirectory) {
+                        break  # it ran and ended already (quick, or failed at once); poll reads what it left
                     }
                     try {
                         $running.Refresh()
@@ -830,11 +949,12 @@ Function Start-PatchwaveWorkTask {
                     }
                     $lastResult = $task.LastTaskResult
                     $state = $task.State
-                    $waiting = ($state -in @($taskStateQueued, $taskStateRunning)) -or
+                    $waiting = (Test-PatchwaveTaskRunning -Task $task) -or
                     ($lastResult -in @($schedTaskQueued, $schedTaskRunning))
                     if (-not $waiting) {
-                        if ($lastResult -eq 0) {
-                            break  # it ran and ended already; poll reads what it left
+                        # It may have ended since the first look: its files say it ran, whatever its exit code.
+                        if ($lastResult -eq 0 -or (Test-PatchwaveWorkerEnded -WorkDirectory $WorkingDirectory)) {
+                            break
                         }
                         $failure = Get-PatchwaveTaskError -TaskName $TaskName -Since $registered
                         if (-not $failure) {
@@ -892,7 +1012,7 @@ Function Remove-PatchwaveWorkTask {
     .DESCRIPTION
     With -KeepRunning the task is only deleted: its process keeps running (the Task Scheduler does
     not stop a task's process when the task is deleted), which is how a started worker loses its
-    task.
+    task. A task that cannot be read or deleted is not gone ($false).
 
     .PARAMETER TaskName
     The task's name.
@@ -912,23 +1032,24 @@ Function Remove-PatchwaveWorkTask {
         $KeepRunning
     )
 
-    $task = Get-PatchwaveWorkTask -TaskName $TaskName
-    if ($null -eq $task) {
-        return $true
-    }
+    $task = $null
     $scheduler = $null
     $folder = $null
     try {
+        $task = Get-PatchwaveWorkTask -TaskName $TaskName
+        if ($null -eq $task) {
+            return $true
+        }
         if ($task.State -eq 4 -and -not $KeepRunning) {
             $task.Stop(0)  # TASK_STATE_RUNNING; flags are reserved (0)
         }
-        $scheduler = New-Object -ComObject Schedule.Service
-        $scheduler.Connect()
+        $scheduler = Connect-PatchwaveTaskScheduler
         $folder = $scheduler.GetFolder('\')
         $folder.DeleteTask($TaskName, 0)
         $true
     }
     catch {
+        Write-Verbose -Message "The task $TaskName could not be removed: $(Format-PatchwaveError -ErrorObject $_)"
         $false
     }
     finally {
@@ -939,14 +1060,18 @@ Function Remove-PatchwaveWorkTask {
 Function Get-PatchwaveWorkerProcess {
     <#
     .SYNOPSIS
-    Returns the worker process of a work folder while it still runs, else $null.
+    Returns the worker process of a work folder while it still runs, else $null; throws when its
+    records exist but none can be read.
 
     .DESCRIPTION
     The worker is the process worker.json names (written by the worker itself) or, before the
-    worker has written it, launch.json (written when it was started). The process id and its start
-    time must both match, so a reused process id is not taken for the worker. When the start time
-    cannot be read (the record has none, or this token may not query the process), a live process
-    with that id counts as the worker: a wrong "running" costs a poll, a wrong "lost" costs the work.
+    worker has written it, launch.json (written when it was started): the newest record read
+    decides. The process id and its start time (Get-PatchwaveProcessRecord) must both match, so a
+    reused process id is not taken for the worker. When the start time cannot be read (the record
+    has none, or this token may not query the process), a live process with that id counts as the
+    worker: a wrong "running" costs a poll, a wrong "lost" costs the work. For the same reason a
+    record that exists but cannot be read (being replaced, not JSON) is skipped, never read as
+    "no worker"; when no record could be read at all, this throws and the caller decides.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -959,30 +1084,34 @@ Function Get-PatchwaveWorkerProcess {
         $WorkDirectory
     )
 
+    $unreadable = $null
     foreach ($name in @('worker.json', 'launch.json')) {
-        $path = Join-Path -Path $WorkDirectory -ChildPath $name
-        if (-not [IO.File]::Exists($path)) {
+        $record = $null
+        try {
+            $record = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText((Join-Path -Path $WorkDirectory -ChildPath $name)))
+        }
+        catch {
+            $inner = Get-PatchwaveInnerException -ErrorObject $_
+            if ($inner -isnot [IO.FileNotFoundException] -and $inner -isnot [IO.DirectoryNotFoundException]) {
+                $unreadable = "${name}: $(Format-PatchwaveError -ErrorObject $_)"
+            }
+        }
+        if ($null -eq $record -or -not $record.pid) {
             continue
         }
-        try {
-            $record = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($path))
-            $process = Get-Process -Id ([Int32]$record.pid) -ErrorAction Stop
+        $process = Get-Process -Id ([Int32]$record.pid) -ErrorAction SilentlyContinue
+        if (-not $process) {
+            return $null
         }
-        catch {
-            Write-Verbose -Message "No worker process from ${name}: $($_.Exception.Message)"
-            return $null  # the newest record decides
-        }
-        $started = $null
-        try {
-            $started = Get-PatchwaveTimestamp -Date $process.StartTime
-        }
-        catch {
-            Write-Verbose -Message "The start time of process $($process.Id) cannot be read: $($_.Exception.Message)"
-        }
-        if ((-not $started) -or (-not $record.process_started) -or ($started -eq [String]$record.process_started)) {
-            return $process
+        $recorded = $record.process_started
+        $live = (Get-PatchwaveProcessRecord -Process $process).process_started
+        if ($null -eq $live -or $null -eq $recorded -or $recorded -is [String] -or [Int64]$recorded -eq $live) {
+            return $process  # a record of older code kept its start time as text: unknown, as when it has none
         }
         return $null
+    }
+    if ($unreadable) {
+        throw "The worker's record cannot be read ($unreadable)."
     }
     $null
 }
@@ -990,11 +1119,12 @@ Function Get-PatchwaveWorkerProcess {
 Function Write-PatchwaveLaunchRecord {
     <#
     .SYNOPSIS
-    Records the worker process as started (launch.json: pid and start time) in its work folder.
+    Records the worker process as started (launch.json: Get-PatchwaveProcessRecord) in its work folder.
 
     .DESCRIPTION
     Once this is written the task can go: poll and the staleness rule tell a running worker by
-    this record until the worker writes its own worker.json.
+    this record until the worker writes its own worker.json. A process already gone is recorded
+    by its id alone.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -1013,16 +1143,10 @@ Function Write-PatchwaveLaunchRecord {
         $ProcessId
     )
 
-    $process = Get-Process -Id $ProcessId -ErrorAction SilentlyContinue
     $record = [Ordered]@{ pid = $ProcessId; process_started = $null }
+    $process = Get-Process -Id $ProcessId -ErrorAction SilentlyContinue
     if ($process) {
-        try {
-            $record.process_started = Get-PatchwaveTimestamp -Date $process.StartTime
-        }
-        catch {
-            # This token may not query the process (a SYSTEM worker); the worker records itself.
-            Write-Verbose -Message "The start time of process ${ProcessId} cannot be read: $($_.Exception.Message)"
-        }
+        $record = Get-PatchwaveProcessRecord -Process $process
     }
     Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'launch.json') -InputObject $record
 }
@@ -1093,6 +1217,162 @@ Function Get-PatchwaveWorkRecord {
     $null
 }
 
+Function ConvertFrom-PatchwaveTimestamp {
+    <#
+    .SYNOPSIS
+    Returns a UTC DateTime from ISO 8601 UTC text (Get-PatchwaveTimestamp), or Default when the text
+    is not one.
+
+    .PARAMETER Text
+    The timestamp.
+
+    .PARAMETER Default
+    What to return for text that is not a timestamp.
+    #>
+    [CmdletBinding()]
+    [OutputType([DateTime])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [AllowNull()]
+        [AllowEmptyString()]
+        [String]
+        $Text,
+
+        [Parameter(Mandatory = $true)]
+        [DateTime]
+        $Default
+    )
+
+    $parsed = [DateTime]::MinValue
+    $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
+    if ([DateTime]::TryParse($Text, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
+        return $parsed
+    }
+    $Default
+}
+
+Function Test-PatchwaveWorkRunning {
+    <#
+    .SYNOPSIS
+    Returns whether a piece of work's worker still runs: its task queued or running, or its worker
+    process alive.
+
+    .DESCRIPTION
+    A worker record that exists but cannot be read counts as running: a wrong "running" costs a
+    poll, a wrong "lost" or "abandoned" costs the work.
+
+    .PARAMETER WorkDirectory
+    The work folder.
+
+    .PARAMETER TaskName
+    The work's task name.
+    #>
+    [CmdletBinding()]
+    [OutputType([Bool])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkDirectory,
+
+        [Parameter(Mandatory = $true)]
+        [String]
+        $TaskName
+    )
+
+    $task = Get-PatchwaveWorkTask -TaskName $TaskName
+    if ($null -ne $task) {
+        try {
+            if (Test-PatchwaveTaskRunning -Task $task) {
+                return $true
+            }
+        }
+        finally {
+            Remove-PatchwaveComObject -InputObject @($task)
+        }
+    }
+    try {
+        return $null -ne (Get-PatchwaveWorkerProcess -WorkDirectory $WorkDirectory)
+    }
+    catch {
+        Write-Verbose -Message $_.Exception.Message
+        return $true
+    }
+}
+
+Function Get-PatchwaveWork {
+    <#
+    .SYNOPSIS
+    Returns every piece of work on the host, of any kind and owner: a list of {kind, work_id, owner,
+    started, give_up_at, state, alive, task_name, folder}.
+
+    .DESCRIPTION
+    The one staleness rule. state is:
+    - abandoned: past its give-up time (the controller has surely given up on it), or its worker was
+      recorded (launch.json, worker.json) and ended without a result; abandoned work is stale;
+    - finished: its result waits for the controller's acknowledgement (cancel);
+    - running: its worker runs, or is still being started (not recorded yet).
+    alive says whether its task or worker process still runs (an abandoned worker may). started and
+    give_up_at come from work.json; a folder without one has its creation time, the default give-up
+    (13 hours) and no owner. A folder whose state cannot be read (the Task Scheduler refused) is
+    left out, so that nothing is removed on a guess.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Collections.Generic.List[Object]])]
+    param ()
+
+    $found = New-PatchwaveList
+    $root = Join-Path -Path $env:SystemRoot -ChildPath 'Temp'
+    $pattern = '^{0}([a-z]+)-([0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}})$' -f (
+        [Regex]::Escape($script:WorkPrefix))
+    $now = [DateTime]::UtcNow
+    foreach ($folder in @(Get-ChildItem -LiteralPath $root -Directory -Filter "$($script:WorkPrefix)*" -ErrorAction SilentlyContinue)) {
+        $match = [Regex]::Match($folder.Name, $pattern)
+        if (-not $match.Success) {
+            continue
+        }
+        try {
+            $record = Get-PatchwaveWorkRecord -WorkDirectory $folder.FullName
+            $owner = $null
+            $started = $folder.CreationTimeUtc
+            $giveUp = $null
+            if ($record) {
+                $owner = [String]$record.owner
+                $started = ConvertFrom-PatchwaveTimestamp -Text $record.created -Default $started
+                $giveUp = ConvertFrom-PatchwaveTimestamp -Text $record.give_up -Default $started.AddSeconds($script:DefaultGiveUpSeconds)
+            }
+            if ($null -eq $giveUp) {
+                $giveUp = $started.AddSeconds($script:DefaultGiveUpSeconds)
+            }
+            $alive = Test-PatchwaveWorkRunning -WorkDirectory $folder.FullName -TaskName $folder.Name
+            $hasResult = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'result.json'))
+            $recorded = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'launch.json')) -or
+            [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'worker.json'))
+            $state = 'running'
+            if ($now -ge $giveUp -or ($recorded -and -not $alive -and -not $hasResult)) {
+                $state = 'abandoned'
+            }
+            elseif ($hasResult) {
+                $state = 'finished'
+            }
+            $found.Add([Ordered]@{
+                    kind = $match.Groups[1].Value
+                    work_id = $match.Groups[2].Value
+                    owner = $owner
+                    started = (Get-PatchwaveTimestamp -Date $started)
+                    give_up_at = (Get-PatchwaveTimestamp -Date $giveUp)
+                    state = $state
+                    alive = $alive
+                    task_name = $folder.Name
+                    folder = $folder.FullName
+                })
+        }
+        catch {
+            Write-Verbose -Message "The work in '$($folder.FullName)' cannot be judged: $(Format-PatchwaveError -ErrorObject $_)"
+        }
+    }
+    return , $found
+}
+
 Function Remove-PatchwaveStaleWork {
     <#
     .SYNOPSIS
@@ -1100,9 +1380,8 @@ Function Remove-PatchwaveStaleWork {
     names removed.
 
     .DESCRIPTION
-    Stale: past its give-up time (work.json; a folder without one gets its creation time and the
-    default 13 hours), or its worker process was recorded (launch.json, worker.json) and is gone
-    and it left no result. A result waiting to be acknowledged keeps its work until the give-up
+    Stale: abandoned, as Get-PatchwaveWork tells it (past its give-up time, or its recorded worker
+    ended without a result). A result waiting to be acknowledged keeps its work until the give-up
     time; a work whose worker was never recorded (still staging, never started) lives until then
     too. A stale worker that still runs is stopped only when it is of the caller's kind and owner:
     a live worker of another kind or owner is never touched, its folder and task neither.
@@ -1126,54 +1405,18 @@ Function Remove-PatchwaveStaleWork {
     )
 
     $removed = New-PatchwaveList
-    $root = Join-Path -Path $env:SystemRoot -ChildPath 'Temp'
-    $pattern = '^{0}([a-z]+)-([0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}})$' -f (
-        [Regex]::Escape($script:WorkPrefix))
-    $folders = @(Get-ChildItem -LiteralPath $root -Directory -Filter "$($script:WorkPrefix)*" -ErrorAction SilentlyContinue)
-    $now = [DateTime]::UtcNow
-    foreach ($folder in $folders) {
-        $match = [Regex]::Match($folder.Name, $pattern)
-        if (-not $match.Success) {
+    foreach ($work in (Get-PatchwaveWork)) {
+        if ($work.state -ne 'abandoned') {
             continue
         }
-        $workKind = $match.Groups[1].Value
-        $record = Get-PatchwaveWorkRecord -WorkDirectory $folder.FullName
-        $workOwner = $null
-        $giveUp = $folder.CreationTimeUtc.AddSeconds($script:DefaultGiveUpSeconds)
-        if ($record) {
-            $workOwner = [String]$record.owner
-            $parsed = [DateTime]::MinValue
-            $styles = [Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal'
-            if ([DateTime]::TryParse([String]$record.give_up, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
-                $giveUp = $parsed
-            }
-        }
-        $hasResult = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'result.json'))
-        $recorded = [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'launch.json')) -or
-        [IO.File]::Exists((Join-Path -Path $folder.FullName -ChildPath 'worker.json'))
-        $process = Get-PatchwaveWorkerProcess -WorkDirectory $folder.FullName
-        $task = Get-PatchwaveWorkTask -TaskName $folder.Name
-        $taskRunning = $false
-        if ($null -ne $task) {
-            $taskRunning = $task.State -in @(2, 4)  # TASK_STATE_QUEUED, TASK_STATE_RUNNING
-            Remove-PatchwaveComObject -InputObject @($task)
-        }
-
-        $stale = $now -ge $giveUp
-        if (-not $stale -and -not $hasResult -and $recorded -and -not $process -and -not $taskRunning) {
-            $stale = $true  # its worker ended without a result
-        }
-        if (-not $stale) {
-            continue
-        }
-        $mine = ($workKind -eq $Kind) -and ($workOwner -eq $Owner)
-        if (($process -or $taskRunning) -and -not $mine) {
+        $mine = ($work.kind -eq $Kind) -and ($work.owner -eq $Owner)
+        if ($work.alive -and -not $mine) {
             continue  # a live worker of another kind or owner is never touched
         }
         # The same removal as an acknowledged piece of work: task, process (waited for), folder (retried).
-        $null = Stop-PatchwaveWorker -WorkDirectory $folder.FullName -TaskName $folder.Name
-        if (-not (Test-Path -LiteralPath $folder.FullName)) {
-            $removed.Add($folder.Name)
+        $null = Stop-PatchwaveWorker -WorkDirectory $work.folder -TaskName $work.task_name
+        if (-not (Test-Path -LiteralPath $work.folder)) {
+            $removed.Add($work.task_name)
         }
     }
     , [String[]]$removed.ToArray()
@@ -1217,14 +1460,18 @@ Function Get-PatchwaveWorkerFailure {
     catch {
         $failure.error = "worker_error.txt could not be read: $($_.Exception.Message)"
     }
-    $task = Get-PatchwaveWorkTask -TaskName $TaskName
-    if ($null -ne $task) {
-        try {
+    $task = $null
+    try {
+        $task = Get-PatchwaveWorkTask -TaskName $TaskName
+        if ($null -ne $task) {
             $failure.last_task_result = ConvertTo-PatchwaveUInt32 -Value $task.LastTaskResult
         }
-        finally {
-            Remove-PatchwaveComObject -InputObject @($task)
-        }
+    }
+    catch {
+        Write-Verbose -Message "The task $TaskName cannot be read: $(Format-PatchwaveError -ErrorObject $_)"
+    }
+    finally {
+        Remove-PatchwaveComObject -InputObject @($task)
     }
     $failure
 }
@@ -1260,15 +1507,7 @@ Function Get-PatchwaveWorkState {
     if (-not [IO.Directory]::Exists($WorkDirectory)) {
         return 'lost'
     }
-    $task = Get-PatchwaveWorkTask -TaskName $TaskName
-    if ($null -ne $task) {
-        $taskState = $task.State
-        Remove-PatchwaveComObject -InputObject @($task)
-        if ($taskState -in @(2, 4)) {
-            return 'running'  # TASK_STATE_QUEUED, TASK_STATE_RUNNING
-        }
-    }
-    if (Get-PatchwaveWorkerProcess -WorkDirectory $WorkDirectory) {
+    if (Test-PatchwaveWorkRunning -WorkDirectory $WorkDirectory -TaskName $TaskName) {
         return 'running'
     }
     # The worker may have written its result and ended between the first look and now.
@@ -1358,7 +1597,14 @@ Function Start-PatchwaveWorker {
     $arguments = Get-PatchwaveWorkerCommand -WorkDirectory $WorkDirectory -EntryPoint $EntryPoint
     if ($InProcess) {
         $processId = Start-PatchwaveDetachedProcess -CommandLine "`"$powershell`" $arguments" -WorkingDirectory $WorkDirectory
-        Write-PatchwaveLaunchRecord -WorkDirectory $WorkDirectory -ProcessId $processId
+        try {
+            Write-PatchwaveLaunchRecord -WorkDirectory $WorkDirectory -ProcessId $processId
+        }
+        catch {
+            # Unrecorded, nothing could tell the worker runs or stop it later: stop it now.
+            Stop-Process -Id $processId -Force -ErrorAction SilentlyContinue
+            throw
+        }
         $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
         return [Ordered]@{ worker = 'in_process'; sid = $userSid; logon = 'current'; fallback_reason = $null }
     }
@@ -1369,7 +1615,6 @@ Function Start-PatchwaveWorker {
         Path = $powershell
         Arguments = $arguments
         WorkingDirectory = $WorkDirectory
-        ResultPath = (Join-Path -Path $WorkDirectory -ChildPath 'result.json')
     }
     $started = Start-PatchwaveWorkTask @taskParameters
     if ($started.pid) {
@@ -1487,7 +1732,13 @@ Function Stop-PatchwaveWorker {
     )
 
     $taskGone = Remove-PatchwaveWorkTask -TaskName $TaskName
-    $process = Get-PatchwaveWorkerProcess -WorkDirectory $WorkDirectory
+    $process = $null
+    try {
+        $process = Get-PatchwaveWorkerProcess -WorkDirectory $WorkDirectory
+    }
+    catch {
+        Write-Verbose -Message "No worker process is stopped: $($_.Exception.Message)"
+    }
     if ($process) {
         Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
         try {
@@ -1512,6 +1763,7 @@ Function Stop-PatchwaveWorker {
 
 Export-ModuleMember -Function @(
     'ConvertTo-PatchwaveUInt32'
+    'Get-PatchwaveInnerException'
     'Get-PatchwaveErrorHResult'
     'Format-PatchwaveError'
     'Remove-PatchwaveComObject'
@@ -1519,6 +1771,7 @@ Export-ModuleMember -Function @(
     'New-PatchwaveList'
     'Write-PatchwaveJsonFile'
     'Write-PatchwaveProgress'
+    'Get-PatchwaveProcessRecord'
     'Invoke-PatchwaveWorker'
     'Get-PatchwaveWorkerScript'
     'Get-PatchwaveWorkerCommand'
@@ -1526,13 +1779,19 @@ Export-ModuleMember -Function @(
     'Get-PatchwaveWorkDirectory'
     'New-PatchwaveWorkDirectory'
     'Get-PatchwaveTaskError'
+    'Connect-PatchwaveTaskScheduler'
+    'Test-PatchwaveTaskRunning'
     'Get-PatchwaveWorkTask'
+    'Test-PatchwaveWorkerEnded'
     'Start-PatchwaveWorkTask'
     'Remove-PatchwaveWorkTask'
     'Get-PatchwaveWorkerProcess'
     'Write-PatchwaveLaunchRecord'
     'Start-PatchwaveDetachedProcess'
     'Get-PatchwaveWorkRecord'
+    'ConvertFrom-PatchwaveTimestamp'
+    'Test-PatchwaveWorkRunning'
+    'Get-PatchwaveWork'
     'Remove-PatchwaveStaleWork'
     'Get-PatchwaveWorkerFailure'
     'Get-PatchwaveWorkState'

@@ -429,7 +429,7 @@ def test_task_start_falls_back_to_system_on_any_failure():
     text = src.text(node)
     assert "0x80070569" not in text and "LogonTypeNotGranted" not in text
     waiting = [src.text(right) for left, right in assignments(src, node) if variable_name(src, left) == "$waiting"]
-    assert len(waiting) == 1 and "$taskStateRunning" in waiting[0]
+    assert len(waiting) == 1 and "Test-PatchwaveTaskRunning -Task $task" in waiting[0]
     assert "0x00041303" not in waiting[0] and "HasNotRun" not in waiting[0], (
         "SCHED_S_TASK_HAS_NOT_RUN must not count as 'still starting'")
     loops = [n for n in walk(node) if n.type == "foreach_statement"]
@@ -461,7 +461,7 @@ def test_functions_that_create_com_objects_release_them():
                 continue
             checked += 1
             assert "Remove-PatchwaveComObject" in commands(src, node), "%s creates COM objects and never releases them" % name
-    assert checked >= 5
+    assert checked >= 4
 
 
 @pytest.mark.parametrize("path", [f for f in PS_FILES if f.endswith(".psm1")],
@@ -524,7 +524,7 @@ def test_started_worker_loses_its_task_and_is_known_by_pid_and_start_time():
     assert len(stops) == 1 and "-not $KeepRunning" in src.text(stops[0]).split("{")[0]
     src, node = _function_text(TASK_UTIL, "Get-PatchwaveWorkerProcess")
     text = src.text(node)
-    assert "@('worker.json', 'launch.json')" in text and ".StartTime" in text and "process_started" in text
+    assert "@('worker.json', 'launch.json')" in text and "Get-PatchwaveProcessRecord" in text and "process_started" in text
     src, node = _function_text(TASK_UTIL, "New-PatchwaveWorkDirectory")
     record = next(n for n in walk(node) if n.type == "hash_literal_expression" and "give_up" in src.text(n))
     assert [key for key, _value in hash_entries(src, record)] == ["kind", "work_id", "owner", "created", "give_up"]
@@ -533,7 +533,9 @@ def test_started_worker_loses_its_task_and_is_known_by_pid_and_start_time():
 def test_staleness_never_touches_a_live_worker_of_another_kind_or_owner():
     src, node = _function_text(TASK_UTIL, "Remove-PatchwaveStaleWork")
     text = src.text(node)
-    guard = text.index("if (($process -or $taskRunning) -and -not $mine)")
+    assert "foreach ($work in (Get-PatchwaveWork))" in text
+    assert "if ($work.state -ne 'abandoned')" in text  # one staleness rule: what the listing calls abandoned
+    guard = text.index("if ($work.alive -and -not $mine)")
     assert "continue" in text[guard:guard + 120]
     # nothing is removed before the guard: the sweep removes through Stop-PatchwaveWorker, which
     # deletes the task, stops (and waits for) the process and removes the folder
@@ -543,7 +545,7 @@ def test_staleness_never_touches_a_live_worker_of_another_kind_or_owner():
     stop = src.text(node)
     assert stop.index("Remove-PatchwaveWorkTask") < stop.index("Stop-Process") < stop.index("Wait-Process") \
         < stop.index("Remove-Item")
-    assert "$mine = ($workKind -eq $Kind) -and ($workOwner -eq $Owner)" in text
+    assert "$mine = ($work.kind -eq $Kind) -and ($work.owner -eq $Owner)" in text
     # scan.ps1 sweeps before it creates its own folder, so its own scan is never a candidate
     with open(os.path.join(MODULES, "scan.ps1"), encoding="utf-8") as handle:
         module = handle.read()
@@ -570,3 +572,91 @@ def test_empty_search_criteria_is_refused_before_anything_starts():
     check = module.index("[String]::IsNullOrWhiteSpace($module.Params.search_criteria)")
     assert "search_criteria is empty" in module[check:check + 300] and "FailJson" in module[check:check + 300]
     assert check < module.index("if ($module.CheckMode)") < module.index("New-PatchwaveWorkDirectory")
+
+
+# ---------------------------------------------------------------- PatchwaveTask.psm1 review findings
+
+
+def _functions_where(text_test):
+    """Names of the functions of every PowerShell file whose text passes ``text_test``."""
+    return sorted(name for name, (src, node) in _all_functions().items() if text_test(src.text(node)))
+
+
+def test_a_quick_failing_worker_counts_as_started():
+    """(a) worker_error.txt says the worker ran, as result.json does: the task wait loop stops on
+    either, also when the task has just ended with a failure, so a worker that failed at once is
+    reported by poll (with its error) and never started again as SYSTEM."""
+    src, node = _function_text(TASK_UTIL, "Test-PatchwaveWorkerEnded")
+    text = src.text(node)
+    assert "'result.json'" in text and "'worker_error.txt'" in text and " -or" in text
+    src, node = _function_text(TASK_UTIL, "Start-PatchwaveWorkTask")
+    loop = next(n for n in walk(node) if n.type == "while_statement")
+    body = src.text(loop)
+    assert body.count("Test-PatchwaveWorkerEnded -WorkDirectory $WorkingDirectory") == 2
+    not_waiting = body.index("if (-not $waiting)")
+    assert body.index("Test-PatchwaveWorkerEnded", not_waiting) < body.index("$failure =", not_waiting), (
+        "a worker that ended with its error must be seen before the task counts as failed")
+    assert "ResultPath" not in src.text(node)
+
+
+def test_worker_process_records_are_file_times_and_misreads_are_not_gone():
+    """(b) the process start time is recorded as DateTime.ToFileTimeUtc (one definition, used by
+    launch.json, worker.json and the comparison); a record that exists but cannot be read is skipped,
+    never read as 'no worker', and only a missing file is."""
+    assert _functions_where(lambda text: ".StartTime" in text) == ["Get-PatchwaveProcessRecord"]
+    src, node = _function_text(TASK_UTIL, "Get-PatchwaveProcessRecord")
+    assert "$Process.StartTime.ToFileTimeUtc()" in src.text(node)
+    assert "Get-PatchwaveTimestamp" not in src.text(node)
+    for name in ("Invoke-PatchwaveWorker", "Write-PatchwaveLaunchRecord", "Get-PatchwaveWorkerProcess"):
+        src, node = _function_text(TASK_UTIL, name)
+        assert "Get-PatchwaveProcessRecord -Process" in src.text(node), name
+    src, node = _function_text(TASK_UTIL, "Get-PatchwaveWorkerProcess")
+    catch = next(n for n in walk(node) if n.type == "catch_clause")
+    text = src.text(catch)
+    assert "[IO.FileNotFoundException]" in text and "[IO.DirectoryNotFoundException]" in text
+    assert "return" not in text, "a misread record must not end the search with 'no worker'"
+    assert "throw" in src.text(node)
+    # callers that must not take an unreadable record for a gone worker
+    src, node = _function_text(TASK_UTIL, "Test-PatchwaveWorkRunning")
+    catch = next(n for n in walk(node) if n.type == "catch_clause")
+    assert "return $true" in src.text(catch)
+
+
+def test_only_task_not_found_means_no_task():
+    """(c) Get-PatchwaveWorkTask answers $null only for ERROR_FILE_NOT_FOUND; other errors are thrown."""
+    assert assigned_literal(source(TASK_UTIL), "$script:TaskNotFound") == 0x80070002
+    src, node = _function_text(TASK_UTIL, "Get-PatchwaveWorkTask")
+    catch = next(n for n in walk(node) if n.type == "catch_clause")
+    text = src.text(catch)
+    assert "(Get-PatchwaveErrorHResult -ErrorObject $_) -ne $script:TaskNotFound" in text and "throw" in text
+    # callers that must go on when the Task Scheduler cannot be read catch it themselves
+    for name in ("Remove-PatchwaveWorkTask", "Get-PatchwaveWorkerFailure"):
+        src, node = _function_text(TASK_UTIL, name)
+        tries = [n for n in walk(node) if n.type == "try_statement" and "Get-PatchwaveWorkTask" in src.text(n)]
+        assert tries and any(c.type == "catch_clause" for c in walk(tries[0])), name
+
+
+def test_one_definition_each_for_connect_task_state_and_exception_chain():
+    """(d) the Task Scheduler connect, the task-running test and the exception-chain walk exist once."""
+    assert _functions_where(lambda text: "-ComObject Schedule.Service" in text) == ["Connect-PatchwaveTaskScheduler"]
+    assert _functions_where(lambda text: ".Connect()" in text) == ["Connect-PatchwaveTaskScheduler"]
+    assert _functions_where(lambda text: re.search(r"\.State -in @\(2, 4\)", text)) == ["Test-PatchwaveTaskRunning"]
+    assert _functions_where(lambda text: ".InnerException" in text) == ["Get-PatchwaveInnerException"]
+    for name in ("Get-PatchwaveErrorHResult", "Format-PatchwaveError"):
+        src, node = _function_text(TASK_UTIL, name)
+        assert "Get-PatchwaveInnerException -ErrorObject" in src.text(node), name
+    assert _functions_where(lambda text: "Test-PatchwaveTaskRunning -Task" in text) == [
+        "Start-PatchwaveWorkTask", "Test-PatchwaveWorkRunning"]
+    assert _functions_where(lambda text: "Test-PatchwaveWorkRunning -WorkDirectory" in text) == [
+        "Get-PatchwaveWork", "Get-PatchwaveWorkState"]
+
+
+def test_become_worker_is_stopped_when_its_launch_record_fails():
+    """(e) an in-process worker whose launch.json cannot be written is stopped, then the error is thrown."""
+    src, node = _function_text(TASK_UTIL, "Start-PatchwaveWorker")
+    branch = next(n for n in walk(node) if n.type == "if_statement" and src.text(n).startswith("if ($InProcess)"))
+    tries = [n for n in walk(branch) if n.type == "try_statement"]
+    assert len(tries) == 1 and "Write-PatchwaveLaunchRecord" in src.text(named(tries[0])[0])
+    catch = src.text(next(n for n in walk(tries[0]) if n.type == "catch_clause"))
+    assert "Stop-Process -Id $processId" in catch and catch.rstrip("} \n").endswith("throw")
+    assert src.text(branch).index("Start-PatchwaveDetachedProcess") < src.text(branch).index("try")
