@@ -184,8 +184,17 @@ def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None
         store.close()
 
 
+def undo_migration_6(cursor):
+    """Put a store back as schema 5 left it (no attempts table, no retirement columns)."""
+    cursor.execute("DROP TABLE scan_attempts")
+    cursor.execute("ALTER TABLE hosts DROP COLUMN retired_at")
+    cursor.execute("ALTER TABLE hosts DROP COLUMN retired_reason")
+    cursor.execute("UPDATE schema_info SET version = 5")
+
+
 def undo_migration_5(cursor):
     """Put a store's ``scans`` back as schema 4 left them (no ``received``, the old indexes)."""
+    undo_migration_6(cursor)
     cursor.execute("DROP INDEX scans_host_received")
     cursor.execute("DROP INDEX scans_received")
     cursor.execute("ALTER TABLE scans DROP COLUMN received")

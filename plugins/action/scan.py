@@ -28,7 +28,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract i
     validate_result,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
-from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_attempts, last_good_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     redact,
@@ -90,9 +90,13 @@ def age_in_words(seconds):
     return " ".join(parts) + " ago"
 
 
-def skip_reason(last, current_version, ttl_seconds, now):
-    """Why an unforced scan can be skipped, or None when it must run (pure: tested alone)."""
-    if last is None:
+def skip_reason(last, current_version, ttl_seconds, now, attempt=None):
+    """Why an unforced scan can be skipped, or None when it must run (pure: tested alone).
+
+    ``attempt`` is the host's last attempt (``_scan/previous.last_attempts``): after a failed one
+    the scan always runs, whatever the age of the last good scan.
+    """
+    if last is None or (attempt is not None and attempt["failed"]):
         return None
     if current_version is not None and last["catalog_version"] != current_version:
         return None
@@ -103,6 +107,37 @@ def skip_reason(last, current_version, ttl_seconds, now):
         return None
     return ("the last good scan (received %s, %s) is younger than scan_ttl and was made against the "
             "current catalog version %s" % (received, age_in_words(age), current_version))
+
+
+_CREDENTIAL_MARKERS = ("credentials were rejected", "401", "unauthorized", "authentication failed",
+                       "logon failure", "access is denied")
+
+
+def attempt_failure(exc):
+    """``credentials`` or ``unreachable``: why the controller could not run the scan on a host."""
+    text = to_text(exc).lower()
+    return "credentials" if any(marker in text for marker in _CREDENTIAL_MARKERS) else "unreachable"
+
+
+def request_failure(failure):
+    """The attempt failure a failed round stands for, or None when the host failed the search.
+
+    Before the worker started, a refused request (bad arguments, an offline scan file that is not
+    there) or a connection lost while starting says nothing of the host's updates. The host
+    refusing to start the worker, a worker lost or stopped by the timeout, and a failed search do:
+    the host did not scan (Unknown, scan failed).
+    """
+    if failure.get("round") == "start_connection":
+        return "connection"
+    if failure.get("round") == "start" and not failure.get("worker_start_failed"):
+        return "request"
+    return None
+
+
+def offline_file_missing(scan):
+    """True for an offline scan that failed because its scan file is not there (nothing was searched)."""
+    hresult = scan.get("hresult")
+    return scan.get("mode") == "offline" and hresult is not None and _hresults.unsigned(hresult) in _hresults.SCAN_FILE_MISSING
 
 
 def summarize_scan(scan):
@@ -166,7 +201,7 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname") or self._play_context.remote_addr
         spool = resolve_spool(args["spool"], args["store"])
         try:
-            current_version, last = self._host_state(args["store"], spool, host, needs_history=not args["force"])
+            current_version, last, attempt = self._host_state(args["store"], spool, host, needs_history=not args["force"])
         except ValueError as exc:  # a setting such as PATCHWAVE_HISTORY_DAYS is wrong: nothing was done
             return dict(result, failed=True, msg=to_text(exc))
         except (StoreError, sqlite3.Error, OSError) as exc:
@@ -174,14 +209,15 @@ class ActionModule(ActionBase):
             # spool, where the next reader that reaches the store ingests it. Nothing is lost.
             display.warning("the store is unavailable (%s); scanning %s without the TTL check, the result waits "
                             "in the spool %s" % (to_text(exc), host, spool))
-            current_version, last = None, None
+            current_version, last, attempt = None, None, None
             result["store_unavailable"] = True
         if current_version is None and not result.get("store_unavailable"):
             _add_messages(result, {"warnings": [
                 "the store %s holds no catalog version: this scan is recorded, but compliance cannot be "
                 "evaluated against it until catalog_sync (playbook patchwave.windows.sync_catalog) has "
                 "synced a catalog" % redact(resolve_store_address(args["store"]))]})
-        reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), utc_now())
+        reason = None if args["force"] else skip_reason(last, current_version, parse_ttl(args["scan_ttl"]), utc_now(),
+                                                        attempt)
         result.update(catalog_version=current_version, skipped=False, skip_reason=None)
         if reason:
             return dict(result, changed=False, skipped=True, skip_reason=reason)
@@ -190,31 +226,48 @@ class ActionModule(ActionBase):
 
         host_args = {name: args[name] for name in HOST_OPTIONS if args[name] is not None}
         rounds = HostRounds(self, MODULE, host_args, task_vars, validate_result, "scan_id", "scan", noun="scan")
+
+        def record(kind, body):
+            return write_message(spool, host, kind, dict(body, server_selection=args["server_selection"]),
+                                 catalog_version=current_version, forced=args["force"])
+
+        def failed_attempt(cause, reason, **fields):
+            """An attempt that said nothing of the host's updates: recorded apart, the host keeps its state."""
+            return dict(result, failed=True, changed=False, msg=reason,
+                        state_message=record("scan_attempt", {"failure": cause, "reason": reason}),
+                        attempt={"failed": True, "failure": cause, "reason": reason}, **fields)
+
         try:
             scan, failure = rounds.run(args["timeout"], args["poll_interval"], reconnect_timeout=args["reconnect_timeout"])
         except TRANSIENT as exc:
-            # Unreachable: the host keeps its last state and the reason is recorded.
-            write_message(spool, host, "scan_failure", {"error": "host unreachable: %s" % to_text(exc),
-                                                        "hresult": None,
-                                                        "server_selection": args["server_selection"]},
-                          catalog_version=current_version, forced=args["force"])
+            # Unreachable (down, refused, credentials rejected): Ansible's unreachable, not failed.
             _add_messages(result, rounds.messages())
-            return dict(result, unreachable=True, changed=False, msg="host unreachable during the scan: %s" % to_text(exc))
+            attempt = failed_attempt(attempt_failure(exc), "host unreachable during the scan: %s" % to_text(exc),
+                                     unreachable=True)
+            del attempt["failed"]
+            return attempt
         _add_messages(result, rounds.messages())
         if failure is not None:
             described = _hresults.describe(failure.get("hresult"))
-            message = write_message(spool, host, "scan_failure",
-                                    {"error": failure["msg"], "hresult": failure.get("hresult"),
-                                     "server_selection": args["server_selection"]},
-                                    catalog_version=current_version, forced=args["force"])
+            codes = dict(hresult=described["hresult"], hresult_name=described["name"], hresult_meaning=described["meaning"])
+            cause = request_failure(failure)
+            if cause:
+                return failed_attempt(cause, failure["msg"], **codes)
+            message = record("scan_failure", {"error": failure["msg"], "hresult": failure.get("hresult")})
             return dict(result, failed=True, changed=False, msg=failure["msg"], state_message=message,
-                        hresult=described["hresult"], hresult_name=described["name"],
-                        hresult_meaning=described["meaning"])
+                        attempt={"failed": True, "failure": "scan_failed", "reason": failure["msg"]}, **codes)
+        succeeded = scan["result_code"] in (2, 3)
+        if not succeeded and offline_file_missing(scan):
+            # The offline scan file named in the task is not there: nothing was searched.
+            return failed_attempt("request", "the offline scan file %s was not found on the host: %s"
+                                  % (args["offline_scan_file"], scan.get("error") or "no error text"),
+                                  scan=summarize_scan(scan))
         message = write_message(spool, host, "scan", scan, catalog_version=current_version, forced=args["force"])
         summary = summarize_scan(scan)
         # A scan that found the host's updates changed what the store knows; one that failed did not.
-        succeeded = scan["result_code"] in (2, 3)
-        result.update(changed=succeeded, scan=summary, state_message=message)
+        result.update(changed=succeeded, scan=summary, state_message=message,
+                      attempt={"failed": not succeeded, "failure": None if succeeded else "scan_failed",
+                               "reason": None if succeeded else scan.get("error")})
         if not succeeded:
             result.update(failed=True, msg="the Windows Update search failed: %s %s (%s)" % (
                 summary["hresult"], summary["hresult_name"], summary["hresult_meaning"]))
@@ -261,11 +314,12 @@ class ActionModule(ActionBase):
         """
         store = open_store(resolve_store_address(store_option))
         try:
-            last = None
+            last = attempt = None
             if needs_history:
                 ingest(store, spool)
                 last = last_good_scan(store, host)
+                attempt = last_attempts(store, host).get(host)
             current = current_version(store)
-            return current, last
+            return current, last, attempt
         finally:
             store.close()

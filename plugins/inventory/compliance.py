@@ -16,11 +16,17 @@ description:
   - State messages waiting in the spool are ingested into the store first, so the groups include
     every scan that has finished. When the spool cannot be ingested (for example, no permission),
     a warning is shown and the store is read as it is.
-  - "The six state groups, each named O(group_prefix) plus the state: V(compliant), V(non_compliant)
+  - "The seven state groups, each named O(group_prefix) plus the state: V(compliant), V(non_compliant)
     and V(unknown) (compliance against the set), V(pending_reboot) (the host's newest usable scan
     reports a pending restart, or a Required update is installed and waits for one), V(stale_scan)
-    (the newest scan is older than O(stale_after_days)) and V(never_scanned). O(group_names) renames them."
-  - The same six groups exist for every named update set, as O(group_prefix) plus the set's name,
+    (the newest scan is older than O(stale_after_days)), V(never_scanned) and V(last_attempt_failed)
+    (the newest attempt to scan failed: the host could not be reached, refused the credentials or the
+    request, or did not complete the search). O(group_names) renames them."
+  - A host whose last attempt failed before it could search keeps its compliance (and its groups);
+    only a search the host did not complete makes it V(unknown).
+  - Hosts retired with M(patchwave.windows.host_retire) are left out until they scan again; one that
+    an earlier inventory source still defines is V(never_scanned).
+  - The same seven groups exist for every named update set, as O(group_prefix) plus the set's name,
     C(_) and the state, for example C(patchwave_critical_non_compliant).
   - Works beside your own inventory. Hosts that earlier inventory sources defined get the groups
     and variables too; a host the store has never seen is V(never_scanned). Inventory sources are
@@ -33,6 +39,7 @@ description:
     C(patchwave_counts) (updates per state: V(required), V(not_required), V(installed), V(unknown)),
     C(patchwave_missing_kbs) (KBs of the Required updates), C(patchwave_pending_reboot) (bool),
     C(patchwave_last_scan) (C(status), C(time), C(mode), C(catalog_version), C(error), C(last_success)),
+    C(patchwave_last_attempt) (C(time), C(failed), C(failure), C(reason); null when no attempt was made),
     and C(patchwave_set_compliance) (set name to compliance) when O(update_sets) is set."
   - Values read from the store are marked unsafe, so they are never templated.
 extends_documentation_fragment:
@@ -54,8 +61,9 @@ options:
     default: patchwave_
   group_names:
     description:
-      - Other names for the six state groups, as a mapping from the state (V(compliant),
-        V(non_compliant), V(unknown), V(pending_reboot), V(stale_scan), V(never_scanned)) to the name
+      - Other names for the seven state groups, as a mapping from the state (V(compliant),
+        V(non_compliant), V(unknown), V(pending_reboot), V(stale_scan), V(never_scanned),
+        V(last_attempt_failed)) to the name
         to use instead; O(group_prefix) is still put in front.
       - The names also apply to the per-set groups, for example C(non_compliant=needs_updates) gives
         C(patchwave_needs_updates) and C(patchwave_critical_needs_updates).
@@ -366,6 +374,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     "error": _unsafe_text(scan.error) if scan and not scan.succeeded else None,
                     "last_success": _unsafe_text(status.last_good.finished) if status.last_good else None,
                 },
+                "patchwave_last_attempt": self._attempt_vars(status.last_attempt),
             }
             if set_names:
                 per_set = {}
@@ -390,6 +399,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             inventory.add_group(group)
             for host in hosts:
                 inventory.add_child(group, host)
+
+    @staticmethod
+    def _attempt_vars(attempt):
+        """The host variable of the newest attempt, its texts unsafe; None without one."""
+        if attempt is None:
+            return None
+        return {"time": _unsafe_text(attempt["time"]), "failed": bool(attempt["failed"]),
+                "failure": _unsafe_text(attempt["failure"]) if attempt["failure"] else None,
+                "reason": _unsafe_text(attempt["reason"]) if attempt["reason"] else None}
 
     def _construct(self, host):
         """compose, then groups, then keyed_groups, over all of the host's variables."""

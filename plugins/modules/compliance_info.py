@@ -186,6 +186,32 @@ hosts:
           type: str
           returned: when the scan failed
           sample: "Exception from HRESULT: 0x8024402C"
+    last_attempt:
+      description:
+        - The host's newest attempt to scan, successful or not; null when none was made.
+        - An attempt that never reached the host's updates (unreachable, credentials refused, a request
+          the host refused) is recorded here and leaves RV(hosts.status) and RV(hosts.compliance) as they were.
+      type: dict
+      contains:
+        time:
+          description: When the controller recorded it (ISO 8601 UTC, the controller's clock).
+          type: str
+          sample: "2026-11-23T06:10:02Z"
+        failed:
+          description: Whether the attempt failed.
+          type: bool
+          sample: true
+        failure:
+          description:
+            - Null for a successful scan; otherwise why it failed.
+            - V(unreachable), V(credentials), V(connection) or V(request) said nothing of the host's updates.
+            - V(scan_failed) or V(corrupt_message) mean the host did not complete a search, and make it Unknown.
+          type: str
+          sample: unreachable
+        reason:
+          description: The error as reported; null for a successful scan.
+          type: str
+          sample: "ntlm: the specified credentials were rejected by the server"
     last_good_scan:
       description: The newest successful scan; null when there is none.
       type: dict
@@ -314,7 +340,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import pending_reboot
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs, retired_hosts
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import percent_hosts_compliant
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import REQUIRED, percent_compliant
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
@@ -350,7 +376,7 @@ def host_report(name, status, evaluation):
                           "required": required}
     return {"status": status.status, "compliance": evaluation.sets[ALL_UPDATES].host_compliance[name],
             "pending_reboot": pending, "last_scan": last_scan, "last_good_scan": scan_summary(status.last_good),
-            "sets": sets}
+            "last_attempt": status.last_attempt, "sets": sets}
 
 
 def set_report(result, hosts, per_update, top):
@@ -394,6 +420,7 @@ def main():
         module.fail_json(msg=str(exc))
 
     with ingested_store(module, params["store"], params["spool"]) as (store, ingested):
+        retired_named = {name: retired for name, retired in retired_hosts(store).items() if name in params["hosts"]}
         evaluation = evaluate_store(store, update_sets, hosts=params["hosts"] or None,
                                     stale_after_days=params["stale_after_days"], per_update=params["per_update"])
         superseded = {}
@@ -414,6 +441,9 @@ def main():
                 for name, result in evaluation.sets.items()}
     for text in evaluation.warnings():
         module.warn(text)
+    for name, retired in sorted(retired_named.items()):
+        module.warn("host %s was retired on %s (%s): its history is kept but not evaluated, so it is reported as "
+                    "never scanned until it scans again" % (name, retired["retired_at"], retired["reason"] or "no reason"))
     module.exit_json(changed=False, catalog_version=evaluation.catalog_version,
                      evaluated_at=format_time(evaluation.now),
                      stale_after_days=params["stale_after_days"], ingested=ingested, hosts=hosts, update_sets=sets)

@@ -21,11 +21,13 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     UNKNOWN,
 )
 
-# The six state groups, by the key the inventory's group_names option uses.
+# The seven state groups, by the key the inventory's group_names option uses.
 PENDING_REBOOT_GROUP = "pending_reboot"
 STALE_GROUP = "stale_scan"
 NEVER_SCANNED_GROUP = "never_scanned"
-STATE_GROUPS = (COMPLIANT, NON_COMPLIANT, UNKNOWN, PENDING_REBOOT_GROUP, STALE_GROUP, NEVER_SCANNED_GROUP)
+LAST_ATTEMPT_FAILED_GROUP = "last_attempt_failed"
+STATE_GROUPS = (COMPLIANT, NON_COMPLIANT, UNKNOWN, PENDING_REBOOT_GROUP, STALE_GROUP, NEVER_SCANNED_GROUP,
+                LAST_ATTEMPT_FAILED_GROUP)
 # Severity group suffixes: the catalog's severities in lower case.
 SEVERITY_GROUPS = tuple(severity.lower() for severity in SEVERITIES)
 
@@ -49,4 +51,7 @@ def state_group_keys(compliance, status, required):
         keys.append(STALE_GROUP)
     elif status.status == NEVER_SCANNED:
         keys.append(NEVER_SCANNED_GROUP)
+    if status.last_attempt is not None and status.last_attempt["failed"]:
+        # Whatever the cause: the host could not be reached, or it could not complete the search.
+        keys.append(LAST_ATTEMPT_FAILED_GROUP)
     return keys

@@ -11,6 +11,7 @@ import datetime
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
+    ACTIVE_HOSTS,
     SCAN_COLUMNS,
     Scratch,
     count_scans,
@@ -57,7 +58,8 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             masks[uid] = masks.get(uid, 0) | bit
     wanted = None if hosts is None else set(hosts)
     scans = {}
-    for row in store.query("SELECT %s FROM scans ORDER BY host_name, received, scan_pk" % SCAN_COLUMNS):
+    for row in store.query("SELECT %s FROM scans WHERE %s ORDER BY host_name, received, scan_pk"
+                           % (SCAN_COLUMNS, ACTIVE_HOSTS)):
         if wanted is None or row["host_name"] in wanted:
             scans.setdefault(row["host_name"], []).append(scan_facts(row))
     names = sorted(set(scans) | set(hosts or ()))
@@ -105,7 +107,8 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
 
 
 def _first_scan_day(store):
-    """The day (UTC) the store received its first scan or failure to scan; None without any."""
-    rows = store.query("SELECT MIN(received) AS first_received FROM scans")
+    """The day (UTC) the store received its first scan or failure to scan of a host not retired; None
+    without any."""
+    rows = store.query("SELECT MIN(received) AS first_received FROM scans WHERE %s" % ACTIVE_HOSTS)
     first = rows[0]["first_received"] if rows else None
     return None if first is None else parse_time(first).date()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
@@ -42,6 +42,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     set_warnings,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_attempts
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import bits_of, from_blob, popcount
 from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import NEWEST_FIRST
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
@@ -67,20 +68,39 @@ def scan_facts(row):
                      reboot_pending=bool(row["reboot_pending"]), error=row["error"])
 
 
+# Hosts retired by host_retire: their history stays (under the retention policy), but readers
+# leave them out until they report again (ingest clears the mark).
+ACTIVE_HOSTS = "host_name NOT IN (SELECT host_name FROM hosts WHERE retired_at IS NOT NULL)"
+
+
 def _newest_scans(store, good_only=False):
-    """Each host's newest scan (or newest successful scan), as rows; one query for all hosts.
+    """Each active host's newest scan (or newest successful scan), as rows; one query for all hosts.
 
     Newest by the time the controller received it, never by the host's clock (NEWEST_FIRST)."""
-    where = " WHERE succeeded = 1" if good_only else ""
+    where = " WHERE %s%s" % (ACTIVE_HOSTS, " AND succeeded = 1" if good_only else "")
     sql = ("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (PARTITION BY host_name ORDER BY %s) AS newest "
            "FROM scans%s) ranked WHERE newest = 1" % (SCAN_COLUMNS, SCAN_COLUMNS, NEWEST_FIRST, where))
     return store.query(sql)
 
 
-def _statuses(latest_rows, good_rows, names, now, stale_after_days):
+def active_hosts(store):
+    """The names of the hosts the store knows and that are not retired."""
+    return [r["host_name"] for r in store.query("SELECT host_name FROM hosts WHERE retired_at IS NULL")]
+
+
+def retired_hosts(store):
+    """``{host: {"retired_at", "reason"}}`` of every retired host."""
+    return {r["host_name"]: {"retired_at": r["retired_at"], "reason": r["retired_reason"]}
+            for r in store.query("SELECT host_name, retired_at, retired_reason FROM hosts WHERE retired_at IS NOT NULL")}
+
+
+def _statuses(latest_rows, good_rows, names, now, stale_after_days, attempts=None):
     latest = {r["host_name"]: scan_facts(r) for r in latest_rows}
     good = {r["host_name"]: scan_facts(r) for r in good_rows}
-    return {name: host_status(latest.get(name), good.get(name), now, stale_after_days) for name in sorted(names)}
+    attempts = attempts or {}
+    return {name: replace(host_status(latest.get(name), good.get(name), now, stale_after_days),
+                          last_attempt=attempts.get(name))
+            for name in sorted(names)}
 
 
 def _host_names(store_hosts, latest_rows, hosts, include_store_hosts):
@@ -92,12 +112,17 @@ def _host_names(store_hosts, latest_rows, hosts, include_store_hosts):
 
 
 def load_host_statuses(store, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS):
-    """HostStatus of every host the store knows or, with ``hosts`` given, of those names only
-    (never scanned when unknown to the store)."""
+    """HostStatus of every active host the store knows or, with ``hosts`` given, of those names only
+    (never scanned when unknown to the store or retired)."""
     latest = _newest_scans(store)
-    store_hosts = [r["host_name"] for r in store.query("SELECT host_name FROM hosts")] if hosts is None else ()
+    store_hosts = active_hosts(store) if hosts is None else ()
     return _statuses(latest, _newest_scans(store, good_only=True), _host_names(store_hosts, latest, hosts, False),
-                     now or utc_now(), stale_after_days)
+                     now or utc_now(), stale_after_days, _active_attempts(store))
+
+
+def _active_attempts(store):
+    retired = retired_hosts(store)
+    return {host: attempt for host, attempt in last_attempts(store).items() if host not in retired}
 
 
 @dataclass
@@ -372,7 +397,7 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
     now = now or utc_now()
     latest = _newest_scans(store)
     rows = {"catalog_version": current_version(store), "read_at": format_time(now),
-            "store_hosts": [r["host_name"] for r in store.query("SELECT host_name FROM hosts")],
+            "store_hosts": active_hosts(store), "attempts": _active_attempts(store),
             "latest": latest, "good": _newest_scans(store, good_only=True), "sets": {},
             "hosts": None if hosts is None else sorted(set(hosts))}
     wanted = None if hosts is None else set(hosts)
@@ -418,7 +443,7 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
     if hosts is None:
         hosts = rows.get("hosts")
     names = _host_names(rows["store_hosts"], rows["latest"], hosts, include_store_hosts)
-    statuses = _statuses(rows["latest"], rows["good"], names, now, stale_after_days)
+    statuses = _statuses(rows["latest"], rows["good"], names, now, stale_after_days, rows.get("attempts"))
     evaluation = Evaluation(now, stale_after_days, rows["catalog_version"], statuses, {})
     facts = {r[0]: {"update_id": r[0], "first_version": r[1], "kb": r[2], "title": r[3], "msrc_severity": r[4]}
              for r in rows["updates"]}

@@ -21,8 +21,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
 
 # Per host the figure is its Required updates, a count: a percentage of the set's pairs reads 98.5 % for a
 # host missing 20 updates of a large set.
-CSV_COLUMNS = ("host", "set", "compliance", "required_updates", "not_required", "installed", "unknown", "required_kbs",
-               "last_scan", "mode", "catalog_version", "status", "error")
+# ``set_updates`` is the set's size: 0 marks a set that selects no update (the report warns of it).
+# ``last_attempt*`` is the newest attempt, which may have failed without changing the host's state.
+CSV_COLUMNS = ("host", "set", "set_updates", "compliance", "required_updates", "not_required", "installed", "unknown",
+               "required_kbs", "last_scan", "mode", "catalog_version", "status", "error", "last_attempt",
+               "last_attempt_failure", "last_attempt_reason")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -58,9 +61,11 @@ def render_csv(data):
             facts = data["hosts"].get(host, {})
             scan = facts.get("scan") or facts.get("last_good") or {}
             kbs = " ".join(kb_label(r) for r in sorted(result["host_required"].get(host, []), key=_kb_order))
+            attempt = facts.get("last_attempt") or {}
             writer.writerow([csv_cell(v) for v in (
-                host, set_name, result["host_compliance"][host],
+                host, set_name, result["updates"], result["host_compliance"][host],
                 counts.get(REQUIRED, 0), counts.get(NOT_REQUIRED, 0), counts.get(INSTALLED, 0), counts.get(UNKNOWN, 0),
                 kbs, scan.get("finished"), scan.get("mode"), scan.get("catalog_version"), facts.get("status"),
-                (facts.get("scan") or {}).get("error"))])
+                (facts.get("scan") or {}).get("error"), attempt.get("time"), attempt.get("failure"),
+                attempt.get("reason"))])
     return out.getvalue()

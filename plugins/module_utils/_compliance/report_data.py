@@ -93,7 +93,7 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
             age = (now - parse_time(status.last_good.age_time)).total_seconds() / 86400.0
         ages[_age_bucket(age)] += 1
         hosts[name] = {"status": status.status, "scan": _scan_data(status.scan),
-                       "last_good": _scan_data(status.last_good)}
+                       "last_good": _scan_data(status.last_good), "last_attempt": status.last_attempt}
     sets = {}
     for set_name, result in evaluation.sets.items():
         required = {}

@@ -304,6 +304,14 @@ def render_html(data):
                                               statuses.get(SCAN_FAILED, 0), statuses.get(CORRUPT_MESSAGE, 0)))
     if failed:
         parts.append("<h3>Failed scans</h3>%s" % _table(("Host", "Status", "Scan", "Error"), failed))
+    attempts = []
+    for host, facts in sorted(data["hosts"].items()):
+        attempt = facts.get("last_attempt") or {}
+        if attempt.get("failed") and attempt["failure"] not in (SCAN_FAILED, CORRUPT_MESSAGE):
+            attempts.append((host, attempt["failure"], attempt["time"], attempt["reason"] or "-"))
+    if attempts:
+        parts.append("<h3>Last attempt failed (the host keeps its state)</h3>%s"
+                     % _table(("Host", "Failure", "Attempt", "Reason"), attempts))
     parts.append("</section>")
 
     parts.append('<section id="hosts"><h2>Hosts</h2>')

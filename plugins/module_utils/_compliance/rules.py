@@ -113,6 +113,10 @@ class HostStatus:
     status: str
     scan: ScanFacts | None = None        # the scan that decides (the failed one for scan_failed)
     last_good: ScanFacts | None = None   # newest successful scan, whatever the status
+    # The newest attempt, a scan or one that never reached the host's updates (unreachable,
+    # credentials refused, a refused request): {time, failed, failure, reason}; None when none.
+    # Shown beside the status; it never changes it.
+    last_attempt: dict | None = None
 
     @property
     def usable(self):

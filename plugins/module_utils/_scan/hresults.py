@@ -14,8 +14,11 @@ from __future__ import annotations
 HRESULTS = {
     0x00240005: ("WU_S_REBOOT_REQUIRED", "The operation succeeded; a restart is needed to finish it."),
     0x80070002: ("ERROR_FILE_NOT_FOUND", "The file (for example the offline scan package) was not found."),
+    0x80070003: ("ERROR_PATH_NOT_FOUND", "The path (for example the offline scan package's folder) was not found."),
     0x80070005: ("E_ACCESSDENIED", "Access denied: the Windows Update Agent refuses this call from a network "
                                    "logon or without administrator rights."),
+    0x80070035: ("ERROR_BAD_NETPATH", "The network path (for example the offline scan package's share) was not found."),
+    0x80070043: ("ERROR_BAD_NET_NAME", "The network name (the share of the offline scan package) cannot be found."),
     0x8007045B: ("ERROR_SHUTDOWN_IN_PROGRESS", "A system shutdown is in progress."),
     0x80070569: ("ERROR_LOGON_TYPE_NOT_GRANTED", "The account lacks the batch logon right the scheduled task needs."),
     0x80240009: ("WU_E_OPERATIONINPROGRESS", "Another conflicting operation was in progress."),
@@ -36,6 +39,11 @@ HRESULTS = {
     0x8024402C: ("WU_E_PT_WINHTTP_NAME_NOT_RESOLVED", "The proxy or update server name could not be resolved."),
     0x8024A000: ("WU_E_AU_NOSERVICE", "Automatic Updates was unable to service incoming requests."),
 }
+
+
+# An offline scan that failed with one of these never searched: the scan file named in the request
+# is not there (a typo in the path, a share that is not mounted). The request was wrong, not the host.
+SCAN_FILE_MISSING = frozenset((0x80070002, 0x80070003, 0x80070035, 0x80070043))
 
 
 def unsigned(hresult):

@@ -93,8 +93,10 @@ def _written(path, stamp):
 
 
 def _touch_host(cursor, host, stamp):
+    """Record that ``host`` reported; a retired host that reports again is back in evaluation."""
     cursor.execute("INSERT INTO hosts (host_name, first_seen, last_message_at) VALUES (?, ?, ?) "
-                   "ON CONFLICT (host_name) DO UPDATE SET last_message_at = excluded.last_message_at",
+                   "ON CONFLICT (host_name) DO UPDATE SET last_message_at = excluded.last_message_at, "
+                   "retired_at = NULL, retired_reason = NULL",
                    (host, stamp, stamp))
 
 
@@ -125,6 +127,18 @@ def _store_message(store, cursor, ordinals, next_pk, message, stamp):
     host = message["host"]
     body = message["body"]
     scan_pk = next_pk[0]
+    if message["kind"] == "scan_attempt":
+        cursor.execute(
+            "INSERT INTO scan_attempts (message_id, host_name, received, failure, reason, server_selection, forced, "
+            "catalog_version, controller, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (message["message_id"], host, message["received"], body["failure"], body["reason"],
+             body.get("server_selection"), int(message["forced"]), message["catalog_version"],
+             message.get("controller"), stamp))
+        if cursor.rowcount != 1:
+            return False
+        _touch_host(cursor, host, stamp)
+        return True
     if message["kind"] == "scan_failure":
         cursor.execute(
             "INSERT INTO scans (scan_pk, message_id, host_name, server_selection, forced, finished, received, "

@@ -25,7 +25,13 @@ READABLE_VERSIONS = (1, 2)
 RECORD_FIELDS = ("update_id", "revision_number", "installed", "hidden", "downloaded", "reboot_required")
 
 
-KINDS = ("scan", "scan_failure")
+# ``scan``: the host's answer; ``scan_failure``: the host did not complete the search (the host is
+# Unknown, scan failed); ``scan_attempt``: the attempt failed before the host could search
+# (unreachable, credentials refused, a request the host refused): the host keeps its state.
+KINDS = ("scan", "scan_failure", "scan_attempt")
+
+# Why an attempt said nothing of the host's updates (``scan_attempt`` bodies).
+ATTEMPT_FAILURES = ("unreachable", "credentials", "connection", "request")
 
 
 def compact_records(updates):
@@ -61,6 +67,14 @@ FAILURE_SCHEMA = {
     "type": "object",
     "required": ["error"],
     "properties": {"error": {"type": "string"}, "hresult": {"type": ["integer", "null"]},
+                   "server_selection": {"type": ["string", "null"]}},
+}
+
+
+ATTEMPT_SCHEMA = {
+    "type": "object",
+    "required": ["failure", "reason"],
+    "properties": {"failure": {"type": "string", "enum": list(ATTEMPT_FAILURES)}, "reason": {"type": "string"},
                    "server_selection": {"type": ["string", "null"]}},
 }
 
@@ -106,6 +120,8 @@ def parse_message(text):
         body = message["body"]
         if message["kind"] == "scan_failure":
             problems = validate(body, FAILURE_SCHEMA, "message.body")
+        elif message["kind"] == "scan_attempt":
+            problems = validate(body, ATTEMPT_SCHEMA, "message.body")
         elif message["message_version"] == 1:
             problems = validate(body, SCAN_SCHEMA, "message.body")
             if not problems:

@@ -16,6 +16,7 @@ import uuid
 
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import SCAN_SCHEMA, validate
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages import (
+    ATTEMPT_SCHEMA,
     FAILURE_SCHEMA,
     KINDS,
     MESSAGE_VERSION,
@@ -65,7 +66,8 @@ def write_message(spool, host, kind, body, catalog_version=None, forced=False, c
     """
     if kind not in KINDS:
         raise ValueError("state message kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    problems = validate(body, SCAN_SCHEMA if kind == "scan" else FAILURE_SCHEMA, "body")
+    schema = {"scan": SCAN_SCHEMA, "scan_failure": FAILURE_SCHEMA, "scan_attempt": ATTEMPT_SCHEMA}[kind]
+    problems = validate(body, schema, "body")
     if problems:
         raise ValueError("state message for %s: the %s result breaks the contract: %s"
                          % (host, kind, "; ".join(problems[:3])))

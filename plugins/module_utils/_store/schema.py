@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # A host's scans from newest: in the order the controllers received them (one clock; the host's own
 # may be off), then in the order ingest numbered them (received times have one-second resolution).
@@ -208,6 +208,33 @@ MIGRATIONS = {
         "CREATE INDEX scans_host_received ON scans (host_name, received, scan_pk)",
         "DROP INDEX scans_finished",
         "CREATE INDEX scans_received ON scans (received)",
+    ],
+    6: [
+        # Attempts that said nothing of the host's updates (unreachable, credentials refused, the
+        # connection lost at start, a request the host module refused): kept apart from scans, so
+        # they never change a host's compliance; shown as the host's last attempt.
+        """CREATE TABLE scan_attempts (
+            message_id TEXT PRIMARY KEY,
+            host_name TEXT NOT NULL,
+            received TEXT NOT NULL,
+            failure TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            server_selection TEXT,
+            forced INTEGER NOT NULL,
+            catalog_version INTEGER,
+            controller TEXT,
+            ingested_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX scan_attempts_host_received ON scan_attempts (host_name, received)",
+        # Before this version an unreachable host was stored as a failed scan ("host unreachable: ...").
+        "INSERT INTO scan_attempts (message_id, host_name, received, failure, reason, server_selection, forced, "
+        "catalog_version, controller, ingested_at) SELECT message_id, host_name, received, 'unreachable', error, "
+        "server_selection, forced, catalog_version, controller, ingested_at FROM scans "
+        "WHERE succeeded = 0 AND source = 'patchwave.windows.scan' AND error LIKE 'host unreachable: %'",
+        "DELETE FROM scans WHERE succeeded = 0 AND source = 'patchwave.windows.scan' AND error LIKE 'host unreachable: %'",
+        # host_retire: a retired host leaves evaluation, reports and the inventory until it reports again.
+        "ALTER TABLE hosts ADD COLUMN retired_at TEXT",
+        "ALTER TABLE hosts ADD COLUMN retired_reason TEXT",
     ],
 }
 

@@ -165,7 +165,7 @@ def test_host_variables(populated):
         assert got["patchwave_compliance_loaded"] is True
         assert {k for k in got if k.startswith("patchwave_")} == {
             "patchwave_compliance_loaded", "patchwave_compliance", "patchwave_counts", "patchwave_missing_kbs", "patchwave_last_scan",
-            "patchwave_pending_reboot", "patchwave_set_compliance"}
+            "patchwave_pending_reboot", "patchwave_set_compliance", "patchwave_last_attempt"}
     assert {c.USABLE, c.STALE, c.SCAN_FAILED} <= seen
     # no named sets: no per-set variable
     assert "patchwave_set_compliance" not in Run(options(address, spool)).hostvars(sorted(evaluation.hosts)[0])

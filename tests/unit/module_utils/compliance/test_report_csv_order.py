@@ -8,7 +8,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.repo
 
 def one_host(required):
     return {"hosts": {"web01": {"status": "ok"}},
-            "sets": {"all": {"host_compliance": {"web01": "non_compliant"},
+            "sets": {"all": {"updates": 5, "host_compliance": {"web01": "non_compliant"},
                              "host_counts": {"web01": {}},
                              "host_required": {"web01": required}}}}
 

@@ -189,7 +189,8 @@ def test_query_temp_table_and_like_with_literal_percent(store):
         assert question[0] == 3
         changed = cursor.execute("UPDATE s_names SET size = size + 1 WHERE size < ?", (3,)).rowcount
         assert changed == 2
-        cursor.execute("INSERT INTO hosts SELECT name, 'a', 'b' FROM s_names WHERE size > 1000")
+        cursor.execute("INSERT INTO hosts (host_name, first_seen, last_message_at) SELECT name, 'a', 'b' FROM s_names "
+                       "WHERE size > 1000")
     assert store.query("SELECT host_name FROM hosts WHERE host_name LIKE ?", ("50%",)) == [{"host_name": "50xoff"}]
 
 
