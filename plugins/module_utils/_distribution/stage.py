@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""Put a package's files on a distribution point, and take away what no package needs any more.
+
+Plain data in and out; the target (``path_target.PathTarget``, ``smb_target.SmbTarget``) is the
+only I/O besides reading the content library.
+
+* ``files``: the package's file records ``{sha1, sha256, size, extension, source_path}`` (a digest
+  as hex or base64; one of the two may be None; ``source_path`` is the file in the content library).
+* ``known``: ``{path: {size, ...}}``, what the store says this collection staged on this
+  distribution point (paths as ``layout.relative_path`` gives them).
+* ``ours`` and ``keep`` for pruning: the paths the store says this collection staged here, and the
+  paths any package staged here still references.
+
+What to copy is decided from the target's file sizes (one listing per content folder) and
+``known``, never by reading content back: a file whose name is its digest and whose size is right
+is the file. A file present with the right size that the store does not know (a WSUS server's
+own, or staged by a store since lost) is left alone and reported with ``ours: false``, so prune
+never touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors, layout
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import (DistributionError,
+                                                                                             LayoutError)
+
+CHUNK_BYTES = 4 * 1024 * 1024
+PARTIAL_SUFFIX = ".patchwave-partial"
+# .<final name>.<8 hex>.patchwave-partial: a copy in progress, or left by an interrupted run
+_PARTIAL = re.compile(r"^\.(?P<final>.+)\.[0-9a-f]{8}" + re.escape(PARTIAL_SUFFIX) + r"$")
+
+
+def _counts(entries):
+    return {"files": len(entries), "bytes": sum(entry["size"] for entry in entries)}
+
+
+def _entries(target, files):
+    """The package's files as layout entries, one per content path (a file shared by updates counts once)."""
+    entries = {}
+    for record in files:
+        try:
+            parts = layout.content_parts(record.get("sha1"), record.get("sha256"), record.get("extension"))
+        except LayoutError as exc:
+            raise DistributionError(target.name, errors.PATH_ESCAPE, "file %s: %s"
+                                    % (record.get("source_path") or record.get("sha1") or record.get("sha256"),
+                                       exc)) from exc
+        path = layout.relative_path(parts)
+        if path not in entries:
+            sha1 = layout.digest_hex(record["sha1"], "sha1") if record.get("sha1") else None
+            sha256 = layout.digest_hex(record["sha256"], "sha256") if record.get("sha256") else None
+            entries[path] = {"path": path, "parts": parts, "size": int(record["size"]), "sha1": sha1,
+                             "sha256": sha256, "source_path": record.get("source_path")}
+    return list(entries.values())
+
+
+def _prune_entries(target, ours, keep, listings):
+    candidates = []
+    for path in sorted(set(ours or ()) - set(keep or ())):
+        try:
+            parts = layout.parse_relative_path(path)
+        except LayoutError as exc:
+            raise DistributionError(target.name, errors.PATH_ESCAPE, "the store's record of a staged file: %s"
+                                    % exc) from exc
+        folder = parts[:-1]
+        if folder not in listings:
+            listings[folder] = target.listing(folder)
+        present = listings[folder].get(parts[-1])
+        if present is not None:
+            candidates.append({"path": path, "parts": parts, "size": present})
+    return candidates
+
+
+def plan(target, files, known=None, ours=None, keep=None):
+    """What ``stage`` would do on a connected ``target``, computed without writing anything (check mode).
+
+    Returns ``{name, location, copied, skipped, pruned}`` (each ``{files, bytes}``: what would be
+    copied, skipped, pruned), ``needed_bytes``, ``free_bytes``, ``fits``, and the lists ``copy``,
+    ``skip``, ``prune`` and ``partials`` (temporary files of an interrupted earlier run).
+    ``ours=None`` means no pruning.
+    """
+    known = known or {}
+    entries = _entries(target, files)
+    listings = {}
+    for folder in sorted({entry["parts"][:-1] for entry in entries}):
+        listings[folder] = target.listing(folder)
+    copy, skip = [], []
+    for entry in entries:
+        present = listings[entry["parts"][:-1]].get(entry["parts"][-1])
+        entry["present_size"] = present
+        entry["ours"] = entry["path"] in known
+        (skip if present == entry["size"] else copy).append(entry)
+    partials = [folder + (name,) for folder, found in sorted(listings.items()) for name in sorted(found)
+                if _PARTIAL.match(name)]
+    prune_list = []
+    if ours is not None:
+        prune_list = _prune_entries(target, ours, set(keep or ()) | {entry["path"] for entry in entries}, listings)
+    needed = sum(entry["size"] for entry in copy)
+    free = target.free_space() if copy else None
+    return {"name": target.name, "location": target.location, "copied": _counts(copy), "skipped": _counts(skip),
+            "pruned": _counts(prune_list), "needed_bytes": needed, "free_bytes": free,
+            "fits": not copy or needed <= free, "copy": copy, "skip": skip, "prune": prune_list,
+            "partials": partials}
+
+
+def _size_text(count):
+    value = float(count)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return ("%d %s" % (value, unit)) if unit == "bytes" else ("%.1f %s" % (value, unit))
+        value /= 1024
+    return "%d bytes" % count  # not reached
+
+
+def _check_sources(target, entries):
+    for entry in entries:
+        source = entry["source_path"]
+        try:
+            size = os.stat(source).st_size if source else None
+        except OSError as exc:
+            raise DistributionError(target.name, errors.SOURCE, "content library file %s for %s: %s"
+                                    % (source, entry["path"], exc.strerror or exc)) from exc
+        if size != entry["size"]:
+            raise DistributionError(target.name, errors.SOURCE, "content library file %s for %s has %s bytes, the "
+                                    "catalog says %d" % (source, entry["path"], size, entry["size"]))
+
+
+def _remove_quietly(target, parts):
+    """Remove a temporary file after a failure; a second failure is reported, not raised over the first."""
+    try:
+        target.remove(parts)
+        return ""
+    except DistributionError as exc:
+        return "; the temporary file %s could not be removed: %s" % ("/".join(parts), exc)
+
+
+def _copy(target, entry, chunk_size):
+    """One file: sent under a temporary name while hashed, compared, size checked, then renamed."""
+    folder, final = entry["parts"][:-1], entry["parts"][-1]
+    temporary = folder + (".%s.%s%s" % (final, uuid.uuid4().hex[:8], PARTIAL_SUFFIX),)
+    algorithm, expected = ("sha1", entry["sha1"]) if entry["sha1"] else ("sha256", entry["sha256"])
+    digest = hashlib.new(algorithm)
+    writer = target.open_write(temporary)
+    try:
+        with open(entry["source_path"], "rb") as source:
+            while True:
+                chunk = source.read(chunk_size)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                writer.write(chunk)
+        writer.close()
+    except DistributionError as exc:
+        writer.abort()
+        left = _remove_quietly(target, temporary)
+        raise DistributionError(target.name, exc.cause, "copying %s: %s%s" % (entry["path"], exc.detail,
+                                                                              left)) from exc
+    except OSError as exc:
+        writer.abort()
+        left = _remove_quietly(target, temporary)
+        raise DistributionError(target.name, errors.SOURCE, "reading content library file %s for %s: %s%s"
+                                % (entry["source_path"], entry["path"], exc.strerror or exc, left)) from exc
+    actual = digest.hexdigest().upper()
+    if actual != expected:
+        left = _remove_quietly(target, temporary)
+        raise DistributionError(target.name, errors.DIGEST_MISMATCH, "content library file %s sent as %s has %s "
+                                "%s, expected %s; nothing was renamed%s" % (entry["source_path"], entry["path"],
+                                                                            algorithm.upper(), actual, expected, left))
+    landed = target.size(temporary)
+    if landed != entry["size"]:
+        left = _remove_quietly(target, temporary)
+        raise DistributionError(target.name, errors.SIZE_MISMATCH, "%s arrived with %s bytes, expected %d; nothing "
+                                "was renamed%s" % (entry["path"], landed, entry["size"], left))
+    target.replace(temporary, entry["parts"])
+
+
+def _record(entry, copied):
+    return {"path": entry["path"], "size": entry["size"], "sha1": entry["sha1"], "sha256": entry["sha256"],
+            "ours": copied or entry["ours"], "copied": copied}
+
+
+def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chunk_size=CHUNK_BYTES, progress=None):
+    """Copy the package's missing or changed files to a connected ``target``; prune when ``ours`` is given.
+
+    Nothing is copied when the files to copy (plus ``reserve_bytes``) do not fit in the target's free
+    space. ``progress(files_done, bytes_done)`` is called after each copied file. Returns
+    ``{name, location, copied, skipped, pruned}`` (each ``{files, bytes}``), ``files``: one record
+    per package file for the store ``{path, size, sha1, sha256, ours, copied}`` (``ours``: staged by
+    this collection, now or before, so a later prune may remove it), and ``removed``: the pruned paths.
+    """
+    planned = plan(target, files, known, ours, keep)
+    if planned["copy"]:
+        _check_sources(target, planned["copy"])
+        needed = planned["needed_bytes"] + reserve_bytes
+        if needed > planned["free_bytes"]:
+            raise DistributionError(target.name, errors.NO_SPACE, "the package needs %s for %d files (%s) but %s "
+                                    "has %s free; nothing was copied"
+                                    % (_size_text(needed), planned["copied"]["files"],
+                                       "with %s kept free" % _size_text(reserve_bytes) if reserve_bytes
+                                       else "missing or changed", target.location, _size_text(planned["free_bytes"])))
+    for parts in planned["partials"]:
+        target.remove(parts)
+    made = set()
+    done_bytes = 0
+    for number, entry in enumerate(planned["copy"], 1):
+        folder = entry["parts"][:-1]
+        if folder not in made:
+            target.makedirs(folder)
+            made.add(folder)
+        _copy(target, entry, chunk_size)
+        done_bytes += entry["size"]
+        if progress:
+            progress(number, done_bytes)
+    removed = _remove(target, planned["prune"])
+    records = [_record(entry, True) for entry in planned["copy"]] + [_record(entry, False) for entry in planned["skip"]]
+    return {"name": target.name, "location": target.location, "copied": planned["copied"],
+            "skipped": planned["skipped"], "pruned": _counts(removed), "files": sorted(records, key=lambda r: r["path"]),
+            "removed": [entry["path"] for entry in removed]}
+
+
+def _remove(target, entries):
+    for entry in entries:
+        target.remove(entry["parts"])
+    return entries
+
+
+def prune(target, ours, keep):
+    """Remove the files this collection staged here (``ours``) that no package references (``keep``).
+
+    Only paths of the content layout are ever removed (a malformed record is refused), and only
+    those listed in ``ours``: a file this collection did not put there is never touched. Returns
+    ``{name, pruned: {files, bytes}, removed: [paths]}``.
+    """
+    removed = _remove(target, _prune_entries(target, ours, keep, {}))
+    return {"name": target.name, "pruned": _counts(removed), "removed": [entry["path"] for entry in removed]}

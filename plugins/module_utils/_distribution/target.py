@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, patchwave.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to this collection: not a public API, may change without notice.
+"""What staging needs from a distribution point, whatever carries it (a folder, an SMB share).
+
+Paths are tuples of parts relative to the distribution point's root (``_distribution/layout.py``).
+Every method raises ``DistributionError`` naming the distribution point and the cause; a target
+is a context manager (connect on enter, disconnect on exit).
+"""
+
+from __future__ import annotations
+
+
+class Writer:
+    """A file being written under its temporary name: ``write`` chunks in order, then ``close``."""
+
+    def write(self, chunk):
+        raise NotImplementedError
+
+    def close(self):
+        """Everything written has reached the target (raises on a failure of the last writes)."""
+        raise NotImplementedError
+
+    def abort(self):
+        """Give up the handle after a failure, raising nothing (the caller removes the file)."""
+        raise NotImplementedError
+
+
+class Target:
+    """A distribution point's root, as staging uses it."""
+
+    name = None       # the distribution point's name, for messages
+    location = None   # where it is, for messages: a folder or \\server\share\folder
+
+    def __enter__(self):
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def connect(self):
+        """Reach the root (and create it below an SMB share); fail clearly when that is impossible."""
+
+    def close(self):
+        """Drop connections; never raises."""
+
+    def free_space(self):
+        """Bytes that may still be written below the root."""
+        raise NotImplementedError
+
+    def listing(self, parts):
+        """``{name: size}`` of the files in folder ``parts`` (folders left out); ``{}`` when it does not exist."""
+        raise NotImplementedError
+
+    def size(self, parts):
+        """The size of file ``parts``, or None when there is none."""
+        raise NotImplementedError
+
+    def makedirs(self, parts):
+        """Create folder ``parts`` and its parents, when missing."""
+        raise NotImplementedError
+
+    def open_write(self, parts):
+        """A ``Writer`` for a new file ``parts`` (replacing any file of that name)."""
+        raise NotImplementedError
+
+    def replace(self, source, destination):
+        """Rename file ``source`` to ``destination`` in the same folder, replacing it."""
+        raise NotImplementedError
+
+    def remove(self, parts):
+        """Delete file ``parts``; absent is fine."""
+        raise NotImplementedError
