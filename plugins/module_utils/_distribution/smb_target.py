@@ -31,7 +31,8 @@ MAX_CREDIT_REQUEST = 512
 # NTSTATUS values (MS-ERREF 2.3.1) that decide the cause named in the error
 _CREDENTIALS = {0xC000006D, 0xC000006A, 0xC0000064, 0xC000006E, 0xC0000070, 0xC0000071, 0xC0000072, 0xC0000193,
                 0xC0000224, 0xC0000234, 0xC0000022}  # logon failure, wrong password, no such user, ..., access denied
-_UNREACHABLE = {0xC00000CC, 0xC00000BE, 0xC000003A, 0xC0000034}  # bad network name, bad path, path/name not found
+# bad network name, not found, bad path, path/name not found
+_UNREACHABLE = {0xC00000CC, 0xC0000225, 0xC00000BE, 0xC000003A, 0xC0000034}
 _NO_SPACE = {0xC000007F, 0xC0000044}  # disk full, quota exceeded
 _NAME_COLLISION = 0xC0000035
 _ACCESS_DENIED = 0xC0000022
@@ -113,7 +114,7 @@ class SmbTarget(Target):
             raise DistributionError(self.name, errors.UNREACHABLE, "cannot reach %s on port %d: %s"
                                     % (self.server, self.port, exc)) from exc
         except Exception as exc:  # pylint: disable=broad-except  # smbprotocol/spnego raise many types
-            failure = self._fail(exc, "log on to", ())
+            failure = self._fail(exc, "log on as %r to" % self.username, ())
             if failure.cause == errors.IO and "auth" in type(exc).__name__.lower() + str(exc).lower():
                 failure = DistributionError(self.name, errors.CREDENTIALS, "cannot log on to %s (port %d) as %r: %s"
                                             % (self.server, self.port, self.username, exc))
@@ -125,7 +126,11 @@ class SmbTarget(Target):
         try:
             smbclient.stat("\\\\%s\\%s" % (self.server, self.share), **self._kwargs())
         except Exception as exc:  # pylint: disable=broad-except
-            raise self._fail(exc, "open share") from exc
+            failure = self._fail(exc, "open share")
+            if failure.cause == errors.UNREACHABLE:
+                failure = DistributionError(self.name, errors.UNREACHABLE, "no such share '%s' on %s (port %d): %s"
+                                            % (self.share, self.server, self.port, exc))
+            raise failure from exc
         self.makedirs(())
 
     def close(self):

@@ -37,8 +37,9 @@ def smb_target(server, share=None, folder=None, **options):
     """An ``SmbTarget`` on ``server``'s share, in a fresh folder unless one is given."""
     options.setdefault("username", server.username)
     options.setdefault("password", server.password)
+    options.setdefault("port", server.port)
     return SmbTarget("dp-smb", server.host, share or server.share,
-                     folder="t-%s" % uuid.uuid4().hex[:8] if folder is None else folder, port=server.port, **options)
+                     folder="t-%s" % uuid.uuid4().hex[:8] if folder is None else folder, **options)
 
 
 class Library:

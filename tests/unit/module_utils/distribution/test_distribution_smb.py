@@ -1,0 +1,70 @@
+"""SMB distribution points against the tests' own Samba server: seen from outside, and refused clearly."""
+
+import socket
+
+import pytest
+
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors, layout, stage
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import DistributionError
+from conftest import smb_target
+
+pytestmark = pytest.mark.integration
+
+
+def _closed_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_staged_files_are_seen_by_the_smbclient_tool_with_their_sizes(samba_server, library):
+    files = [library.add(200000, seed=31), library.add(10, seed=32, extension="exe")]
+    target = smb_target(samba_server)
+    with target:
+        result = stage.stage(target, files)
+    for record in result["files"]:
+        folder, name = record["path"].split("/")
+        shown = samba_server.smbclient(samba_server.share, "cd %s; ls %s/*" % ("\\".join(target.folder), folder)).stdout
+        line = next(line for line in shown.splitlines() if name in line)
+        assert int(line.split()[-6]) == record["size"], shown
+        assert "patchwave-partial" not in shown
+
+
+def test_an_encrypted_session_stages_too(samba_server, library):
+    record = library.add(3 * 1024 * 1024 + 5, seed=33)
+    target = smb_target(samba_server, encrypt=True)
+    with target:
+        assert target._session.encrypt_data  # pylint: disable=protected-access
+        assert stage.stage(target, [record])["copied"] == {"files": 1, "bytes": record["size"]}
+        assert target.size(layout.content_parts(record["sha1"], None, "cab")) == record["size"]
+
+
+def test_a_wrong_password_is_named_as_refused_credentials(samba_server):
+    with pytest.raises(DistributionError) as caught:
+        with smb_target(samba_server, password="not-the-password"):
+            pass
+    assert caught.value.cause == errors.CREDENTIALS
+    message = str(caught.value)
+    assert "distribution point 'dp-smb'" in message and "refused the user name or password" in message
+    assert "not-the-password" not in message
+
+
+def test_an_unreachable_port_is_named_as_unreachable(samba_server):
+    port = _closed_port()
+    with pytest.raises(DistributionError) as caught:
+        with smb_target(samba_server, port=port, timeout=5) as target:
+            assert target is None
+    assert caught.value.cause == errors.UNREACHABLE
+    assert "distribution point 'dp-smb'" in str(caught.value) and str(port) in str(caught.value)
+
+
+def test_a_missing_share_is_named_as_unreachable(samba_server):
+    with pytest.raises(DistributionError) as caught:
+        with smb_target(samba_server, share="nosuchshare"):
+            pass
+    assert caught.value.cause == errors.UNREACHABLE and "no such share" in str(caught.value)
+
+
+def test_a_folder_that_escapes_the_share_is_refused_before_connecting(samba_server):
+    with pytest.raises(layout.LayoutError if hasattr(layout, "LayoutError") else ValueError, match="refused"):
+        smb_target(samba_server, folder="..\\..\\other")
