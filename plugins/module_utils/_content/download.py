@@ -106,8 +106,11 @@ def download_files(records, library, options=None, progress=None):
     opener = build_opener(options)
     tally = _Tally(wanted, progress, options.progress_bytes)
     workers = max(1, min(int(options.concurrency), len(wanted) or 1))
+    # Largest first, so that no big file starts last and runs alone at the end; results keep the input order.
+    order = sorted(range(len(wanted)), key=lambda i: -(wanted[i][0].size or 0))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="patchwave-download") as pool:
-        outcomes = list(pool.map(lambda entry: _fetch(entry, library, opener, options, tally), wanted))
+        futures = {i: pool.submit(_fetch, wanted[i], library, opener, options, tally) for i in order}
+        outcomes = [futures[i].result() for i in range(len(wanted))]
     return _result(outcomes, tally)
 
 
@@ -380,7 +383,9 @@ def _range_start(response):
 
 def _stream(response, handle, hashers, options, tally, outcome):
     """Read the body into ``handle``, hashing as it comes; return the byte count."""
-    buffer = bytearray(options.chunk_size)
+    # A small file needs no large buffer (many small files: no megabyte zeroed for each).
+    buffer = bytearray(min(options.chunk_size, response.length + 1) if response.length is not None
+                       else options.chunk_size)
     view = memoryview(buffer)
     updates = [h.update for h in hashers.values()]
     received = 0
