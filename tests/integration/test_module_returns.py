@@ -288,6 +288,13 @@ def world(tmp_path_factory):
              dict(info, dest=reports, hosts=names, update_sets=sets))
         + task("compliance_report again", "patchwave.windows.compliance_report",
                dict(info, dest=reports, hosts=names, update_sets=sets)))))
+    # host_retire last: it takes win006 out of what the readers above see
+    retire = dict(info, hosts=["win006", "nobody"], reason="test")
+    keep("host_retire", run_playbook(root, "host-retire", local_play(
+        task("host_retire in check mode", "patchwave.windows.host_retire", retire, extra="      check_mode: true\n")
+        + task("host_retire", "patchwave.windows.host_retire", retire)
+        + task("host_retire again", "patchwave.windows.host_retire", retire)
+        + task("host_retire back", "patchwave.windows.host_retire", dict(retire, state="active")))))
     if os.environ.get("RETURNS_DUMP"):  # to see what the modules returned: RETURNS_DUMP=/tmp/returns.json pytest ...
         with open(os.environ["RETURNS_DUMP"], "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=1)
@@ -302,7 +309,8 @@ UNREACHABLE_PATHS = {
 }
 
 
-@pytest.mark.parametrize("module", ["scan", "catalog_sync", "catalog_info", "compliance_info", "compliance_report"])
+@pytest.mark.parametrize("module", ["scan", "catalog_sync", "catalog_info", "compliance_info", "compliance_report",
+                                    "host_retire"])
 def test_documented_returns_match_what_the_module_returns(world, module):
     checker = ReturnChecker(module)
     checker.check_samples()
