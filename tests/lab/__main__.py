@@ -107,7 +107,7 @@ class _Control(BaseHTTPRequestHandler):
         self._reply(200, {"hosts": [
             dict({"name": h.name, "port": h.port, "state": h.state, "faults": h.faults.as_dict(),
                   "connections": h.connection_count, "shells": h.shells.shell_count, "stats": dict(h.stats)},
-                 **({"wua": h.backend.status()} if hasattr(h.backend, "status") else {}))
+                 **({"wua": h.backend.status(h.clock())} if hasattr(h.backend, "status") else {}))
             for h in self.fleet.hosts]})
 
     def do_POST(self):

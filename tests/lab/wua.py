@@ -39,6 +39,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+import zlib
 from collections import OrderedDict
 from urllib.parse import quote
 
@@ -61,6 +62,7 @@ def _collection_importable():
 
 _collection_importable()
 
+from ansible_collections.patchwave.windows.plugins.module_utils._host import contract as workers_contract  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import (  # noqa: E402
     REBOOT_BEHAVIORS,
     REBOOT_SOURCES,
@@ -69,6 +71,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract i
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
 
 FQCN = "patchwave.windows.scan"
+HOST_WORKERS_FQCN = "patchwave.windows.host_workers"
 
 # HRESULTs the emulation produces (unsigned 32-bit, as the contract's integers carry them).
 E_ACCESSDENIED = 0x80070005
@@ -626,6 +629,13 @@ SPEC = {
     "search_criteria": ("str", "IsInstalled=0 or IsInstalled=1", None),
 }
 OPERATION_OPTIONS = {"scan_id": ("str", None, None), "wait_seconds": ("int", 0, None), "give_up_seconds": ("int", 0, None)}
+# plugins/modules/host_workers.ps1's $spec
+HOST_WORKERS_SPEC = {
+    "state": ("str", "present", ("present", "absent")),
+    "kind": ("str", "all", ("all",) + workers_contract.KINDS),
+    "older_than": ("str", None, None),
+}
+WORK_ROOT = "C:\\Windows\\Temp"
 # PatchwaveTask.psm1: when the controller does not say when it gives up on a piece of work.
 DEFAULT_GIVE_UP_SECONDS = 46800
 _TRUE = ("y", "yes", "on", "1", "true", "t", "1.0")
@@ -636,12 +646,12 @@ class ModuleArgumentError(ValueError):
     """What Ansible.Basic fails with before the module's own code runs."""
 
 
-def _parse_options(values, spec, context=""):
+def _parse_options(values, spec, context="", module=FQCN):
     values = {k: v for k, v in (values or {}).items() if not k.startswith("_ansible_")}
     unsupported = sorted(k for k in values if k not in spec)
     if unsupported:
         raise ModuleArgumentError("Unsupported parameters for (%s) module: %s%s. Supported parameters include: %s" % (
-            FQCN, ", ".join(unsupported), context, ", ".join(sorted(spec))))
+            module, ", ".join(unsupported), context, ", ".join(sorted(spec))))
     params = {}
     for name, (kind, default, choices) in spec.items():
         value = values.get(name)
@@ -753,6 +763,8 @@ class WuaBackend(DefaultBackend):
     def run_module(self, fqcn, args, context):
         if fqcn == FQCN:
             return self.scan(args, context)
+        if fqcn == HOST_WORKERS_FQCN:
+            return self.host_workers(args, context)
         return super().run_module(fqcn, args, context)
 
     def catalog(self):
@@ -830,19 +842,72 @@ class WuaBackend(DefaultBackend):
         return base
 
     def _remove_stale(self, now, owner):
-        """Remove-PatchwaveStaleWork: scans past their give-up time, or whose worker ended without a result;
-        a stale scan whose worker still runs is stopped only when it is the caller's. Returns the folder names."""
+        """Remove-PatchwaveStaleWork: abandoned scans (``_worker_state``); a stale scan whose worker still
+        runs is stopped only when it is the caller's. Returns the folder names."""
         removed = []
         with self._lock:
             for scan_id, scan in list(self._scans.items()):
                 self._settle(scan, now)
-                running = scan.result is None and not scan.lost
-                stale = now >= scan.give_up or bool(scan.lost and scan.result is None)
-                if not stale or (running and scan.owner != owner):
+                if self._worker_state(scan, now) != "abandoned" or (self._alive(scan) and scan.owner != owner):
                     continue
                 del self._scans[scan_id]
-                removed.append("patchwave-scan-%s" % scan_id)
+                removed.append(_work_name(scan_id))
         return removed
+
+    @staticmethod
+    def _alive(scan):
+        """The worker process still runs (settled: no result yet, not lost)."""
+        return scan.result is None and not scan.lost
+
+    @staticmethod
+    def _worker_state(scan, now):
+        """Get-PatchwaveWork's state of a settled scan: abandoned (past its give-up time, or its worker
+        ended without a result), finished (its result waits) or running."""
+        if now >= scan.give_up or (scan.lost and scan.result is None):
+            return "abandoned"
+        return "finished" if scan.result is not None else "running"
+
+    def _workers(self, now):
+        """Get-PatchwaveWork: every scan on the host as host_workers lists it (WORKER_SCHEMA), oldest first."""
+        offset = float(self.host.clock_offset or 0)  # the host's clock stamps work.json
+        found = []
+        with self._lock:
+            for scan_id, scan in sorted(self._scans.items(), key=lambda item: (item[1].started_at, item[0])):
+                self._settle(scan, now)
+                name = _work_name(scan_id)
+                found.append({"kind": "scan", "work_id": scan_id, "owner": _owner_sid(self.host, scan.owner),
+                              "started": iso(scan.started_at + offset), "give_up_at": iso(scan.give_up + offset),
+                              "state": self._worker_state(scan, now), "task_name": name,
+                              "folder": "%s\\%s" % (WORK_ROOT, name)})
+        return found
+
+    def host_workers(self, args, context):
+        """``patchwave.windows.host_workers`` as ``plugins/modules/host_workers.ps1`` answers it
+        (contract: ``plugins/module_utils/_host/contract.py``): list (``state: present``) or remove
+        (``absent``; check mode removes nothing and lists what would go) the scans on this host."""
+        try:
+            params = _parse_options(args, HOST_WORKERS_SPEC, module=HOST_WORKERS_FQCN)
+        except ModuleArgumentError as exc:
+            return {"failed": True, "changed": False, "msg": str(exc)}
+        result = {"changed": False, "removed": [], "invocation": {"module_args": dict(params)}}
+        minimum_age = 0
+        if params["older_than"] is not None:
+            duration = re.match(workers_contract.DURATION_PATTERN, params["older_than"])
+            if not duration:
+                return dict(result, failed=True, msg=workers_contract.older_than_error(params["older_than"]))
+            minimum_age = int(duration.group(1)) * workers_contract.DURATION_UNITS[duration.group(2)]
+        cutoff = iso(context.host_now - minimum_age)
+        workers = [w for w in self._workers(context.now)
+                   if params["kind"] in ("all", w["kind"]) and (not minimum_age or w["started"] <= cutoff)]
+        result["workers"] = workers
+        if params["state"] == "absent" and workers:
+            result["changed"] = True
+            if not context.check_mode:
+                with self._lock:
+                    for worker in workers:
+                        self._scans.pop(worker["work_id"], None)
+            result["removed"] = [w["task_name"] for w in workers]
+        return result
 
     def _settle(self, scan, now):
         """What the host's files say of a scan at ``now``: its result once the search has ended, or why it is lost."""
@@ -963,10 +1028,13 @@ class WuaBackend(DefaultBackend):
 
     # lab status ------------------------------------------------------------------------------
 
-    def status(self):
+    def status(self, now=None):
+        """The host's WUA state, its scans' ids (``scans``) and the same scans as host_workers lists them
+        (``workers``) at ``now`` (default: the true time)."""
         with self._lock:
             active = sorted(self._scans)
-        return dict(self.wua.summary(), scans=active, store=self.store)
+        return dict(self.wua.summary(), scans=active, workers=self._workers(time.time() if now is None else now),
+                    store=self.store)
 
     def set_faults(self, **settings):
         """Change this host's WUA faults (``WuaFaults`` fields) and ``search_seconds``."""
@@ -978,3 +1046,17 @@ class WuaBackend(DefaultBackend):
 
 def _user_sid(model):
     return "S-1-5-21-%d-%d-%d-500" % (1000000000 + model.index, 2000000000, 300000000)
+
+
+def _owner_sid(model, user):
+    """The SID work.json records for the lab user who started a piece of work (the built-in Administrator
+    is RID 500, other lab users get a RID from their name)."""
+    bare = str(user or "").split("\\", 1)[-1].split("@", 1)[0].lower()
+    if bare in ("", "administrator"):
+        return _user_sid(model)
+    return "S-1-5-21-%d-%d-%d-%d" % (1000000000 + model.index, 2000000000, 300000000,
+                                     1000 + zlib.crc32(bare.encode("utf-8")) % 100000)
+
+
+def _work_name(scan_id):
+    return "patchwave-scan-%s" % scan_id

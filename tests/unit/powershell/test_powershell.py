@@ -24,6 +24,7 @@ import re
 
 import pytest
 import yaml
+from ansible_collections.patchwave.windows.plugins.module_utils._host import contract as workers_contract
 from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract
 
 from tests.psast import (
@@ -58,6 +59,7 @@ CONTROLLER_ONLY_OPTIONS = {
 # The JSON contract each PowerShell module's results follow (operation -> schema).
 MODULE_CONTRACTS = {
     "scan": contract.RESULT_SCHEMAS,
+    "host_workers": {"list": workers_contract.RESULT_SCHEMA},
 }
 
 # PowerShell functions that build a record of the contract from one hashtable literal.
