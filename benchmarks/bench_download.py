@@ -68,7 +68,7 @@ def plan(total_mb):
     scale = total_mb / float(FULL_MB)
     files = [("windows10.0-kb50%04d-x64.msu" % i, max(1, int(mb * scale * (1 << 20)))) for i, mb in enumerate(LARGE_MB)]
     count = max(4, int(SMALL_COUNT * min(1.0, scale * 4)))  # fewer small files when tiny, never none
-    small_bytes = int((total_mb << 20) - sum(size for _, size in files))
+    small_bytes = int((total_mb << 20) - sum(size for _name, size in files))
     average = max(1, small_bytes // count)
     weights = [SMALL_KB[i % len(SMALL_KB)] for i in range(count)]
     unit = average * count / float(sum(weights))
@@ -162,7 +162,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False):
 
     total_mb = int(total_mb or os.environ.get("PATCHWAVE_BENCH_DOWNLOAD_MB") or FULL_MB)
     files = plan(total_mb)
-    total_bytes = sum(size for _, size in files)
+    total_bytes = sum(size for _name, size in files)
     root = _work_root(3 * total_bytes)
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="patchwave-bench-download-", dir=root)
@@ -185,9 +185,9 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False):
                         seconds = figures["seconds"]
                         peaks.append(figures["peak_rss_mb"])
                     times[side].append(round(seconds, 3))
-                    print("  round %d  %-10s %7.2f s  %7.0f MB/s" % (round_index + 1, side, seconds,
-                                                                    total_bytes / 1e6 / seconds), flush=True)
-            large = [e for e in records if e["size"] >= min(size for _, size in files[:len(LARGE_MB)])]
+                    rate = total_bytes / 1e6 / seconds
+                    print("  round %d  %-10s %7.2f s  %7.0f MB/s" % (round_index + 1, side, seconds, rate), flush=True)
+            large = [e for e in records if e["size"] >= min(size for _name, size in files[:len(LARGE_MB)])]
             smallest, largest = min(large, key=lambda e: e["size"]), max(large, key=lambda e: e["size"])
             memory = {}
             for label, entry in (("smallest_large_file", smallest), ("largest_file", largest)):
@@ -201,7 +201,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False):
         ratio = best["curl"] / best["patchwave"]
         results = {
             "benchmark": "download into the content library (SHA-1 + SHA-256 verified) vs curl, from nginx on loopback",
-            "files": len(files), "large_files_mb": [round(s / 1e6, 1) for _, s in files[:len(LARGE_MB)]],
+            "files": len(files), "large_files_mb": [round(size / 1e6, 1) for _name, size in files[:len(LARGE_MB)]],
             "total_mb": round(total_bytes / 1e6, 1), "concurrency": concurrency, "rounds": rounds,
             "work_on_tmpfs": root == "/dev/shm",
             "seconds_best": {k: round(v, 3) for k, v in best.items()}, "seconds_all": times,

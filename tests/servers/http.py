@@ -103,7 +103,7 @@ class _Process:
         self.folder = tempfile.mkdtemp(prefix="patchwave-%s-" % self.name)
         os.chmod(self.folder, 0o755)
         problem = None
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             self._choose_ports()
             self._config()
             with open(os.path.join(self.folder, "console.log"), "wb") as console:
@@ -182,7 +182,7 @@ class Nginx(_Process):
         return "http://127.0.0.1:%d/%s" % (self.port, path.lstrip("/"))
 
     def tls_url(self, path=""):
-        return "https://127.0.0.1:%d/%s" % (self.tls_port, path.lstrip("/"))
+        return "https://127.0.0.1:%s/%s" % (self.tls_port, path.lstrip("/"))
 
     def access_log(self):
         """The access log as dicts: method, path, status, range ('-' when none), bytes sent."""
@@ -225,7 +225,7 @@ class Nginx(_Process):
         ssl_certificate %s;
         ssl_certificate_key %s;
         root %s;
-    }""" % (self.tls_port, self.cert_path, os.path.join(folder, "key.pem"), self.root)
+    }""" % (self.tls_port or 0, self.cert_path, os.path.join(folder, "key.pem"), self.root)
         user = "user root;\n" if os.geteuid() == 0 else ""
         rate = "limit_rate %s;" % self.limit_rate if self.limit_rate else ""
         config = """%sdaemon off;

@@ -194,7 +194,7 @@ class _Tally:
         self.progress = progress
         self.every = every
         self.files_total = len(wanted)
-        self.bytes_total = sum(p.size or 0 for p, _ in wanted)
+        self.bytes_total = sum(payload.size or 0 for payload, _owners in wanted)
         self.files_done = 0
         self.bytes_done = 0
         self.transferred = 0
@@ -244,42 +244,69 @@ def _fetch(entry, library, opener, options, tally):
 def _download(payload, library, opener, options, tally, outcome):
     partial = library.partial_path(payload)
     errors = []
+    started_over = False
     for url in source_urls(payload, options):
-        for attempt in range(int(options.retries) + 1):
-            if attempt:
+        attempts, pause = int(options.retries) + 1, False
+        attempt = 0
+        while attempt < attempts:
+            if pause:
                 time.sleep(options.backoff * (2 ** (attempt - 1)))
+            attempt += 1
+            pause = True
             try:
                 actual, resumed = _transfer(url, partial, payload, opener, options, tally, outcome)
             except _Transient as exc:
-                errors.append("%s: %s (attempt %d of %d)" % (url, exc, attempt + 1, int(options.retries) + 1))
+                errors.append("%s: %s (attempt %d of %d)" % (url, exc, attempt, attempts))
                 continue
             except _Permanent as exc:
                 errors.append("%s: %s" % (url, exc))
                 break
-            outcome["resumed_bytes"] = max(outcome["resumed_bytes"], resumed)
-            _settle(payload, library, partial, url, actual, outcome)
+            problem = _mismatch(payload, partial, actual)
+            if problem and resumed and not started_over:
+                # The kept prefix may be what an earlier run got from another server: judge the file
+                # only on a whole fresh copy (once), not on a mix.
+                started_over, pause = True, False
+                attempt -= 1
+                _discard(partial)
+                continue
+            outcome["resumed_bytes"] = resumed
+            _settle(payload, library, partial, url, actual, problem, outcome)
             return
     outcome.update(status="failed", message="%s: download failed: %s" % (payload.describe(), "; ".join(errors)))
 
 
-def _settle(payload, library, partial, url, actual, outcome):
-    """Verified: into the library. Not: quarantined, with a message naming every digest."""
+def _discard(partial):
+    try:
+        with open(partial, "r+b") as handle:
+            handle.truncate(0)
+    except OSError as exc:
+        raise _LocalFailure("cannot write %s: %s" % (partial, exc)) from None
+
+
+def _mismatch(payload, partial, actual):
+    """Why the downloaded file is not the catalog's (size, then digests), or None."""
     size = os.path.getsize(partial)
-    wrong = [a for a, expected in payload.digests.items() if actual[a] != expected]
     if payload.size is not None and size != payload.size:
-        reason = "size %d bytes, the catalog says %d" % (size, payload.size)
-    elif wrong:
-        reason = "digest mismatch (%s)" % ", ".join(a.upper() for a in wrong)
-    else:
+        return "size %d bytes, the catalog says %d" % (size, payload.size)
+    wrong = [a for a, expected in payload.digests.items() if actual[a] != expected]
+    if wrong:
+        return "digest mismatch (%s)" % ", ".join(a.upper() for a in wrong)
+    return None
+
+
+def _settle(payload, library, partial, url, actual, problem, outcome):
+    """Verified: into the library. Not: quarantined, with a message naming every digest."""
+    if problem is None:
         outcome.update(status="downloaded", path=library.insert(payload, partial))
         return
+    size = os.path.getsize(partial)
     shown = {a: actual[a] for a in payload.digests}
-    note = library.quarantine(payload, partial, url, shown, reason)
+    note = library.quarantine(payload, partial, url, shown, problem)
     expected_text = ", ".join("%s %s" % (a.upper(), v) for a, v in payload.digests.items())
     actual_text = ", ".join("%s %s" % (a.upper(), v) for a, v in shown.items())
     outcome.update(status="quarantined", note=note, message=(
         "%s from %s: %s: expected %s, got %s (%d bytes); quarantined as %s"
-        % (payload.describe(), url, reason, expected_text, actual_text, size, note["path"])))
+        % (payload.describe(), url, problem, expected_text, actual_text, size, note["path"])))
 
 
 def _hashers(payload):

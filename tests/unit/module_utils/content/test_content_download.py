@@ -267,3 +267,29 @@ def test_one_file_shared_by_two_updates_is_stored_once(nginx, served, library):
     assert result["downloaded"] == {"files": 1, "bytes": 4000}
     assert result["files"][0]["update_ids"] == sorted([UPDATE, "7b3c5e6a-0f5e-4a8e-9d55-2c1d7f1a9e01"])
     assert len([e for e in nginx.access_log() if e["path"] == base + "/shared.cab"]) == 1
+
+
+def test_a_stale_partial_that_does_not_match_is_fetched_whole_once_more(nginx, served, library):
+    from ansible_collections.patchwave.windows.plugins.module_utils._content.payload import payload_file
+    folder, base = served
+    digests = make_file(folder, "stale.cab", 200000, 18)
+    entry = record("stale.cab", digests, [nginx.url(base + "/stale.cab")])
+    partial = library.partial_path(payload_file(entry))
+    os.makedirs(os.path.dirname(partial))
+    with open(partial, "wb") as handle:
+        handle.write(b"\0" * 5000)  # left by an earlier run against another server
+    result = download_files([entry], library, DownloadOptions(**FAST))
+    assert result["downloaded"]["files"] == 1 and result["quarantined"] == []
+    assert [(e["status"], e["range"]) for e in nginx.access_log() if e["path"] == base + "/stale.cab"] == [
+        (206, "bytes=5000-"), (200, "-")]
+
+
+def test_a_server_that_does_not_answer_in_time(served, library):
+    folder, _base = served
+    digests = make_file(folder, "slow.cab", 1000, 19)
+    with CuttingServer(str(folder), cuts=0, delay=1.5) as server:
+        result = download_files([record("slow.cab", digests, [server.url("slow.cab")])], library,
+                                DownloadOptions(timeout=0.3, retries=1, backoff=0.01))
+    [failure] = result["failed"]
+    assert "no answer within 0.3 s (attempt 1 of 2)" in failure["message"]
+    assert "no answer within 0.3 s (attempt 2 of 2)" in failure["message"]

@@ -22,13 +22,9 @@ PLAIN = "20000000-0000-4000-8000-000000000003"
 UNKNOWN = "20000000-0000-4000-8000-0000000000ff"
 
 
-def digests(data):
-    return hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest()
-
-
-MSU_SHA1, MSU_SHA256 = digests(b"msu")
-CAB_SHA1, _ = digests(b"cab")
-_, PSF_SHA256 = digests(b"psf")
+MSU_SHA1, MSU_SHA256 = hashlib.sha1(b"msu").hexdigest(), hashlib.sha256(b"msu").hexdigest()
+CAB_SHA1 = hashlib.sha1(b"cab").hexdigest()
+PSF_SHA256 = hashlib.sha256(b"psf").hexdigest()
 
 
 def catalog():
@@ -37,20 +33,20 @@ def catalog():
                  "classification": SECURITY, "severity": "Critical"}
         entry.update(extra)
         return entry
-    return {"format_version": 1, "source": "content-files", "categories": [
-        {"id": PRODUCT, "type": "Product", "title": "Windows Server 2022"},
-        {"id": SECURITY, "type": "UpdateClassification", "title": "Security Updates"}],
-        "updates": [
-            update(BUNDLE, "5046616", "2026-11 Cumulative Update (KB5046616)", bundles=[MEMBER]),
-            update(MEMBER, "5046616", "2026-11 Cumulative Update (KB5046616) payload", files=[
-                {"name": "windows10.0-kb5046616-x64.msu", "size": 3, "sha1": MSU_SHA1.upper(), "sha256": MSU_SHA256,
-                 "urls": ["http://b.example/c/kb5046616.msu", "http://a.example/c/kb5046616.msu"]},
-                {"name": "windows10.0-kb5046616-x64.psf", "size": 3, "sha256": PSF_SHA256,
-                 "urls": ["http://a.example/c/kb5046616.psf"]}]),
-            update(PLAIN, "5046540", "2026-11 .NET update (KB5046540)", files=[
-                {"name": "ndp481-kb5046540-x64.cab", "size": 3, "sha1": CAB_SHA1,
-                 "urls": ["http://a.example/d/kb5046540.cab"]}]),
-        ]}
+    categories = [{"id": PRODUCT, "type": "Product", "title": "Windows Server 2022"},
+                  {"id": SECURITY, "type": "UpdateClassification", "title": "Security Updates"}]
+    updates = [
+        update(BUNDLE, "5046616", "2026-11 Cumulative Update (KB5046616)", bundles=[MEMBER]),
+        update(MEMBER, "5046616", "2026-11 Cumulative Update (KB5046616) payload", files=[
+            {"name": "windows10.0-kb5046616-x64.msu", "size": 3, "sha1": MSU_SHA1.upper(), "sha256": MSU_SHA256,
+             "urls": ["http://b.example/c/kb5046616.msu", "http://a.example/c/kb5046616.msu"]},
+            {"name": "windows10.0-kb5046616-x64.psf", "size": 3, "sha256": PSF_SHA256,
+             "urls": ["http://a.example/c/kb5046616.psf"]}]),
+        update(PLAIN, "5046540", "2026-11 .NET update (KB5046540)", files=[
+            {"name": "ndp481-kb5046540-x64.cab", "size": 3, "sha1": CAB_SHA1,
+             "urls": ["http://a.example/d/kb5046540.cab"]}]),
+    ]
+    return {"format_version": 1, "source": "content-files", "categories": categories, "updates": updates}
 
 
 @pytest.fixture
