@@ -97,8 +97,10 @@ class Interruption:
     def __exit__(self, exc_type, exc_value, traceback):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-        if exc_type is None:
-            self.raise_received()  # it arrived while deferred: the rounds are done, the process stops now
+        if self.received is not None and not isinstance(exc_value, Interrupted):
+            # It arrived while deferred: the rounds are done (the cancel sent), the process stops now,
+            # whatever else went wrong meanwhile.
+            raise Interrupted(signal.Signals(self.received).name) from exc_value
         return False
 
     def _on_signal(self, signum, frame):

@@ -320,3 +320,27 @@ def test_no_signal_no_watchdog(watchdog):
     before = _handlers()
     _rounds_for(FakeHost(polls_needed=2)).run(timeout=60, poll_interval=0)
     assert watchdog == [] and _handlers() == before
+
+
+def test_ctrl_c_during_a_start_that_fails_still_stops(watchdog):
+    """Interrupted wins over whatever the start ended with: the play is stopping, nothing is recorded."""
+    class RefusedAfterSignal(FakeHost):
+        def _execute_module(self, module_name, module_args, task_vars):
+            os.kill(os.getpid(), signal.SIGINT)
+            raise AnsibleConnectionFailure("connection refused")
+
+    host = RefusedAfterSignal()
+    with pytest.raises(_rounds.Interrupted) as raised:
+        _rounds_for(host).run(timeout=60, poll_interval=0)
+    assert isinstance(raised.value.__cause__, AnsibleConnectionFailure)
+    failing = FailsAt("start", {"failed": True, "msg": "refused"})
+    real = failing._execute_module
+
+    def signalled(module_name, module_args, task_vars):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(module_name, module_args, task_vars)
+
+    failing._execute_module = signalled
+    with pytest.raises(_rounds.Interrupted, match="SIGTERM"):
+        _rounds_for(failing).run(timeout=60, poll_interval=0)
+    assert [op for op, _opts in failing.calls] == ["start"]
