@@ -228,11 +228,14 @@ def _fetch(entry, library, opener, options, tally):
     outcome = {"payload": payload, "owners": owners, "status": None, "path": library.path_of(payload),
                "resumed_bytes": 0, "counted": 0, "note": None, "message": None}
     try:
-        with library.lock(payload):
-            if library.has(payload):
-                outcome["status"] = "reused"
-            else:
-                _download(payload, library, opener, options, tally, outcome)
+        if library.has(payload):  # the common case on a second run: no lock needed to see it
+            outcome["status"] = "reused"
+        else:
+            with library.lock(payload):
+                if library.has(payload):  # another process finished it while we waited
+                    outcome["status"] = "reused"
+                else:
+                    _download(payload, library, opener, options, tally, outcome)
     except _LocalFailure as exc:
         outcome.update(status="failed", message="%s: %s" % (payload.describe(), exc))
     except OSError as exc:  # the lock or the final rename

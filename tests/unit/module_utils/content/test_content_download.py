@@ -293,3 +293,23 @@ def test_a_server_that_does_not_answer_in_time(served, library):
     [failure] = result["failed"]
     assert "no answer within 0.3 s (attempt 1 of 2)" in failure["message"]
     assert "no answer within 0.3 s (attempt 2 of 2)" in failure["message"]
+
+
+def test_two_runs_on_one_library_fetch_a_file_once(served, library):
+    """Two controllers (here two threads, each its own run) sharing a library: the file lock lets
+    one download while the other waits and then finds the file."""
+    folder, _base = served
+    digests = make_file(folder, "both.cab", 100000, 20)
+    with CuttingServer(str(folder), cuts=0, delay=0.5) as server:
+        entry = record("both.cab", digests, [server.url("both.cab")])
+        results = [None, None]
+
+        def run(index):
+            results[index] = download_files([entry], library, DownloadOptions(**FAST))
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(server.requests) == 1
+    assert sorted(r["files"][0]["status"] for r in results) == ["downloaded", "reused"]
