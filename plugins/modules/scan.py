@@ -157,10 +157,14 @@ notes:
   - The connecting user must be a local Administrator on the host.
   - The worker's files live in C(%SystemRoot%\Temp\patchwave-scan-<id>), readable only by SYSTEM,
     Administrators and the connecting user, and are removed with the worker's scheduled task once
-    the controller has the result; a scan whose controller never came back leaves them behind.
+    the controller has the result. Ctrl-C cancels the scan on the host before the play stops. A scan
+    whose controller never came back (killed, or the host away past O(reconnect_timeout)) is removed
+    by the next scan of the host once O(timeout) and O(reconnect_timeout) have passed;
+    M(patchwave.windows.host_workers) lists and removes such scans at any time.
   - WUA's search reports no progress while it runs; a first online scan of a host can take a long
     time.
 seealso:
+  - module: patchwave.windows.host_workers
   - module: patchwave.windows.catalog_sync
   - module: patchwave.windows.catalog_info
   - name: Using WUA to Scan for Updates Offline
