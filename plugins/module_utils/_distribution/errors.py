@@ -26,6 +26,7 @@ class DistributionError(Exception):
         self.point = point
         self.cause = cause
         self.detail = message
+        self.staged = []  # set by stage(): records of the files that did land before the failure
 
 
 class LayoutError(ValueError):

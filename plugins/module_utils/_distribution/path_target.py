@@ -49,7 +49,10 @@ class PathTarget(Target):
             raise self._fail(exc, "measure free space") from exc
         return found.f_bavail * found.f_frsize
 
-    def listing(self, parts):
+    def listings(self, folders):
+        return {folder: self._listing(folder) for folder in folders}
+
+    def _listing(self, parts):
         found = {}
         try:
             with os.scandir(self._path(parts)) as entries:
@@ -57,7 +60,7 @@ class PathTarget(Target):
                     if entry.is_file(follow_symlinks=False):
                         found[entry.name] = entry.stat(follow_symlinks=False).st_size
         except FileNotFoundError:
-            return {}
+            return None
         except OSError as exc:
             raise self._fail(exc, "list") from exc
         return found
@@ -83,12 +86,6 @@ class PathTarget(Target):
             raise self._fail(exc, "create", parts) from exc
         return _FileWriter(self, parts, handle)
 
-    def replace(self, source, destination):
-        try:
-            os.replace(self._path(source), self._path(destination))
-        except OSError as exc:
-            raise self._fail(exc, "rename %s to" % "/".join(source), destination) from exc
-
     def remove(self, parts):
         try:
             os.unlink(self._path(parts))
@@ -104,22 +101,37 @@ class _FileWriter(Writer):
         self.parts = parts
         self.handle = handle
 
+    def _fail(self, exc, action):
+        return self.target._fail(exc, action, self.parts)  # pylint: disable=protected-access
+
     def write(self, chunk):
         try:
             self.handle.write(chunk)
         except OSError as exc:
-            raise self.target._fail(exc, "write", self.parts) from exc  # pylint: disable=protected-access
+            raise self._fail(exc, "write") from exc
 
-    def close(self):
+    def finish(self):
         try:
             self.handle.flush()
             os.fsync(self.handle.fileno())  # complete on disk before it gets its final name
-            self.handle.close()
+            return os.fstat(self.handle.fileno()).st_size
         except OSError as exc:
-            raise self.target._fail(exc, "write", self.parts) from exc  # pylint: disable=protected-access
+            raise self._fail(exc, "write") from exc
 
-    def abort(self):
+    def commit(self, parts):
+        try:
+            self.handle.close()
+            os.replace(self.target._path(self.parts), self.target._path(parts))  # pylint: disable=protected-access
+        except OSError as exc:
+            raise self._fail(exc, "rename to %s" % "/".join(parts)) from exc
+
+    def discard(self):
         try:
             self.handle.close()
         except OSError:
-            pass
+            pass  # the write that failed may fail again on close; the file goes anyway
+        try:
+            self.target.remove(self.parts)
+        except DistributionError:
+            return False
+        return True

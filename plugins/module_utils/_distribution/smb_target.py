@@ -8,25 +8,18 @@
 Signing is always required; encryption when asked. Each target keeps its own connection cache, so
 two distribution points on one server with different accounts never share a session, and
 ``close`` drops it. smbprotocol is imported only when an SMB target connects (``requirements.txt``:
-only SMB distribution points need it).
-
-Writes are pipelined: up to ``depth`` write requests of ``write_size`` bytes are in flight before
-the first answer is awaited (smbclient's file object waits for each), and more credits are asked
-for so the server lets that many be outstanding. That keeps the link busy while this process
-signs the next request, which is what brings a copy near the ``smbclient`` tool's speed.
+only SMB distribution points need it). The hot path (listing content folders, writing files) uses
+``smb_requests.py`` on the target's own tree connection; the rest is smbclient's API.
 """
 
 from __future__ import annotations
-
-import collections
 
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import DistributionError
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.layout import check_name, folder_parts
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.target import Target, Writer
 
-CREDIT_BYTES = 65536  # one SMB2 credit pays for 64 KiB of a read or write (MS-SMB2 3.1.5.2)
-MAX_CREDIT_REQUEST = 512
+CREDITS_WANTED = 1024  # asked for once connected: room for pipelined writes and listings
 
 # NTSTATUS values (MS-ERREF 2.3.1) that decide the cause named in the error
 _CREDENTIALS = {0xC000006D, 0xC000006A, 0xC0000064, 0xC000006E, 0xC0000070, 0xC0000071, 0xC0000072, 0xC0000193,
@@ -34,8 +27,6 @@ _CREDENTIALS = {0xC000006D, 0xC000006A, 0xC0000064, 0xC000006E, 0xC0000070, 0xC0
 # bad network name, not found, bad path, path/name not found
 _UNREACHABLE = {0xC00000CC, 0xC0000225, 0xC00000BE, 0xC000003A, 0xC0000034}
 _NO_SPACE = {0xC000007F, 0xC0000044}  # disk full, quota exceeded
-_NAME_COLLISION = 0xC0000035
-_ACCESS_DENIED = 0xC0000022
 _MESSAGES = {0xC000006D: "the server refused the user name or password (STATUS_LOGON_FAILURE)",
              0xC000006A: "the server refused the password (STATUS_WRONG_PASSWORD)",
              0xC0000022: "access denied (STATUS_ACCESS_DENIED)",
@@ -74,6 +65,8 @@ class SmbTarget(Target):
         self._cache = {}
         self._session = None
         self._smbclient = None
+        self._tree = None
+        self._requests = None
 
     # -- connection and errors ---------------------------------------------------------------------
 
@@ -94,6 +87,10 @@ class SmbTarget(Target):
 
     def _unc(self, parts):
         return "\\\\%s\\%s" % (self.server, "\\".join((self.share,) + self.folder + tuple(parts)))
+
+    def _name(self, parts):
+        """A path relative to the share, as SMB2 requests on the tree take it."""
+        return "\\".join(self.folder + tuple(parts))
 
     def _kwargs(self):
         return {"port": self.port, "connection_cache": self._cache}
@@ -124,16 +121,31 @@ class SmbTarget(Target):
                                     % self.server)
         # the share must exist; the folder below it is ours to create
         try:
-            smbclient.stat("\\\\%s\\%s" % (self.server, self.share), **self._kwargs())
+            from smbprotocol.tree import TreeConnect  # pylint: disable=import-outside-toplevel
+            from ansible_collections.patchwave.windows.plugins.module_utils._distribution import (  # noqa: E501  pylint: disable=import-outside-toplevel
+                smb_requests)
+            self._requests = smb_requests
+            self._tree = TreeConnect(self._session, "\\\\%s\\%s" % (self.server, self.share))
+            self._tree.connect()
+            connection = self._session.connection
+            if smb_requests.available_credits(connection) < CREDITS_WANTED:
+                connection.echo(sid=self._session.session_id, timeout=self.timeout,
+                                credit_request=CREDITS_WANTED - smb_requests.available_credits(connection))
         except Exception as exc:  # pylint: disable=broad-except
             failure = self._fail(exc, "open share")
-            if failure.cause == errors.UNREACHABLE:
+            if failure.cause == errors.UNREACHABLE or _status(exc) == 0xC00000CC:
                 failure = DistributionError(self.name, errors.UNREACHABLE, "no such share '%s' on %s (port %d): %s"
                                             % (self.share, self.server, self.port, exc))
             raise failure from exc
         self.makedirs(())
 
     def close(self):
+        if self._tree is not None:
+            try:
+                self._tree.disconnect()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self._tree = None
         if self._smbclient is not None:
             self._smbclient.reset_connection_cache(fail_on_error=False, connection_cache=self._cache)
         self._session = None
@@ -147,15 +159,26 @@ class SmbTarget(Target):
             raise self._fail(exc, "measure free space on") from exc
         return found.caller_available_size
 
-    def listing(self, parts):
+    def listings(self, folders):
+        folders = list(folders)
+        try:
+            found = self._requests.list_folders(self._tree, [self._name(folder) for folder in folders])
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._fail(exc, "list the content folders of") from exc
+        result = {}
+        for folder in folders:
+            listed = found[self._name(folder)]
+            result[folder] = self._scandir(folder) if listed is Ellipsis else listed
+        return result
+
+    def _scandir(self, parts):
+        """A folder too full for one answer, listed with smbclient (several requests)."""
         found = {}
         try:
             for entry in self._smbclient.scandir(self._unc(parts), **self._kwargs()):
                 if not entry.is_dir():
                     found[entry.name] = entry.smb_info.end_of_file
         except Exception as exc:  # pylint: disable=broad-except
-            if _status(exc) in _UNREACHABLE or getattr(exc, "errno", None) == 2:
-                return {}
             raise self._fail(exc, "list", parts) from exc
         return found
 
@@ -175,24 +198,10 @@ class SmbTarget(Target):
 
     def open_write(self, parts):
         try:
-            raw = self._smbclient.open_file(self._unc(parts), mode="wb", buffering=0, **self._kwargs())
+            upload = self._requests.FileUpload(self._tree, self._name(parts), self.write_size, self.depth)
         except Exception as exc:  # pylint: disable=broad-except
             raise self._fail(exc, "create", parts) from exc
-        return _PipelinedWriter(self, parts, raw)
-
-    def replace(self, source, destination):
-        # smbclient's rename and replace open an existing destination for FILE_EXECUTE first, which Samba
-        # refuses on a file without an execute bit (STATUS_ACCESS_DENIED). Only a file of the wrong size is
-        # ever replaced here, so removing it and renaming again loses nothing.
-        for attempt in (1, 2):
-            try:
-                self._smbclient.rename(self._unc(source), self._unc(destination), **self._kwargs())
-                return
-            except Exception as exc:  # pylint: disable=broad-except
-                if attempt == 1 and _status(exc) in (_NAME_COLLISION, _ACCESS_DENIED) and self.size(destination) is not None:
-                    self.remove(destination)
-                    continue
-                raise self._fail(exc, "rename %s to" % "\\".join(source), destination) from exc
+        return _UploadWriter(self, parts, upload)
 
     def remove(self, parts):
         try:
@@ -203,72 +212,40 @@ class SmbTarget(Target):
             raise self._fail(exc, "remove", parts) from exc
 
 
-class _PipelinedWriter(Writer):
-    """Write requests sent ahead of their answers, at most ``depth`` in flight (see the module docstring)."""
+class _UploadWriter(Writer):
+    """``smb_requests.FileUpload`` with failures named as this distribution point's."""
 
-    def __init__(self, target, parts, raw):
+    def __init__(self, target, parts, upload):
         self.target = target
         self.parts = parts
-        self.raw = raw
-        self.open = raw.fd
-        self.connection = self.open.connection
-        self.session_id = self.open.tree_connect.session.session_id
-        self.tree_id = self.open.tree_connect.tree_connect_id
-        self.piece = max(CREDIT_BYTES, min(target.write_size, self.connection.max_write_size))
-        self.offset = 0
-        self.pending = collections.deque()
+        self.upload = upload
 
-    def _available(self):
-        window = self.connection.sequence_window
-        return window["high"] - window["low"]
-
-    def _settle_one(self):
-        request, expected, receive = self.pending.popleft()
-        written = receive(request)
-        if written != expected:
-            raise IOError("the server wrote %d of %d bytes" % (written, expected))
+    def _fail(self, exc, action):
+        return self.target._fail(exc, action, self.parts)  # pylint: disable=protected-access
 
     def write(self, chunk):
-        view = memoryview(chunk)
         try:
-            while view:
-                available = self._available()
-                while self.pending and (len(self.pending) >= self.target.depth or available * CREDIT_BYTES < self.piece):
-                    self._settle_one()
-                    available = self._available()
-                size = min(len(view), self.piece, available * CREDIT_BYTES)
-                if size <= 0:
-                    raise IOError("the server granted no credits to write with")
-                piece = bytes(view[:size])
-                view = view[size:]
-                charge = (size - 1) // CREDIT_BYTES + 1
-                # ask for enough credits to keep `depth` full-size writes in flight
-                wanted = self.target.depth * ((self.piece - 1) // CREDIT_BYTES + 1)
-                extra = min(max(0, wanted - (available - charge)), MAX_CREDIT_REQUEST)
-                message, receive = self.open.write(piece, self.offset, send=False)
-                request = self.connection.send(message, self.session_id, self.tree_id, credit_request=charge + extra)
-                self.pending.append((request, size, receive))
-                self.offset += size
+            self.upload.write(chunk)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._fail(exc, "write") from exc
+
+    def finish(self):
+        try:
+            return self.upload.finish()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._fail(exc, "write") from exc
+
+    def commit(self, parts):
+        try:
+            self.upload.commit(self.target._name(parts))  # pylint: disable=protected-access
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._fail(exc, "rename to %s" % "\\".join(parts)) from exc
+
+    def discard(self):
+        if self.upload.discard():
+            return True
+        try:
+            self.target.remove(self.parts)
         except DistributionError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            raise self.target._fail(exc, "write", self.parts) from exc  # pylint: disable=protected-access
-
-    def close(self):
-        try:
-            while self.pending:
-                self._settle_one()
-            self.raw.close()
-        except Exception as exc:  # pylint: disable=broad-except
-            raise self.target._fail(exc, "write", self.parts) from exc  # pylint: disable=protected-access
-
-    def abort(self):
-        while self.pending:
-            try:
-                self._settle_one()
-            except Exception:  # pylint: disable=broad-except  # the first failure is already being raised
-                pass
-        try:
-            self.raw.close()
-        except Exception:  # pylint: disable=broad-except
-            pass
+            return False
+        return True

@@ -27,13 +27,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors, layout
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import (DistributionError,
                                                                                              LayoutError)
 
 CHUNK_BYTES = 4 * 1024 * 1024
+CONCURRENCY = 4  # files in flight at once: per-file round trips overlap, large files share the link
 PARTIAL_SUFFIX = ".patchwave-partial"
 # .<final name>.<8 hex>.patchwave-partial: a copy in progress, or left by an interrupted run
 _PARTIAL = re.compile(r"^\.(?P<final>.+)\.[0-9a-f]{8}" + re.escape(PARTIAL_SUFFIX) + r"$")
@@ -70,13 +73,16 @@ def _prune_entries(target, ours, keep, listings):
         except LayoutError as exc:
             raise DistributionError(target.name, errors.PATH_ESCAPE, "the store's record of a staged file: %s"
                                     % exc) from exc
-        folder = parts[:-1]
-        if folder not in listings:
-            listings[folder] = target.listing(folder)
-        present = listings[folder].get(parts[-1])
+        candidates.append({"path": path, "parts": parts})
+    missing = sorted({entry["parts"][:-1] for entry in candidates} - set(listings))
+    listings.update(target.listings(missing))
+    found = []
+    for entry in candidates:
+        present = (listings[entry["parts"][:-1]] or {}).get(entry["parts"][-1])
         if present is not None:
-            candidates.append({"path": path, "parts": parts, "size": present})
-    return candidates
+            entry["size"] = present
+            found.append(entry)
+    return found
 
 
 def plan(target, files, known=None, ours=None, keep=None):
@@ -89,17 +95,16 @@ def plan(target, files, known=None, ours=None, keep=None):
     """
     known = known or {}
     entries = _entries(target, files)
-    listings = {}
-    for folder in sorted({entry["parts"][:-1] for entry in entries}):
-        listings[folder] = target.listing(folder)
+    listings = target.listings(sorted({entry["parts"][:-1] for entry in entries}))
     copy, skip = [], []
     for entry in entries:
-        present = listings[entry["parts"][:-1]].get(entry["parts"][-1])
+        present = (listings[entry["parts"][:-1]] or {}).get(entry["parts"][-1])
         entry["present_size"] = present
         entry["ours"] = entry["path"] in known
         (skip if present == entry["size"] else copy).append(entry)
-    partials = [folder + (name,) for folder, found in sorted(listings.items()) for name in sorted(found)
+    partials = [folder + (name,) for folder, found in sorted(listings.items()) for name in sorted(found or ())
                 if _PARTIAL.match(name)]
+    missing_folders = sorted({entry["parts"][:-1] for entry in copy if listings[entry["parts"][:-1]] is None})
     prune_list = []
     if ours is not None:
         prune_list = _prune_entries(target, ours, set(keep or ()) | {entry["path"] for entry in entries}, listings)
@@ -108,7 +113,7 @@ def plan(target, files, known=None, ours=None, keep=None):
     return {"name": target.name, "location": target.location, "copied": _counts(copy), "skipped": _counts(skip),
             "pruned": _counts(prune_list), "needed_bytes": needed, "free_bytes": free,
             "fits": not copy or needed <= free, "copy": copy, "skip": skip, "prune": prune_list,
-            "partials": partials}
+            "partials": partials, "missing_folders": missing_folders}
 
 
 def _size_text(count):
@@ -133,22 +138,18 @@ def _check_sources(target, entries):
                                     "catalog says %d" % (source, entry["path"], size, entry["size"]))
 
 
-def _remove_quietly(target, parts):
-    """Remove a temporary file after a failure; a second failure is reported, not raised over the first."""
-    try:
-        target.remove(parts)
-        return ""
-    except DistributionError as exc:
-        return "; the temporary file %s could not be removed: %s" % ("/".join(parts), exc)
-
-
 def _copy(target, entry, chunk_size):
-    """One file: sent under a temporary name while hashed, compared, size checked, then renamed."""
+    """One file: sent under a temporary name while hashed; digest and size checked, then renamed."""
     folder, final = entry["parts"][:-1], entry["parts"][-1]
     temporary = folder + (".%s.%s%s" % (final, uuid.uuid4().hex[:8], PARTIAL_SUFFIX),)
     algorithm, expected = ("sha1", entry["sha1"]) if entry["sha1"] else ("sha256", entry["sha256"])
     digest = hashlib.new(algorithm)
     writer = target.open_write(temporary)
+
+    def fail(cause, message, exc=None):
+        left = "" if writer.discard() else "; the temporary file %s may be left behind" % "/".join(temporary)
+        raise DistributionError(target.name, cause, message + left) from exc
+
     try:
         with open(entry["source_path"], "rb") as source:
             while True:
@@ -157,29 +158,20 @@ def _copy(target, entry, chunk_size):
                     break
                 digest.update(chunk)
                 writer.write(chunk)
-        writer.close()
+        landed = writer.finish()
     except DistributionError as exc:
-        writer.abort()
-        left = _remove_quietly(target, temporary)
-        raise DistributionError(target.name, exc.cause, "copying %s: %s%s" % (entry["path"], exc.detail,
-                                                                              left)) from exc
+        fail(exc.cause, "copying %s: %s; nothing was renamed" % (entry["path"], exc.detail), exc)
     except OSError as exc:
-        writer.abort()
-        left = _remove_quietly(target, temporary)
-        raise DistributionError(target.name, errors.SOURCE, "reading content library file %s for %s: %s%s"
-                                % (entry["source_path"], entry["path"], exc.strerror or exc, left)) from exc
+        fail(errors.SOURCE, "reading content library file %s for %s: %s" % (entry["source_path"], entry["path"],
+                                                                              exc.strerror or exc), exc)
     actual = digest.hexdigest().upper()
     if actual != expected:
-        left = _remove_quietly(target, temporary)
-        raise DistributionError(target.name, errors.DIGEST_MISMATCH, "content library file %s sent as %s has %s "
-                                "%s, expected %s; nothing was renamed%s" % (entry["source_path"], entry["path"],
-                                                                            algorithm.upper(), actual, expected, left))
-    landed = target.size(temporary)
+        fail(errors.DIGEST_MISMATCH, "content library file %s sent as %s has %s %s, expected %s; nothing was renamed"
+             % (entry["source_path"], entry["path"], algorithm.upper(), actual, expected))
     if landed != entry["size"]:
-        left = _remove_quietly(target, temporary)
-        raise DistributionError(target.name, errors.SIZE_MISMATCH, "%s arrived with %s bytes, expected %d; nothing "
-                                "was renamed%s" % (entry["path"], landed, entry["size"], left))
-    target.replace(temporary, entry["parts"])
+        fail(errors.SIZE_MISMATCH, "%s arrived with %s bytes, expected %d; nothing was renamed"
+             % (entry["path"], landed, entry["size"]))
+    writer.commit(entry["parts"])
 
 
 def _record(entry, copied):
@@ -187,7 +179,37 @@ def _record(entry, copied):
             "ours": copied or entry["ours"], "copied": copied}
 
 
-def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chunk_size=CHUNK_BYTES, progress=None):
+def _copy_all(target, entries, chunk_size, concurrency, progress):
+    """Copy ``entries``, ``concurrency`` at a time, largest first; returns (copied entries, first failure)."""
+    copied, failures = [], []
+    lock = threading.Lock()
+
+    def one(entry):
+        if failures:
+            return  # after a failure no new file is started; those in flight finish
+        try:
+            _copy(target, entry, chunk_size)
+        except DistributionError as exc:
+            with lock:
+                failures.append(exc)
+            return
+        with lock:
+            copied.append(entry)
+            if progress:
+                progress(len(copied), sum(item["size"] for item in copied))
+
+    ordered = sorted(entries, key=lambda entry: -entry["size"])
+    if concurrency <= 1 or len(ordered) <= 1:
+        for entry in ordered:
+            one(entry)
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(one, ordered))
+    return copied, (failures[0] if failures else None)
+
+
+def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chunk_size=CHUNK_BYTES,
+          concurrency=CONCURRENCY, progress=None):
     """Copy the package's missing or changed files to a connected ``target``; prune when ``ours`` is given.
 
     Nothing is copied when the files to copy (plus ``reserve_bytes``) do not fit in the target's free
@@ -195,6 +217,8 @@ def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chun
     ``{name, location, copied, skipped, pruned}`` (each ``{files, bytes}``), ``files``: one record
     per package file for the store ``{path, size, sha1, sha256, ours, copied}`` (``ours``: staged by
     this collection, now or before, so a later prune may remove it), and ``removed``: the pruned paths.
+    A ``DistributionError`` raised once copying started carries ``staged``: the records of the files
+    that did land (complete, under their final names), for the store to record all the same.
     """
     planned = plan(target, files, known, ours, keep)
     if planned["copy"]:
@@ -208,17 +232,12 @@ def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chun
                                        else "missing or changed", target.location, _size_text(planned["free_bytes"])))
     for parts in planned["partials"]:
         target.remove(parts)
-    made = set()
-    done_bytes = 0
-    for number, entry in enumerate(planned["copy"], 1):
-        folder = entry["parts"][:-1]
-        if folder not in made:
-            target.makedirs(folder)
-            made.add(folder)
-        _copy(target, entry, chunk_size)
-        done_bytes += entry["size"]
-        if progress:
-            progress(number, done_bytes)
+    for folder in planned["missing_folders"]:
+        target.makedirs(folder)
+    copied, failure = _copy_all(target, planned["copy"], chunk_size, concurrency, progress)
+    if failure is not None:
+        failure.staged = sorted((_record(entry, True) for entry in copied), key=lambda r: r["path"])
+        raise failure
     removed = _remove(target, planned["prune"])
     records = [_record(entry, True) for entry in planned["copy"]] + [_record(entry, False) for entry in planned["skip"]]
     return {"name": target.name, "location": target.location, "copied": planned["copied"],

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 
 class Writer:
-    """A file being written under its temporary name: ``write`` chunks in order, then ``close``."""
+    """A new file under its temporary name: ``write`` chunks in order, ``finish``, then ``commit`` or ``discard``."""
 
     def write(self, chunk):
         raise NotImplementedError
 
-    def close(self):
-        """Everything written has reached the target (raises on a failure of the last writes)."""
+    def finish(self):
+        """Everything written has reached the target; returns the file's size as the target reports it."""
         raise NotImplementedError
 
-    def abort(self):
-        """Give up the handle after a failure, raising nothing (the caller removes the file)."""
+    def commit(self, parts):
+        """Rename the file to ``parts`` (same folder), replacing a file of that name, and close it."""
+        raise NotImplementedError
+
+    def discard(self):
+        """Close and delete the file after a failure; raises nothing, returns False if it may be left behind."""
         raise NotImplementedError
 
 
@@ -51,8 +55,8 @@ class Target:
         """Bytes that may still be written below the root."""
         raise NotImplementedError
 
-    def listing(self, parts):
-        """``{name: size}`` of the files in folder ``parts`` (folders left out); ``{}`` when it does not exist."""
+    def listings(self, folders):
+        """``{folder: {name: size}}`` of the files in each folder (sub-folders left out), None for a missing folder."""
         raise NotImplementedError
 
     def size(self, parts):
@@ -65,10 +69,6 @@ class Target:
 
     def open_write(self, parts):
         """A ``Writer`` for a new file ``parts`` (replacing any file of that name)."""
-        raise NotImplementedError
-
-    def replace(self, source, destination):
-        """Rename file ``source`` to ``destination`` in the same folder, replacing it."""
         raise NotImplementedError
 
     def remove(self, parts):

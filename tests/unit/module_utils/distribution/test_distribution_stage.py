@@ -171,11 +171,27 @@ def test_running_out_of_space_mid_copy_leaves_no_partial_file(small_point, libra
     with small_point.target() as target:
         free = target.free_space()
         small = library.add(100 * 1024, seed=20)
-        big = library.add(free, seed=21)  # fits by the check below, not on the file system with `small`
+        big = library.add(free + 65536, seed=21)  # passes the check below, can never fit
         monkeypatch.setattr(target, "free_space", lambda: 10 * free)  # someone else filled it since
         with pytest.raises(DistributionError) as caught:
             stage.stage(target, [small, big])
         assert caught.value.cause == errors.NO_SPACE, str(caught.value)
-        assert path_of(big) in str(caught.value)
-        assert small_point.files() == {path_of(small): small["size"]}
-        stage.prune(target, {path_of(small)}, set())
+        assert "nothing was renamed" in str(caught.value) and "dp-" in str(caught.value)
+        left = small_point.files()
+        # files copied at the same time may have landed (complete) or failed too; nothing partial is left
+        assert path_of(big) not in left
+        assert left == {path_of(r): r["size"] for r in (small,) if path_of(r) in left}
+        assert [r["path"] for r in caught.value.staged] == sorted(left)
+        stage.prune(target, set(left), set())
+
+
+def test_one_at_a_time_the_file_before_the_failure_stays(small_point, library, monkeypatch):
+    with small_point.target() as target:
+        free = target.free_space()
+        small = library.add(100 * 1024, seed=22)
+        big = library.add(free + 65536, seed=23)  # can never fit
+        monkeypatch.setattr(target, "free_space", lambda: 10 * free)
+        with pytest.raises(DistributionError) as caught:
+            stage.stage(target, [small, big], concurrency=1)  # largest first: `big` fails, `small` never starts
+        assert caught.value.cause == errors.NO_SPACE and path_of(big) in str(caught.value)
+        assert small_point.files() == {} and caught.value.staged == []

@@ -1,0 +1,174 @@
+"""Benchmark: staging a package onto an SMB distribution point (issue 11).
+
+About 1 GB of generated content (three large files of 200, 300 and 400 MB and 248 small ones of
+128 KB to 1 MB, the same mix as the download benchmark), staged with ``_distribution/stage.stage``
+onto a folder of the private Samba server's share (``tests/servers/samba.py``: loopback, signing
+mandatory), against the ``smbclient`` tool's ``mput`` of the same files into another folder of the
+same share, with the same signing (``--client-protection=sign``), in the same run. Sides alternate,
+best of N rounds; each round starts from an empty folder. Goal: patchwave's throughput at least 0.8
+of ``smbclient``'s.
+
+Then a second stage of the unchanged content onto the folder a measured round filled (with the
+store's ``known`` records of the first): goal 0 bytes moved and under 2% of the first stage's time.
+
+Source files and the share live on tmpfs when there is room (like the other benchmarks), so the
+ratio measures the two clients rather than this machine's disk.
+
+Usage: bench_stage.py [--mb N] [--rounds N]   (or PATCHWAVE_BENCH_STAGE_MB; default 1024)
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+sys.path.insert(0, REPO)
+
+LARGE_MB = (200, 300, 400)
+SMALL_COUNT = 248
+SMALL_KB = (128, 256, 512, 1024)
+FULL_MB = 1024
+THROUGHPUT_GOAL = 0.8
+SECOND_RUN_GOAL = 0.02
+
+
+def _work_root(need_bytes):
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and shutil.disk_usage(shm).free > need_bytes + (4 << 30):
+        return shm
+    return os.path.join(REPO, ".build", "bench")
+
+
+def plan(total_mb):
+    """``[(name, bytes)]``: the mix scaled to ``total_mb``."""
+    scale = total_mb / float(FULL_MB)
+    files = [("windows10.0-kb50%04d-x64.msu" % i, max(1, int(mb * scale * (1 << 20)))) for i, mb in enumerate(LARGE_MB)]
+    count = max(4, int(SMALL_COUNT * min(1.0, scale * 4)))
+    small_bytes = int((total_mb << 20) - sum(size for _, size in files))
+    weights = [SMALL_KB[i % len(SMALL_KB)] for i in range(count)]
+    unit = max(1, small_bytes // count) * count / float(sum(weights))
+    files += [("kb50%04d-x64-express-%03d.cab" % (i, i), max(1, int(w * unit))) for i, w in enumerate(weights)]
+    return files
+
+
+def generate(folder, files):
+    """Write the files (random bytes); return the package's records as staging takes them."""
+    os.makedirs(folder)
+    rng = random.Random(20261205)
+    block = 1 << 20
+    records = []
+    for name, size in files:
+        path = os.path.join(folder, name)
+        digest = hashlib.sha1()
+        with open(path, "wb") as handle:
+            left = size
+            while left:
+                chunk = rng.randbytes(min(block, left))
+                digest.update(chunk)
+                handle.write(chunk)
+                left -= len(chunk)
+        records.append({"sha1": digest.hexdigest(), "sha256": None, "size": size,
+                        "extension": name.rsplit(".", 1)[1], "source_path": path})
+    return records
+
+
+def run_patchwave(server, folder, records, known=None):
+    from ansible_collections.patchwave.windows.plugins.module_utils._distribution import stage  # noqa: E501  pylint: disable=import-outside-toplevel
+    from ansible_collections.patchwave.windows.plugins.module_utils._distribution.smb_target import SmbTarget  # noqa: E501  pylint: disable=import-outside-toplevel
+
+    started = time.perf_counter()
+    with SmbTarget("bench", server.host, server.share, folder, port=server.port, username=server.username,
+                   password=server.password) as target:
+        result = stage.stage(target, records, known=known)
+    return time.perf_counter() - started, result
+
+
+def run_smbclient(server, folder, source):
+    started = time.perf_counter()
+    server.smbclient(server.share, 'mkdir %s; cd %s; lcd "%s"; prompt off; mput *' % (folder, folder, source))
+    return time.perf_counter() - started
+
+
+def main(total_mb=None, rounds=3):
+    from tests.servers import samba  # pylint: disable=import-outside-toplevel
+
+    total_mb = int(total_mb or os.environ.get("PATCHWAVE_BENCH_STAGE_MB") or FULL_MB)
+    files = plan(total_mb)
+    total_bytes = sum(size for _, size in files)
+    report = {"benchmark": "content_stage onto SMB vs smbclient mput", "files": len(files),
+              "total_mb": round(total_bytes / 1e6, 1), "rounds": rounds,
+              "goals": {"throughput_ratio_min": THROUGHPUT_GOAL, "second_run_time_ratio_max": SECOND_RUN_GOAL,
+                        "second_run_bytes": 0}}
+    reason = samba.available()
+    if reason:
+        report["skipped"] = reason
+        return report
+    root = _work_root(3 * total_bytes)
+    os.makedirs(root, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="patchwave-bench-stage-", dir=root)
+    try:
+        source = os.path.join(work, "library")
+        print("generating %d files, %.0f MB in %s ..." % (len(files), total_bytes / 1e6, work), flush=True)
+        records = generate(source, files)
+        os.chmod(work, 0o755)
+        with samba.private_server(encrypt="if_required", small_bytes=0, root=work) as server:
+            times = {"patchwave": [], "smbclient": []}
+            best = None
+            for round_index in range(rounds):
+                order = ("patchwave", "smbclient") if round_index % 2 == 0 else ("smbclient", "patchwave")
+                for side in order:
+                    folder = "%s-%d" % (side, round_index)
+                    if side == "smbclient":
+                        seconds = run_smbclient(server, folder, source)
+                    else:
+                        seconds, result = run_patchwave(server, folder, records)
+                        assert result["copied"]["bytes"] == total_bytes, result["copied"]
+                        if best is None or seconds < best[0]:
+                            if best is not None:
+                                shutil.rmtree(os.path.join(server.share_dir, best[1]), ignore_errors=True)
+                            best = (seconds, folder, result)
+                    times[side].append(round(seconds, 3))
+                    print("  round %d  %-10s %7.2f s  %7.0f MB/s" % (round_index + 1, side, seconds,
+                                                                    total_bytes / 1e6 / seconds), flush=True)
+                    if side == "smbclient" or best[1] != folder:
+                        shutil.rmtree(os.path.join(server.share_dir, folder), ignore_errors=True)
+            first_seconds, folder, first = best
+            known = {record["path"]: record for record in first["files"] if record["ours"]}
+            second_seconds, second = run_patchwave(server, folder, records, known=known)
+            print("  second stage of unchanged content: %.3f s, %d bytes copied, %d files skipped"
+                  % (second_seconds, second["copied"]["bytes"], second["skipped"]["files"]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    patchwave, smbclient = min(times["patchwave"]), min(times["smbclient"])
+    report.update({
+        "seconds": times,
+        "patchwave_mb_per_s": round(total_bytes / 1e6 / patchwave, 1),
+        "smbclient_mb_per_s": round(total_bytes / 1e6 / smbclient, 1),
+        "throughput_ratio": round(smbclient / patchwave, 3),
+        "second_run": {"seconds": round(second_seconds, 4), "copied": second["copied"], "skipped": second["skipped"],
+                       "time_ratio": round(second_seconds / first_seconds, 4)},
+    })
+    report["met"] = {"throughput": report["throughput_ratio"] >= THROUGHPUT_GOAL,
+                     "second_run_bytes": second["copied"]["bytes"] == 0,
+                     "second_run_time": report["second_run"]["time_ratio"] < SECOND_RUN_GOAL}
+    return report
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--mb", type=int, help="content size in MB (default 1024, or PATCHWAVE_BENCH_STAGE_MB)")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    return {"total_mb": args.mb, "rounds": args.rounds}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(**_arguments(sys.argv[1:])), indent=2))
