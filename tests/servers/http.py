@@ -79,8 +79,13 @@ def _tail(path, lines=20):
         return "(no log at %s)" % path
 
 
-class _Process:
-    """A server binary run in the foreground under its own process group, stopped on exit."""
+class ServerProcess:
+    """A server binary run in the foreground under its own process group, stopped on exit.
+
+    A subclass writes its configuration in ``_config`` (into ``self.folder``, for ``self.port``),
+    gives its command line in ``_command`` and its log in ``_log_path``; ``start`` retries on
+    other free ports when one was taken meanwhile (other test processes pick ports too).
+    """
 
     name = "server"
 
@@ -161,7 +166,7 @@ class _Process:
         self.stop()
 
 
-class Nginx(_Process):
+class Nginx(ServerProcess):
     """nginx serving ``root`` on 127.0.0.1 (and over TLS with a self-signed certificate when ``tls``)."""
 
     name = "nginx"
@@ -256,7 +261,7 @@ http {
             handle.write(config)
 
 
-class Tinyproxy(_Process):
+class Tinyproxy(ServerProcess):
     """tinyproxy on 127.0.0.1, allowing only loopback clients, CONNECT to any port."""
 
     name = "tinyproxy"
