@@ -344,3 +344,15 @@ def test_ctrl_c_during_a_start_that_fails_still_stops(watchdog):
     with pytest.raises(_rounds.Interrupted, match="SIGTERM"):
         _rounds_for(failing).run(timeout=60, poll_interval=0)
     assert [op for op, _opts in failing.calls] == ["start"]
+
+
+def test_a_reset_that_fails_its_own_way_still_lets_the_cancel_run(watchdog):
+    host = SignalledAt("poll", polls_needed=10 ** 6)
+
+    def reset():
+        raise RuntimeError("the psrp runspace could not be closed")
+
+    host.reset = reset
+    with pytest.raises(_rounds.Interrupted):
+        _rounds_for(host).run(timeout=3600, poll_interval=0)
+    assert [op for op, _opts in host.calls] == ["start", "poll", "cancel"]
