@@ -121,7 +121,9 @@ class _FileWriter(Writer):
     def commit(self, parts):
         try:
             self.handle.close()
-            os.replace(self.target._path(self.parts), self.target._path(parts))  # pylint: disable=protected-access
+            final = self.target._path(parts)  # pylint: disable=protected-access
+            os.replace(self.target._path(self.parts), final)  # pylint: disable=protected-access
+            return os.stat(final).st_size
         except OSError as exc:
             raise self._fail(exc, "rename to %s" % "/".join(parts)) from exc
 

@@ -8,9 +8,10 @@ file-like API would cost round trips (loopback or LAN latency, times hundreds of
 
 * ``list_folders``: each folder's listing is one related compound (create, query directory, close),
   and the compounds of many folders are sent before the first answer is read.
-* ``FileUpload``: the file is opened once with DELETE access; writes are pipelined (up to ``depth``
-  in flight, as the ``smbclient`` tool does, where smbclient's file object waits for each); its size
-  is asked on the open handle, and it is renamed on that handle (replacing) and closed in one compound.
+* ``FileUpload``: the file is created with DELETE access in one compound with its first write;
+  writes are pipelined (up to ``depth`` in flight, as the ``smbclient`` tool does, where smbclient's
+  file object waits for each); it is renamed on its handle (replacing) and closed in one compound,
+  whose answer gives the file's size.
   (smbclient's rename also opens the destination for FILE_EXECUTE first, which Samba refuses on a
   file without an execute bit.)
 
@@ -20,16 +21,16 @@ Only imported by ``smb_target.py`` once smbprotocol is known to be installed.
 from __future__ import annotations
 
 import collections
+import struct
 import threading
 import time
 import weakref
 
 from smbprotocol.exceptions import SMBResponseException
 from smbprotocol.file_info import (FileAttributes, FileDispositionInformation, FileInformationClass,
-                                   FileRenameInformation, FileStandardInformation)
+                                   FileRenameInformation)
 from smbprotocol.open import (CreateDisposition, CreateOptions, DirectoryAccessMask, FilePipePrinterAccessMask,
-                              ImpersonationLevel, Open, ShareAccess, SMB2QueryDirectoryRequest,
-                              SMB2QueryDirectoryResponse, SMB2QueryInfoRequest, SMB2QueryInfoResponse,
+                              ImpersonationLevel, Open, ShareAccess, SMB2QueryDirectoryResponse,
                               SMB2SetInfoRequest)
 
 CREDIT_BYTES = 65536  # one SMB2 credit pays for 64 KiB of a read, write or answer (MS-SMB2 3.1.5.2)
@@ -40,6 +41,9 @@ MAX_CREDIT_REQUEST = 512
 CREDIT_MARGIN = 16
 _CREDIT_LOCKS = weakref.WeakKeyDictionary()
 _LOCKS_LOCK = threading.Lock()
+_NEXT = struct.Struct("<I")
+_SIZE = struct.Struct("<q")
+_ATTRIBUTES_AND_LENGTH = struct.Struct("<II")
 _MISSING = {0xC0000034, 0xC000003A}  # object name / path not found
 _NO_MORE_FILES = 0x80000006
 _SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
@@ -63,8 +67,28 @@ def _status(exc):
     return int(value) if value is not None else None
 
 
+def _directory_entries(data):
+    """``{name: size}`` of the files in a FileDirectoryInformation buffer (MS-FSCC 2.4.10), sub-folders left out.
+
+    Read with struct rather than smbprotocol's structures: a listing is hundreds of entries, and
+    staging's second run is mostly listings.
+    """
+    found = {}
+    offset = 0
+    while offset + 64 <= len(data):
+        following, = _NEXT.unpack_from(data, offset)
+        size, = _SIZE.unpack_from(data, offset + 40)
+        attributes, length = _ATTRIBUTES_AND_LENGTH.unpack_from(data, offset + 56)
+        if not attributes & FileAttributes.FILE_ATTRIBUTE_DIRECTORY:
+            found[data[offset + 64:offset + 64 + length].decode("utf-16-le")] = size
+        if not following:
+            break
+        offset += following
+    return found
+
+
 def list_folders(tree, names):
-    """``{name: {file name: size}}`` (folders left out) or ``None`` when the folder does not exist.
+    """``{name: {file name: size}}`` (sub-folders left out) or ``None`` when the folder does not exist.
 
     A folder whose listing filled the answer maps to ``...`` (Ellipsis): list it another way.
     """
@@ -75,41 +99,30 @@ def list_folders(tree, names):
     found = {}
 
     def settle():
-        name, requests, receivers = pending.popleft()
+        name, (created, listed, closed) = pending.popleft()
         outcome = []
-        for request, receive in zip(requests, receivers):
+        for request in (created, listed, closed):
             try:
-                outcome.append(receive(request))
+                outcome.append(connection.receive(request))
             except SMBResponseException as exc:
                 outcome.append(exc)
-        created, listed = outcome[0], outcome[1]
-        if isinstance(created, SMBResponseException):
-            if _status(created) in _MISSING:
+        if isinstance(outcome[0], SMBResponseException):
+            if _status(outcome[0]) in _MISSING:
                 found[name] = None
                 return
-            raise created
-        if isinstance(listed, SMBResponseException):
-            if _status(listed) == _NO_MORE_FILES:
+            raise outcome[0]
+        if isinstance(outcome[1], SMBResponseException):
+            if _status(outcome[1]) == _NO_MORE_FILES:
                 found[name] = {}
                 return
-            raise listed
-        data, entries = listed
-        if len(data) > LISTING_BYTES - 4096:
-            found[name] = Ellipsis
-            return
-        found[name] = {entry["file_name"].get_value().decode("utf-16-le"): entry["end_of_file"].get_value()
-                       for entry in entries
-                       if not entry["file_attributes"].has_flag(FileAttributes.FILE_ATTRIBUTE_DIRECTORY)}
-
-    def receive_listing(request):
-        response = connection.receive(request)
+            raise outcome[1]
         answer = SMB2QueryDirectoryResponse()
-        answer.unpack(response["data"].get_value())
+        answer.unpack(outcome[1]["data"].get_value())
         data = answer["buffer"].get_value()
-        return data, SMB2QueryDirectoryRequest.unpack_response(FileInformationClass.FILE_DIRECTORY_INFORMATION, data)
+        found[name] = Ellipsis if len(data) > LISTING_BYTES - 4096 else _directory_entries(data)
 
     for name in names:
-        while pending and (available_credits(connection) < charge or len(pending) >= 64):
+        while pending and (available_credits(connection) < charge + CREDIT_MARGIN or len(pending) >= 64):
             settle()
         handle = Open(tree, name)
         create = handle.create(ImpersonationLevel.Impersonation, DirectoryAccessMask.FILE_LIST_DIRECTORY,
@@ -118,31 +131,50 @@ def list_folders(tree, names):
         query = handle.query_directory("*", FileInformationClass.FILE_DIRECTORY_INFORMATION,
                                        max_output=LISTING_BYTES, send=False)
         close = handle.close(False, send=False)
-        requests = connection.send_compound([create[0], query[0], close[0]], sid, tid, related=True)
-        pending.append((name, requests, (create[1], receive_listing, close[1])))
+        # answers are taken with connection.receive: the handle is never registered, only used in this compound
+        pending.append((name, connection.send_compound([create[0], query[0], close[0]], sid, tid, related=True)))
     while pending:
         settle()
     return found
 
 
 class FileUpload:
-    """A new file on the share, written with pipelined requests; ``commit`` renames and closes it."""
+    """A new file on the share, written with pipelined requests; ``commit`` renames and closes it.
+
+    The create goes out in one related compound with the first write, so a small file costs two
+    round trips: create and write, then rename and close.
+    """
 
     def __init__(self, tree, name, write_size, depth):
         self.tree = tree
+        self.name = name
         self.connection = tree.session.connection
         self.ids = (tree.session.session_id, tree.tree_connect_id)
         self.handle = Open(tree, name)
-        self.handle.create(ImpersonationLevel.Impersonation,
-                           FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES
-                           | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE,
-                           FileAttributes.FILE_ATTRIBUTE_NORMAL, ShareAccess.FILE_SHARE_READ,
-                           CreateDisposition.FILE_OVERWRITE_IF, CreateOptions.FILE_NON_DIRECTORY_FILE)
         self.piece = max(CREDIT_BYTES, min(write_size, self.connection.max_write_size))
         self.depth = max(1, depth)
         self.offset = 0
         self.pending = collections.deque()
+        self.created = False
+        self.open = False
+
+    def _create_message(self):
+        return self.handle.create(
+            ImpersonationLevel.Impersonation,
+            FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES
+            | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE,
+            FileAttributes.FILE_ATTRIBUTE_NORMAL, ShareAccess.FILE_SHARE_READ,  # nobody else writes to it meanwhile
+            CreateDisposition.FILE_OVERWRITE_IF, CreateOptions.FILE_NON_DIRECTORY_FILE, send=False)
+
+    def _created(self, receive, request):
+        self.created = True
+        receive(request)
         self.open = True
+
+    def create(self):
+        """Create the file alone (an empty file, or when the first write is not at hand)."""
+        message, receive = self._create_message()
+        self._created(receive, self.connection.send(message, *self.ids))
 
     def _settle_one(self):
         request, expected, receive = self.pending.popleft()
@@ -157,47 +189,57 @@ class FileUpload:
             while len(self.pending) >= self.depth:
                 self._settle_one()
             size = min(len(view), self.piece)
+            create = None
             with lock:  # credits checked and spent in one step: other files' writes share them
-                available = available_credits(self.connection) - CREDIT_MARGIN
+                available = available_credits(self.connection) - CREDIT_MARGIN - 1
                 size = min(size, available * CREDIT_BYTES)
                 if size > 0:
                     charge = (size - 1) // CREDIT_BYTES + 1
                     # ask for enough credits to keep `depth` full-size writes in flight
                     wanted = self.depth * ((self.piece - 1) // CREDIT_BYTES + 1)
                     extra = min(max(0, wanted - (available - charge)), MAX_CREDIT_REQUEST)
+                    if not self.created:
+                        create = self._create_message()
                     message, receive = self.handle.write(bytes(view[:size]), self.offset, send=False)
-                    request = self.connection.send(message, *self.ids, credit_request=charge + extra)
+                    if create is None:
+                        request = self.connection.send(message, *self.ids, credit_request=charge + extra)
+                    else:
+                        created, request = self.connection.send_compound([create[0], message], *self.ids,
+                                                                         related=True)
             if size <= 0:  # every credit is in flight: wait for answers to bring some back
                 if self.pending:
                     self._settle_one()
                 else:
                     time.sleep(0.001)
                 continue
+            if create is not None:
+                try:
+                    self._created(create[1], created)
+                finally:
+                    if not self.open:  # the related write fails with the create; take its answer too
+                        try:
+                            receive(request)
+                        except SMBResponseException:
+                            pass
             self.pending.append((request, size, receive))
             self.offset += size
             view = view[size:]
 
     def finish(self):
-        """Wait for every write; the file's size as the server reports it on the open handle."""
+        """Wait for every write; the bytes the server acknowledged (all of the file: nobody else may write)."""
+        if not self.created:
+            self.create()
         while self.pending:
             self._settle_one()
-        query = SMB2QueryInfoRequest()
-        query["info_type"] = FileStandardInformation.INFO_TYPE
-        query["file_info_class"] = FileStandardInformation.INFO_CLASS
-        query["file_id"] = self.handle.file_id
-        query["output_buffer_length"] = len(FileStandardInformation())
-        response = self.connection.receive(self.connection.send(query, *self.ids))
-        answer = SMB2QueryInfoResponse()
-        answer.unpack(response["data"].get_value())
-        return answer.parse_buffer(FileStandardInformation)["end_of_file"].get_value()
+        return self.offset
 
-    def _set_and_close(self, info):
+    def _set_and_close(self, info, get_attributes=False):
         request = SMB2SetInfoRequest()
         request["info_type"] = info.INFO_TYPE
         request["file_info_class"] = info.INFO_CLASS
         request["file_id"] = self.handle.file_id
         request["buffer"] = info
-        close, receive_close = self.handle.close(False, send=False)
+        close, receive_close = self.handle.close(get_attributes, send=False)
         set_sent, close_sent = self.connection.send_compound([request, close], *self.ids, related=False)
         self.open = False
         failure = None
@@ -210,11 +252,15 @@ class FileUpload:
             raise failure
 
     def commit(self, name):
-        """Rename the file to ``name`` (share-relative), replacing a file of that name, and close it."""
+        """Rename the file to ``name`` (share-relative), replacing a file of that name, and close it.
+
+        Returns the file's size as the server reports it on closing.
+        """
         rename = FileRenameInformation()
         rename["replace_if_exists"] = True
         rename["file_name"] = name
-        self._set_and_close(rename)
+        self._set_and_close(rename, get_attributes=True)
+        return self.handle.end_of_file
 
     def discard(self):
         """Close the file, deleting it; settles what was in flight, raises nothing."""

@@ -237,7 +237,7 @@ class _UploadWriter(Writer):
 
     def commit(self, parts):
         try:
-            self.upload.commit(self.target._name(parts))  # pylint: disable=protected-access
+            return self.upload.commit(self.target._name(parts))  # pylint: disable=protected-access
         except Exception as exc:  # pylint: disable=broad-except
             raise self._fail(exc, "rename to %s" % "\\".join(parts)) from exc
 

@@ -139,7 +139,7 @@ def _check_sources(target, entries):
 
 
 def _copy(target, entry, chunk_size):
-    """One file: sent under a temporary name while hashed; digest and size checked, then renamed."""
+    """One file: sent under a temporary name while hashed; digest and size checked, renamed, size checked again."""
     folder, final = entry["parts"][:-1], entry["parts"][-1]
     temporary = folder + (".%s.%s%s" % (final, uuid.uuid4().hex[:8], PARTIAL_SUFFIX),)
     algorithm, expected = ("sha1", entry["sha1"]) if entry["sha1"] else ("sha256", entry["sha256"])
@@ -171,7 +171,11 @@ def _copy(target, entry, chunk_size):
     if landed != entry["size"]:
         fail(errors.SIZE_MISMATCH, "%s arrived with %s bytes, expected %d; nothing was renamed"
              % (entry["path"], landed, entry["size"]))
-    writer.commit(entry["parts"])
+    final = writer.commit(entry["parts"])
+    if final != entry["size"]:  # cannot happen unless something else wrote to it: take it away again
+        target.remove(entry["parts"])
+        raise DistributionError(target.name, errors.SIZE_MISMATCH, "%s has %s bytes on the target once renamed, "
+                                "expected %d; it was removed" % (entry["path"], final, entry["size"]))
 
 
 def _record(entry, copied):

@@ -20,11 +20,14 @@ class Writer:
         raise NotImplementedError
 
     def finish(self):
-        """Everything written has reached the target; returns the file's size as the target reports it."""
+        """Everything written has reached the target; returns the bytes the target says it holds."""
         raise NotImplementedError
 
     def commit(self, parts):
-        """Rename the file to ``parts`` (same folder), replacing a file of that name, and close it."""
+        """Rename the file to ``parts`` (same folder), replacing a file of that name, and close it.
+
+        Returns the size of the file under its final name, as the target reports it.
+        """
         raise NotImplementedError
 
     def discard(self):
