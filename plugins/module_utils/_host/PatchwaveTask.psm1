@@ -1258,8 +1258,9 @@ Function Test-PatchwaveWorkRunning {
     process alive.
 
     .DESCRIPTION
-    A worker record that exists but cannot be read counts as running: a wrong "running" costs a
-    poll, a wrong "lost" or "abandoned" costs the work.
+    A task the Task Scheduler cannot show (any error but "no such task") and a worker record that
+    exists but cannot be read count as running: a wrong "running" costs a poll, a wrong "lost" or
+    "abandoned" costs the work.
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -1279,7 +1280,13 @@ Function Test-PatchwaveWorkRunning {
         $TaskName
     )
 
-    $task = Get-PatchwaveWorkTask -TaskName $TaskName
+    try {
+        $task = Get-PatchwaveWorkTask -TaskName $TaskName
+    }
+    catch {
+        Write-Verbose -Message "The task $TaskName cannot be read: $(Format-PatchwaveError -ErrorObject $_)"
+        return $true
+    }
     if ($null -ne $task) {
         try {
             if (Test-PatchwaveTaskRunning -Task $task) {
@@ -1313,8 +1320,9 @@ Function Get-PatchwaveWork {
     - running: its worker runs, or is still being started (not recorded yet).
     alive says whether its task or worker process still runs (an abandoned worker may). started and
     give_up_at come from work.json; a folder without one has its creation time, the default give-up
-    (13 hours) and no owner. A folder whose state cannot be read (the Task Scheduler refused) is
-    left out, so that nothing is removed on a guess.
+    (13 hours) and no owner. A worker whose task or record cannot be read counts as alive
+    (Test-PatchwaveWorkRunning); a folder that cannot be judged at all is left out, so that nothing
+    is removed on a guess.
     #>
     [CmdletBinding()]
     [OutputType([System.Collections.Generic.List[Object]])]

@@ -632,6 +632,10 @@ def test_only_task_not_found_means_no_task():
     text = src.text(catch)
     assert "(Get-PatchwaveErrorHResult -ErrorObject $_) -ne $script:TaskNotFound" in text and "throw" in text
     # callers that must go on when the Task Scheduler cannot be read catch it themselves
+    src, node = _function_text(TASK_UTIL, "Test-PatchwaveWorkRunning")
+    guarded = next(n for n in walk(node) if n.type == "try_statement" and "Get-PatchwaveWorkTask" in src.text(n))
+    assert "return $true" in src.text(next(c for c in walk(guarded) if c.type == "catch_clause")), (
+        "a task that cannot be read must count as running, never as gone")
     for name in ("Remove-PatchwaveWorkTask", "Get-PatchwaveWorkerFailure"):
         src, node = _function_text(TASK_UTIL, name)
         tries = [n for n in walk(node) if n.type == "try_statement" and "Get-PatchwaveWorkTask" in src.text(n)]
