@@ -203,7 +203,7 @@ hosts:
           sample: true
         failure:
           description:
-            - Null for a successful scan; otherwise why it failed.
+            - null for a successful scan; otherwise why it failed.
             - V(unreachable), V(credentials), V(connection) or V(request) said nothing of the host's updates.
             - V(scan_failed) or V(corrupt_message) mean the host did not complete a search, and make it Unknown.
           type: str

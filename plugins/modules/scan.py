@@ -368,10 +368,34 @@ hresult_meaning:
   type: str
   sample: General access denied error.
 state_message:
-  description: The path of the state message spooled for the host (a scan, or the failure to scan).
+  description: The path of the state message spooled for the host (a scan, a failure to scan, or a failed attempt).
   returned: when a scan ran or failed, except in check mode
   type: str
   sample: /home/ops/.local/share/patchwave/spool/web01~5f0c2a8e-4b1d-4d6e-9a53-2f1e8b7c6d40.json
+attempt:
+  description:
+    - What this attempt recorded for the host. An attempt that never reached the host's updates (the
+      host was unreachable or refused the credentials, the connection was lost while the scan started,
+      the host refused the request, or the offline scan file is not there) is kept apart from scans
+      and leaves the host's compliance as it was; a search the host did not complete makes it Unknown.
+    - An unforced scan after a failed attempt always runs, whatever O(scan_ttl) says.
+  returned: when a scan ran or failed, except in check mode
+  type: dict
+  contains:
+    failed:
+      description: Whether the attempt failed.
+      type: bool
+      sample: true
+    failure:
+      description:
+        - null when the scan succeeded. Otherwise V(unreachable), V(credentials), V(connection) or
+          V(request) (the host keeps its state), or V(scan_failed) (the host did not complete the search).
+      type: str
+      sample: credentials
+    reason:
+      description: The error text; null when the scan succeeded.
+      type: str
+      sample: "ntlm: the specified credentials were rejected by the server"
 store_unavailable:
   description:
     - Present and true when the store could not be read; the scan then ran without the TTL check and

@@ -153,7 +153,15 @@ def test_modes_and_faults(catalog, tmp_path, auth):
         by_host.setdefault(row["host_name"], []).append(row)
     assert [r["succeeded"] for r in by_host["win001"]] == [1]
     assert by_host["win002"][0]["hresult"] == 0x8024402C and not by_host["win002"][0]["succeeded"]
-    assert "unreachable" in by_host["win006"][0]["error"] and by_host["win006"][1]["succeeded"] == 1
+    # unreachable is an attempt, never a failed scan: the host's only scan row is its good scan
+    assert [r["succeeded"] for r in by_host["win006"]] == [1]
+    opened = open_store(store)
+    try:
+        attempts = opened.query("SELECT host_name, failure, reason FROM scan_attempts ORDER BY host_name")
+    finally:
+        opened.close()
+    assert [(a["host_name"], a["failure"]) for a in attempts] == [("win006", "unreachable"), ("win008", "connection")]
+    assert "lost while starting the scan" in attempts[1]["reason"]
     assert by_host["win007"][0]["mode"] == "offline"
 
 
