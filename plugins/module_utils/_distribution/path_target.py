@@ -73,11 +73,19 @@ class PathTarget(Target):
         except OSError as exc:
             raise self._fail(exc, "read the size of", parts) from exc
 
-    def makedirs(self, parts):
+    def make_folders(self, folders):
+        for parts in folders:
+            try:
+                os.makedirs(self._path(parts), exist_ok=True)
+            except OSError as exc:
+                raise self._fail(exc, "create folder", parts) from exc
+
+    def subfolders(self):
         try:
-            os.makedirs(self._path(parts), exist_ok=True)
+            with os.scandir(self.root) as entries:
+                return {entry.name for entry in entries if entry.is_dir(follow_symlinks=False)}
         except OSError as exc:
-            raise self._fail(exc, "create folder", parts) from exc
+            raise self._fail(exc, "list") from exc
 
     def open_write(self, parts):
         try:

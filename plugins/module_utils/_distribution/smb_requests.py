@@ -67,8 +67,9 @@ def _status(exc):
     return int(value) if value is not None else None
 
 
-def _directory_entries(data):
-    """``{name: size}`` of the files in a FileDirectoryInformation buffer (MS-FSCC 2.4.10), sub-folders left out.
+def _directory_entries(data, folders=False):
+    """``{name: size}`` of the files in a FileDirectoryInformation buffer (MS-FSCC 2.4.10), sub-folders left out
+    (or only the sub-folders, sizes None, with ``folders``).
 
     Read with struct rather than smbprotocol's structures: a listing is hundreds of entries, and
     staging's second run is mostly listings.
@@ -79,18 +80,21 @@ def _directory_entries(data):
         following, = _NEXT.unpack_from(data, offset)
         size, = _SIZE.unpack_from(data, offset + 40)
         attributes, length = _ATTRIBUTES_AND_LENGTH.unpack_from(data, offset + 56)
-        if not attributes & FileAttributes.FILE_ATTRIBUTE_DIRECTORY:
-            found[data[offset + 64:offset + 64 + length].decode("utf-16-le")] = size
+        if bool(attributes & FileAttributes.FILE_ATTRIBUTE_DIRECTORY) == folders:
+            name = data[offset + 64:offset + 64 + length].decode("utf-16-le")
+            if name not in (".", ".."):
+                found[name] = None if folders else size
         if not following:
             break
         offset += following
     return found
 
 
-def list_folders(tree, names):
+def list_folders(tree, names, folders=False):
     """``{name: {file name: size}}`` (sub-folders left out) or ``None`` when the folder does not exist.
 
-    A folder whose listing filled the answer maps to ``...`` (Ellipsis): list it another way.
+    With ``folders``, each maps to its sub-folders' names instead. A folder whose listing filled the
+    answer maps to ``...`` (Ellipsis): list it another way.
     """
     connection = tree.session.connection
     sid, tid = tree.session.session_id, tree.tree_connect_id
@@ -119,7 +123,7 @@ def list_folders(tree, names):
         answer = SMB2QueryDirectoryResponse()
         answer.unpack(outcome[1]["data"].get_value())
         data = answer["buffer"].get_value()
-        found[name] = Ellipsis if len(data) > LISTING_BYTES - 4096 else _directory_entries(data)
+        found[name] = Ellipsis if len(data) > LISTING_BYTES - 4096 else _directory_entries(data, folders)
 
     for name in names:
         while pending and (available_credits(connection) < charge + CREDIT_MARGIN or len(pending) >= 64):
@@ -136,6 +140,41 @@ def list_folders(tree, names):
     while pending:
         settle()
     return found
+
+
+def make_folders(tree, names):
+    """Create each folder (parents first in ``names``), pipelined; an existing folder is fine."""
+    connection = tree.session.connection
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    pending = collections.deque()
+
+    def settle():
+        name, (created, closed) = pending.popleft()
+        failure = None
+        for request in (created, closed):
+            try:
+                connection.receive(request)
+            except SMBResponseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    depth = {}
+    for name in names:
+        # a folder's parent must exist before it is created: wait for what is in flight first
+        level = name.count("\\")
+        while pending and (available_credits(connection) < 4 + CREDIT_MARGIN or len(pending) >= 64
+                           or any(depth.get(other, -1) < level for other, _ in pending)):
+            settle()
+        depth[name] = level
+        handle = Open(tree, name)
+        create = handle.create(ImpersonationLevel.Impersonation, DirectoryAccessMask.FILE_LIST_DIRECTORY,
+                               FileAttributes.FILE_ATTRIBUTE_DIRECTORY, _SHARE_ALL, CreateDisposition.FILE_OPEN_IF,
+                               CreateOptions.FILE_DIRECTORY_FILE, send=False)
+        close = handle.close(False, send=False)
+        pending.append((name, connection.send_compound([create[0], close[0]], sid, tid, related=True)))
+    while pending:
+        settle()
 
 
 class FileUpload:

@@ -137,7 +137,8 @@ class SmbTarget(Target):
                 failure = DistributionError(self.name, errors.UNREACHABLE, "no such share '%s' on %s (port %d): %s"
                                             % (self.share, self.server, self.port, exc))
             raise failure from exc
-        self.makedirs(())
+        # the folder below the share, and its parents
+        self._make(["\\".join(self.folder[:depth]) for depth in range(1, len(self.folder) + 1)])
 
     def close(self):
         if self._tree is not None:
@@ -190,11 +191,29 @@ class SmbTarget(Target):
                 return None
             raise self._fail(exc, "read the size of", parts) from exc
 
-    def makedirs(self, parts):
+    def make_folders(self, folders):
+        names = []
+        for parts in folders:
+            for depth in range(1, len(parts) + 1):
+                name = self._name(parts[:depth])
+                if name not in names:
+                    names.append(name)
+        self._make(names)
+
+    def _make(self, names):
         try:
-            self._smbclient.makedirs(self._unc(parts), exist_ok=True, **self._kwargs())
+            self._requests.make_folders(self._tree, names)
         except Exception as exc:  # pylint: disable=broad-except
-            raise self._fail(exc, "create folder", parts) from exc
+            raise self._fail(exc, "create the content folders below") from exc
+
+    def subfolders(self):
+        try:
+            found = self._requests.list_folders(self._tree, [self._name(())], folders=True)[self._name(())]
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._fail(exc, "list") from exc
+        if found is Ellipsis:
+            return {entry.name for entry in self._smbclient.scandir(self._unc(()), **self._kwargs()) if entry.is_dir()}
+        return set(found or ())
 
     def open_write(self, parts):
         try:

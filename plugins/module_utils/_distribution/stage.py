@@ -95,7 +95,11 @@ def plan(target, files, known=None, ours=None, keep=None):
     """
     known = known or {}
     entries = _entries(target, files)
-    listings = target.listings(sorted({entry["parts"][:-1] for entry in entries}))
+    # only folders that exist are listed (none on a first stage): the root's sub-folders say which
+    existing = target.subfolders()
+    folders = sorted({entry["parts"][:-1] for entry in entries})
+    listings = {folder: None for folder in folders if folder[0] not in existing}
+    listings.update(target.listings([folder for folder in folders if folder[0] in existing]))
     copy, skip = [], []
     for entry in entries:
         present = (listings[entry["parts"][:-1]] or {}).get(entry["parts"][-1])
@@ -236,8 +240,7 @@ def stage(target, files, known=None, ours=None, keep=None, reserve_bytes=0, chun
                                        else "missing or changed", target.location, _size_text(planned["free_bytes"])))
     for parts in planned["partials"]:
         target.remove(parts)
-    for folder in planned["missing_folders"]:
-        target.makedirs(folder)
+    target.make_folders(planned["missing_folders"])
     copied, failure = _copy_all(target, planned["copy"], chunk_size, concurrency, progress)
     if failure is not None:
         failure.staged = sorted((_record(entry, True) for entry in copied), key=lambda r: r["path"])

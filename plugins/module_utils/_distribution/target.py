@@ -66,8 +66,12 @@ class Target:
         """The size of file ``parts``, or None when there is none."""
         raise NotImplementedError
 
-    def makedirs(self, parts):
-        """Create folder ``parts`` and its parents, when missing."""
+    def make_folders(self, folders):
+        """Create each folder (tuples of parts) and its parents, when missing."""
+        raise NotImplementedError
+
+    def subfolders(self):
+        """The names of the folders directly below the root."""
         raise NotImplementedError
 
     def open_write(self, parts):
