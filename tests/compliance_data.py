@@ -184,8 +184,21 @@ def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None
         store.close()
 
 
+PREPARATION_TABLES = ("update_lists", "update_list_versions", "update_list_members", "deployment_templates",
+                      "deployments", "deployment_packages", "package_files", "distribution_points", "staged_files",
+                      "staged_packages", "object_history")
+
+
+def undo_migration_7(cursor):
+    """Put a store back as schema 6 left it (no preparation or distribution tables)."""
+    for table in PREPARATION_TABLES:
+        cursor.execute("DROP TABLE %s" % table)
+    cursor.execute("UPDATE schema_info SET version = 6")
+
+
 def undo_migration_6(cursor):
     """Put a store back as schema 5 left it (no attempts table, no retirement columns)."""
+    undo_migration_7(cursor)
     cursor.execute("DROP TABLE scan_attempts")
     cursor.execute("ALTER TABLE hosts DROP COLUMN retired_at")
     cursor.execute("ALTER TABLE hosts DROP COLUMN retired_reason")

@@ -133,7 +133,7 @@ ingested:
       type: int
       sample: 0
     pruned:
-      description: Scans removed from the history under the retention policy.
+      description: Scans and failed attempts removed from the history under the retention policy.
       type: int
       sample: 0
 hosts:

@@ -34,17 +34,23 @@ def history_days(env=None):
 def prune_history(store, days, now=None):
     """Delete scans received more than ``days`` days ago, keeping every host's newest scan and
     newest successful scan (newest as the controllers received them, then by scan_pk, like every
-    reader); one transaction. Returns the number of scans removed.
+    reader), and failed attempts received before then; one transaction each. Returns the number of
+    scans and attempts removed.
 
-    Cheap when nothing is due: the oldest scan time is read from an index first.
+    Cheap when nothing is due: the oldest times are read from indexes first.
     """
     if not days:
         return 0
     now = now or utc_now()
     cutoff = format_time(now - datetime.timedelta(days=days))
+    removed = 0
+    oldest = store.query("SELECT min(received) AS f FROM scan_attempts")[0]["f"]
+    if oldest is not None and oldest < cutoff:
+        with store.transaction() as cursor:
+            removed += cursor.execute("DELETE FROM scan_attempts WHERE received < ?", (cutoff,)).rowcount
     oldest = store.query("SELECT min(received) AS f FROM scans")[0]["f"]
     if oldest is None or oldest >= cutoff:
-        return 0
+        return removed
     keep = ("SELECT scan_pk FROM (SELECT scan_pk, ROW_NUMBER() OVER (PARTITION BY host_name%%s ORDER BY %s) "
             "AS newest FROM scans) ranked WHERE newest = 1" % NEWEST_FIRST)
     with store.transaction() as cursor:
@@ -52,10 +58,10 @@ def prune_history(store, days, now=None):
         cursor.execute(store.temp_table("pw_prune", "scan_pk BIGINT PRIMARY KEY", keyed=True))
         cursor.execute("INSERT INTO pw_prune (scan_pk) SELECT scan_pk FROM scans WHERE received < ? "
                        "EXCEPT %s EXCEPT %s" % (keep % "", keep % ", succeeded"), (cutoff,))
-        removed = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
-        if removed:
+        scans = cursor.execute("SELECT count(*) FROM pw_prune").fetchone()[0]
+        if scans:
             cursor.execute("DELETE FROM scan_updates WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
             cursor.execute("DELETE FROM scan_bits WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
             cursor.execute("DELETE FROM scans WHERE scan_pk IN (SELECT scan_pk FROM pw_prune)")
         cursor.execute("DROP TABLE pw_prune")
-    return removed
+    return removed + scans

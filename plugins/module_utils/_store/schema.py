@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # A host's scans from newest: in the order the controllers received them (one clock; the host's own
 # may be off), then in the order ingest numbered them (received times have one-second resolution).
@@ -235,6 +235,110 @@ MIGRATIONS = {
         # host_retire: a retired host leaves evaluation, reports and the inventory until it reports again.
         "ALTER TABLE hosts ADD COLUMN retired_at TEXT",
         "ALTER TABLE hosts ADD COLUMN retired_reason TEXT",
+    ],
+    7: [
+        # Preparation and distribution (step 4 and the content half of step 5). Settings and rules
+        # are JSON text (one object per row, read and written whole); a frozen list version and its
+        # members never change once written.
+        """CREATE TABLE update_lists (
+            name TEXT PRIMARY KEY,
+            description TEXT,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE update_list_versions (
+            list_name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            catalog_version INTEGER,
+            content_hash TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            added TEXT NOT NULL,
+            removed TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (list_name, version)
+        ){without_rowid}""",
+        """CREATE TABLE update_list_members (
+            list_name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            update_id TEXT NOT NULL,
+            revision_number INTEGER NOT NULL,
+            max_run_time_minutes INTEGER,
+            PRIMARY KEY (list_name, version, update_id)
+        ){without_rowid}""",
+        """CREATE TABLE deployment_templates (
+            name TEXT PRIMARY KEY,
+            settings TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE deployments (
+            name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE deployment_packages (
+            name TEXT PRIMARY KEY,
+            list_name TEXT NOT NULL,
+            list_version INTEGER NOT NULL,
+            content_version INTEGER NOT NULL,
+            library TEXT NOT NULL,
+            languages TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # The files of each content version of a package; ``file_key`` is the library's key (sha256
+        # hex, else sha1 hex).
+        """CREATE TABLE package_files (
+            package TEXT NOT NULL,
+            content_version INTEGER NOT NULL,
+            file_key TEXT NOT NULL,
+            sha1 TEXT,
+            sha256 TEXT,
+            size BIGINT NOT NULL,
+            file_name TEXT NOT NULL,
+            update_ids TEXT NOT NULL,
+            PRIMARY KEY (package, content_version, file_key)
+        ){without_rowid}""",
+        """CREATE TABLE distribution_points (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            host_url TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # What this collection put on each distribution point (prune removes only these).
+        """CREATE TABLE staged_files (
+            point TEXT NOT NULL,
+            path TEXT NOT NULL,
+            sha1 TEXT,
+            sha256 TEXT,
+            size BIGINT NOT NULL,
+            staged_at TEXT NOT NULL,
+            PRIMARY KEY (point, path)
+        ){without_rowid}""",
+        """CREATE TABLE staged_packages (
+            point TEXT NOT NULL,
+            package TEXT NOT NULL,
+            content_version INTEGER NOT NULL,
+            staged_at TEXT NOT NULL,
+            verified_at TEXT NOT NULL,
+            PRIMARY KEY (point, package)
+        ){without_rowid}""",
+        # Every change of a prepared object (list, template, deployment, package, distribution point):
+        # what it was and what it became, as JSON; never updated.
+        """CREATE TABLE object_history (
+            object_type TEXT NOT NULL,
+            name TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            before_json TEXT,
+            after_json TEXT
+        )""",
+        "CREATE INDEX object_history_object ON object_history (object_type, name, changed_at)",
     ],
 }
 

@@ -38,7 +38,8 @@ SETS = [all_updates()] + parse_update_sets([{"name": "critical", "severities": [
 # What ingest writes (docs/compliance.md, "Store roles"): a role that also moves state messages in.
 INGEST_GRANTS = ("GRANT INSERT, UPDATE ON hosts TO {role}",
                  "GRANT INSERT, DELETE ON scans, scan_updates, scan_bits TO {role}",
-                 "GRANT INSERT ON update_ordinals, message_quarantine TO {role}")
+                 "GRANT INSERT ON update_ordinals, message_quarantine TO {role}",
+                 "GRANT INSERT, DELETE ON scan_attempts TO {role}")
 
 
 def everything_a_reader_reads(store, spool, hosts):
@@ -103,6 +104,8 @@ def role(server, database_dsn, grants=()):
     with psycopg.connect(database_dsn, autocommit=True) as connection:
         connection.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (name, password))
         connection.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO %s" % name)
+        # tables a later migration creates (as docs/compliance.md advises)
+        connection.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO %s" % name)
         for grant in grants:
             connection.execute(grant.format(role=name))
     base, database = database_dsn.rsplit("/", 1)

@@ -171,3 +171,14 @@ def test_attempt_failures_are_named(text, cause):
 ])
 def test_an_offline_scan_file_that_is_not_there_is_a_bad_request(scan, missing):
     assert offline_file_missing(scan) is missing
+
+
+def test_retention_prunes_old_attempts(fleet_store):
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.retention import prune_history
+    store, spool, _fleet = fleet_store
+    attempt(spool, "web01", "unreachable", "old", NOW - 30 * 24 * HOUR)
+    attempt(spool, "web01", "unreachable", "new", NOW - HOUR)
+    ingest(store, spool, env={"PATCHWAVE_HISTORY_DAYS": "0"})
+    assert prune_history(store, 10, now=NOW) == 1
+    assert [r["reason"] for r in store.query("SELECT reason FROM scan_attempts")] == ["new"]
+    assert prune_history(store, 10, now=NOW) == 0
