@@ -239,7 +239,8 @@ class FileUpload:
                     extra = min(max(0, wanted - (available - charge)), MAX_CREDIT_REQUEST)
                     if not self.created:
                         create = self._create_message()
-                    message, receive = self.handle.write(bytes(view[:size]), self.offset, send=False)
+                    piece = chunk if size == len(chunk) and isinstance(chunk, bytes) else bytes(view[:size])
+                    message, receive = self.handle.write(piece, self.offset, send=False)
                     if create is None:
                         request = self.connection.send(message, *self.ids, credit_request=charge + extra)
                     else:
