@@ -34,7 +34,7 @@ class PathTarget(Target):
         return DistributionError(self.name, cause, "cannot %s %s in %s: %s" % (action, where, self.location,
                                                                                exc.strerror or exc))
 
-    def connect(self):
+    def connect(self, create=True):
         if not os.path.isdir(self.root):
             raise DistributionError(self.name, errors.UNREACHABLE, "folder %s does not exist (is it mounted?)"
                                     % self.root)

@@ -95,7 +95,8 @@ class SmbTarget(Target):
     def _kwargs(self):
         return {"port": self.port, "connection_cache": self._cache}
 
-    def connect(self):
+    def connect(self, create=True):
+        """Log on and reach the share; create the folder below it unless ``create`` is false (check mode)."""
         try:
             import smbclient  # pylint: disable=import-outside-toplevel
         except ImportError as exc:
@@ -138,7 +139,8 @@ class SmbTarget(Target):
                                             % (self.share, self.server, self.port, exc))
             raise failure from exc
         # the folder below the share, and its parents
-        self._make(["\\".join(self.folder[:depth]) for depth in range(1, len(self.folder) + 1)])
+        if create:
+            self._make(["\\".join(self.folder[:depth]) for depth in range(1, len(self.folder) + 1)])
 
     def close(self):
         if self._tree is not None:
@@ -155,7 +157,13 @@ class SmbTarget(Target):
 
     def free_space(self):
         try:
-            found = self._smbclient.stat_volume(self._unc(()), **self._kwargs())
+            try:
+                found = self._smbclient.stat_volume(self._unc(()), **self._kwargs())
+            except Exception as exc:  # pylint: disable=broad-except
+                if _status(exc) not in _UNREACHABLE and getattr(exc, "errno", None) != 2:
+                    raise
+                # the folder is not there yet (check mode): the share's volume is where it will be
+                found = self._smbclient.stat_volume("\\\\%s\\%s" % (self.server, self.share), **self._kwargs())
         except Exception as exc:  # pylint: disable=broad-except
             raise self._fail(exc, "measure free space on") from exc
         return found.caller_available_size

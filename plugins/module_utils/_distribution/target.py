@@ -48,8 +48,11 @@ class Target:
     def __exit__(self, *exc_info):
         self.close()
 
-    def connect(self):
-        """Reach the root (and create it below an SMB share); fail clearly when that is impossible."""
+    def connect(self, create=True):
+        """Reach the root (and create it below an SMB share unless ``create`` is false: check mode).
+
+        Fails clearly when that is impossible. ``with target:`` connects with ``create=True``.
+        """
 
     def close(self):
         """Drop connections; never raises."""

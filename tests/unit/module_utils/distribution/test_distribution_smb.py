@@ -1,11 +1,13 @@
 """SMB distribution points against the tests' own Samba server: seen from outside, and refused clearly."""
 
+import os
 import socket
 
 import pytest
 
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors, layout, stage
-from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import DistributionError
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import (DistributionError,
+                                                                                             LayoutError)
 from conftest import smb_target
 
 pytestmark = pytest.mark.integration
@@ -66,5 +68,17 @@ def test_a_missing_share_is_named_as_unreachable(samba_server):
 
 
 def test_a_folder_that_escapes_the_share_is_refused_before_connecting(samba_server):
-    with pytest.raises(layout.LayoutError if hasattr(layout, "LayoutError") else ValueError, match="refused"):
+    with pytest.raises(LayoutError, match="refused"):
         smb_target(samba_server, folder="..\\..\\other")
+
+
+def test_check_mode_plans_a_new_folder_without_creating_it(samba_server, library):
+    files = [library.add(5000, seed=34), library.add(7000, seed=35)]
+    target = smb_target(samba_server)
+    target.connect(create=False)
+    try:
+        planned = stage.plan(target, files)
+    finally:
+        target.close()
+    assert planned["copied"] == {"files": 2, "bytes": 12000} and planned["fits"]
+    assert not os.path.exists(os.path.join(samba_server.share_dir, target.folder[0]))
