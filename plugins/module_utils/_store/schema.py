@@ -331,6 +331,7 @@ MIGRATIONS = {
         # Every change of a prepared object (list, template, deployment, package, distribution point):
         # what it was and what it became, as JSON; never updated.
         """CREATE TABLE object_history (
+            entry INTEGER PRIMARY KEY,
             object_type TEXT NOT NULL,
             name TEXT NOT NULL,
             changed_at TEXT NOT NULL,
@@ -338,7 +339,7 @@ MIGRATIONS = {
             before_json TEXT,
             after_json TEXT
         )""",
-        "CREATE INDEX object_history_object ON object_history (object_type, name, changed_at)",
+        "CREATE INDEX object_history_object ON object_history (object_type, name, entry)",
     ],
 }
 
