@@ -54,9 +54,18 @@ RULES = [
     ("module_utils.", ("action.", "inventory.", "modules.", "plugin_utils.")),
     ("plugin_utils.", ("action.", "inventory.", "modules.")),
     ("module_utils._store.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
-                              "module_utils._host.")),
-    ("module_utils._catalog.", ("module_utils._scan.", "module_utils._compliance.", "module_utils._host.")),
-    ("module_utils._scan.", ("module_utils._compliance.",)),
+                              "module_utils._host.", "module_utils._prepare.", "module_utils._content.",
+                              "module_utils._distribution.")),
+    ("module_utils._catalog.", ("module_utils._scan.", "module_utils._compliance.", "module_utils._host.",
+                                "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.")),
+    ("module_utils._scan.", ("module_utils._compliance.", "module_utils._prepare.", "module_utils._content.",
+                             "module_utils._distribution.")),
+    # compliance reads stored update lists with its own SQL: preparation builds on compliance, not back
+    ("module_utils._compliance.", ("module_utils._prepare.", "module_utils._content.", "module_utils._distribution.")),
+    # content (the library, downloads) and distribution (staging) know nothing of lists and deployments
+    ("module_utils._content.", ("module_utils._prepare.", "module_utils._distribution.", "module_utils._scan.",
+                                "module_utils._compliance.")),
+    ("module_utils._distribution.", ("module_utils._prepare.", "module_utils._scan.", "module_utils._compliance.")),
     ("module_utils._catalog.readers.", ("module_utils._catalog.sync", "module_utils._catalog.staging",
                                         "module_utils._catalog.parallel", "module_utils._catalog.source")),
 ]
