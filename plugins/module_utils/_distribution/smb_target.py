@@ -51,7 +51,7 @@ class SmbTarget(Target):
     def __init__(self, name, server, share, folder="", port=445, username=None, password=None, encrypt=False,
                  timeout=30, write_size=2 * 1024 * 1024, depth=4):
         self.name = name
-        self.server = server
+        self.server = check_name(server, "server name")
         self.share = check_name(share, "share name")
         self.folder = folder_parts(folder)
         self.port = int(port)

@@ -90,8 +90,9 @@ def plan(target, files, known=None, ours=None, keep=None):
 
     Returns ``{name, location, copied, skipped, pruned}`` (each ``{files, bytes}``: what would be
     copied, skipped, pruned), ``needed_bytes``, ``free_bytes``, ``fits``, and the lists ``copy``,
-    ``skip``, ``prune`` and ``partials`` (temporary files of an interrupted earlier run).
-    ``ours=None`` means no pruning.
+    ``skip``, ``prune``, ``partials`` (temporary files of an interrupted earlier run) and
+    ``missing_folders``. ``ours=None`` means no pruning. Only the digest a file is named by (SHA-1,
+    else SHA-256) is computed while sending; the content library verified both when it downloaded.
     """
     known = known or {}
     entries = _entries(target, files)
@@ -175,7 +176,15 @@ def _copy(target, entry, chunk_size):
     if landed != entry["size"]:
         fail(errors.SIZE_MISMATCH, "%s arrived with %s bytes, expected %d; nothing was renamed"
              % (entry["path"], landed, entry["size"]))
-    final = writer.commit(entry["parts"])
+    try:
+        final = writer.commit(entry["parts"])
+    except DistributionError as exc:
+        try:
+            target.remove(temporary)  # closed by the failed commit; a rename that did happen left nothing here
+        except DistributionError:
+            pass  # the next stage removes partial files it finds
+        raise DistributionError(target.name, exc.cause, "renaming %s into place: %s" % (entry["path"], exc.detail)) \
+            from exc
     if final != entry["size"]:  # cannot happen unless something else wrote to it: take it away again
         target.remove(entry["parts"])
         raise DistributionError(target.name, errors.SIZE_MISMATCH, "%s has %s bytes on the target once renamed, "

@@ -42,6 +42,12 @@ def smb_target(server, share=None, folder=None, **options):
                      folder="t-%s" % uuid.uuid4().hex[:8] if folder is None else folder, **options)
 
 
+@pytest.fixture
+def make_smb_target(samba_server):
+    """``make_smb_target(**options)``: an ``SmbTarget`` on the tests' share, in a fresh folder unless one is given."""
+    return lambda share=None, folder=None, **options: smb_target(samba_server, share, folder, **options)
+
+
 class Library:
     """A content library folder with generated files; ``record`` gives what staging takes."""
 

@@ -8,7 +8,6 @@ import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors, layout, stage
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import (DistributionError,
                                                                                              LayoutError)
-from conftest import smb_target
 
 pytestmark = pytest.mark.integration
 
@@ -19,9 +18,9 @@ def _closed_port():
         return probe.getsockname()[1]
 
 
-def test_staged_files_are_seen_by_the_smbclient_tool_with_their_sizes(samba_server, library):
+def test_staged_files_are_seen_by_the_smbclient_tool_with_their_sizes(samba_server, make_smb_target, library):
     files = [library.add(200000, seed=31), library.add(10, seed=32, extension="exe")]
-    target = smb_target(samba_server)
+    target = make_smb_target()
     with target:
         result = stage.stage(target, files)
     for record in result["files"]:
@@ -32,18 +31,18 @@ def test_staged_files_are_seen_by_the_smbclient_tool_with_their_sizes(samba_serv
         assert "patchwave-partial" not in shown
 
 
-def test_an_encrypted_session_stages_too(samba_server, library):
+def test_an_encrypted_session_stages_too(samba_server, make_smb_target, library):
     record = library.add(3 * 1024 * 1024 + 5, seed=33)
-    target = smb_target(samba_server, encrypt=True)
+    target = make_smb_target(encrypt=True)
     with target:
         assert target._session.encrypt_data  # pylint: disable=protected-access
         assert stage.stage(target, [record])["copied"] == {"files": 1, "bytes": record["size"]}
         assert target.size(layout.content_parts(record["sha1"], None, "cab")) == record["size"]
 
 
-def test_a_wrong_password_is_named_as_refused_credentials(samba_server):
+def test_a_wrong_password_is_named_as_refused_credentials(samba_server, make_smb_target):
     with pytest.raises(DistributionError) as caught:
-        with smb_target(samba_server, password="not-the-password"):
+        with make_smb_target(password="not-the-password"):
             pass
     assert caught.value.cause == errors.CREDENTIALS
     message = str(caught.value)
@@ -51,30 +50,30 @@ def test_a_wrong_password_is_named_as_refused_credentials(samba_server):
     assert "not-the-password" not in message
 
 
-def test_an_unreachable_port_is_named_as_unreachable(samba_server):
+def test_an_unreachable_port_is_named_as_unreachable(samba_server, make_smb_target):
     port = _closed_port()
     with pytest.raises(DistributionError) as caught:
-        with smb_target(samba_server, port=port, timeout=5) as target:
+        with make_smb_target(port=port, timeout=5) as target:
             assert target is None
     assert caught.value.cause == errors.UNREACHABLE
     assert "distribution point 'dp-smb'" in str(caught.value) and str(port) in str(caught.value)
 
 
-def test_a_missing_share_is_named_as_unreachable(samba_server):
+def test_a_missing_share_is_named_as_unreachable(samba_server, make_smb_target):
     with pytest.raises(DistributionError) as caught:
-        with smb_target(samba_server, share="nosuchshare"):
+        with make_smb_target(share="nosuchshare"):
             pass
     assert caught.value.cause == errors.UNREACHABLE and "no such share" in str(caught.value)
 
 
-def test_a_folder_that_escapes_the_share_is_refused_before_connecting(samba_server):
+def test_a_folder_that_escapes_the_share_is_refused_before_connecting(samba_server, make_smb_target):
     with pytest.raises(LayoutError, match="refused"):
-        smb_target(samba_server, folder="..\\..\\other")
+        make_smb_target(folder="..\\..\\other")
 
 
-def test_check_mode_plans_a_new_folder_without_creating_it(samba_server, library):
+def test_check_mode_plans_a_new_folder_without_creating_it(samba_server, make_smb_target, library):
     files = [library.add(5000, seed=34), library.add(7000, seed=35)]
-    target = smb_target(samba_server)
+    target = make_smb_target()
     target.connect(create=False)
     try:
         planned = stage.plan(target, files)
