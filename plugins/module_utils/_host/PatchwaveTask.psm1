@@ -37,7 +37,7 @@ $ErrorActionPreference = 'Stop'
 $script:WorkPrefix = 'patchwave-'
 
 # ITaskFolder.GetTask's HRESULT for a task that does not exist: ERROR_FILE_NOT_FOUND 0x80070002,
-# unsigned as Get-PatchwaveErrorHResult returns it.
+# unsigned as ConvertTo-PatchwaveUInt32 gives it.
 $script:TaskNotFound = 2147942402
 
 # When the controller does not say when it gives up: the task's 12-hour limit and an hour more.
@@ -765,7 +765,10 @@ Function Get-PatchwaveWorkTask {
     .DESCRIPTION
     Only ERROR_FILE_NOT_FOUND (0x80070002) from ITaskFolder.GetTask means there is no such task;
     any other error (the Task Scheduler service stopped, access denied) is thrown, so a task
-    that cannot be seen is never taken for a task that is gone.
+    that cannot be seen is never taken for a task that is gone. .NET's COM interop turns an HRESULT
+    it knows into its own exception (0x80070002 into a FileNotFoundException, E_ACCESSDENIED into an
+    UnauthorizedAccessException) and others into a COMException; each keeps the code as its HResult,
+    so that is what is compared.
 
     .PARAMETER TaskName
     The task's name.
@@ -788,7 +791,8 @@ Function Get-PatchwaveWorkTask {
         $folder.GetTask($TaskName)
     }
     catch {
-        if ((Get-PatchwaveErrorHResult -ErrorObject $_) -ne $script:TaskNotFound) {
+        $cause = Get-PatchwaveInnerException -ErrorObject $_
+        if ((ConvertTo-PatchwaveUInt32 -Value $cause.HResult) -ne $script:TaskNotFound) {
             throw
         }
         $null

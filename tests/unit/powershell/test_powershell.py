@@ -625,12 +625,17 @@ def test_worker_process_records_are_file_times_and_misreads_are_not_gone():
 
 
 def test_only_task_not_found_means_no_task():
-    """(c) Get-PatchwaveWorkTask answers $null only for ERROR_FILE_NOT_FOUND; other errors are thrown."""
+    """(c) Get-PatchwaveWorkTask answers $null only for ERROR_FILE_NOT_FOUND; other errors are thrown.
+    The code is read from the exception's HResult: COM interop delivers 0x80070002 as a
+    FileNotFoundException, not a COMException, so Get-PatchwaveErrorHResult (COMException only)
+    would never see it and every missing task would be thrown."""
     assert assigned_literal(source(TASK_UTIL), "$script:TaskNotFound") == 0x80070002
     src, node = _function_text(TASK_UTIL, "Get-PatchwaveWorkTask")
     catch = next(n for n in walk(node) if n.type == "catch_clause")
     text = src.text(catch)
-    assert "(Get-PatchwaveErrorHResult -ErrorObject $_) -ne $script:TaskNotFound" in text and "throw" in text
+    assert "$cause = Get-PatchwaveInnerException -ErrorObject $_" in text
+    assert "(ConvertTo-PatchwaveUInt32 -Value $cause.HResult) -ne $script:TaskNotFound" in text and "throw" in text
+    assert "Get-PatchwaveErrorHResult" not in text and "COMException" not in text
     # callers that must go on when the Task Scheduler cannot be read catch it themselves
     src, node = _function_text(TASK_UTIL, "Test-PatchwaveWorkRunning")
     guarded = next(n for n in walk(node) if n.type == "try_statement" and "Get-PatchwaveWorkTask" in src.text(n))
