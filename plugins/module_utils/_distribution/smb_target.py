@@ -49,7 +49,7 @@ class SmbTarget(Target):
     """``\\\\server\\share\\folder`` reached on ``port`` as ``username``; ``folder`` is created when missing."""
 
     def __init__(self, name, server, share, folder="", port=445, username=None, password=None, encrypt=False,
-                 timeout=30, write_size=2 * 1024 * 1024, depth=4):
+                 timeout=30, write_size=1024 * 1024, depth=8):
         self.name = name
         self.server = check_name(server, "server name")
         self.share = check_name(share, "share name")

@@ -35,7 +35,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._distribution im
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import (DistributionError,
                                                                                              LayoutError)
 
-CHUNK_BYTES = 2 * 1024 * 1024  # read, hashed and sent as one SMB write (no copy to split it)
+CHUNK_BYTES = 1024 * 1024  # read, hashed and sent as one SMB write (no copy to split it)
 CONCURRENCY = 4  # files in flight at once: per-file round trips overlap, large files share the link
 PARTIAL_SUFFIX = ".patchwave-partial"
 # .<final name>.<8 hex>.patchwave-partial: a copy in progress, or left by an interrupted run
