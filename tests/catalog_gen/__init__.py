@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 
 from .catalog import Catalog, GenFile, GenUpdate, payload_bytes
 from .catalog_file import write_catalog_file
@@ -44,16 +45,20 @@ def iter_files(catalog):
 def write_payloads(catalog, folder, layout="flat"):
     """Write every payload file of ``catalog`` into ``folder``; return (count, bytes).
 
-    ``layout``: ``flat`` (``folder/<FileName>``) or ``wsus`` (``folder/<last SHA-1 byte, 2 hex
-    digits>/<SHA1HEX><ext>``, the WsusContent layout).
+    ``layout``: ``flat`` (``folder/<FileName>``), ``wsus`` (``folder/<last SHA-1 byte, 2 hex
+    digits>/<SHA1HEX><ext>``, the WsusContent layout) or ``url`` (``folder/<the URL's path>``: a web
+    server's root that serves the catalog's URLs, reached through ``mirror_url``).
     """
-    if layout not in ("flat", "wsus"):
-        raise ValueError("layout must be 'flat' or 'wsus'")
+    if layout not in ("flat", "wsus", "url"):
+        raise ValueError("layout must be 'flat', 'wsus' or 'url'")
     os.makedirs(folder, exist_ok=True)
     count = total = 0
     for file in iter_files(catalog):
         if layout == "flat":
             path = os.path.join(folder, file.name)
+        elif layout == "url":
+            path = os.path.join(folder, *urllib.parse.urlsplit(file.url).path.lstrip("/").split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         else:
             extension = os.path.splitext(file.name)[1]
             sub = os.path.join(folder, file.sha1_hex[-2:].upper())

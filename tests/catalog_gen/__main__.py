@@ -23,7 +23,7 @@ def _parser():
     parser.add_argument("--seed", default="0", help="seed (any string; default 0)")
     parser.add_argument("--languages", default="en,de", help="comma-separated languages (en, de); default en,de")
     parser.add_argument("--payloads", metavar="DIR", help="also write every payload file into DIR")
-    parser.add_argument("--payload-layout", choices=("flat", "wsus"), default="flat",
+    parser.add_argument("--payload-layout", choices=("flat", "wsus", "url"), default="flat",
                         help="flat: DIR/<FileName>; wsus: DIR/<XX>/<SHA1HEX>.<ext> (default flat)")
     parser.add_argument("--sign", metavar="CA_DIR", help="sign the cabinet with tests/catalog_gen/signing.py")
     parser.add_argument("--manifest", metavar="PATH.json", help="write the manifest (counts, ids to assert on)")

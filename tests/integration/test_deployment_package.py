@@ -1,0 +1,121 @@
+"""deployment_package through ansible-playbook: a frozen list's files from loopback nginx (mirror_url)
+into the content library, verified; a second run downloads nothing; bad content is quarantined and
+named; mistakes are named."""
+
+import json
+import os
+
+import pytest
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from conftest import save
+
+from tests.content_world import content_world, freeze_rows, updates_with_files
+from tests.servers.http import Nginx, ServerUnavailable
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return content_world(str(tmp_path_factory.mktemp("package-world")))
+
+
+@pytest.fixture(scope="module")
+def nginx(world):
+    try:
+        server = Nginx(world["payloads"]).start()
+    except ServerUnavailable as exc:
+        pytest.fail("cannot start the tests' nginx: %s" % exc, pytrace=False)
+    yield server
+    server.stop()
+
+
+def package_task(label, options):
+    return ("    - name: %s\n      patchwave.windows.deployment_package: %s\n      register: %s\n      ignore_errors: true\n"
+            % (label, json.dumps(options), label)) + save(label, label)
+
+
+def fresh_store(world, tmp_path):
+    path = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(path, "wb") as target:
+        target.write(source.read())
+    return path
+
+
+def test_download_verify_reuse(world, nginx, runner, tmp_path):
+    store_path = fresh_store(world, tmp_path)
+    store = open_store(store_path)
+    try:
+        ids = updates_with_files(store, 8)
+        freeze_rows(store, "month", ids)
+        files = store.query("SELECT count(DISTINCT x.file_id) AS n, sum(f.size) AS b FROM update_files x JOIN files f "
+                            "ON f.file_id = x.file_id WHERE x.update_id IN (%s)" % ",".join("?" * len(ids)), ids)[0]
+    finally:
+        store.close()
+    options = {"name": "pkg", "update_list": "month", "store": store_path, "mirror_url": nginx.url("/")}
+    results = {"results_dir": str(runner.results)}
+    runner.play(package_task("check", options), results, check=True, name="check")
+    check = runner.result("check")
+    assert check["changed"] is True and check["downloaded"]["files"] == files["n"] and check["content_version"] == 1
+    assert not os.path.exists(check["library"])  # check mode writes nothing
+    runner.play(package_task("first", options) + package_task("again", options), results, name="run")
+    first, again = runner.result("first"), runner.result("again")
+    assert not first.get("failed"), first.get("msg")
+    assert first["changed"] is True and first["downloaded"] == {"files": files["n"], "bytes": files["b"]}
+    assert first["content_version"] == 1 and first["library"] == str(tmp_path / "content")
+    assert again["changed"] is False and again["downloaded"]["files"] == 0 and again["reused"]["files"] == files["n"]
+    assert again["content_version"] == 1
+    # the library holds each file once, under its digest, and nothing partial
+    stored = [os.path.join(d, f) for d, _s, fs in os.walk(first["library"]) for f in fs]
+    assert len(stored) == files["n"] and all("/sha256/" in p or "/sha1/" in p for p in stored)
+    # a new list version with one more update: content version 2, only the new files fetched
+    store = open_store(store_path)
+    try:
+        more = updates_with_files(store, 9)
+        freeze_rows(store, "month", more, version=2)
+    finally:
+        store.close()
+    runner.play(package_task("second", options), results, name="second")
+    second = runner.result("second")
+    assert second["content_version"] == 2 and second["list_version"] == 2 and second["reused"]["files"] == files["n"]
+    assert second["downloaded"]["files"] >= 1
+
+
+def test_bad_content_is_quarantined_and_mistakes_are_named(world, nginx, runner, tmp_path):
+    store_path = fresh_store(world, tmp_path)
+    store = open_store(store_path)
+    try:
+        ids = updates_with_files(store, 1, "%Servicing Stack%")
+        freeze_rows(store, "bad", ids)
+        url = store.query("SELECT u.url FROM update_files x JOIN file_urls u ON u.file_id = x.file_id "
+                          "WHERE x.update_id = ?", (ids[0],))[0]["url"]
+    finally:
+        store.close()
+    # a mirror whose copy of the file was altered
+    altered = tmp_path / "altered"
+    path = altered.joinpath(*url.split("://", 1)[1].split("/", 1)[1].split("/"))
+    path.parent.mkdir(parents=True)
+    original = os.path.join(world["payloads"], *url.split("://", 1)[1].split("/", 1)[1].split("/"))
+    path.write_bytes(b"X" + open(original, "rb").read()[1:])
+    bad_mirror = Nginx(str(altered)).start()
+    try:
+        results = {"results_dir": str(runner.results)}
+        runner.play(package_task("tampered", {"name": "p", "update_list": "bad", "store": store_path,
+                                              "mirror_url": bad_mirror.url("/")})
+                    + package_task("unfrozen", {"name": "q", "update_list": "nothing", "store": store_path})
+                    + package_task("nostore", {"name": "q", "update_list": "bad",
+                                               "store": str(tmp_path / "typo" / "store.db")}),
+                    results, name="faults")
+    finally:
+        bad_mirror.stop()
+    tampered = runner.result("tampered")
+    assert tampered["failed"] is True and len(tampered["quarantined"]) == 1
+    assert ids[0] in tampered["msg"] and "expected" in tampered["msg"].lower()
+    assert tampered["quarantined"][0]["url"].startswith(bad_mirror.url("/"))
+    library = tmp_path / "content"
+    assert not any((library / algo).exists() for algo in ("sha1", "sha256"))  # nothing entered the library
+    store = open_store(store_path)
+    try:
+        assert store.query("SELECT count(*) AS n FROM deployment_packages")[0]["n"] == 0  # not recorded
+    finally:
+        store.close()
+    assert "update list 'nothing' does not exist" in runner.result("unfrozen")["msg"]
+    assert "catalog_sync" in runner.result("nostore")["msg"] and not (tmp_path / "typo").exists()
