@@ -8,10 +8,10 @@ file-like API would cost round trips (loopback or LAN latency, times hundreds of
 
 * ``list_folders``: each folder's listing is one related compound (create, query directory, close),
   and the compounds of many folders are sent before the first answer is read.
-* ``FileUpload``: the file is created with DELETE access in one compound with its first write;
-  writes are pipelined (up to ``depth`` in flight, as the ``smbclient`` tool does, where smbclient's
-  file object waits for each); it is renamed on its handle (replacing) and closed in one compound,
-  whose answer gives the file's size.
+* ``FileUpload``: the file is created with DELETE access; writes are pipelined (up to ``depth`` in
+  flight, as the ``smbclient`` tool does, where smbclient's file object waits for each) and, on a
+  signed session, framed and signed here (``SignedWrites``); it is renamed on its handle
+  (replacing) and closed in one compound, whose answer gives the file's size.
   (smbclient's rename also opens the destination for FILE_EXECUTE first, which Samba refuses on a
   file without an execute bit.)
 
@@ -285,13 +285,11 @@ class SignedWrites:
 class FileUpload:
     """A new file on the share, written with pipelined requests; ``commit`` renames and closes it.
 
-    The create goes out in one related compound with the first write, so a small file costs two
-    round trips: create and write, then rename and close.
+    Round trips per file: the create, the writes (pipelined), then the rename and close in one
+    compound. Answers are read for the few fields used (file id, size) rather than unpacked whole.
     """
 
     def __init__(self, tree, name, write_size, depth):
-        self.tree = tree
-        self.name = name
         self.connection = tree.session.connection
         self.ids = (tree.session.session_id, tree.tree_connect_id)
         self.handle = Open(tree, name)
@@ -299,27 +297,16 @@ class FileUpload:
         self.depth = max(1, depth)
         self.offset = 0
         self.pending = collections.deque()
-        self.created = False
-        self.open = False
         self.signed = SignedWrites(tree) if SignedWrites.usable(tree) else None
-
-    def _create_message(self):
-        return self.handle.create(
+        message, _receive = self.handle.create(
             ImpersonationLevel.Impersonation,
             FilePipePrinterAccessMask.FILE_WRITE_DATA | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES
             | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES | FilePipePrinterAccessMask.DELETE,
             FileAttributes.FILE_ATTRIBUTE_NORMAL, ShareAccess.FILE_SHARE_READ,  # nobody else writes to it meanwhile
             CreateDisposition.FILE_OVERWRITE_IF, CreateOptions.FILE_NON_DIRECTORY_FILE, send=False)
-
-    def _created(self, receive, request):
-        self.created = True
-        receive(request)
+        answer = self.connection.receive(self.connection.send(message, *self.ids))
+        self.handle.file_id = answer["data"].get_value()[64:80]  # MS-SMB2 2.2.14: FileId at offset 64
         self.open = True
-
-    def create(self):
-        """Create the file alone (an empty file, or when the first write is not at hand)."""
-        message, receive = self._create_message()
-        self._created(receive, self.connection.send(message, *self.ids))
 
     def _settle_one(self):
         request, expected, receive = self.pending.popleft()
@@ -334,62 +321,45 @@ class FileUpload:
             while len(self.pending) >= self.depth:
                 self._settle_one()
             size = min(len(view), self.piece)
-            create = None
             with lock:  # credits checked and spent in one step: other files' writes share them
-                available = available_credits(self.connection) - CREDIT_MARGIN - 1
+                available = available_credits(self.connection) - CREDIT_MARGIN
                 size = min(size, available * CREDIT_BYTES)
                 if size > 0:
                     charge = (size - 1) // CREDIT_BYTES + 1
                     # ask for enough credits to keep `depth` full-size writes in flight
                     wanted = self.depth * ((self.piece - 1) // CREDIT_BYTES + 1)
                     extra = min(max(0, wanted - (available - charge)), MAX_CREDIT_REQUEST)
-                    if not self.created:
-                        create = self._create_message()
                     piece = chunk if size == len(chunk) and isinstance(chunk, bytes) else bytes(view[:size])
-                    if self.open and self.signed is not None:
+                    if self.signed is not None:
                         request = self.signed.send(self.handle.file_id, self.offset, piece, charge + extra)
                         receive = self.signed.written
                     else:
                         message, receive = self.handle.write(piece, self.offset, send=False)
-                        if create is None:
-                            request = self.connection.send(message, *self.ids, credit_request=charge + extra)
-                        else:
-                            created, request = self.connection.send_compound([create[0], message], *self.ids,
-                                                                             related=True)
+                        request = self.connection.send(message, *self.ids, credit_request=charge + extra)
             if size <= 0:  # every credit is in flight: wait for answers to bring some back
                 if self.pending:
                     self._settle_one()
                 else:
                     time.sleep(0.001)
                 continue
-            if create is not None:
-                try:
-                    self._created(create[1], created)
-                finally:
-                    if not self.open:  # the related write fails with the create; take its answer too
-                        try:
-                            receive(request)
-                        except SMBResponseException:
-                            pass
             self.pending.append((request, size, receive))
             self.offset += size
             view = view[size:]
 
     def finish(self):
         """Wait for every write; the bytes the server acknowledged (all of the file: nobody else may write)."""
-        if not self.created:
-            self.create()
         while self.pending:
             self._settle_one()
         return self.offset
 
     def _set_and_close(self, info, get_attributes=False):
+        """Set ``info`` on the file and close it, in one compound; the size on closing with ``get_attributes``."""
         request = SMB2SetInfoRequest()
         request["info_type"] = info.INFO_TYPE
         request["file_info_class"] = info.INFO_CLASS
         request["file_id"] = self.handle.file_id
         request["buffer"] = info
-        close, receive_close = self.handle.close(get_attributes, send=False)
+        close, _receive = self.handle.close(get_attributes, send=False)
         set_sent, close_sent = self.connection.send_compound([request, close], *self.ids, related=False)
         self.open = False
         failure = None
@@ -397,9 +367,11 @@ class FileUpload:
             self.connection.receive(set_sent)
         except SMBResponseException as exc:
             failure = exc
-        receive_close(close_sent)
+        closed = self.connection.receive(close_sent)
         if failure is not None:
             raise failure
+        # MS-SMB2 2.2.16: EndofFile at offset 48 of the answer (set with SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB)
+        return _SIZE.unpack_from(closed["data"].get_value(), 48)[0] if get_attributes else None
 
     def commit(self, name):
         """Rename the file to ``name`` (share-relative), replacing a file of that name, and close it.
@@ -409,8 +381,7 @@ class FileUpload:
         rename = FileRenameInformation()
         rename["replace_if_exists"] = True
         rename["file_name"] = name
-        self._set_and_close(rename, get_attributes=True)
-        return self.handle.end_of_file
+        return self._set_and_close(rename, get_attributes=True)
 
     def discard(self):
         """Close the file, deleting it; settles what was in flight, raises nothing."""
