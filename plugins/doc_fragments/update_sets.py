@@ -18,6 +18,11 @@ options:
       - Each set selects updates like M(patchwave.windows.catalog_info) does; every key narrows the
         selection. A product or classification the catalog does not know is an error naming the set
         and the closest names the catalog knows (a typo must not narrow what hosts are measured against).
+      - A set may instead name a stored update list, O(update_sets[].update_list) (with O(update_sets[].version)):
+        its updates are then exactly the members of that frozen version, so a set such as C(security) is
+        defined once, with M(patchwave.windows.update_list), and measured the same way everywhere. Filter keys
+        cannot be combined with it; a list that does not exist, has no frozen version or lacks the version
+        asked for is an error naming the set and the list.
       - A host is compliant with a set when every update in it is Installed or Not Required,
         non-compliant when any is Required, and unknown otherwise.
     type: list
@@ -28,6 +33,17 @@ options:
         description: The set's name, a word of letters, digits and C(_); V(all) is reserved.
         type: str
         required: true
+      update_list:
+        description:
+          - The name of a stored update list (M(patchwave.windows.update_list)); the set is the members of its
+            frozen version O(update_sets[].version). No filter key may be given with it.
+        type: str
+        version_added: 0.2.0
+      version:
+        description:
+          - With O(update_sets[].update_list), the list version to use. When not set, the newest frozen version.
+        type: int
+        version_added: 0.2.0
       update_ids:
         description: Only these updates (GUIDs).
         type: list

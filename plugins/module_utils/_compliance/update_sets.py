@@ -7,8 +7,12 @@
 
 A set is named by update ids, KBs or the ``catalog_info`` filter (``UpdateFilter``); every field
 narrows the selection. ``resolve`` turns a set into update ids through ``select_update_ids``, the
-same function ``catalog_info`` uses and update lists and deployments will use, so "which updates"
-means the same thing in a query, a report, an inventory group and (later) a deployment.
+same function ``catalog_info`` uses and update lists and deployments use, so "which updates"
+means the same thing in a query, a report, an inventory group and a deployment.
+
+A set may instead name a stored update list (``update_list``, optionally ``version``): its members
+are then the members of that frozen version, read here with this file's own SQL (compliance does
+not import preparation, which builds on it).
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ FILTER_SPEC = dict(
     exclude_kbs=dict(type="list", elements="str", default=[]),
 )
 
-UPDATE_SET_SPEC = dict(name=dict(type="str", required=True), **FILTER_SPEC)
+# A set names a stored update list (a frozen version of it) instead of filter keys.
+LIST_SPEC = dict(
+    update_list=dict(type="str"),
+    version=dict(type="int"),
+)
+
+UPDATE_SET_SPEC = dict(name=dict(type="str", required=True), **FILTER_SPEC, **LIST_SPEC)
 
 # The set every host is measured against when none is named: every current (not expired) software
 # update of the catalog that is not only a member of a bundle, without Microsoft's optional previews
@@ -82,10 +92,44 @@ def filter_from_params(params):
 
 @dataclass
 class UpdateSet:
-    """A named selection of updates."""
+    """A named selection of updates: a filter, or the members of a stored update list's frozen version
+    (``update_list``; ``list_version`` None means the newest)."""
 
     name: str
     update_filter: UpdateFilter
+    update_list: str | None = None
+    list_version: int | None = None
+
+
+def given_filter_keys(entry):
+    """The filter keys an ``update_sets`` entry sets to something other than their default (Ansible
+    fills in every default, so a key being present says nothing)."""
+    given = []
+    for key, spec in FILTER_SPEC.items():
+        value = entry.get(key)
+        if value is None or value == spec.get("default") or (value == [] and spec.get("default") is None):
+            continue
+        given.append(key)
+    return given
+
+
+def _list_set(name, entry):
+    """An UpdateSet naming a stored update list, or raise UpdateSetError."""
+    list_name = entry.get("update_list")
+    version = entry.get("version")
+    if not isinstance(list_name, str) or not list_name.strip():
+        raise UpdateSetError("update set '%s': update_list must be the name of a stored update list (got %r)"
+                             % (name, list_name))
+    mixed = given_filter_keys(entry)
+    if mixed:
+        raise UpdateSetError("update set '%s': update_list '%s' names a stored list, so filter keys cannot narrow it "
+                             "(%s); filter in the list's rule instead, or define the set by filter keys alone"
+                             % (name, list_name, ", ".join(mixed)))
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise UpdateSetError("update set '%s': version must be a list version number, 1 or more (got %r)"
+                             % (name, version))
+    # The filter's repr names the list, so whatever keys on it (the inventory plugin's cache) tells sets apart.
+    return UpdateSet(name, UpdateFilter(extra={"update_list": list_name, "version": version}), list_name, version)
 
 
 def all_updates():
@@ -115,6 +159,12 @@ def parse_update_sets(entries):
         if unknown:
             raise UpdateSetError("update set '%s': unknown key(s) %s; known: %s"
                                  % (name, ", ".join(unknown), ", ".join(sorted(UPDATE_SET_SPEC))))
+        if entry.get("update_list") is not None:
+            sets.append(_list_set(name, entry))
+            continue
+        if entry.get("version") is not None:
+            raise UpdateSetError("update set '%s': version is the version of a stored update list; give update_list "
+                                 "too" % name)
         for key in ("update_ids", "kbs", "products", "classifications", "severities", "kinds", "exclude_titles",
                     "exclude_kbs"):
             if isinstance(entry.get(key), str):
@@ -132,10 +182,37 @@ def resolve(store, update_set):
     Raises UpdateSetError when the set names a product or classification the catalog does not know
     (a typo would otherwise narrow the set quietly, and its hosts would count as compliant against
     less than was meant); the message names the set and, for each unknown name, the closest names
-    the catalog knows, as ``catalog_info`` warns them.
+    the catalog knows, as ``catalog_info`` warns them. A set naming a stored update list gives the
+    members of its version (default the newest); an unknown list or version is an UpdateSetError.
     """
+    if update_set.update_list is not None:
+        return list_members(store, update_set.name, update_set.update_list, update_set.list_version)
     ids, unknown = select_update_ids(store, update_set.update_filter)
     if unknown:
         raise UpdateSetError("update set '%s': %s" % (
             update_set.name, "; ".join(unknown_category_messages(store, update_set.update_filter))))
     return ids
+
+
+def list_members(store, set_name, list_name, version=None):
+    """The update ids of a stored update list's frozen ``version`` (None: the newest), newest release first.
+
+    Raises UpdateSetError naming the set and the list when the list, or the version, does not exist.
+    """
+    versions = [r["version"] for r in store.query(
+        "SELECT version FROM update_list_versions WHERE list_name = ? ORDER BY version", (list_name,))]
+    if not versions:
+        listed = store.query("SELECT 1 FROM update_lists WHERE name = ?", (list_name,))
+        raise UpdateSetError("update set '%s': update list '%s' %s" % (
+            set_name, list_name, "has no frozen version yet (freeze it with patchwave.windows.update_list, "
+            "freeze: true)" if listed else "does not exist (patchwave.windows.update_list_info lists the stored lists)"))
+    if version is None:
+        version = versions[-1]
+    elif version not in versions:
+        raise UpdateSetError("update set '%s': update list '%s' has no version %d (its versions: %s)"
+                             % (set_name, list_name, version, ", ".join(str(v) for v in versions)))
+    # NULLs placed explicitly, as select_update_ids orders: SQLite and PostgreSQL disagree by default.
+    return [r["update_id"] for r in store.query(
+        "SELECT m.update_id FROM update_list_members m LEFT JOIN updates u ON u.update_id = m.update_id "
+        "WHERE m.list_name = ? AND m.version = ? "
+        "ORDER BY u.release_date DESC NULLS LAST, u.title NULLS FIRST, m.update_id", (list_name, version))]
