@@ -81,3 +81,16 @@ def test_check_mode_plans_a_new_folder_without_creating_it(samba_server, make_sm
         target.close()
     assert planned["copied"] == {"files": 2, "bytes": 12000} and planned["fits"]
     assert not os.path.exists(os.path.join(samba_server.share_dir, target.folder[0]))
+
+
+def test_content_written_in_many_signed_requests_arrives_bit_exact(samba_server, make_smb_target, library, tmp_path):
+    record = library.add(3 * 1024 * 1024 + 12345, seed=36)  # four writes, three of them in flight together
+    target = make_smb_target(write_size=1024 * 1024, depth=3)
+    with target:
+        assert target._requests.SignedWrites.usable(target._tree)  # pylint: disable=protected-access
+        assert stage.stage(target, [record])["copied"]["files"] == 1
+    folder, name = layout.relative_path(layout.content_parts(record["sha1"], None, "cab")).split("/")
+    fetched = tmp_path / "fetched.cab"
+    samba_server.smbclient(samba_server.share, 'cd %s\\%s; get %s "%s"' % (target.folder[0], folder, name, fetched))
+    with open(record["source_path"], "rb") as handle:
+        assert fetched.read_bytes() == handle.read()
