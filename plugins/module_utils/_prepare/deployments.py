@@ -295,4 +295,3 @@ def deployment_updates(store, deployment):
 def history_entries(store, name):
     """The deployment's changes, oldest first (``objects.object_history``)."""
     return object_history(store, OBJECT_TYPE, name)
-
