@@ -217,7 +217,7 @@ class SignedWrites:
     def usable(tree):
         session = tree.session
         return bool(session.signing_required and session.signing_key and not session.encrypt_data
-                    and not tree.encrypt_data)
+                    and not tree.encrypt_data and session.connection.supports_multi_credit)
 
     def _signature(self, message_id, parts):
         """MS-SMB2 3.1.4.1, over the parts as if they were one message (signature field zero)."""
