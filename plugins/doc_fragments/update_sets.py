@@ -18,7 +18,7 @@ options:
       - Each set selects updates like M(patchwave.windows.catalog_info) does; every key narrows the
         selection. A product or classification the catalog does not know is an error naming the set
         and the closest names the catalog knows (a typo must not narrow what hosts are measured against).
-      - A set may instead name a stored update list, O(update_sets[].update_list) (with O(update_sets[].version)):
+      - A set may instead name a stored update list, O(update_sets[].update_list) (with O(update_sets[].version));
         its updates are then exactly the members of that frozen version, so a set such as C(security) is
         defined once, with M(patchwave.windows.update_list), and measured the same way everywhere. Filter keys
         cannot be combined with it; a list that does not exist, has no frozen version or lacks the version

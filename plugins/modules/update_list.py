@@ -10,7 +10,7 @@ module: update_list
 short_description: Define an update list (a software update group), static or by rule, and freeze its versions
 version_added: 0.2.0
 description:
-  - An update list is Configuration Manager's software update group: the named set of updates that
+  - An update list is Configuration Manager's software update group, the named set of updates that
     deployments and deployment packages are made from. Its members are the updates named in O(updates),
     plus those its rule selects, like an automatic deployment rule (O(products), O(classifications),
     O(severities), O(title), O(released_days_ago_min), O(required_min_hosts), ...).
