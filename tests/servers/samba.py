@@ -59,9 +59,12 @@ def _ensure_user(name):
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True, text=True)
-        return pwd.getpwnam(name)
+        added = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                                "--shell", "/usr/sbin/nologin", name], check=False, capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(name)  # also when another test process (xdist worker) added it meanwhile
+        except KeyError:
+            raise RuntimeError("cannot add the system user %s for Samba: %s" % (name, added.stderr.strip())) from None
 
 
 class Server:
