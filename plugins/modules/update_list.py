@@ -16,7 +16,7 @@ description:
     O(severities), O(title), O(released_days_ago_min), O(required_min_hosts), ...).
   - The list's definition is stored by name, with its history. O(freeze=true) evaluates the members
     against the store's current catalog and compliance and, when they differ from the newest frozen
-    version (by update id, revision and run-time override), stores a new frozen version: its number,
+    version (by update id, revision and run-time override), stores a new frozen version with its number,
     the updates with their revision numbers, the catalog version, a content hash, when, and what was added
     and removed against the previous version. A frozen version never changes.
   - Members that have since been superseded or expired are reported in warnings, and in RV(removed)
