@@ -81,8 +81,9 @@ def generate(folder, files):
 
 
 def run_patchwave(server, folder, records, known=None):
-    from ansible_collections.patchwave.windows.plugins.module_utils._distribution import stage  # noqa: E501  pylint: disable=import-outside-toplevel
-    from ansible_collections.patchwave.windows.plugins.module_utils._distribution.smb_target import SmbTarget  # noqa: E501  pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.patchwave.windows.plugins.module_utils._distribution import stage
+    from ansible_collections.patchwave.windows.plugins.module_utils._distribution.smb_target import SmbTarget
 
     started = time.perf_counter()
     with SmbTarget("bench", server.host, server.share, folder, port=server.port, username=server.username,

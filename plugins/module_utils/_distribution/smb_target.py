@@ -122,9 +122,9 @@ class SmbTarget(Target):
                                     % self.server)
         # the share must exist; the folder below it is ours to create
         try:
-            from smbprotocol.tree import TreeConnect  # pylint: disable=import-outside-toplevel
-            from ansible_collections.patchwave.windows.plugins.module_utils._distribution import (  # noqa: E501  pylint: disable=import-outside-toplevel
-                smb_requests)
+            # pylint: disable=import-outside-toplevel
+            from smbprotocol.tree import TreeConnect
+            from ansible_collections.patchwave.windows.plugins.module_utils._distribution import smb_requests
             self._requests = smb_requests
             self._tree = TreeConnect(self._session, "\\\\%s\\%s" % (self.server, self.share))
             self._tree.connect()
