@@ -37,6 +37,7 @@ from tests.catalog_gen.store import generated_store  # noqa: E402
 from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -288,6 +289,30 @@ def world(tmp_path_factory):
              dict(info, dest=reports, hosts=names, update_sets=sets))
         + task("compliance_report again", "patchwave.windows.compliance_report",
                dict(info, dest=reports, hosts=names, update_sets=sets)))))
+    # update_list and update_list_info: a rule list frozen twice (the second unchanged), a static list whose
+    # members change (added, removed with a reason, a superseded member, a run-time override), check mode with
+    # diff, a list deleted; then every list, one version with compliance counts, an older version
+    kbs = _list_kbs(store)
+    rule = dict(info, name="critical", severities=["Critical"], required_min_hosts=1, freeze=True)
+    fixes = dict(info, name="fixes", updates=kbs["plain"][:2] + [kbs["superseded"]],
+                 max_run_time_minutes={kbs["plain"][0]: 120}, freeze=True)
+    keep("update_list", run_playbook(root, "update-list", local_play(
+        task("update_list rule", "patchwave.windows.update_list", rule, extra="      diff: true\n")
+        + task("update_list rule again", "patchwave.windows.update_list", rule)
+        + task("update_list static", "patchwave.windows.update_list", dict(fixes, description="hotfixes"))
+        + task("update_list static changed in check mode", "patchwave.windows.update_list",
+               dict(fixes, updates=kbs["plain"][1:3] + [kbs["superseded"]]),
+               extra="      check_mode: true\n      diff: true\n")
+        + task("update_list static changed", "patchwave.windows.update_list",
+               dict(fixes, updates=kbs["plain"][1:3] + [kbs["superseded"]]))
+        + task("update_list to delete", "patchwave.windows.update_list", dict(info, name="gone", updates=kbs["plain"][:1]))
+        + task("update_list absent", "patchwave.windows.update_list", dict(info, name="gone", state="absent"),
+               extra="      diff: true\n"))))
+    keep("update_list_info", run_playbook(root, "update-list-info", local_play(
+        task("update_list_info", "patchwave.windows.update_list_info", info)
+        + task("update_list_info of one list", "patchwave.windows.update_list_info", dict(info, name="fixes"))
+        + task("update_list_info of a version", "patchwave.windows.update_list_info",
+               dict(info, name="fixes", version=1, hosts=names)))))
     # host_retire last: it takes win006 out of what the readers above see
     retire = dict(info, hosts=["win006", "nobody"], reason="test")
     keep("host_retire", run_playbook(root, "host-retire", local_play(
@@ -301,6 +326,22 @@ def world(tmp_path_factory):
     return results
 
 
+def _list_kbs(store_path):
+    """KBs of the generated store for update lists: one superseded by a current update, three plain ones."""
+    opened = open_store(store_path)
+    try:
+        software = ("u.kind = 'software' AND u.kb IS NOT NULL AND u.expired_version IS NULL AND NOT EXISTS "
+                    "(SELECT 1 FROM update_bundles b WHERE b.member_id = u.update_id)")
+        superseded = opened.query(
+            "SELECT u.kb FROM updates u JOIN update_supersedence x ON x.superseded_id = u.update_id JOIN updates r "
+            "ON r.update_id = x.update_id WHERE r.expired_version IS NULL AND %s ORDER BY u.kb LIMIT 1" % software)
+        plain = opened.query("SELECT u.kb FROM updates u WHERE %s AND NOT EXISTS (SELECT 1 FROM update_supersedence x "
+                             "WHERE x.superseded_id = u.update_id) ORDER BY u.kb LIMIT 3" % software)
+        return {"superseded": "KB" + superseded[0]["kb"], "plain": ["KB" + r["kb"] for r in plain]}
+    finally:
+        opened.close()
+
+
 # Documented keys no run above can produce, with the reason.
 UNREACHABLE_PATHS = {
     # tests/catalog_gen signs without a countersignature (no time-stamping authority offline)
@@ -310,7 +351,7 @@ UNREACHABLE_PATHS = {
 
 
 @pytest.mark.parametrize("module", ["scan", "catalog_sync", "catalog_info", "compliance_info", "compliance_report",
-                                    "host_retire"])
+                                    "host_retire", "update_list", "update_list_info"])
 def test_documented_returns_match_what_the_module_returns(world, module):
     checker = ReturnChecker(module)
     checker.check_samples()

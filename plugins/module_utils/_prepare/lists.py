@@ -129,9 +129,9 @@ def definition_from_params(name, params):
             raise ListError("update list '%s': max_run_time_minutes of %s: %r is not a number of minutes"
                             % (name, key, minutes))
         if not RUN_TIME_RANGE[0] <= minutes <= RUN_TIME_RANGE[1]:
+            low, high = RUN_TIME_RANGE
             raise ListError("update list '%s': max_run_time_minutes of %s: %d is out of range (%d to %d minutes, "
-                            "as Configuration Manager allows)" % (name, key, minutes, RUN_TIME_RANGE[0],
-                                                                 RUN_TIME_RANGE[1]))
+                            "as Configuration Manager allows)" % (name, key, minutes, low, high))
         overrides[member] = minutes
     return {"updates": updates, "rule": rule, "max_updates": max_updates, "max_run_time_minutes": overrides}
 
