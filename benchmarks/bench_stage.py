@@ -12,7 +12,9 @@ Then a second stage of the unchanged content onto the folder a measured round fi
 store's ``known`` records of the first): goal 0 bytes moved and under 2% of the first stage's time.
 
 Source files and the share live on tmpfs when there is room (like the other benchmarks), so the
-ratio measures the two clients rather than this machine's disk.
+ratio measures the two clients rather than this machine's disk. Each side's client CPU time is
+reported too (this process's for staging, the smbclient process's for mput), and the load average
+at the start: on a shared machine both sides slow down, not evenly.
 
 Usage: bench_stage.py [--mb N] [--rounds N]   (or PATCHWAVE_BENCH_STAGE_MB; default 1024)
 """
@@ -22,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -85,17 +88,20 @@ def run_patchwave(server, folder, records, known=None):
     from ansible_collections.patchwave.windows.plugins.module_utils._distribution import stage
     from ansible_collections.patchwave.windows.plugins.module_utils._distribution.smb_target import SmbTarget
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with SmbTarget("bench", server.host, server.share, folder, port=server.port, username=server.username,
                    password=server.password) as target:
         result = stage.stage(target, records, known=known)
+    result["client_cpu_seconds"] = time.process_time() - cpu
     return time.perf_counter() - started, result
 
 
 def run_smbclient(server, folder, source):
-    started = time.perf_counter()
+    """Seconds, and the smbclient process's CPU seconds."""
+    started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     server.smbclient(server.share, 'mkdir %s; cd %s; lcd "%s"; prompt off; mput *' % (folder, folder, source))
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - started, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def main(total_mb=None, rounds=3):
@@ -112,6 +118,7 @@ def main(total_mb=None, rounds=3):
     if reason:
         report["skipped"] = reason
         return report
+    load = round(os.getloadavg()[0], 2)  # other work on the machine makes both sides slower, unevenly
     root = _work_root(3 * total_bytes)
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="patchwave-bench-stage-", dir=root)
@@ -122,23 +129,26 @@ def main(total_mb=None, rounds=3):
         os.chmod(work, 0o755)
         with samba.private_server(encrypt="if_required", small_bytes=0, root=work) as server:
             times = {"patchwave": [], "smbclient": []}
+            cpu = {"patchwave": [], "smbclient": []}
             best = None
             for round_index in range(rounds):
                 order = ("patchwave", "smbclient") if round_index % 2 == 0 else ("smbclient", "patchwave")
                 for side in order:
                     folder = "%s-%d" % (side, round_index)
                     if side == "smbclient":
-                        seconds = run_smbclient(server, folder, source)
+                        seconds, used = run_smbclient(server, folder, source)
                     else:
                         seconds, result = run_patchwave(server, folder, records)
+                        used = result["client_cpu_seconds"]
                         assert result["copied"]["bytes"] == total_bytes, result["copied"]
                         if best is None or seconds < best[0]:
                             if best is not None:
                                 shutil.rmtree(os.path.join(server.share_dir, best[1]), ignore_errors=True)
                             best = (seconds, folder, result)
                     times[side].append(round(seconds, 3))
-                    print("  round %d  %-10s %7.2f s  %7.0f MB/s" % (round_index + 1, side, seconds,
-                                                                    total_bytes / 1e6 / seconds), flush=True)
+                    cpu[side].append(round(used, 3))
+                    print("  round %d  %-10s %7.2f s  %7.0f MB/s  client CPU %5.2f s" % (
+                        round_index + 1, side, seconds, total_bytes / 1e6 / seconds, used), flush=True)
                     if side == "smbclient" or best[1] != folder:
                         shutil.rmtree(os.path.join(server.share_dir, folder), ignore_errors=True)
             first_seconds, folder, first = best
@@ -151,6 +161,8 @@ def main(total_mb=None, rounds=3):
     patchwave, smbclient = min(times["patchwave"]), min(times["smbclient"])
     report.update({
         "seconds": times,
+        "client_cpu_seconds": cpu,
+        "load_average_at_start": load,
         "patchwave_mb_per_s": round(total_bytes / 1e6 / patchwave, 1),
         "smbclient_mb_per_s": round(total_bytes / 1e6 / smbclient, 1),
         "throughput_ratio": round(smbclient / patchwave, 3),
