@@ -22,7 +22,7 @@ def content_world(folder, updates=400, seed=5):
     store_path = os.path.join(folder, "store.db")
     store = open_store(store_path)
     try:
-        sync_file(store, cab)
+        sync_file(store, cab, source_path=cab)  # as catalog_sync records it: offline_scan_file stages it
     finally:
         store.close()
     return {"store": store_path, "payloads": payloads, "cab": cab}

@@ -185,8 +185,8 @@ quarantined:
   type: list
   elements: dict
   sample: []
-failed:
-  description: Files that could not be downloaded (HTTP errors, TLS failures, no URL left), with the reason.
+failed_files:
+  description: Files that could not be downloaded (HTTP errors, TLS failures, no URL left), with the reason (the module then fails).
   returned: always
   type: list
   elements: dict

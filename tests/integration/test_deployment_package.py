@@ -8,6 +8,7 @@ import os
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from conftest import save
+from test_module_returns import ReturnChecker
 
 from tests.content_world import content_world, freeze_rows, updates_with_files
 from tests.servers.http import Nginx, ServerUnavailable
@@ -119,3 +120,28 @@ def test_bad_content_is_quarantined_and_mistakes_are_named(world, nginx, runner,
         store.close()
     assert "update list 'nothing' does not exist" in runner.result("unfrozen")["msg"]
     assert "catalog_sync" in runner.result("nostore")["msg"] and not (tmp_path / "typo").exists()
+
+
+def test_documented_returns(world, nginx, runner, tmp_path):
+    """Every documented key with its type, in check mode, a download, a rerun and a quarantine."""
+    store_path = fresh_store(world, tmp_path)
+    store = open_store(store_path)
+    try:
+        freeze_rows(store, "docs", updates_with_files(store, 3))
+    finally:
+        store.close()
+    options = {"name": "docs", "update_list": "docs", "store": store_path, "mirror_url": nginx.url("/")}
+    results = {"results_dir": str(runner.results)}
+    runner.play(package_task("doc_check", options), results, check=True, name="doc_check")
+    runner.play(package_task("doc_run", options) + package_task("doc_again", options)
+                + package_task("doc_missing", dict(options, name="other", mirror_url=nginx.url("/nothing/"),
+                                                                library=str(tmp_path / "empty-library"))), results,
+                name="doc_run")
+    checker = ReturnChecker("deployment_package")
+    checker.check_samples()
+    for label in ("doc_check", "doc_run", "doc_again", "doc_missing"):
+        result = runner.result(label)
+        if label == "doc_missing":
+            assert result["failed"] is True and "404" in json.dumps(result["failed_files"]), result
+        checker.check(result, label)
+    assert not checker.problems, checker.problems

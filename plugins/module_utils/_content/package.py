@@ -167,7 +167,7 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
                        else (package["content_version"] + 1 if package else 1))
     result = {"name": params["name"], "update_list": params["update_list"], "list_version": version,
               "library": library_path, "updates": len(ids), "content_version": content_version,
-              "files": len(rows), "size": sum(row["size"] for row in rows), "quarantined": [], "failed": []}
+              "files": len(rows), "size": sum(row["size"] for row in rows), "quarantined": [], "failed_files": []}
     if check_mode:
         records = package_records(store, ids) if ids else []
         present = [r for r in _distinct_payloads(records) if library.has(r)]
@@ -184,7 +184,7 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
                               mirror_url=params["mirror_url"])
     fetched = download_files(package_records(store, ids) if ids else [], library, options, progress)
     result.update(downloaded=fetched["downloaded"], reused=fetched["reused"], resumed=fetched["resumed"],
-                  quarantined=fetched["quarantined"], failed=fetched["failed"])
+                  quarantined=fetched["quarantined"], failed_files=fetched["failed"])
     if fetched["quarantined"] or fetched["failed"]:
         problems = [q["message"] for q in fetched["quarantined"]] + [f["message"] for f in fetched["failed"]]
         result.update(changed=bool(fetched["downloaded"]["files"]), failed=True,
