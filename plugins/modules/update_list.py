@@ -47,7 +47,8 @@ options:
       - A KB that several updates carry (one per architecture or operating system) takes all of them,
         and says so in a warning and RV(kb_matches). An update or KB the catalog does not hold is an error.
       - When neither O(updates) nor a rule option is given, the stored definition is used as it is
-        (to freeze a stored list again without repeating its rule).
+        (to freeze a stored list again without repeating its rule); O(max_updates) and O(max_run_time_minutes)
+        are then refused, being part of the definition.
     type: list
     elements: str
     default: []
@@ -371,6 +372,9 @@ def _present(module, store, params, now):
     if not params["updates"] and not lists.has_rule(params):
         if stored is None:
             raise lists.ListError("update list '%s' does not exist; give its members: updates, or a rule" % name)
+        if params["max_run_time_minutes"] or params["max_updates"] != lists.DEFAULT_MAX_UPDATES:
+            raise lists.ListError("update list '%s': max_updates and max_run_time_minutes are part of the definition; "
+                                  "give them with updates or the rule" % name)
         definition = stored["definition"]
     else:
         definition = lists.definition_from_params(name, params)

@@ -33,6 +33,8 @@ def test_create_freeze_rerun_check_mode_diff_and_info(runner, tmp_path):
               "max_run_time_minutes": {"KB5000011": 120}, "freeze": True}
     tasks = (task("create and freeze", "patchwave.windows.update_list", month, "first", "      diff: true\n")
              + task("again", "patchwave.windows.update_list", month, "second")
+             + task("again from the stored definition", "patchwave.windows.update_list",
+                    {"name": "month", "store": store, "freeze": True}, "stored")
              + task("static, check mode", "patchwave.windows.update_list", static, "planned",
                     "      check_mode: true\n      diff: true\n")
              + task("static", "patchwave.windows.update_list", static, "hotfixes")
@@ -53,6 +55,9 @@ def test_create_freeze_rerun_check_mode_diff_and_info(runner, tmp_path):
     assert first["diff"]["before"] == {} and len(first["diff"]["after"]["updates"]) == len(first["updates"])
     assert second["changed"] is False and second["frozen"] is False and second["version"] == 1
     assert second["added"] == [] and second["removed"] == [] and second["content_hash"] == first["content_hash"]
+
+    stored = runner.result("stored")
+    assert stored["changed"] is False and stored["version"] == 1 and stored["content_hash"] == first["content_hash"]
 
     planned, hotfixes = runner.result("planned"), runner.result("hotfixes")
     assert planned["changed"] is True and planned["frozen"] is True and planned["version"] == 1
