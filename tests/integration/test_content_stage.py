@@ -4,10 +4,11 @@ prune removes only what this collection staged, check mode writes nothing, mista
 
 import json
 import os
+import subprocess
 
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import save
+from conftest import BIN, ansible_env, save
 from test_module_returns import ReturnChecker
 
 from tests.content_world import content_world, freeze_rows, updates_with_files
@@ -169,3 +170,30 @@ def test_stage_mistakes_are_named(world, nginx, smb, runner, tmp_path):
     missing = runner.result("missing")
     assert missing["failed"] and "does not exist (is it mounted?)" in missing["msg"]
     assert "host_url must say how Windows hosts reach the content" in runner.result("badurl")["msg"]
+
+
+def test_distribute_content_role(world, nginx, runner, tmp_path):
+    """The role downloads each package and stages it, and prints what it did per point."""
+    store = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(store, "wb") as target:
+        target.write(source.read())
+    opened = open_store(store)
+    try:
+        freeze_rows(opened, "month", updates_with_files(opened, 4))
+    finally:
+        opened.close()
+    web = tmp_path / "www"
+    web.mkdir()
+    playbook = tmp_path / "distribute.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n  roles:\n"
+        "    - role: patchwave.windows.distribute_content\n      vars:\n"
+        "        distribute_content_store: %s\n        distribute_content_mirror_url: %s\n"
+        "        distribute_content_packages: [{name: pilot, update_list: month}]\n"
+        "        distribute_content_points: [{name: web, type: path, path: %s, host_url: 'http://patches/'}]\n"
+        % (store, nginx.url("/"), web))
+    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
+                          env=ansible_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "package pilot (list month v1, content v1):" in done.stdout
+    assert "pilot on web (%s): copied" % web in done.stdout
