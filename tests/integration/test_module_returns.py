@@ -38,6 +38,7 @@ from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
+from tests.deployment_data import add_package, add_point  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -313,6 +314,40 @@ def world(tmp_path_factory):
         + task("update_list_info of one list", "patchwave.windows.update_list_info", dict(info, name="fixes"))
         + task("update_list_info of a version", "patchwave.windows.update_list_info",
                dict(info, name="fixes", version=1, hosts=names)))))
+    # deployment_template, deployment, deployment_info: a template (check mode, created with diff, unchanged), a
+    # deployment of the frozen list "fixes" with its package and a distribution point (check mode, created,
+    # unchanged, changed, another created and deleted), read with compliance and history; the template deleted
+    freeze = _newest_version(store, "fixes")
+    opened = open_store(store)
+    try:
+        add_package(opened, "fixes-package", "fixes", freeze)
+        add_point(opened, "dp-hq")
+    finally:
+        opened.close()
+    template = dict(store=store, name="patch_tuesday", deadline_offset="+2d", max_run_time_minutes={"Updates": 30})
+    keep("deployment_template", run_playbook(root, "deployment-template", local_play(
+        task("template in check mode", "patchwave.windows.deployment_template", template,
+             extra="      check_mode: true\n      diff: true\n")
+        + task("template", "patchwave.windows.deployment_template", template, extra="      diff: true\n")
+        + task("template again", "patchwave.windows.deployment_template", template))))
+    pilot = dict(store=store, name="pilot", update_list="fixes", targets=["pilot"], template="patch_tuesday",
+                 start="2026-12-08T18:00:00Z", package="fixes-package", distribution_points=["dp-hq"],
+                 settings={"reboot": "never"})
+    keep("deployment", run_playbook(root, "deployment", local_play(
+        task("deployment in check mode", "patchwave.windows.deployment", pilot, extra="      check_mode: true\n")
+        + task("deployment", "patchwave.windows.deployment", pilot, extra="      diff: true\n")
+        + task("deployment again", "patchwave.windows.deployment", pilot)
+        + task("deployment changed", "patchwave.windows.deployment", dict(pilot, deadline="+1d"))
+        + task("deployment optional", "patchwave.windows.deployment",
+               dict(store=store, name="optional", update_list="fixes", targets=["all"], type="available"))
+        + task("deployment absent", "patchwave.windows.deployment", dict(store=store, name="optional", state="absent"),
+               extra="      diff: true\n"))))
+    keep("deployment_info", run_playbook(root, "deployment-info", local_play(
+        task("deployment_info", "patchwave.windows.deployment_info", dict(info, name="pilot", hosts=names, history=True))
+        + task("deployment_info of every deployment", "patchwave.windows.deployment_info", dict(info, updates=False)))))
+    keep("deployment_template", run_playbook(root, "deployment-template-absent", local_play(
+        task("template absent", "patchwave.windows.deployment_template", dict(store=store, name="patch_tuesday",
+                                                                              state="absent")))))
     # host_retire last: it takes win006 out of what the readers above see
     retire = dict(info, hosts=["win006", "nobody"], reason="test")
     keep("host_retire", run_playbook(root, "host-retire", local_play(
@@ -324,6 +359,14 @@ def world(tmp_path_factory):
         with open(os.environ["RETURNS_DUMP"], "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=1)
     return results
+
+
+def _newest_version(store_path, list_name):
+    opened = open_store(store_path)
+    try:
+        return opened.query("SELECT max(version) AS v FROM update_list_versions WHERE list_name = ?", (list_name,))[0]["v"]
+    finally:
+        opened.close()
 
 
 def _list_kbs(store_path):
@@ -351,7 +394,8 @@ UNREACHABLE_PATHS = {
 
 
 @pytest.mark.parametrize("module", ["scan", "catalog_sync", "catalog_info", "compliance_info", "compliance_report",
-                                    "host_retire", "update_list", "update_list_info"])
+                                    "host_retire", "update_list", "update_list_info", "deployment_template",
+                                    "deployment", "deployment_info"])
 def test_documented_returns_match_what_the_module_returns(world, module):
     checker = ReturnChecker(module)
     checker.check_samples()
