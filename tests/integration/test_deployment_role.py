@@ -34,14 +34,15 @@ def month(store_path, package=""):
     }
 
 
-def run(tmp_path, extra_vars):
+def run(tmp_path, extra_vars, check=False):
     inventory = tmp_path / "hosts.ini"
     names = ["win%04d" % n for n in range(12)]
     inventory.write_text("[pilot]\n%s\n[broad]\n%s\n" % ("\n".join(names[:3]), "\n".join(names[3:])))
     variables = tmp_path / "month.json"
     variables.write_text(json.dumps(extra_vars))
     done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory),
-                           os.path.join(REPO, "playbooks", "prepare_updates.yml"), "-e", "@%s" % variables],
+                           os.path.join(REPO, "playbooks", "prepare_updates.yml"), "-e", "@%s" % variables]
+                          + (["--check"] if check else []),
                           env=ansible_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     return done.stdout
@@ -54,6 +55,14 @@ def test_prepare_updates_role(tmp_path):
         catalog = add_catalog(store, 30)
         Fleet(catalog, seed=2, now=datetime.datetime.now(datetime.timezone.utc)).generate(store, str(tmp_path / "spool"), 12)
         add_point(store, "dp-hq")
+    finally:
+        store.close()
+    planned = run(tmp_path, month(store_path), check=True)
+    assert "deployment pilot: not written in check mode" in planned and "update list security version 1 (new)" in planned
+    store = open_store(store_path)
+    try:
+        assert [store.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+                for table in ("deployments", "deployment_templates", "update_lists")] == [0, 0, 0]
     finally:
         store.close()
     first = run(tmp_path, month(store_path))
@@ -76,3 +85,6 @@ def test_prepare_updates_role(tmp_path):
     second = run(tmp_path, month(store_path))
     assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", second), second[-3000:]
     assert "update list security version 1 (unchanged)" in second
+    rechecked = run(tmp_path, month(store_path), check=True)
+    assert "hosts requiring its updates are not read in check mode" in rechecked
+    assert re.search(r"localhost\s*: ok=\d+\s+changed=0\s", rechecked), rechecked[-3000:]
