@@ -77,6 +77,8 @@ options:
       - Overrides of the template's settings, by the names of M(patchwave.windows.deployment_template)'s options
         (C(deadline_randomization_minutes), C(reboot), C(reboot_outside_window), C(ignore_windows_after_deadline),
         C(max_run_time_minutes), C(rescan_after_reboot), C(content_source), C(scan_source)), with the same checks.
+      - Each key replaces the template's setting whole (a C(max_run_time_minutes) override replaces the
+        template's mapping, it is not merged into it).
       - The two offsets are given by O(available) and O(deadline) instead.
     type: dict
     default: {}
