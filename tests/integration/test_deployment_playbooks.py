@@ -114,7 +114,7 @@ def test_refusals(runner, tmp_path):
     tasks = "".join(task(name, module, args, name, "      ignore_errors: true\n") for name, module, args in cases)
     runner.play(tasks, extra_vars={"results_dir": str(runner.results)})
     expected = {
-        "unfrozen": "deployment 'x': update list 'drafts' is not frozen",
+        "unfrozen": "deployment 'x': update list 'drafts' has no frozen version",
         "template": "deployment 'x': deployment template 'nope' does not exist",
         "package": "deployment 'x': deployment package 'nope' does not exist",
         "point": "deployment 'x': distribution point(s) 'dp-mars' do not exist",

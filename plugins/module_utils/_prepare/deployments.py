@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.lists import (
+    ListError,
+    read_version,
+    version_members,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.templates import (
     DEFAULTS,
     OFFSETS,
@@ -51,36 +56,17 @@ class DeploymentError(ValueError):
 
 # -- the list version a deployment takes ----------------------------------------------------------
 
-def list_version(store, list_name, version=None):
-    """The frozen version ``version`` of the list (default its newest): ``{version, catalog_version,
-    content_hash, created_at}``, or None when the list has no frozen version (or not that one)."""
-    if version is None:
-        rows = store.query("SELECT version, catalog_version, content_hash, created_at FROM update_list_versions "
-                           "WHERE list_name = ? ORDER BY version DESC LIMIT 1", (list_name,))
-    else:
-        rows = store.query("SELECT version, catalog_version, content_hash, created_at FROM update_list_versions "
-                           "WHERE list_name = ? AND version = ?", (list_name, version))
-    return dict(rows[0]) if rows else None
-
-
 def list_members(store, list_name, version):
-    """The members of a frozen list version: ``[{update_id, revision_number, max_run_time_minutes}]``."""
-    return store.query("SELECT update_id, revision_number, max_run_time_minutes FROM update_list_members "
-                       "WHERE list_name = ? AND version = ? ORDER BY update_id", (list_name, version))
+    """The members of a frozen list version: ``[{update_id, revision_number, max_run_time_minutes}]``
+    (``max_run_time_minutes``: the list's override, or None)."""
+    return version_members(store, list_name, version)
 
 
 def _frozen_version(store, owner, list_name, version):
-    found = list_version(store, list_name, version)
-    if found is not None:
-        return found
-    newest = list_version(store, list_name)
-    if version is not None and newest is not None:
-        raise DeploymentError("%s: update list '%s' has no version %d (its newest frozen version is %d)"
-                              % (owner, list_name, version, newest["version"]))
-    if store.query("SELECT name FROM update_lists WHERE name = ?", (list_name,)):
-        raise DeploymentError("%s: update list '%s' is not frozen (it has no frozen version to deploy); freeze it "
-                              "first with patchwave.windows.update_list and freeze: true" % (owner, list_name))
-    raise DeploymentError("%s: update list '%s' does not exist" % (owner, list_name))
+    try:
+        return read_version(store, list_name, version)
+    except ListError as exc:
+        raise DeploymentError("%s: %s" % (owner, exc))
 
 
 # -- resolving what the module was given ----------------------------------------------------------

@@ -68,9 +68,10 @@ def test_times(store, given, available, deadline):
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"update_list": "drafts"}, "deployment 'x': update list 'drafts' is not frozen"),
+    ({"update_list": "drafts"}, "deployment 'x': update list 'drafts' has no frozen version (freeze it with "
+                                "patchwave.windows.update_list"),
     ({"update_list": "nothing"}, "deployment 'x': update list 'nothing' does not exist"),
-    ({"version": 7}, "deployment 'x': update list 'security' has no version 7 (its newest frozen version is 2)"),
+    ({"version": 7}, "deployment 'x': update list 'security' has no version 7 (its versions: 1, 2)"),
     ({"template": "typo"}, "deployment 'x': deployment template 'typo' does not exist"),
     ({"package": "nope"}, "deployment 'x': deployment package 'nope' does not exist"),
     ({"package": "dec-security", "version": 1}, "deployment package 'dec-security' holds update list 'security' "
