@@ -37,6 +37,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     UpdateSet,
     filter_from_params,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare import templates
 from ansible_collections.patchwave.windows.plugins.module_utils._store import objects
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, utc_now
 
@@ -45,8 +46,6 @@ OBJECT_TYPE = "update_list"
 
 # ConfigMgr refuses more than 1000 updates in one software update group or automatic deployment rule.
 DEFAULT_MAX_UPDATES = 1000
-# A member's maximum run time when neither the list nor a template's classification default gives one.
-DEFAULT_MAX_RUN_TIME = 60
 # ConfigMgr's per-update maximum run time override.
 RUN_TIME_RANGE = (5, 9999)
 
@@ -191,11 +190,8 @@ def update_facts(store, update_ids):
 
 def max_run_time(member, defaults=None):
     """A member's maximum run time in minutes: the list's override, else ``defaults`` (classification
-    title -> minutes, a deployment template's), else DEFAULT_MAX_RUN_TIME."""
-    if member.get("max_run_time_override") is not None:
-        return member["max_run_time_override"]
-    value = (defaults or {}).get(member.get("classification"))
-    return DEFAULT_MAX_RUN_TIME if value is None else value
+    title -> minutes, a deployment template's), else 60 (``templates.max_run_time``, the one rule)."""
+    return templates.max_run_time(member, {"max_run_time_minutes": defaults or {}}, member.get("max_run_time_override"))
 
 
 def content_hash(members):
