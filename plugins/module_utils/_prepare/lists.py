@@ -46,8 +46,6 @@ OBJECT_TYPE = "update_list"
 
 # ConfigMgr refuses more than 1000 updates in one software update group or automatic deployment rule.
 DEFAULT_MAX_UPDATES = 1000
-# ConfigMgr's per-update maximum run time override.
-RUN_TIME_RANGE = (5, 9999)
 
 # The rule's options: the update-set filter, where ``superseded`` and ``previews`` default to false
 # as an automatic deployment rule's do, plus the rule-only criteria.
@@ -127,8 +125,8 @@ def definition_from_params(name, params):
         except (TypeError, ValueError):
             raise ListError("update list '%s': max_run_time_minutes of %s: %r is not a number of minutes"
                             % (name, key, minutes))
-        if not RUN_TIME_RANGE[0] <= minutes <= RUN_TIME_RANGE[1]:
-            low, high = RUN_TIME_RANGE
+        if not templates.RUN_TIME_RANGE[0] <= minutes <= templates.RUN_TIME_RANGE[1]:
+            low, high = templates.RUN_TIME_RANGE
             raise ListError("update list '%s': max_run_time_minutes of %s: %d is out of range (%d to %d minutes, "
                             "as Configuration Manager allows)" % (name, key, minutes, low, high))
         overrides[member] = minutes
