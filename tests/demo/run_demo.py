@@ -6,9 +6,15 @@ holds through catalog_info. Step 2: start a lab fleet of simulated Windows hosts
 WinRM endpoint, scan them all with the scan_compliance playbook over WinRM, scan again (unforced,
 inside the TTL: skipped). Step 3: evaluate every host's compliance from the store
 (compliance_info), list the groups the compliance inventory plugin builds beside the fleet's own
-inventory, and write the HTML/CSV/JSON report with the report_compliance playbook.
+inventory, and write the HTML/CSV/JSON report with the report_compliance playbook. Step 4: freeze
+the month's update list from rules and write a pilot and a broad deployment from one template
+(prepare_updates). Step 5: download the list's files from a local content source (nginx on loopback,
+through mirror_url) into the content library, stage them on a distribution point (a private Samba
+share when this machine can run one, else a folder), attach package and point to the deployments,
+and run it all again to show that nothing is downloaded or copied twice.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,10 +36,13 @@ HOSTS = int(os.environ.get("PATCHWAVE_DEMO_HOSTS", "24"))
 
 
 def ansible(*args, inventory="localhost,", local=True):
+    """Run ansible-playbook; ``inventory`` is one source or a list of sources."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_NOCOLOR="1",
                ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
-    done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory] + (["-c", "local"] if local else [])
+    sources = [inventory] if isinstance(inventory, str) else list(inventory)
+    done = subprocess.run([os.path.join(BIN, "ansible-playbook")] + [a for s in sources for a in ("-i", s)]
+                          + (["-c", "local"] if local else [])
                           + ["-f", "25"] + list(args),
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -209,6 +218,85 @@ def report(store, spool, inventory, info):
     print()
 
 
+def debug_lines(output):
+    """The lines of every list-valued `msg` the debug tasks printed (ansible's default callback)."""
+    lines, inside = [], False
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped == '"msg": [':
+            inside = True
+        elif inside and stripped.startswith("]"):
+            inside = False
+        elif inside:
+            lines.append(json.loads(stripped.rstrip(",")))
+    return lines
+
+
+MONTH = {
+    "prepare_updates_lists": [{
+        "name": "security-monthly", "description": "security and critical updates required somewhere in the fleet",
+        "classifications": ["Security Updates", "Critical Updates"], "released_days_ago_min": 0,
+        "required_min_hosts": 1}],
+    "prepare_updates_templates": [{"name": "monthly", "deadline_offset": "+7d", "deadline_randomization_minutes": 60,
+                                   "reboot": "if_required", "content_source": "distribution_point"}],
+    "prepare_updates_deployments": [{"name": "pilot", "targets": ["pilot"], "template": "monthly"},
+                                    {"name": "broad", "targets": ["broad"], "template": "monthly", "available": "+2d"}],
+}
+
+
+def rings(hosts):
+    """An inventory of the rings beside the lab's: the first four hosts are the pilot, the rest broad."""
+    path = os.path.join(DEMO, "rings.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"all": {"children": {"pilot": {"hosts": {h: {} for h in hosts[:4]}},
+                                        "broad": {"hosts": {h: {} for h in hosts[4:]}}}}}, handle)
+    return path
+
+
+def prepare(store, inventory, hosts, extra=None):
+    """Step 4: the prepare_updates playbook (lists frozen, templates and deployments written)."""
+    variables = dict(MONTH, prepare_updates_store=store, **(extra or {}))
+    output = ansible("patchwave.windows.prepare_updates", "-e", json.dumps(variables),
+                     inventory=[inventory, rings(hosts)], local=False)
+    for line in debug_lines(output):
+        print("  " + line)
+    print("  (%s)" % recap(output))
+
+
+def distribute(store, payloads):
+    """Step 5: the distribute_content playbook against loopback nginx and a Samba share (or a folder)."""
+    from tests.servers import samba
+    from tests.servers.http import Nginx
+
+    point = {"name": "branch-dp", "type": "path", "path": os.path.join(DEMO, "distribution-point"),
+             "host_url": "http://dp.lab.example/"}
+    variables = {"distribute_content_store": store,
+                 "distribute_content_packages": [{"name": "security-2026-12", "update_list": "security-monthly"}],
+                 "distribute_content_offline_scan_file": True}
+    reason = samba.available()
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(Nginx(payloads))
+        variables["distribute_content_mirror_url"] = server.url("/")
+        print("content source: nginx on %s serving the catalog's files (the catalog names "
+              "download.windowsupdate.com; mirror_url points the downloads here)" % server.url("/"))
+        if reason is None:
+            smb = stack.enter_context(samba.private_server(encrypt="if_required"))
+            point = {"name": "branch-dp", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
+                     "folder": "WsusContent", "host_url": "\\\\dp.lab.example\\content\\WsusContent"}
+            variables.update(distribute_content_username=smb.username, distribute_content_password=smb.password)
+            print("distribution point: a private Samba share on 127.0.0.1:%d (signing required)" % smb.port)
+        else:
+            os.makedirs(point["path"])
+            print("distribution point: the folder %s (no Samba here: %s)" % (os.path.relpath(point["path"], REPO), reason))
+        variables["distribute_content_points"] = [point]
+        for attempt in ("first run", "second run (nothing new)"):
+            output = ansible("patchwave.windows.distribute_content", "-e", json.dumps(variables))
+            print(attempt + ":")
+            for line in debug_lines(output):
+                print("  " + line)
+    return point["name"]
+
+
 def recap(output):
     """ok/changed/failed/unreachable totals of a playbook run."""
     totals = {"ok": 0, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 0}
@@ -220,8 +308,8 @@ def recap(output):
                 key, _sep, value = part.partition("=")
                 if key in totals:
                     totals[key] += int(value)
-    return "%d hosts, %d changed, %d failed, %d unreachable" % (
-        hosts, totals["changed"], totals["failed"], totals["unreachable"])
+    return "%d host%s, %d changed, %d failed, %d unreachable" % (
+        hosts, "" if hosts == 1 else "s", totals["changed"], totals["failed"], totals["unreachable"])
 
 
 def main():
@@ -231,8 +319,9 @@ def main():
     cab = os.path.join(DEMO, "wsusscn2.cab")
     print("== patchwave.windows demo: step 1, catalog sync")
     ca = make_test_ca(os.path.join(DEMO, "test-ca"))
-    manifest = generate("offline_scan", cab, updates=UPDATES, sign_ca_dir=ca["dir"],
-                        manifest_path=os.path.join(DEMO, "manifest.json"))
+    payloads = os.path.join(DEMO, "payloads")
+    manifest = generate("offline_scan", cab, updates=UPDATES, sign_ca_dir=ca["dir"], payloads_dir=payloads,
+                        payload_layout="url", manifest_path=os.path.join(DEMO, "manifest.json"))
     print("generated %s: %d updates, %d MB, signed by the demo's test CA"
           % (os.path.relpath(cab, REPO), manifest["total_updates"], os.path.getsize(cab) // (1 << 20)))
 
@@ -250,6 +339,15 @@ def main():
     info = evaluate_fleet(store, spool, profile, names)
     compliance_groups(store, spool, inventory)
     report(store, spool, inventory, info)
+    print("== step 4, preparation: the month's update list frozen from rules, a pilot and a broad deployment")
+    prepare(store, inventory, names)
+    print()
+    print("== step 5, content: the package downloaded, verified and staged on a distribution point")
+    point = distribute(store, payloads)
+    print("the deployments now name the package and the distribution point (the list is not frozen again):")
+    prepare(store, inventory, names, {"prepare_updates_package": "security-2026-12",
+                                      "prepare_updates_distribution_points": [point]})
+    print()
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))

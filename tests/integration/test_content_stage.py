@@ -195,5 +195,5 @@ def test_distribute_content_role(world, nginx, runner, tmp_path):
     done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
                           env=ansible_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "package pilot (list month v1, content v1):" in done.stdout
+    assert "package pilot (list month version 1, content version 1):" in done.stdout
     assert "pilot on web (%s): copied" % web in done.stdout

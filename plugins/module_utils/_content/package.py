@@ -187,9 +187,13 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
                   quarantined=fetched["quarantined"], failed_files=fetched["failed"])
     if fetched["quarantined"] or fetched["failed"]:
         problems = [q["message"] for q in fetched["quarantined"]] + [f["message"] for f in fetched["failed"]]
+        first = problems[0] if len(problems[0]) <= 600 else problems[0][:600] + " ..."
         result.update(changed=bool(fetched["downloaded"]["files"]), failed=True,
-                      msg="deployment package '%s': %d file(s) could not be put in the library, so the package was "
-                          "not recorded: %s" % (params["name"], len(problems), "; ".join(problems[:3])))
+                      msg="deployment package '%s': %d of %d files could not be put in the library (%d quarantined, %d "
+                          "failed to download), so the package was not recorded; the files that arrived stay in the "
+                          "library. The first: %s (each is in quarantined / failed_files)"
+                          % (params["name"], len(problems), len(rows), len(fetched["quarantined"]),
+                             len(fetched["failed"]), first))
         return result
     content_version, recorded = record_package(store, params["name"], params["update_list"], version, library_path,
                                                rows, now)
