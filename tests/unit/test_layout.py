@@ -55,7 +55,7 @@ RULES = [
     ("plugin_utils.", ("action.", "inventory.", "modules.")),
     ("module_utils._store.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
                               "module_utils._host.", "module_utils._prepare.", "module_utils._content.",
-                              "module_utils._distribution.")),
+                              "module_utils._distribution.", "module_utils._windows.")),
     ("module_utils._catalog.", ("module_utils._scan.", "module_utils._compliance.", "module_utils._host.",
                                 "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.")),
     ("module_utils._scan.", ("module_utils._compliance.", "module_utils._prepare.", "module_utils._content.",
@@ -66,6 +66,10 @@ RULES = [
     ("module_utils._content.", ("module_utils._prepare.", "module_utils._distribution.", "module_utils._scan.",
                                 "module_utils._compliance.")),
     ("module_utils._distribution.", ("module_utils._prepare.", "module_utils._scan.", "module_utils._compliance.")),
+    # maintenance windows are pure rules over definitions: no step, the store at most
+    ("module_utils._windows.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
+                                "module_utils._host.", "module_utils._prepare.", "module_utils._content.",
+                                "module_utils._distribution.")),
     ("module_utils._catalog.readers.", ("module_utils._catalog.sync", "module_utils._catalog.staging",
                                         "module_utils._catalog.parallel", "module_utils._catalog.source")),
 ]
