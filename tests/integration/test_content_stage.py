@@ -2,9 +2,11 @@
 a Samba share in WSUS's layout (checked from outside with smbclient), a second run copies nothing,
 prune removes only what this collection staged, check mode writes nothing, mistakes are named."""
 
+import hashlib
 import json
 import os
 import subprocess
+import urllib.request
 
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
@@ -97,6 +99,12 @@ def test_stage_on_a_folder_and_a_share(world, nginx, smb, runner, tmp_path):
     for relative in content:
         folder, name = relative.split(os.sep)
         assert len(folder) == 2 and name[:40].upper() == name[:40] and name[38:40] == folder, relative
+    # the folder as an HTTP distribution point: nginx publishes it as it is, and a file fetched by its
+    # layout path has the digest its name says
+    with Nginx(str(web)) as published:
+        with urllib.request.urlopen(published.url("/" + content[0].replace(os.sep, "/")), timeout=30) as answer:
+            body = answer.read()
+    assert hashlib.sha1(body).hexdigest().upper() == content[0].split(os.sep)[1][:40]
     listing = smb.smbclient(smb.share, "cd WsusContent; ls %s\\*" % content[0].split(os.sep)[0])
     assert content[0].split(os.sep)[1] in listing.stdout
 
