@@ -189,8 +189,16 @@ PREPARATION_TABLES = ("update_lists", "update_list_versions", "update_list_membe
                       "staged_packages", "object_history")
 
 
+def undo_migration_8(cursor):
+    """Put a store back as schema 7 left it (no update languages, no catalog version languages)."""
+    cursor.execute("DROP TABLE update_languages")
+    cursor.execute("ALTER TABLE catalog_versions DROP COLUMN languages")
+    cursor.execute("UPDATE schema_info SET version = 7")
+
+
 def undo_migration_7(cursor):
     """Put a store back as schema 6 left it (no preparation or distribution tables)."""
+    undo_migration_8(cursor)
     for table in PREPARATION_TABLES:
         cursor.execute("DROP TABLE %s" % table)
     cursor.execute("UPDATE schema_info SET version = 6")

@@ -47,6 +47,8 @@ options:
     description:
       - Languages whose titles and descriptions are kept, in order of preference. The first one that an
         update has gives its title in results.
+      - They are also recorded with the catalog version as the store's languages, the languages whose
+        language-specific payload files M(patchwave.windows.deployment_package) fetches by default.
     type: list
     elements: str
     default: [en]

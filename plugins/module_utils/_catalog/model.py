@@ -78,6 +78,29 @@ def normalize_date(value, what="date"):
     return format_time(moment)
 
 
+# Microsoft's name for "every language": a file or update so marked is language-neutral (the
+# catalog site's ``languages = 'all'``; MS-WSUSSS 2.2.5.2's NeutralLanguage).
+NEUTRAL_LANGUAGES = ("all", "neutrallanguage")
+_LANGUAGE_CODE = re.compile(r"^[a-z]{1,8}(?:-[a-z0-9]{1,8})*$")
+
+
+def normalize_languages(values, what="language"):
+    """Return the language codes an update is for, lower case, sorted, without duplicates.
+
+    Empty means language-neutral: a neutral marker (``all``) among them makes the update neutral.
+    Raises ValueError naming ``what`` for a value that is not a language code (``en``, ``pt-br``).
+    """
+    codes = set()
+    for value in values:
+        code = str(value).strip().lower() if value is not None else ""
+        if code in NEUTRAL_LANGUAGES:
+            return ()
+        if not _LANGUAGE_CODE.match(code):
+            raise ValueError("%s %r is not a language code such as en or pt-br" % (what, value))
+        codes.add(code)
+    return tuple(sorted(codes))
+
+
 def normalize_kb(value):
     """Return the digits of a KB article id ('KB5031361' or '5031361'), or raise ValueError."""
     match = _KB.match(str(value).strip())
@@ -139,6 +162,7 @@ class CatalogUpdate:
     supersedes: tuple = ()
     files: tuple = ()
     rules: dict = field(default_factory=dict)
+    languages: tuple = ()  # the languages this update is for (normalize_languages); () = language-neutral
     revision_id: int | None = None
     superseded_by_revision_ids: tuple = ()
     bundled_by_revision_ids: tuple = ()

@@ -31,6 +31,7 @@ STAGING = {
     "s_files": "update_id TEXT, revision_number INTEGER, file_id TEXT, file_name TEXT, sha1 TEXT, "
                "sha256 TEXT, size BIGINT, modified TEXT",
     "s_urls": "file_id TEXT, url TEXT",
+    "s_languages": "update_id TEXT, revision_number INTEGER, language TEXT",
     "s_keep": "update_id TEXT PRIMARY KEY",
     "s_status": "update_id TEXT PRIMARY KEY, status TEXT, expire INTEGER",
     "s_apply": "update_id TEXT, revision_number INTEGER, PRIMARY KEY (update_id, revision_number)",
@@ -60,6 +61,10 @@ def record_digest(record):
     content = record.__dict__.copy()
     for name in _NOT_CONTENT:
         del content[name]
+    if not record.languages:
+        # Language-neutral records keep the digest they had before languages were read, so
+        # upgrading does not mark every update modified.
+        del content["languages"]
     content["files"] = [f.__dict__ for f in record.files]
     return hashlib.blake2b(repr(sorted(content.items())).encode("utf-8"), digest_size=20).hexdigest()
 
@@ -135,6 +140,8 @@ class RowBuilder:
                                        for rev_id in record.superseded_by_revision_ids)
         if record.bundled_by_revision_ids:
             rows["s_rev_links"].extend((uid, rev, "bundled_by", rev_id) for rev_id in record.bundled_by_revision_ids)
+        if record.languages:
+            rows["s_languages"].extend((uid, rev, language) for language in record.languages)
         for update_file in record.files:
             file_id = file_id_for(update_file)
             if file_id is None:

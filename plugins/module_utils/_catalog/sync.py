@@ -15,6 +15,7 @@ exactly as it was. A sync that changes nothing creates no catalog version.
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
@@ -272,10 +273,11 @@ def _merge(store, cursor, options, stamp, now, staged_records):
     result["catalog_version"] = version
     cursor.execute(
         "INSERT INTO catalog_versions (version, created_at, source, format, source_path, source_sha256, "
-        "package_created, updates_added, updates_modified, updates_expired, updates_total) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "package_created, updates_added, updates_modified, updates_expired, updates_total, languages) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (version, stamp, options.source, options.format, options.source_path, options.source_sha256,
-         options.package_created, counts["added"], counts["modified"], counts["expired"], total))
+         options.package_created, counts["added"], counts["modified"], counts["expired"], total,
+         json.dumps([str(language).lower() for language in options.languages]) if options.languages else None))
     cursor.execute("UPDATE updates SET expired_version = ? WHERE update_id IN (%s UNION %s)"
                    % (newly_expired, gone), (version, options.source))
     _apply_changes(cursor, options, version, fresh)
@@ -326,7 +328,7 @@ def _apply_changes(cursor, options, version, fresh):
         for table, key in (("update_titles", "update_id"), ("update_kbs", "update_id"),
                            ("update_categories", "update_id"), ("update_prerequisites", "update_id"),
                            ("update_bundles", "bundle_id"), ("update_supersedence", "update_id"),
-                           ("update_files", "update_id")):
+                           ("update_files", "update_id"), ("update_languages", "update_id")):
             cursor.execute("DELETE FROM %s WHERE %s IN (%s)" % (table, key, changed))
         # The winning revision of every added or modified update: the rows to copy from staging.
         cursor.execute("INSERT INTO s_apply SELECT s.update_id, s.revision_number FROM s_updates s "
@@ -358,6 +360,8 @@ def _apply_changes(cursor, options, version, fresh):
         join = "" if fresh else ("JOIN s_status t ON t.update_id = e.%s AND t.status IN ('added', 'modified')" % key)
         cursor.execute("INSERT INTO %s SELECT e.%s, e.%s FROM %s e %s WHERE 1 = 1 ORDER BY 1, 2 "
                        "ON CONFLICT DO NOTHING" % (table, key, other, staged, join))
+    cursor.execute("INSERT INTO update_languages SELECT x.update_id, x.language FROM s_languages x %s "
+                   "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
     cursor.execute("INSERT INTO update_files SELECT x.update_id, x.file_id, x.file_name FROM s_files x %s "
                    "WHERE 1 = 1 ORDER BY 1, 2 ON CONFLICT DO NOTHING" % winning)
     cursor.execute(

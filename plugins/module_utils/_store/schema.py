@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # A host's scans from newest: in the order the controllers received them (one clock; the host's own
 # may be off), then in the order ingest numbered them (received times have one-second resolution).
@@ -340,6 +340,20 @@ MIGRATIONS = {
             after_json TEXT
         )""",
         "CREATE INDEX object_history_object ON object_history (object_type, name, entry)",
+    ],
+    8: [
+        # The languages an update is for (Microsoft's ``<Languages>`` / ``<upd:Language>``), so a
+        # package fetches only the language-specific payloads asked for; an update without rows is
+        # language-neutral. Stores synced before this version have none until the update next
+        # changes, and an update whose source names languages is seen as changed at the next sync.
+        """CREATE TABLE update_languages (
+            update_id TEXT NOT NULL,
+            language TEXT NOT NULL,
+            PRIMARY KEY (update_id, language)
+        ){without_rowid}""",
+        # The languages a sync was asked for (JSON list): the store's languages, the default of a
+        # package's ``languages``. NULL for versions synced before this schema version.
+        "ALTER TABLE catalog_versions ADD COLUMN languages TEXT",
     ],
 }
 

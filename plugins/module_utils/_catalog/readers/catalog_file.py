@@ -41,6 +41,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model i
     normalize_date,
     normalize_guid,
     normalize_kb,
+    normalize_languages,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.readers.update_xml import select_languages
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import parse_bytes
@@ -54,7 +55,7 @@ _CATEGORY_KEYS = ("id", "revision", "type", "title", "titles", "description", "d
 _UPDATE_KEYS = ("id", "revision", "kind", "title", "titles", "description", "descriptions", "kb", "kbs",
                 "severity", "release_date", "products", "classification", "classifications", "categories",
                 "reboot_behavior", "impact", "support_url", "prerequisites", "bundles", "supersedes", "files",
-                "rules")
+                "rules", "languages")
 _FILE_KEYS = ("name", "size", "sha1", "sha256", "modified", "urls")
 _DIGESTS = {"sha1": 20, "sha256": 32}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -416,7 +417,18 @@ class _Reader:
         record.files = tuple(self.file(entry, "%s[%d]" % (files_path, index), update_id)
                              for index, entry in enumerate(self.sequence(item.get("files"), files_path, update_id)))
         record.rules = self.rules(item.get("rules"), _join(path, "rules"), update_id)
+        record.languages = self.update_languages(item.get("languages"), _join(path, "languages"), update_id)
         return record
+
+    def update_languages(self, value, path, update_id):
+        """The languages an update is for: a list of codes; none (or ``all``) is language-neutral."""
+        codes = []
+        for index, code in enumerate(self.sequence(value, path, update_id)):
+            codes.append(self.string(code, "%s[%d]" % (path, index), update_id, required=True))
+        try:
+            return normalize_languages(codes, "language")
+        except ValueError as exc:
+            raise self.error(path, str(exc), update_id)
 
     def file(self, entry, path, update_id):
         self.mapping(entry, path, _FILE_KEYS, update_id)

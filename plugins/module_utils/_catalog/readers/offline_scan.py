@@ -25,6 +25,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model i
     normalize_date,
     normalize_guid,
     normalize_kb,
+    normalize_languages,
 )
 
 OFFLINE_SYNC_NS = "http://schemas.microsoft.com/msus/2004/02/OfflineSync"
@@ -35,6 +36,8 @@ _PREREQUISITES = "{%s}Prerequisites" % OFFLINE_SYNC_NS
 _OR = "{%s}Or" % OFFLINE_SYNC_NS
 _BUNDLED_BY = "{%s}BundledBy" % OFFLINE_SYNC_NS
 _SUPERSEDED_BY = "{%s}SupersededBy" % OFFLINE_SYNC_NS
+_LANGUAGES = "{%s}Languages" % OFFLINE_SYNC_NS
+_LANGUAGE = "{%s}Language" % OFFLINE_SYNC_NS
 _KINDS = {"Software": "software", "Driver": "driver", "Category": "category", "Detectoid": "detectoid"}
 _RULES = {"IsInstalled": "is_installed", "IsInstallable": "is_installable", "IsSuperseded": "is_superseded",
           "Metadata": "metadata"}
@@ -292,6 +295,14 @@ def _package_entry(element, where):
             bundled_by.extend(_int(r.get("Id"), "BundledBy RevisionId", where) for r in group)
         elif name == _SUPERSEDED_BY:
             superseded_by.extend(_int(r.get("Id"), "SupersededBy RevisionId", where) for r in group)
+        elif name == _LANGUAGES:
+            # <Languages><Language Name="en"/></Languages>: the languages this update is for
+            # (a language-specific payload child); no element means language-neutral.
+            try:
+                record.languages = normalize_languages(
+                    (entry.get("Name") for entry in group if entry.tag == _LANGUAGE), "Languages/Language Name")
+            except ValueError as exc:
+                raise CatalogError("%s: %s" % (where, exc))
     record.categories = tuple(categories)
     record.prerequisites = tuple(prerequisites)
     record.bundled_by_revision_ids = tuple(bundled_by)

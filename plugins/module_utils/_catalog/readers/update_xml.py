@@ -29,6 +29,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model i
     normalize_date,
     normalize_guid,
     normalize_kb,
+    normalize_languages,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import (
     local_name,
@@ -221,6 +222,11 @@ def _read_properties(ctx, properties, record):
                                             "ExplicitlyDeployable")
     language = (properties.get("DefaultPropertiesLanguage") or "").strip()
     record.default_language = language or None
+    # <upd:Language> children of <Properties>: the languages this update is for (a language-specific
+    # payload; WSUS fills them from a package's languages). None means language-neutral.
+    record.languages = ctx.call(normalize_languages,
+                                [value for value in (_text(e) for e in _children(properties, "Language")) if value],
+                                "Properties Language")
 
     kbs = []
     for element in _children(properties, "KBArticleID"):
