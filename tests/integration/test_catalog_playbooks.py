@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 
 import yaml
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "docs", "catalog_file_format.md")

@@ -13,7 +13,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 
 from tests.compliance_data import fleet_in_store, scan_body
 from tests.demo import run_demo

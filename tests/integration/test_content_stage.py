@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 from test_module_returns import ReturnChecker
 
 from tests.content_world import content_world, freeze_rows, updates_with_files

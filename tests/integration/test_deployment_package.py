@@ -7,7 +7,7 @@ import os
 
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import save
+from ansible_runs import save
 from test_module_returns import ReturnChecker
 
 from tests.content_world import content_world, freeze_rows, updates_with_files

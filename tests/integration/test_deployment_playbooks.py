@@ -10,7 +10,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploym
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.objects import object_history
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 
 from tests.compliance_data import Fleet, add_catalog
 from tests.deployment_data import add_package, add_point, freeze_rows, unfrozen_list

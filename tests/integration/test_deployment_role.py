@@ -9,7 +9,7 @@ import subprocess
 
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import BIN, REPO, ansible_env
+from ansible_runs import BIN, REPO, ansible_env
 
 from tests.compliance_data import Fleet, add_catalog
 from tests.deployment_data import add_point

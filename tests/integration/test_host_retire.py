@@ -7,7 +7,7 @@ import os
 import subprocess
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 
 from tests.compliance_data import Fleet, add_catalog, iso
 

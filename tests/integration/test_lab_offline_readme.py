@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REPO, ansible_env
+from ansible_runs import REPO, ansible_env
 
 README = os.path.join(REPO, "tests", "lab", "README.md")
 

@@ -15,7 +15,7 @@ import winrm
 import winrm.exceptions
 from ansible.executor.powershell import module_manifest
 from ansible.plugins.shell.powershell import ShellModule
-from conftest import BIN, ansible_json_env
+from ansible_runs import BIN, ansible_json_env
 from winrm.protocol import Protocol
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

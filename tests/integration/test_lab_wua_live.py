@@ -13,7 +13,7 @@ import pytest
 import requests
 from ansible.executor.powershell import module_manifest
 from ansible.plugins.shell.powershell import ShellModule
-from conftest import BIN, ansible_json_env
+from ansible_runs import BIN, ansible_json_env
 from winrm.protocol import Protocol
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

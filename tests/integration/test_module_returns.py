@@ -26,7 +26,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import BIN, REPO, ansible_json_env
+from ansible_runs import BIN, REPO, ansible_json_env
 
 if REPO not in sys.path:
     sys.path.insert(0, REPO)

@@ -11,7 +11,7 @@ import tempfile
 import zlib
 
 import pytest
-from conftest import BIN, REPO, ansible_env, save
+from ansible_runs import BIN, REPO, ansible_env, save
 
 from tests.compliance_data import fleet_in_store
 

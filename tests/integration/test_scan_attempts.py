@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 from test_scan_playbooks import catalog, fresh_store, play, write_inventory  # noqa: F401 (fixture)
 
 from tests.lab.hosts import wua_host

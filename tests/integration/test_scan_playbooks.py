@@ -10,7 +10,7 @@ import time
 
 import pytest
 import yaml
-from conftest import BIN, ansible_json_env
+from ansible_runs import BIN, ansible_json_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if REPO not in sys.path:

@@ -10,7 +10,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query i
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from conftest import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env, save
 
 from tests import set_catalog
 from tests.catalog_gen.store import sync_file

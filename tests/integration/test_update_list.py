@@ -4,7 +4,7 @@ check mode, diff, a typo'd product, the info module's output, and compliance_inf
 import datetime
 import json
 
-from conftest import save
+from ansible_runs import save
 
 from tests.compliance_data import fleet_in_store
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from conftest import BIN, ansible_json_env
+from ansible_runs import BIN, ansible_json_env
 from test_module_returns import ReturnChecker, run_playbook
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
