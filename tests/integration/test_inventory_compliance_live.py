@@ -26,7 +26,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest imp
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
 
 from tests.compliance_data import fleet_in_store
-from tests.integration.conftest import BIN, REPO, ansible_env
+from ansible_runs import BIN, REPO, ansible_env
 
 SETS = [{"name": "critical", "severities": ["Critical"]}]
 

@@ -1,6 +1,6 @@
 """Loopback only, in every Python process the integration tests start.
 
-tests/integration/conftest.py puts this folder first on PYTHONPATH and sets
+tests/integration/ansible_runs.py puts this folder first on PYTHONPATH and sets
 PATCHWAVE_NETWORK_GUARD=1 for ansible-playbook, ansible-inventory and ansible-doc: Python imports
 ``sitecustomize`` at start-up, so the controller, its forks and the modules they run (a download,
 an SMB stage, a WinRM connection) all get ``tests/servers/network_guard.guard()``, and a connection
