@@ -33,12 +33,14 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     parse_update_sets,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
 
 from tests.compliance_data import NOW, Fleet, add_catalog  # noqa: E402
 
 OUTPUT = os.path.join(REPO, "docs", "images", "compliance_report.png")
 HOSTS = 180
+HEIGHT = int(os.environ.get("PATCHWAVE_SCREENSHOT_HEIGHT", "2400"))  # the docs show the top; taller to look at the rest
 UPDATES = 160
 TITLES = ("2026-%02d Cumulative Update for Windows Server 2019 for x64-based Systems (KB%s)",
           "2026-%02d Security Update for Microsoft .NET Framework 4.8 on Windows Server 2019 (KB%s)",
@@ -81,6 +83,12 @@ def build(folder):
             fleet.add_scan(spool, host, moment, version, results=results)
         if 0.09 <= kind < 0.13:
             fleet.add_scan(spool, host, NOW - datetime.timedelta(hours=rng.uniform(1, 30)), 3, succeeded=False)
+        elif 0.13 <= kind < 0.16:  # the last attempt never reached the host: it keeps its state
+            failure, reason = rng.choice((("unreachable", "ntlm: Connection refused"),
+                                          ("credentials", "ntlm: the specified credentials were rejected by the server")))
+            write_message(spool, host, "scan_attempt", {"failure": failure, "reason": reason, "server_selection": "default"},
+                          catalog_version=3, created=(NOW - datetime.timedelta(hours=rng.uniform(1, 10))).strftime(
+                              "%Y-%m-%dT%H:%M:%SZ"))
     counts = ingest(store, spool)
     if counts["quarantined"]:
         sys.exit("%d state messages were quarantined: the fleet's messages no longer match the contract"
@@ -106,7 +114,7 @@ def main():
             handle.write(build(folder))
         os.makedirs(os.path.dirname(output), exist_ok=True)
         subprocess.run([chromium, *FLAGS, "--user-data-dir=%s" % os.path.join(folder, "profile"),
-                        "--screenshot=%s" % output, "--window-size=1280,2400", "file://%s" % page],
+                        "--screenshot=%s" % output, "--window-size=1280,%d" % HEIGHT, "file://%s" % page],
                        capture_output=True, timeout=120, check=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
