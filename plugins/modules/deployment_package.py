@@ -10,8 +10,8 @@ module: deployment_package
 short_description: Download and verify a frozen update list's files into the content library
 version_added: 0.2.0
 description:
-  - Builds the deployment package O(name) from a frozen version of the update list O(update_list):
-    every file its updates need (a bundle's files come from its members) is downloaded from the catalog's
+  - Builds the deployment package O(name) from a frozen version of the update list O(update_list). Every
+    file its updates need (a bundle's files come from its members) is downloaded from the catalog's
     URLs, or from O(mirror_url), into a single-instance content library on the controller, keyed by digest,
     so a file shared by several updates or packages is stored once.
   - A file enters the library only after every digest the catalog gives for it (SHA-1 and/or SHA-256)
@@ -21,8 +21,9 @@ description:
   - The package has a content version that goes up when its set of files changes. A second run with
     nothing new downloads nothing and reports C(changed=false).
   - Runs on the controller. Progress (files and bytes done) is shown with C(-v).
-  - Language-specific files are not told apart yet (the store does not record a file's language), so
-    every file of an update is fetched.
+  - Only the language-specific files of the languages in O(languages) are fetched. In Microsoft's metadata a
+    language-specific payload is an update of its own (usually a bundle's member) that names its languages;
+    the catalog records them, and an update that names none is language-neutral and always fetched.
 options:
   name:
     description: The package's name.
@@ -40,6 +41,19 @@ options:
       - The content library folder. Default C(content/) beside a SQLite O(store), else
         C($XDG_DATA_HOME/patchwave/content).
     type: path
+  languages:
+    description:
+      - The languages whose language-specific files the package holds, as language codes (V(en), V(de),
+        V(pt-br); case does not matter). The files of an update (or bundle member) whose languages are all
+        outside this list are left out; language-neutral files are always in.
+      - V(all) fetches every language.
+      - Default the store's languages, those M(patchwave.windows.catalog_sync) was given for the current
+        catalog version (its O(patchwave.windows.catalog_sync#module:languages)); every language when that
+        version was synced before the store recorded them.
+      - Changing the languages changes the package's content version when its set of files changes.
+    type: list
+    elements: str
+    version_added: 0.2.0
   mirror_url:
     description:
       - A base URL that replaces the scheme and host of every catalog URL (a local mirror of Microsoft's
@@ -97,6 +111,12 @@ EXAMPLES = r"""
     name: security-2026-12
     update_list: security-monthly
     mirror_url: http://mirror.example.com/windowsupdate/
+
+- name: Fetch only the English and German language-specific files, whatever the catalog was synced with
+  patchwave.windows.deployment_package:
+    name: security-2026-12
+    update_list: security-monthly
+    languages: [en, de]
 """
 
 RETURN = r"""
@@ -120,6 +140,12 @@ library:
   returned: always
   type: str
   sample: /var/lib/patchwave/content
+languages:
+  description: The languages whose language-specific files the package holds (V(all) for every language), as recorded with it.
+  returned: always
+  type: list
+  elements: str
+  sample: [en, de]
 updates:
   description: Updates in the list version.
   returned: always

@@ -6,10 +6,12 @@
 """The payload files of a set of updates, read from the store as plain download records.
 
 Read-only SQL over the catalog tables (``updates``, ``update_bundles``, ``update_files``,
-``files``, ``file_urls``) through ``store.query``, so it runs the same on both backends. A
-bundle's payload lives in its members: asking for a bundle gives its members' files, each named
-with the bundle asked for (``update_id``) and the member that carries it (``from_update``).
-Digests come out as lowercase hex (the store keeps them base64, as Microsoft's metadata does).
+``update_languages``, ``files``, ``file_urls``) through ``store.query``, so it runs the same on
+both backends. A bundle's payload lives in its members: asking for a bundle gives its members'
+files, each named with the bundle asked for (``update_id``) and the member that carries it
+(``from_update``). Language-specific payloads are members of their own that name their languages
+(``update_languages``); a member without languages is language-neutral. Digests come out as
+lowercase hex (the store keeps them base64, as Microsoft's metadata does).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ def _rows(store, sql, ids):
     return rows
 
 
-def files_for_updates(store, update_ids):
+def files_for_updates(store, update_ids, languages=None):
     """Download records for every file the given updates need, ordered by update then file name::
 
         {"update_id", "kb", "title", "from_update", "file_name", "sha1", "sha256", "size", "urls"}
 
     ``sha1``/``sha256`` are lowercase hex or None, ``urls`` the catalog's URLs (sorted). An update id
-    the catalog does not hold gives no records; ``missing_updates`` says which.
+    the catalog does not hold gives no records; ``missing_updates`` says which. ``languages`` (codes,
+    any case; None: every language) leaves out the files of the updates and bundle members whose
+    languages are all outside it; language-neutral ones are always kept.
     """
     ids = list(dict.fromkeys(update_ids))
     holders = {uid: [uid] for uid in ids}
@@ -42,6 +46,15 @@ def files_for_updates(store, update_ids):
                             "ORDER BY bundle_id, member_id", ids):
         holders[row["bundle_id"]].append(row["member_id"])
     carriers = sorted({member for members in holders.values() for member in members})
+    if languages is not None:
+        wanted = {str(language).lower() for language in languages}
+        languages_of = {}
+        for row in _rows(store, "SELECT update_id, language FROM update_languages WHERE update_id IN (%s)", carriers):
+            languages_of.setdefault(row["update_id"], set()).add(row["language"])
+        other_language = {uid for uid, codes in languages_of.items() if not codes & wanted}
+        if other_language:
+            holders = {uid: [m for m in members if m not in other_language] for uid, members in holders.items()}
+            carriers = [uid for uid in carriers if uid not in other_language]
     files_by_update = {}
     for row in _rows(store, "SELECT x.update_id, x.file_id, x.file_name, f.sha1, f.sha256, f.size "
                             "FROM update_files x JOIN files f ON f.file_id = x.file_id "

@@ -6,7 +6,9 @@
 """Deployment packages: the files of one frozen update list version, in the content library.
 
 A package is named, built from a list version, and has a **content version** that goes up when its
-set of files changes (a new list version, a file the catalog revised). ``package_files`` records each
+set of files changes (a new list version, a file the catalog revised, other ``languages``). Its
+``languages`` choose the language-specific payloads fetched (default: the store's languages, those
+the current catalog version was synced with). ``package_files`` records each
 content version's files; the library (``library.ContentLibrary``) holds each file once, by digest,
 whichever packages share it. Reading the list's members is one query of its own (this package may
 not import ``_prepare``).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import normalize_languages
 from ansible_collections.patchwave.windows.plugins.module_utils._content.download import DownloadOptions, download_files
 from ansible_collections.patchwave.windows.plugins.module_utils._content.files import files_for_updates, missing_updates
 from ansible_collections.patchwave.windows.plugins.module_utils._content.library import ContentLibrary, library_key
@@ -55,13 +58,47 @@ def list_version(store, list_name, version=None):
     return version, ids
 
 
-def package_records(store, update_ids):
-    """The download records of the updates' files; ContentError when an update is not in the catalog."""
+def store_languages(store):
+    """The languages the store's current catalog version was synced with, or None (before schema 8,
+    or no catalog yet)."""
+    rows = store.query("SELECT languages FROM catalog_versions WHERE version = (SELECT max(version) FROM "
+                       "catalog_versions)")
+    if not rows or not rows[0]["languages"]:
+        return None
+    return json.loads(rows[0]["languages"])
+
+
+def package_languages(store, requested):
+    """``(codes, recorded)``: the languages whose language-specific files a package fetches (None:
+    every language) and the list recorded with the package (``["all"]`` for every language).
+
+    ``requested`` None means the store's languages, else every language. Raises ContentError for an
+    empty list or a value that is not a language code.
+    """
+    if requested is None:
+        requested = store_languages(store)
+        if requested is None:
+            return None, ["all"]
+    if not requested:
+        raise ContentError("languages must name at least one language, or all (leave it out for the store's "
+                           "languages)")
+    try:
+        codes = normalize_languages(requested, "language")
+    except ValueError as exc:
+        raise ContentError("languages: %s" % exc) from None
+    if not codes:
+        return None, ["all"]
+    return codes, list(codes)
+
+
+def package_records(store, update_ids, languages=None):
+    """The download records of the updates' files in ``languages`` (None: all); ContentError when an
+    update is not in the catalog."""
     missing = missing_updates(store, update_ids)
     if missing:
         raise ContentError("the catalog no longer holds %d update(s) of the list: %s"
                            % (len(missing), ", ".join(sorted(missing)[:5])))
-    return files_for_updates(store, update_ids)
+    return files_for_updates(store, update_ids, languages)
 
 
 def file_rows(records):
@@ -102,28 +139,34 @@ def package_files(store, name, content_version=None):
     return package, version, rows
 
 
-def record_package(store, name, list_name, list_version, library, rows, now=None):
+def _same_settings(package, list_name, list_version, library, languages):
+    return (package["list_name"], package["list_version"], package["library"], package["languages"]) == (
+        list_name, list_version, library, json.dumps(languages))
+
+
+def record_package(store, name, list_name, list_version, library, rows, now=None, languages=("all",)):
     """Store the package and, when its files differ from its newest content version, a new one; one
-    transaction. Returns ``(content_version, changed)``."""
+    transaction. ``languages`` is the list recorded (``package_languages``). Returns
+    ``(content_version, changed)``."""
     stamp = format_time(now or utc_now())
     package, keys = current_package(store, name)
     new_keys = {row["file_key"] for row in rows}
     size = sum(row["size"] for row in rows)
+    languages = list(languages)
     same_files = package is not None and keys == new_keys
-    same_row = same_files and (package["list_name"], package["list_version"], package["library"]) == (
-        list_name, list_version, library)
-    if same_row:
+    if same_files and _same_settings(package, list_name, list_version, library, languages):
         return package["content_version"], False
     version = package["content_version"] if same_files else (package["content_version"] + 1 if package else 1)
     with store.transaction() as cursor:
         if package is None:
             cursor.execute("INSERT INTO deployment_packages (name, list_name, list_version, content_version, library, "
-                           "languages, size, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, ?)",
-                           (name, list_name, list_version, version, library, size, stamp, stamp))
+                           "languages, size, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (name, list_name, list_version, version, library, json.dumps(languages), size, stamp,
+                            stamp))
         else:
             cursor.execute("UPDATE deployment_packages SET list_name = ?, list_version = ?, content_version = ?, "
-                           "library = ?, size = ?, updated_at = ? WHERE name = ?",
-                           (list_name, list_version, version, library, size, stamp, name))
+                           "library = ?, languages = ?, size = ?, updated_at = ? WHERE name = ?",
+                           (list_name, list_version, version, library, json.dumps(languages), size, stamp, name))
         if not same_files:
             cursor.executemany(
                 "INSERT INTO package_files (package, content_version, file_key, sha1, sha256, size, file_name, "
@@ -139,6 +182,7 @@ PACKAGE_SPEC = dict(
     update_list=dict(type="str", required=True),
     version=dict(type="int"),
     library=dict(type="path"),
+    languages=dict(type="list", elements="str"),
     mirror_url=dict(type="str"),
     proxy=dict(type="str"),
     use_proxy=dict(type="bool", default=True),
@@ -159,30 +203,32 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
             raise ContentError("%s must be %d or more, not %d" % (option, low, params[option]))
     library_path = os.path.abspath(os.path.expanduser(params["library"] or default_library(address)))
     version, ids = list_version(store, params["update_list"], params["version"])
-    rows = file_rows(package_records(store, ids)) if ids else []
+    languages, recorded_languages = package_languages(store, params.get("languages"))
+    rows = file_rows(package_records(store, ids, languages)) if ids else []
     library = ContentLibrary(library_path)
     package, keys = current_package(store, params["name"])
     new_keys = {row["file_key"] for row in rows}
     content_version = (package["content_version"] if package and keys == new_keys
                        else (package["content_version"] + 1 if package else 1))
     result = {"name": params["name"], "update_list": params["update_list"], "list_version": version,
-              "library": library_path, "updates": len(ids), "content_version": content_version,
+              "library": library_path, "languages": recorded_languages, "updates": len(ids),
+              "content_version": content_version,
               "files": len(rows), "size": sum(row["size"] for row in rows), "quarantined": [], "failed_files": []}
     if check_mode:
-        records = package_records(store, ids) if ids else []
+        records = package_records(store, ids, languages) if ids else []
         present = [r for r in _distinct_payloads(records) if library.has(r)]
         missing = [r for r in _distinct_payloads(records) if not library.has(r)]
         result.update(downloaded={"files": len(missing), "bytes": sum(p.size or 0 for p in missing)},
                       reused={"files": len(present), "bytes": sum(p.size or 0 for p in present)},
                       changed=bool(missing) or package is None or keys != new_keys
-                      or (package["list_name"], package["list_version"], package["library"])
-                      != (params["update_list"], version, library_path))
+                      or not _same_settings(package, params["update_list"], version, library_path,
+                                            recorded_languages))
         return result
     options = DownloadOptions(concurrency=params["concurrency"], retries=params["retries"],
                               timeout=float(params["timeout"]), validate_certs=params["validate_certs"],
                               ca_path=params["ca_path"], proxy=params["proxy"], use_proxy=params["use_proxy"],
                               mirror_url=params["mirror_url"])
-    fetched = download_files(package_records(store, ids) if ids else [], library, options, progress)
+    fetched = download_files(package_records(store, ids, languages) if ids else [], library, options, progress)
     result.update(downloaded=fetched["downloaded"], reused=fetched["reused"], resumed=fetched["resumed"],
                   quarantined=fetched["quarantined"], failed_files=fetched["failed"])
     if fetched["quarantined"] or fetched["failed"]:
@@ -196,7 +242,7 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
                              len(fetched["failed"]), first))
         return result
     content_version, recorded = record_package(store, params["name"], params["update_list"], version, library_path,
-                                               rows, now)
+                                               rows, now, recorded_languages)
     result.update(content_version=content_version, changed=recorded or bool(fetched["downloaded"]["files"]))
     return result
 
