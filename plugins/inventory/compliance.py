@@ -42,6 +42,16 @@ description:
     C(patchwave_last_attempt) (C(time), C(failed), C(failure), C(reason); null when no attempt was made),
     and C(patchwave_set_compliance) (set name to compliance) when O(update_sets) is set."
   - Values read from the store are marked unsafe, so they are never templated.
+  - "One more group, O(group_prefix) plus V(in_window) (C(patchwave_in_window)): the hosts inside a
+    maintenance window for software updates at the time of the run (the rules of
+    M(patchwave.windows.maintenance_window_info) with C(applies_to=software_updates)). A host's windows
+    are the union of every variable whose name starts with C(patchwave_maintenance_windows), from the
+    host and its groups as the earlier inventory sources define them (variables of C(group_vars/) and
+    C(host_vars/) folders are loaded by vars plugins after the inventory, so they are not seen here).
+    A host without windows is always inside (so every host known only to the store is). Windows in the
+    zone C(local) use the host variable C(patchwave_host_timezone) (an IANA zone) when set, else UTC. A
+    host whose windows are not valid is left out of the group, with a warning naming the host, the window
+    and the field."
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -158,9 +168,11 @@ cache_timeout: 600
 import re
 
 from ansible.errors import AnsibleParserError
+from ansible.inventory.helpers import get_group_vars
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
+from ansible.utils.vars import combine_vars
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import (
     SEVERITY_GROUPS,
     STATE_GROUPS,
@@ -182,8 +194,18 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.address i
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import utc_now
+from ansible_collections.patchwave.windows.plugins.module_utils._windows.definitions import (
+    VARIABLE_PREFIX,
+    WindowDefinitionError,
+    check_zone,
+    host_windows,
+    parse_windows,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._windows.merge import in_window
 
 RESERVED_GROUPS = ("all", "ungrouped")
+IN_WINDOW_GROUP = "in_window"
+HOST_TIMEZONE_VARIABLE = "patchwave_host_timezone"
 # Bumped when the shape of the cached rows changes, so an old cache entry is read again, not misread.
 ROWS_FORMAT = 1
 
@@ -227,7 +249,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                    include_store_hosts=self.get_option("add_store_hosts"))
         for text in evaluation.warnings():
             self.display.warning("compliance inventory '%s': %s" % (path, text))
-        self._populate(evaluation, names, [s.name for s in update_sets if s.name != ALL_UPDATES])
+        self._populate(evaluation, names, [s.name for s in update_sets if s.name != ALL_UPDATES], path)
 
     # -- reading -----------------------------------------------------------------------------
     def _fingerprint(self, update_sets):
@@ -303,7 +325,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("compliance inventory: the group name '%s' is reserved by Ansible" % name)
         return name
 
-    def _populate(self, evaluation, names, set_names):
+    def _populate(self, evaluation, names, set_names, path):
         """Hosts, their variables and the groups, in one pass over the hosts."""
         inventory = self.inventory
         overall = evaluation.sets[ALL_UPDATES]
@@ -312,6 +334,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         members = {group: [] for group in state_groups.values()}
         for groups in set_groups.values():
             members.update((group, []) for group in groups.values())
+        window_group = self._group(IN_WINDOW_GROUP)
+        members[window_group] = []
+        window_check = self._window_check(path, utc_now())
         kb_groups = self.get_option("kb_groups")
         severity_groups = self.get_option("severity_groups")
         kb_prefix = self.get_option("group_prefix") + "kb_"
@@ -339,6 +364,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for host, status in evaluation.hosts.items():
             if not add_store_hosts and host not in existing:
                 continue
+            if host not in existing or window_check(host):
+                members[window_group].append(host)
             inventory.add_host(host)
             compliance = overall.host_compliance[host]
             required = overall.host_required.get(host, ())
@@ -392,13 +419,42 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._construct(host)
 
         # The fixed groups in their order, then KB and severity groups sorted, so output is stable.
-        fixed = len(state_groups) + len(set_groups) * len(names)
+        fixed = len(state_groups) + len(set_groups) * len(names) + 1
         order = list(members)[:fixed] + sorted(list(members)[fixed:])
         for group in order:
             hosts = members[group]
             inventory.add_group(group)
             for host in hosts:
                 inventory.add_child(group, host)
+
+    def _window_check(self, path, now):
+        """A test of whether a host of an earlier source is inside a software-updates window at ``now``.
+
+        Only hosts and groups that define a ``patchwave_maintenance_windows*`` variable are looked at
+        closely; the rest have no windows and are inside.
+        """
+        inventory = self.inventory
+        window_groups = {name for name, group in inventory.groups.items()
+                         if any(key.startswith(VARIABLE_PREFIX) for key in group.vars)}
+
+        def inside(name):
+            host = inventory.get_host(name)
+            if not window_groups.intersection(g.name for g in host.groups) and not any(
+                    key.startswith(VARIABLE_PREFIX) for key in host.vars):
+                return True
+            variables = combine_vars(get_group_vars(host.get_groups()), host.vars)
+            try:
+                windows = parse_windows(host_windows(variables))
+                zone = variables.get(HOST_TIMEZONE_VARIABLE)
+                if zone is not None and check_zone(zone):
+                    raise WindowDefinitionError("%s: %s" % (HOST_TIMEZONE_VARIABLE, check_zone(zone)))
+                return in_window(windows, now, host_timezone=zone)
+            except WindowDefinitionError as exc:
+                self.display.warning("compliance inventory '%s': host '%s': %s; the host is left out of the "
+                                     "group %s" % (path, name, exc, self._group(IN_WINDOW_GROUP)))
+                return False
+
+        return inside
 
     @staticmethod
     def _attempt_vars(attempt):
