@@ -26,7 +26,6 @@ import os
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +54,7 @@ def plan(total_mb):
     scale = total_mb / float(FULL_MB)
     files = [("windows10.0-kb50%04d-x64.msu" % i, max(1, int(mb * scale * (1 << 20)))) for i, mb in enumerate(LARGE_MB)]
     count = max(4, int(SMALL_COUNT * min(1.0, scale * 4)))
-    small_bytes = int((total_mb << 20) - sum(size for _, size in files))
+    small_bytes = int((total_mb << 20) - sum(size for _name, size in files))
     weights = [SMALL_KB[i % len(SMALL_KB)] for i in range(count)]
     unit = max(1, small_bytes // count) * count / float(sum(weights))
     files += [("kb50%04d-x64-express-%03d.cab" % (i, i), max(1, int(w * unit))) for i, w in enumerate(weights)]
@@ -109,7 +108,7 @@ def main(total_mb=None, rounds=3):
 
     total_mb = int(total_mb or os.environ.get("PATCHWAVE_BENCH_STAGE_MB") or FULL_MB)
     files = plan(total_mb)
-    total_bytes = sum(size for _, size in files)
+    total_bytes = sum(size for _name, size in files)
     report = {"benchmark": "content_stage onto SMB vs smbclient mput", "files": len(files),
               "total_mb": round(total_bytes / 1e6, 1), "rounds": rounds,
               "goals": {"throughput_ratio_min": THROUGHPUT_GOAL, "second_run_time_ratio_max": SECOND_RUN_GOAL,

@@ -21,7 +21,7 @@ description:
     is computed, renamed once complete, and its size on the point checked. Free space is checked before
     anything is copied. A second run of the same package copies nothing.
   - O(prune=true) removes the files this collection staged on the point (as the store records them) that
-    no staged package references any more, and nothing else: a WSUS server's own content is safe.
+    no staged package references any more, and nothing else; a WSUS server's own content is safe.
   - The store records which content version of which package is on which point, and when it was verified.
   - Runs on the controller.
 options:
@@ -75,7 +75,7 @@ seealso:
   - module: patchwave.windows.deployment_package
   - module: patchwave.windows.distribution_point
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

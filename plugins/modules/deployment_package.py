@@ -102,7 +102,7 @@ seealso:
   - module: patchwave.windows.update_list
   - module: patchwave.windows.content_stage
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

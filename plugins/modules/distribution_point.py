@@ -10,8 +10,8 @@ module: distribution_point
 short_description: Define where deployment content is staged and how hosts fetch it
 version_added: 0.2.0
 description:
-  - Stores a distribution point by name: an SMB share (O(type=smb)) or a folder on the controller
-    (O(type=path): a local or NFS-mounted folder, for example a web server's document root), and
+  - Stores a distribution point by name, an SMB share (O(type=smb)) or a folder on the controller
+    (O(type=path), a local or NFS-mounted folder, for example a web server's document root), with
     O(host_url), how Windows hosts will fetch the content staged there.
   - No secrets are stored; M(patchwave.windows.content_stage) takes the SMB credentials when it stages.
   - Deployments, M(patchwave.windows.content_stage) and installation refer to the point by name.
@@ -69,7 +69,7 @@ attributes:
 seealso:
   - module: patchwave.windows.content_stage
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

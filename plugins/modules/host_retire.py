@@ -65,7 +65,7 @@ seealso:
   - plugin: patchwave.windows.compliance
     plugin_type: inventory
 author:
-  - patchwave.windows contributors
+  - patchwave.windows contributors (@patchwave)
 """
 
 EXAMPLES = r"""

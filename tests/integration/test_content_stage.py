@@ -109,9 +109,9 @@ def test_stage_on_a_folder_and_a_share(world, nginx, smb, runner, tmp_path):
     assert content[0].split(os.sep)[1] in listing.stdout
 
     # the small package next; then prune after the big one is no longer wanted there
-    runner.play(task("small", "content_stage", dict(creds, package="small", store=store, distribution_points=["web"]))
-                + task("prune", "content_stage", dict(creds, package="small", store=store, distribution_points=["web"],
-                                                     prune=True)), results, name="prune")
+    small = dict(creds, package="small", store=store, distribution_points=["web"])
+    runner.play(task("small", "content_stage", small) + task("prune", "content_stage", dict(small, prune=True)),
+                results, name="prune")
     assert runner.result("small")["distribution_points"][0]["pruned"]["files"] == 0
     # the big package is still staged there: nothing it references may go
     assert runner.result("prune")["distribution_points"][0]["pruned"]["files"] == 0
@@ -121,8 +121,7 @@ def test_stage_on_a_folder_and_a_share(world, nginx, smb, runner, tmp_path):
             cursor.execute("DELETE FROM staged_packages WHERE point = 'web' AND package = 'big'")
     finally:
         opened.close()
-    runner.play(task("prune2", "content_stage", dict(creds, package="small", store=store, distribution_points=["web"],
-                                                    prune=True)), results, name="prune2")
+    runner.play(task("prune2", "content_stage", dict(small, prune=True)), results, name="prune2")
     pruned = runner.result("prune2")["distribution_points"][0]
     assert pruned["pruned"]["files"] > 0 and pruned["changed"] is True
     assert (web / "README.txt").exists() and (web / "wsusscn2.cab").exists()  # never ours to prune / not content

@@ -133,10 +133,9 @@ def test_documented_returns(world, nginx, runner, tmp_path):
     options = {"name": "docs", "update_list": "docs", "store": store_path, "mirror_url": nginx.url("/")}
     results = {"results_dir": str(runner.results)}
     runner.play(package_task("doc_check", options), results, check=True, name="doc_check")
+    missing = dict(options, name="other", mirror_url=nginx.url("/nothing/"), library=str(tmp_path / "empty-library"))
     runner.play(package_task("doc_run", options) + package_task("doc_again", options)
-                + package_task("doc_missing", dict(options, name="other", mirror_url=nginx.url("/nothing/"),
-                                                                library=str(tmp_path / "empty-library"))), results,
-                name="doc_run")
+                + package_task("doc_missing", missing), results, name="doc_run")
     checker = ReturnChecker("deployment_package")
     checker.check_samples()
     for label in ("doc_check", "doc_run", "doc_again", "doc_missing"):

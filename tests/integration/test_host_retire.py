@@ -9,7 +9,7 @@ import subprocess
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_runs import BIN, ansible_env, save
 
-from tests.compliance_data import Fleet, add_catalog, iso
+from tests.compliance_data import Fleet, add_catalog
 
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 DAY = datetime.timedelta(days=1)

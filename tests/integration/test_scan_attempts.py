@@ -11,7 +11,7 @@ import os
 import subprocess
 
 from ansible_runs import BIN, ansible_env, save
-from test_scan_playbooks import catalog, fresh_store, play, write_inventory  # noqa: F401 (fixture)
+from test_scan_playbooks import catalog, fresh_store, play, write_inventory  # noqa: F401  pylint: disable=unused-import
 
 from tests.lab.hosts import wua_host
 from tests.lab.profiles import FleetProfile

@@ -119,8 +119,9 @@ def current_package(store, name):
     if not rows:
         return None, None
     package = dict(rows[0])
-    keys = {r["file_key"] for r in store.query("SELECT file_key FROM package_files WHERE package = ? AND "
-                                              "content_version = ?", (name, package["content_version"]))}
+    rows = store.query("SELECT file_key FROM package_files WHERE package = ? AND content_version = ?",
+                       (name, package["content_version"]))
+    keys = {r["file_key"] for r in rows}
     return package, keys
 
 

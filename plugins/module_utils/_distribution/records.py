@@ -80,7 +80,7 @@ def stage_on_point(store, target, package, content_version, rows, library, prune
     if check_mode:
         planned = stage.plan(target, files, known, ours, keep)
         if not planned["fits"]:
-            raise DistributionError(target.name, "no_space", "the package needs %d bytes but %s has %d free"
+            raise DistributionError(target.name, "no_space", "the package needs %d bytes but %s has %s free"
                                     % (planned["needed_bytes"], target.location, planned["free_bytes"]))
         return _summary(planned, moved_on)
     try:
@@ -112,8 +112,6 @@ def offline_scan_source(store):
     if rows and rows[0]["format"] == "offline_scan" and rows[0]["source_path"] and os.path.isfile(rows[0]["source_path"]):
         return rows[0]["source_path"]
     return None
-
-
 
 
 def put_offline_scan(store, target, source, check_mode=False, now=None):

@@ -28,16 +28,19 @@ import threading
 import time
 import weakref
 
-from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from smbprotocol.connection import Dialects, Request, SigningAlgorithms
-from smbprotocol.exceptions import SMBException, SMBResponseException
-from smbprotocol.file_info import (FileAttributes, FileDispositionInformation, FileInformationClass,
-                                   FileRenameInformation)
-from smbprotocol.open import (CreateDisposition, CreateOptions, DirectoryAccessMask, FilePipePrinterAccessMask,
-                              ImpersonationLevel, Open, ShareAccess, SMB2QueryDirectoryResponse,
-                              SMB2SetInfoRequest, SMB2WriteRequest, SMB2WriteResponse)
-from smbprotocol.header import Commands, SMB2HeaderRequest
+try:  # only for SMB points: smb_target imports this module once it found smbprotocol (requirements.txt)
+    from cryptography.hazmat.primitives import cmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from smbprotocol.connection import Dialects, Request, SigningAlgorithms
+    from smbprotocol.exceptions import SMBException, SMBResponseException
+    from smbprotocol.file_info import (FileAttributes, FileDispositionInformation, FileInformationClass,
+                                       FileRenameInformation)
+    from smbprotocol.open import (CreateDisposition, CreateOptions, DirectoryAccessMask, FilePipePrinterAccessMask,
+                                  ImpersonationLevel, Open, ShareAccess, SMB2QueryDirectoryResponse,
+                                  SMB2SetInfoRequest, SMB2WriteRequest, SMB2WriteResponse)
+    from smbprotocol.header import Commands, SMB2HeaderRequest
+except ImportError:  # pragma: no cover - a controller without smbprotocol never stages to SMB
+    pass
 
 CREDIT_BYTES = 65536  # one SMB2 credit pays for 64 KiB of a read, write or answer (MS-SMB2 3.1.5.2)
 LISTING_BYTES = 256 * 1024  # one query's answer: about 1,600 content files; a fuller folder is listed again
@@ -57,7 +60,7 @@ _NETBIOS_LENGTH = struct.Struct(">I")
 _FLAGS_SIGNED = 0x00000008
 _MISSING = {0xC0000034, 0xC000003A}  # object name / path not found
 _NO_MORE_FILES = 0x80000006
-_SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
+_SHARE_ALL = 0x00000001 | 0x00000002 | 0x00000004  # FILE_SHARE_READ | WRITE | DELETE (MS-SMB2 2.2.13)
 
 
 def available_credits(connection):
@@ -175,7 +178,7 @@ def make_folders(tree, names):
         # a folder's parent must exist before it is created: wait for what is in flight first
         level = name.count("\\")
         while pending and (available_credits(connection) < 4 + CREDIT_MARGIN or len(pending) >= 64
-                           or any(depth.get(other, -1) < level for other, _ in pending)):
+                           or any(depth.get(other, -1) < level for other, _request in pending)):
             settle()
         depth[name] = level
         handle = Open(tree, name)

@@ -167,8 +167,8 @@ def _copy(target, entry, chunk_size):
     except DistributionError as exc:
         fail(exc.cause, "copying %s: %s; nothing was renamed" % (entry["path"], exc.detail), exc)
     except OSError as exc:
-        fail(errors.SOURCE, "reading content library file %s for %s: %s" % (entry["source_path"], entry["path"],
-                                                                              exc.strerror or exc), exc)
+        fail(errors.SOURCE, "reading content library file %s for %s: %s"
+             % (entry["source_path"], entry["path"], exc.strerror or exc), exc)
     actual = digest.hexdigest().upper()
     if actual != expected:
         fail(errors.DIGEST_MISMATCH, "content library file %s sent as %s has %s %s, expected %s; nothing was renamed"

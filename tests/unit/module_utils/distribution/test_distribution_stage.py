@@ -36,8 +36,8 @@ def test_stage_copies_the_package_in_the_wsus_layout_then_nothing(point, library
         assert first["skipped"] == {"files": 0, "bytes": 0}
         assert point.files() == {path_of(f): f["size"] for f in files}
         sha256_only = files[3]
-        assert path_of(sha256_only) == "sha256/%s/%s.msu" % (sha256_only["sha256"][-2:].upper(),
-                                                              sha256_only["sha256"].upper())
+        expected = "sha256/%s/%s.msu" % (sha256_only["sha256"][-2:].upper(), sha256_only["sha256"].upper())
+        assert path_of(sha256_only) == expected
         assert [r["path"] for r in first["files"]] == sorted(path_of(f) for f in files)
         assert all(r["ours"] and r["copied"] for r in first["files"])
 
@@ -149,7 +149,7 @@ def test_a_missing_library_file_stops_before_anything_is_copied(point, library):
 
 def test_partial_files_of_an_interrupted_run_are_removed(point, library):
     record = library.add(1000, seed=17)
-    folder = path_of(record).split("/")[0]
+    folder = path_of(record).split("/", maxsplit=1)[0]
     point.place("%s/.%s.0123abcd%s" % (folder, path_of(record).split("/")[1], stage.PARTIAL_SUFFIX), b"half")
     with point.target() as target:
         stage.stage(target, [record])
