@@ -33,6 +33,12 @@ MIN_DEFS_PER_CHAIN = 2
 URL_BASE = "http://download.windowsupdate.com/d/msdownload/update/software"
 
 _MONTHLY_KINDS = ("ssu", "cu", "preview", "dotnet", "oob")
+# An out-of-band update carries a language-neutral payload and one language-specific payload child
+# per language here, as Microsoft's metadata carries language-specific payloads: updates of their
+# own that name their languages (<Languages> in package.xml, <upd:Language> in the update XML).
+# Fixed, whatever title languages the catalog has, so the plan does not depend on them.
+PAYLOAD_LANGUAGES = (("en", "en-us"), ("de", "de-de"))
+OOB_SIZE = 2 + len(PAYLOAD_LANGUAGES)
 
 
 class GenFile(object):
@@ -62,7 +68,7 @@ class GenUpdate(object):
         "titles", "descriptions", "kb", "severity", "date", "date_ms", "reboot", "impact", "max_size", "is_bundle",
         "deployable", "support_url", "bulletin", "products", "classification", "families", "parent", "prereqs",
         "bundled", "bundled_by", "bundled_by_id", "supersedes", "superseded_by", "files", "rules", "handler",
-        "handler_data", "detectoid_type", "variant", "month", "absent",
+        "handler_data", "detectoid_type", "variant", "month", "absent", "languages",
     )
 
     def __init__(self, **values):
@@ -163,7 +169,7 @@ class Catalog(object):
             out.append(("preview", 2))
         out.append(("dotnet", 3))
         if (absolute + vi) % 4 == 0:
-            out.append(("oob", 2))
+            out.append(("oob", OOB_SIZE))
         return out
 
     def _monthly_cost(self, nvariants, months):
@@ -177,7 +183,7 @@ class Catalog(object):
                 continue
             per = 2 + 3 + (2 if variant.has_ssu else 0) + (2 if variant.preview else 0)
             oob = sum(1 for a in range(first, self.end_abs + 1) if (a + vi) % 4 == 0)
-            total += per * active + 2 * oob
+            total += per * active + OOB_SIZE * oob
         return total
 
     def _detectoid_keys(self, nvariants):
@@ -485,13 +491,16 @@ class Catalog(object):
             payloads = [("", "Package_for_ServicingStack_%d%s%d.%d.1.0" % (ubr, cbs_tail, variant.build, ubr))]
         elif kind == "oob":
             payloads = [("", "Package_for_KB%s%s%d.%d.1.0" % (kb, cbs_tail, variant.build, ubr + 50))]
+            payloads += [("-lp-%s" % culture, "Package_for_KB%s%s%s~%d.%d.1.0" % (kb, cbs_tail[:-1], culture,
+                                                                                  variant.build, ubr + 50), language)
+                         for language, culture in PAYLOAD_LANGUAGES]
         else:
             extra = 37 if kind == "preview" else 0
             payloads = [("", "Package_for_RollupFix%s%d.%d.1.%d" % (cbs_tail, variant.build, ubr + extra,
                                                                     1 + digest[22] % 12))]
         children = []
         total_size = 0
-        for n, (suffix, package) in enumerate(payloads):
+        for n, (suffix, package, *language) in enumerate(payloads):
             child_key = "%s-payload|%s|%s|%d" % (kind, variant.key, ym, n)
             child_digest = self._hash(child_key)
             name = "%s-kb%s-%s%s_{sha1}.msu" % (variant.file_prefix, kb, variant.arch, suffix)
@@ -509,7 +518,7 @@ class Catalog(object):
                 rules={"is_installed": ("cbsar", "CbsPackageInstalledByIdentity", (("PackageIdentity", package),), ()),
                        "is_installable": installable},
                 handler="cbs", handler_data=("cbs", "CbsData", (("PackageIdentity", package),), ()),
-                variant=variant.key, month=ym,
+                variant=variant.key, month=ym, languages=tuple(language),
             ))
         bundle.max_size = total_size
         bundle.bundled = [(child.update_id, child.revision_number) for child in children]
@@ -607,6 +616,9 @@ class _Stats(object):
         self.superseded = 0
         self.with_supersedes = 0
         self.multilanguage = 0
+        self.language_specific = 0
+        self.language_files = {}
+        self.language_sample = None
         self.latest_cu = {}
         self.chain = []
         self.chain_variant = catalog.variants[0].key
@@ -639,6 +651,10 @@ class _Stats(object):
             for file in update.files:
                 self.files += 1
                 self.file_bytes += file.size
+            if update.languages:
+                self.language_specific += 1
+                for language in update.languages:
+                    self.language_files[language] = self.language_files.get(language, 0) + len(update.files)
             present_superseders = [r for r in update.superseded_by if REV_BASE <= r < REV_BASE + catalog.total]
             if present_superseders:
                 self.superseded += 1
@@ -672,7 +688,13 @@ class _Stats(object):
                     "children": [{"update_id": c.update_id, "revision_id": c.revision_id,
                                   "files": [f.as_dict() for f in c.files]} for c in group[1:]],
                 }
-        elif bundle.group == "definition":
+        if bundle.group == "oob" and self.language_sample is None:
+            self.language_sample = {
+                "update_id": bundle.update_id, "kb": bundle.kb, "title": bundle.titles["en"],
+                "children": [{"update_id": c.update_id, "languages": list(c.languages or ()),
+                              "files": [f.as_dict() for f in c.files]} for c in group[1:]],
+            }
+        if bundle.group == "definition":
             info = self.def_chains.setdefault(bundle.variant, {"chain": bundle.variant, "product": bundle.products[0],
                                                                "count": 0, "first": bundle.update_id})
             info["count"] += 1
@@ -712,6 +734,8 @@ class _Stats(object):
                 "superseded_updates": self.superseded,
                 "superseding_updates": self.with_supersedes,
                 "multilanguage_updates": self.multilanguage,
+                "language_specific_updates": self.language_specific,
+                "language_specific_files": dict(sorted(self.language_files.items())),
             },
             "revision_ids": {"first": REV_BASE, "last": REV_BASE + self.total - 1},
             "kb_range": [str(self.kb_min), str(self.kb_max)] if self.kb_min else None,
@@ -729,6 +753,7 @@ class _Stats(object):
                                    "note": "oldest first; each update supersedes the one before it"},
             "definition_chains": list(self.def_chains.values()),
             "sample_bundle": self.sample_bundle,
+            "language_bundle": self.language_sample,
             "dangling": {
                 "supersedes": self.dangling_supersedes,
                 "superseded_by_revision_ids": self.dangling_superseded_by,

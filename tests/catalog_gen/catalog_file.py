@@ -57,6 +57,7 @@ _UPDATE_FIELDS = (
     ("bundles", "bundled", lambda bundled: [update_id for update_id, _revision in bundled]),
     ("supersedes", "supersedes", list),
     ("files", "files", _file_entries),
+    ("languages", "languages", list),
 )
 
 

@@ -60,6 +60,8 @@ def package_entry(update, category_prerequisites=False):
     if update.superseded_by:
         parts.append("<SupersededBy>%s</SupersededBy>"
                      % "".join('<Revision Id="%d"/>' % r for r in update.superseded_by))
+    if update.languages:
+        parts.append("<Languages>%s</Languages>" % "".join('<Language Name="%s"/>' % code for code in update.languages))
     if len(parts) == 1:
         return parts[0][:-1] + "/>"
     parts.append("</Update>")

@@ -171,6 +171,8 @@ def build(update):
             children.append(("upd", "SecurityBulletinID", (), (), update.bulletin))
         if update.kb:
             children.append(("upd", "KBArticleID", (), (), update.kb))
+        for code in update.languages or ():  # a language-specific payload names its languages
+            children.append(("upd", "Language", (), (), code))
         if update.handler_data:
             handler = ("upd", "HandlerSpecificData", (("xsi:type", HANDLERS[update.handler][1]),),
                        (update.handler_data,))

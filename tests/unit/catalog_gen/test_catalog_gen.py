@@ -292,7 +292,7 @@ _TOP = {"format_version", "source", "categories", "updates"}
 _CATEGORY = {"id", "type", "title", "titles", "parent"}
 _UPDATE = {"id", "revision", "kind", "title", "titles", "description", "descriptions", "kb", "kbs", "severity",
            "release_date", "products", "classification", "classifications", "categories", "reboot_behavior", "impact",
-           "support_url", "prerequisites", "bundles", "supersedes", "files", "rules"}
+           "support_url", "prerequisites", "bundles", "supersedes", "files", "rules", "languages"}
 _FILE = {"name", "size", "sha1", "sha256", "urls"}
 
 

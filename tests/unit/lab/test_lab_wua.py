@@ -273,7 +273,9 @@ def test_expired_updates_leave_and_the_cache_reloads(tmp_path):
     host = WuaHost(PLATFORMS["ws2022-x64"])
     assert cu in {r.update_id for r in first.search(host).needed}
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO catalog_versions SELECT version + 1, created_at, source, format, source_path, "
+        db.execute("INSERT INTO catalog_versions (version, created_at, source, format, source_path, source_sha256, "
+                   "package_created, updates_added, updates_modified, updates_expired, updates_total) "
+                   "SELECT version + 1, created_at, source, format, source_path, "
                    "source_sha256, package_created, 0, 0, 1, updates_total FROM catalog_versions")
         db.execute("UPDATE updates SET expired_version = 2 WHERE update_id = ?", (cu,))
     second = cache.get(path)

@@ -26,6 +26,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog.staging
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.sync import SyncOptions, sync_records
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 
+from tests.catalog_gen.store import generated_store
 from tests.unit.module_utils.catalog.test_catalog_offline_scan import CHILD, fragments_for_sample
 
 NOW = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
@@ -202,3 +203,20 @@ def test_neutral_records_keep_their_digest():
     assert record_digest(record) != neutral_digest
     record.languages = ()
     assert record_digest(record) == neutral_digest
+
+
+# -- generated catalogs (tests/catalog_gen): every format carries the same languages ---------------
+
+@pytest.mark.parametrize("fmt", ["offline_scan", "wsus_export", "catalog_file"])
+def test_generated_catalogs_carry_the_payload_languages(tmp_path, fmt):
+    path, _source, manifest = generated_store(str(tmp_path), updates=400, fmt=fmt)
+    store = open_store(path)
+    try:
+        stored = _languages(store)
+    finally:
+        store.close()
+    sample = manifest["language_bundle"]
+    assert [child["languages"] for child in sample["children"]] == [[], ["en"], ["de"]]
+    for child in sample["children"]:
+        assert stored.get(child["update_id"], []) == child["languages"]
+    assert sum(len(codes) for codes in stored.values()) == manifest["counts"]["language_specific_updates"]
