@@ -144,3 +144,62 @@ def test_documented_returns(world, nginx, runner, tmp_path):
             assert result["failed"] is True and "404" in json.dumps(result["failed_files"]), result
         checker.check(result, label)
     assert not checker.problems, checker.problems
+
+
+def test_languages_choose_the_language_specific_files(world, nginx, runner, tmp_path):
+    """The generated out-of-band updates have a neutral payload member and one member per language
+    (en, de). The store was synced with languages [en]: by default, and with languages [en], a package
+    fetches no de-only file; [en, de] adds them in a new content version, downloading only those."""
+    store_path = fresh_store(world, tmp_path)
+    store = open_store(store_path)
+    try:
+        ids = [r["update_id"] for r in store.query(
+            "SELECT update_id FROM updates WHERE is_bundle = 1 AND title LIKE '%Out-of-band%' "
+            "AND expired_version IS NULL ORDER BY update_id LIMIT 2")]
+        assert len(ids) == 2
+        freeze_rows(store, "oob", ids)
+        marks = ",".join("?" * len(ids))
+        files = {}
+        for row in store.query(
+                "SELECT x.file_name, l.language FROM update_bundles b JOIN update_files x ON x.update_id = b.member_id "
+                "LEFT JOIN update_languages l ON l.update_id = b.member_id WHERE b.bundle_id IN (%s)" % marks, ids):
+            files[row["file_name"]] = row["language"]
+        assert store.query("SELECT languages FROM catalog_versions")[0]["languages"] == '["en"]'
+    finally:
+        store.close()
+    neutral = {name for name, language in files.items() if language is None}
+    english = {name for name, language in files.items() if language == "en"}
+    german = {name for name, language in files.items() if language == "de"}
+    assert len(neutral) == len(english) == len(german) == 2
+    base = {"update_list": "oob", "store": store_path, "mirror_url": nginx.url("/")}
+    results = {"results_dir": str(runner.results)}
+    runner.play(package_task("lang_default", dict(base, name="default"))
+                + package_task("lang_en", dict(base, name="english", languages=["EN"]))
+                + package_task("lang_both", dict(base, name="default", languages=["en", "de"]))
+                + package_task("lang_again", dict(base, name="default", languages=["de", "en"]))
+                + package_task("lang_all", dict(base, name="every", languages=["all"])),
+                results, name="languages")
+    default, english_only, both, again, every = (runner.result(label) for label in (
+        "lang_default", "lang_en", "lang_both", "lang_again", "lang_all"))
+    for result in (default, english_only, both, again, every):
+        assert not result.get("failed"), result.get("msg")
+    assert default["languages"] == ["en"] and default["files"] == 4 and default["downloaded"]["files"] == 4
+    assert english_only["languages"] == ["en"] and english_only["files"] == 4
+    assert english_only["downloaded"]["files"] == 0 and english_only["reused"]["files"] == 4
+    assert both["languages"] == ["de", "en"] and both["content_version"] == 2 and both["files"] == 6
+    assert both["downloaded"]["files"] == 2 and both["reused"]["files"] == 4  # only the de files are fetched
+    assert again["changed"] is False and again["content_version"] == 2
+    assert every["languages"] == ["all"] and every["files"] == 6
+    store = open_store(store_path)
+    try:
+        stored = {r["package"]: set() for r in store.query("SELECT DISTINCT package FROM package_files")}
+        for row in store.query("SELECT package, content_version, file_name FROM package_files"):
+            if (row["package"], row["content_version"]) != ("default", 2):
+                stored[row["package"]].add(row["file_name"])
+        languages = {r["name"]: r["languages"] for r in store.query("SELECT name, languages FROM deployment_packages")}
+    finally:
+        store.close()
+    assert stored["english"] == neutral | english and not stored["english"] & german
+    assert stored["default"] == neutral | english  # content version 1
+    assert stored["every"] == neutral | english | german
+    assert languages == {"default": '["de", "en"]', "english": '["en"]', "every": '["all"]'}
