@@ -9,6 +9,7 @@ import subprocess
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_runs import BIN, ansible_env, save
+from test_module_returns import ReturnChecker
 
 # Two touching halves of every day: merged, always open; a one-off long past: never open.
 ALWAYS = [{"name": "morning", "start": "00:00", "duration_minutes": 720, "recurrence": {"frequency": "daily"}},
@@ -86,6 +87,14 @@ def test_the_module_through_ansible_playbook(tmp_path):
         assert local["failed"] is True and "timezone: 'local' needs the host's zone" in local["msg"]
         none = read(tmp_path, "no_windows")
         assert none["in_window"] is True and none["current"] is None and none["next"] == []
+
+    # every result held to the RETURN docs, and every documented key seen with a value
+    checker = ReturnChecker("maintenance_window_info")
+    checker.check_samples()
+    for name in ("inside", "outside", "bad", "local", "no_windows"):
+        checker.check(read(tmp_path, name), name)
+    assert not checker.problems, "\n".join(checker.problems)
+    assert not checker.unseen()
 
 
 def test_the_inventory_group(tmp_path):
