@@ -187,8 +187,10 @@ def window_state(windows, now, host_timezone=None):
 def horizon(windows, now, host_timezone=None, days=MAX_HORIZON_DAYS):
     """Every merged window open from ``now`` to ``days`` ahead, lazily (what ``fit`` looks through for
     an update longer than every window)."""
-    return merged_windows(windows, now - datetime.timedelta(days=1), now + datetime.timedelta(days=days - 1),
-                          applies_to=SOFTWARE_UPDATES, host_timezone=host_timezone)
+    # from a day before, so the current window counts with its whole merged length
+    merged = merged_windows(windows, now - datetime.timedelta(days=1), now + datetime.timedelta(days=days - 1),
+                            applies_to=SOFTWARE_UPDATES, host_timezone=host_timezone)
+    return (window for window in merged if window.end > now)
 
 
 def _minutes(window):
@@ -249,7 +251,7 @@ def fit(batches, window, now, clock_offset_seconds=0, ignore_windows=False, hori
                 decision.update(outcome=NOT_ATTEMPTED, reason=WINDOW, waits_for=blocked,
                                 message="waits for its prerequisite %s, which waits for a window" % ", ".join(blocked))
             elif ignore_windows or unrestricted:
-                pass
+                decision["would_start"] = format_time(clock)
             elif longest_for(minutes) < minutes:
                 longest = max((_minutes(w) for w in horizon_seen), default=0.0)
                 decision.update(outcome=NOT_ATTEMPTED, reason=WINDOW, never_fits=True,

@@ -314,3 +314,8 @@ def test_windows_as_checked_definitions_or_raw():
     checked = p.plan_install(deployment(), "w", ["pilot"], p.HostScan(status(), REQUIRED), FACTS,
                              parse_windows(WINDOWS), NOW)
     assert raw == checked
+
+
+def test_the_worked_example_in_the_docs():
+    (decision,) = p.fit([[update("cu", 120)]], inside(), at("05T02:02"), 0)["updates"]
+    assert decision["message"] == "would start 02:02, needs 120 min, window ends 04:01"
