@@ -197,10 +197,12 @@ def test_distribute_content_role(world, nginx, runner, tmp_path):
         "    - role: patchwave.windows.distribute_content\n      vars:\n"
         "        distribute_content_store: %s\n        distribute_content_mirror_url: %s\n"
         "        distribute_content_packages: [{name: pilot, update_list: month}]\n"
+        "        distribute_content_languages: [en, de]\n"
         "        distribute_content_points: [{name: web, type: path, path: %s, host_url: 'http://patches/'}]\n"
         % (store, nginx.url("/"), web))
     done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(playbook)],
                           env=ansible_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "package pilot (list month version 1, content version 1):" in done.stdout
+    assert "(languages: de, en)" in done.stdout  # distribute_content_languages reaches deployment_package
     assert "pilot on web (%s): copied" % web in done.stdout
