@@ -232,7 +232,6 @@ def fit(batches, window, now, clock_offset_seconds=0, ignore_windows=False, hori
         return longest
 
     decisions = []
-    installing = set()
     waiting = set()
     clock = now  # the worst case: each update before takes its whole run time
     out_batches = []
@@ -282,7 +281,6 @@ def fit(batches, window, now, clock_offset_seconds=0, ignore_windows=False, hori
                 else:
                     decision["would_start"] = format_time(clock)
             if decision["outcome"] == INSTALL:
-                installing.add(uid)
                 kept.append(uid)
                 if not decision["may_wait"]:
                     clock = clock + datetime.timedelta(minutes=minutes)
@@ -298,6 +296,28 @@ def fit(batches, window, now, clock_offset_seconds=0, ignore_windows=False, hori
             "next_window": None if upcoming is None else {"start": format_time(upcoming.start),
                                                           "end": format_time(upcoming.end),
                                                           "names": list(upcoming.names)}}
+
+
+def worker_batches(fitted):
+    """What the worker is given, per Install() call: ``[[{update_id, max_run_time_minutes,
+    latest_start_host}]]`` (``latest_start_host`` None: no window binds it)."""
+    by_id = {d["update_id"]: d for d in fitted["updates"]}
+    return [[{"update_id": uid, "max_run_time_minutes": by_id[uid]["max_run_time_minutes"],
+              "latest_start_host": by_id[uid]["latest_start_host"]} for uid in batch] for batch in fitted["batches"]]
+
+
+def startable(batch, host_now):
+    """The worker's rule before one Install() call, for reference (the lab and the tests): the
+    updates of ``batch`` (``worker_batches``) that may go into the call at ``host_now`` (the host's
+    clock), and those left to wait. An update goes in while the host's clock plus the run times
+    before it in the call is not after its latest start; the first that would be stops the call there."""
+    clock = host_now
+    for index, item in enumerate(batch):
+        latest = item.get("latest_start_host")
+        if latest is not None and clock > parse_time(latest):
+            return list(batch[:index]), list(batch[index:])
+        clock = clock + datetime.timedelta(minutes=item["max_run_time_minutes"])
+    return list(batch), []
 
 
 # -- the check-mode plan ------------------------------------------------------------------------

@@ -319,3 +319,41 @@ def test_windows_as_checked_definitions_or_raw():
 def test_the_worked_example_in_the_docs():
     (decision,) = p.fit([[update("cu", 120)]], inside(), at("05T02:02"), 0)["updates"]
     assert decision["message"] == "would start 02:02, needs 120 min, window ends 04:01"
+
+
+@pytest.mark.parametrize("host_now, goes, waits", [
+    ("05T01:00", ["a", "b", "c"], []),
+    ("05T01:00:30", ["a", "b", "c"], []),
+    # 01:50 + 60 + 30 = 03:20, after the 45-minute one's latest start 03:17: the call stops before it
+    ("05T01:50", ["a", "b"], ["c"]),
+    ("05T02:40", ["a"], ["b", "c"]),
+    ("05T03:05", [], ["a", "b", "c"]),
+])
+def test_the_workers_rule_before_a_call(host_now, goes, waits):
+    # the host's clock is 60 s ahead; its latest starts are in its own clock
+    fitted = p.fit([[update("a", 60), update("b", 30), update("c", 45)]], inside(), at("05T01:00"), 60)
+    batch = p.worker_batches(fitted)[0]
+    assert [i["latest_start_host"] for i in batch] == [z("05T03:02"), z("05T03:32"), z("05T03:17")]
+    started, left = p.startable(batch, at(host_now if len(host_now) == 8 else "2026-12-%sZ" % host_now))
+    assert ([i["update_id"] for i in started], [i["update_id"] for i in left]) == (goes, waits)
+
+
+def test_the_worker_without_windows_starts_everything():
+    fitted = p.fit([[update("a", 600)], [update("b", 900)]], None, at("05T01:00"), 0)
+    batches = p.worker_batches(fitted)
+    assert batches == [[{"update_id": "a", "max_run_time_minutes": 600, "latest_start_host": None}],
+                       [{"update_id": "b", "max_run_time_minutes": 900, "latest_start_host": None}]]
+    assert p.startable(batches[1], at("09T23:59")) == (batches[1], [])
+
+
+@pytest.mark.parametrize("extra, never", [
+    ([], True),
+    ([one_off("closed", "12:00", 600, day="2026-12-04")], True),       # closed before now: does not count
+    ([one_off("later", "12:00", 600, day="2027-06-01")], False),       # in the horizon
+    ([one_off("too_far", "12:00", 600, day="2028-01-20")], True),      # beyond 400 days
+])
+def test_the_horizon_from_definitions(extra, never):
+    plan = p.plan_install(deployment(), "web001", ["pilot"], p.HostScan(status(), (("long", "missing"),)),
+                          [update("long", 300)], WINDOWS + extra, NOW)
+    (decision,) = plan["waiting"]
+    assert decision["never_fits"] is never and plan["outcome"] == "waiting_for_window"
