@@ -27,10 +27,10 @@ def world(store_address, tmp_path):
     store = open_store(store_address)
     catalog = add_catalog(store, 12)
     ids = list(catalog)
+    ssu_title = "2026-11 Servicing Stack Update for Windows Server 2019 (KB%s)" % catalog[ids[0]]["kb"]
     with store.transaction() as cursor:
         cursor.execute("UPDATE updates SET title = ?, impact = 'RequiresExclusiveHandling', "
-                       "reboot_behavior = 'NeverReboots' WHERE update_id = ?",
-                       ("2026-11 Servicing Stack Update for Windows Server 2019 (KB%s)" % catalog[ids[0]]["kb"], ids[0]))
+                       "reboot_behavior = 'NeverReboots' WHERE update_id = ?", (ssu_title, ids[0]))
         cursor.execute("UPDATE updates SET impact = 'Normal', reboot_behavior = 'CanRequestReboot' "
                        "WHERE update_id = ?", (ids[1],))
         cursor.execute("INSERT INTO update_prerequisites (update_id, clause, prerequisite_id) VALUES (?, 0, ?)",
