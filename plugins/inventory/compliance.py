@@ -431,11 +431,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """A test of whether a host of an earlier source is inside a software-updates window at ``now``.
 
         Only hosts and groups that define a ``patchwave_maintenance_windows*`` variable are looked at
-        closely; the rest have no windows and are inside.
+        closely; the rest have no windows and are inside. Hosts of the same groups share the same
+        variable objects, so the answer is computed once per distinct set of them.
         """
         inventory = self.inventory
         window_groups = {name for name, group in inventory.groups.items()
                          if any(key.startswith(VARIABLE_PREFIX) for key in group.vars)}
+        answers = {}
+
+        def answer(variables):
+            try:
+                windows = parse_windows(host_windows(variables))
+                zone = variables.get(HOST_TIMEZONE_VARIABLE)
+                problem = check_zone(zone) if zone is not None else None
+                if problem:
+                    raise WindowDefinitionError("%s: %s" % (HOST_TIMEZONE_VARIABLE, problem))
+                return in_window(windows, now, host_timezone=zone), None
+            except WindowDefinitionError as exc:
+                return False, str(exc)
 
         def inside(name):
             host = inventory.get_host(name)
@@ -443,16 +456,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     key.startswith(VARIABLE_PREFIX) for key in host.vars):
                 return True
             variables = combine_vars(get_group_vars(host.get_groups()), host.vars)
-            try:
-                windows = parse_windows(host_windows(variables))
-                zone = variables.get(HOST_TIMEZONE_VARIABLE)
-                if zone is not None and check_zone(zone):
-                    raise WindowDefinitionError("%s: %s" % (HOST_TIMEZONE_VARIABLE, check_zone(zone)))
-                return in_window(windows, now, host_timezone=zone)
-            except WindowDefinitionError as exc:
+            values = [(k, v) for k, v in sorted(variables.items()) if k.startswith(VARIABLE_PREFIX)]
+            key = tuple((k, id(v)) for k, v in values) + (repr(variables.get(HOST_TIMEZONE_VARIABLE)),)
+            if key not in answers:
+                # the values are kept with the answer, so no other object can take their ids meanwhile
+                answers[key] = answer(variables) + (values,)
+            result, problem, _values = answers[key]
+            if problem:
                 self.display.warning("compliance inventory '%s': host '%s': %s; the host is left out of the "
-                                     "group %s" % (path, name, exc, self._group(IN_WINDOW_GROUP)))
-                return False
+                                     "group %s" % (path, name, problem, self._group(IN_WINDOW_GROUP)))
+            return result
 
         return inside
 

@@ -107,3 +107,20 @@ def test_the_group_follows_the_prefix_and_exists_when_empty(store, monkeypatch):
     inventory.set_variable("sat01", "patchwave_maintenance_windows", [SATURDAY])
     run = Run(options(address, spool, group_prefix="pw_", add_store_hosts=False), inventory=inventory)
     assert run.members("pw_in_window") == []
+
+
+def test_hosts_of_the_same_groups_are_computed_once(store, monkeypatch):
+    address, spool = store
+    calls = []
+    real = compliance.parse_windows
+    monkeypatch.setattr(compliance, "parse_windows", lambda raw: calls.append(raw) or real(raw))
+    inventory = InventoryData()
+    inventory.add_group("site")
+    inventory.set_variable("site", "patchwave_maintenance_windows_site", [SATURDAY])
+    for number in range(50):
+        inventory.add_host("web%02d" % number, group="site")
+    inventory.add_host("late", group="site")
+    inventory.set_variable("late", "patchwave_maintenance_windows_late", [SUNDAY_UPDATES])
+    run = Run(options(address, spool, add_store_hosts=False), inventory=inventory)
+    assert run.members("patchwave_in_window") == ["web%02d" % n for n in range(50)]
+    assert len(calls) == 2
