@@ -102,6 +102,8 @@ class Fleet:
         self.now = now or NOW  # scans are placed relative to this time
         self.rng = random.Random("fleet|%s" % seed)
         self.scans = {}   # host -> [{"finished", "succeeded", "catalog_version", "results", "corrupt"}]
+        self.enforcement = {}  # host -> [{"received", "update_id", "state", "reason"}] in the order written
+        self.enforcement_rng = random.Random("enforcement|%s" % seed)  # apart: the scans stay as they were
 
     def random_results(self, version):
         """What a scan against ``version`` returns: the applicable updates the catalog held then,
@@ -138,6 +140,46 @@ class Fleet:
                                                 "succeeded": False, "catalog_version": None, "results": {},
                                                 "corrupt": False})
 
+    def add_enforcement(self, spool, host, received, update_id, state, reason=None, deployment="wave",
+                        hresult=None):
+        """An enforcement state of ``update_id`` on ``host`` (None: of the deployment) received at
+        ``received``."""
+        detail = {"reason": reason} if reason else {}
+        if state == "waiting_for_window":
+            detail = {"would_start": iso(received), "needs_minutes": 60, "window_ends": iso(received)}
+        body = {"deployment": deployment, "update_id": update_id, "state": state, "hresult": hresult, "detail": detail}
+        write_message(spool, host, "enforcement", body, created=iso(received))
+        self.enforcement.setdefault(host, []).append({"received": iso(received), "update_id": update_id,
+                                                      "state": state, "reason": reason})
+
+    def random_enforcement(self, spool, hosts):
+        """Enforcement states for about half of the hosts with scans: on updates the newest scan
+        returned (missing or installed) and others, some received after the newest scan (they decide),
+        some before it (the scan supersedes them), several for one pair, and deployment states. Every
+        time is whole minutes away from the host's scans, so no state shares a second with one."""
+        rng = self.enforcement_rng
+        states = ("downloading", "downloaded", "download_failed", "installing", "installed", "pending_restart",
+                  "failed", "waiting_for_window", "not_attempted", "not_attempted")
+        reasons = ("window", "longer_than_every_window", "update_loop")
+        ids = sorted(self.catalog)
+        for host in hosts:
+            scans = self.scans.get(host)
+            if not scans or scans[-1]["received"] is None or rng.random() < 0.4:
+                continue
+            newest = datetime.datetime.strptime(scans[-1]["received"], "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=datetime.timezone.utc)
+            returned = sorted(scans[-1]["results"])
+            picks = rng.sample(returned, min(len(returned), 6)) + rng.sample(ids, 3)
+            for minute, uid in enumerate(picks, 1):
+                for repeat in range(rng.choice((1, 1, 2))):
+                    sign = -1 if rng.random() < 0.25 else 1
+                    when = newest + datetime.timedelta(minutes=sign * (minute * 3 + repeat))
+                    state = rng.choice(states)
+                    self.add_enforcement(spool, host, when, uid, state,
+                                         reason=rng.choice(reasons) if state == "not_attempted" else None)
+            self.add_enforcement(spool, host, newest + datetime.timedelta(minutes=59), None,
+                                 rng.choice(("in_progress", "compliant", "non_compliant", "failed")))
+
     def add_corrupt(self, spool, host, finished):
         import os
         with open(os.path.join(spool, "%s~%s.json" % (host, uuid.uuid4())), "w") as handle:
@@ -145,9 +187,10 @@ class Fleet:
         self.scans.setdefault(host, []).append({"finished": None, "received": None, "succeeded": False,
                                                 "catalog_version": None, "results": {}, "corrupt": True})
 
-    def generate(self, store, spool, hosts, versions=3):
+    def generate(self, store, spool, hosts, versions=3, enforcement=False):
         """A mix: usable, stale, failed after good, scans against older catalogs, and newest scans
-        without a catalog version (made while the store was unreachable)."""
+        without a catalog version (made while the store was unreachable); with ``enforcement``,
+        enforcement states too (``random_enforcement``)."""
         for index in range(hosts):
             host = "win%04d" % index
             kind = self.rng.random()
@@ -166,19 +209,21 @@ class Fleet:
             else:
                 self.add_scan(spool, host, self.now - age - datetime.timedelta(days=3), max(1, version - 1))
                 self.add_scan(spool, host, self.now - age, version)                               # usable
+        if enforcement:
+            self.random_enforcement(spool, ["win%04d" % index for index in range(hosts)])
         counts = ingest(store, spool)
         return ["win%04d" % index for index in range(hosts)], counts
 
 
 @contextlib.contextmanager
-def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None):
+def fleet_in_store(address, spool, updates=120, hosts=60, seeds=(1, 2), now=None, enforcement=False):
     """Open the store at ``address``, add a catalog of ``updates`` (versions 1..3) and a generated
-    fleet of ``hosts`` (``Fleet.generate``, scans placed before ``now``, default NOW); yield
-    (store, fleet, host names, ingest counts)."""
+    fleet of ``hosts`` (``Fleet.generate``, scans placed before ``now``, default NOW; enforcement
+    states with ``enforcement``); yield (store, fleet, host names, ingest counts)."""
     store = open_store(address)
     try:
         fleet = Fleet(add_catalog(store, updates, versions=3, seed=seeds[0]), seed=seeds[1], now=now)
-        names, counts = fleet.generate(store, spool, hosts)
+        names, counts = fleet.generate(store, spool, hosts, enforcement=enforcement)
         yield store, fleet, names, counts
     finally:
         store.close()
@@ -189,8 +234,15 @@ PREPARATION_TABLES = ("update_lists", "update_list_versions", "update_list_membe
                       "staged_packages", "object_history")
 
 
+def undo_migration_9(cursor):
+    """Put a store back as schema 8 left it (no enforcement states)."""
+    cursor.execute("DROP TABLE enforcement_states")
+    cursor.execute("UPDATE schema_info SET version = 8")
+
+
 def undo_migration_8(cursor):
     """Put a store back as schema 7 left it (no update languages, no catalog version languages)."""
+    undo_migration_9(cursor)
     cursor.execute("DROP TABLE update_languages")
     cursor.execute("ALTER TABLE catalog_versions DROP COLUMN languages")
     cursor.execute("UPDATE schema_info SET version = 7")

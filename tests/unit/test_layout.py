@@ -55,21 +55,29 @@ RULES = [
     ("plugin_utils.", ("action.", "inventory.", "modules.")),
     ("module_utils._store.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
                               "module_utils._host.", "module_utils._prepare.", "module_utils._content.",
-                              "module_utils._distribution.", "module_utils._windows.")),
+                              "module_utils._distribution.", "module_utils._windows.", "module_utils._install.")),
     ("module_utils._catalog.", ("module_utils._scan.", "module_utils._compliance.", "module_utils._host.",
-                                "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.")),
+                                "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.",
+                                "module_utils._install.")),
+    # the state-message format (enforcement included) lives in _scan: installation writes it, ingest reads it
     ("module_utils._scan.", ("module_utils._compliance.", "module_utils._prepare.", "module_utils._content.",
-                             "module_utils._distribution.")),
+                             "module_utils._distribution.", "module_utils._install.")),
     # compliance reads stored update lists with its own SQL: preparation builds on compliance, not back
-    ("module_utils._compliance.", ("module_utils._prepare.", "module_utils._content.", "module_utils._distribution.")),
+    # compliance applies enforcement states from the store, by the names in _scan/messages.py
+    ("module_utils._compliance.", ("module_utils._prepare.", "module_utils._content.", "module_utils._distribution.",
+                                   "module_utils._install.")),
     # content (the library, downloads) and distribution (staging) know nothing of lists and deployments
     ("module_utils._content.", ("module_utils._prepare.", "module_utils._distribution.", "module_utils._scan.",
-                                "module_utils._compliance.")),
-    ("module_utils._distribution.", ("module_utils._prepare.", "module_utils._scan.", "module_utils._compliance.")),
+                                "module_utils._compliance.", "module_utils._install.")),
+    ("module_utils._distribution.", ("module_utils._prepare.", "module_utils._scan.", "module_utils._compliance.",
+                                     "module_utils._install.")),
+    # installation builds on every step before it; none of them imports it
+    ("module_utils._prepare.", ("module_utils._install.",)),
+    ("module_utils._host.", ("module_utils._install.",)),
     # maintenance windows are pure rules over definitions: no step, the store at most
     ("module_utils._windows.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
                                 "module_utils._host.", "module_utils._prepare.", "module_utils._content.",
-                                "module_utils._distribution.")),
+                                "module_utils._distribution.", "module_utils._install.")),
     ("module_utils._catalog.readers.", ("module_utils._catalog.sync", "module_utils._catalog.staging",
                                         "module_utils._catalog.parallel", "module_utils._catalog.source")),
 ]

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import json
 from dataclasses import dataclass, field, replace
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     DEFAULT_STALE_AFTER_DAYS,
     MAY_BE_REQUIRED_SQL,
+    EnforcementFacts,
     REQUIRED,
     USABLE,
     HostStatus,
@@ -34,10 +36,12 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     ScanFacts,
     UpdateFacts,
     add_counts,
+    apply_enforcement,
     count_compliance,
     empty_counts,
     evaluate,
     host_status,
+    newer_than_scan,
     set_compliance,
     set_warnings,
 )
@@ -381,6 +385,65 @@ def _required(rows, statuses, bit):
     return required
 
 
+# Each deciding scan's newest enforcement state per update of the sets, among those received after
+# the scan (the controller's clock, then the store's sequence: ``rules.newer_than_scan``), with the
+# flags the scan gave the update (NULL: the scan did not return it). Rows (scan_pk, update_id, set
+# mask, state, detail JSON, flags).
+_ENFORCEMENT_SQL = (
+    "SELECT e.scan_pk, e.update_id, st.mask, e.state, e.detail, CASE WHEN su.update_id IS NULL THEN NULL ELSE %s END "
+    "FROM (SELECT ps.scan_pk, e.update_id, e.state, e.detail, ROW_NUMBER() OVER (PARTITION BY e.host_name, "
+    "e.update_id ORDER BY e.received DESC, e.seq DESC) AS newest FROM {scans} ps "
+    "JOIN scans s ON s.scan_pk = ps.scan_pk JOIN enforcement_states e ON e.host_name = s.host_name "
+    "WHERE e.update_id IS NOT NULL AND (e.received > s.received OR (e.received = s.received AND e.seq > s.scan_pk))"
+    ") e JOIN {scans} ps ON ps.scan_pk = e.scan_pk JOIN {set} st ON st.update_id = e.update_id "
+    "LEFT JOIN scan_updates su ON su.scan_pk = e.scan_pk AND su.update_id = e.update_id "
+    "WHERE e.newest = 1 ORDER BY e.scan_pk, e.update_id" % _FLAGS_SQL)
+
+
+def enforcement_facts(state, detail_text):
+    """EnforcementFacts from a stored state and its ``detail`` JSON text."""
+    reason = None
+    if state == "not_attempted":
+        try:
+            reason = json.loads(detail_text or "{}").get("reason")
+        except (ValueError, AttributeError):
+            reason = None
+    return EnforcementFacts(state, reason)
+
+
+def _apply_enforcement(rows, statuses, updates, bit, counts, required, update_counts):
+    """Adjust one set's counts, Required lists and per-update counts (when given) by the pairs' newest
+    enforcement states (rows of ``_ENFORCEMENT_SQL``): each pair leaves the state the scan gave it
+    for the one ``rules.apply_enforcement`` gives, for hosts whose status is usable."""
+    by_scan = {s.scan.scan_pk: name for name, s in statuses.items() if s.usable}
+    for scan_pk, update_id, mask, state, detail_text, flags in rows:
+        name = by_scan.get(scan_pk)
+        if name is None or not mask & bit or update_id not in updates:
+            continue
+        status = statuses[name]
+        if flags is None:
+            before = evaluate(status, UpdateFacts(updates[update_id]["first_version"]), None)
+        else:
+            before = _FLAG_STATES[flags]
+        after = apply_enforcement(before[0], before[1], enforcement_facts(state, detail_text))
+        if after == before:
+            continue
+        counts[name][before[0]] -= 1
+        counts[name][after[0]] += 1
+        if update_counts is not None:
+            update_counts[update_id][before[0]] -= 1
+            update_counts[update_id][after[0]] += 1
+        if required is not None:
+            listed = [pair for pair in required.get(name, []) if pair[0] != update_id]
+            if after[0] == REQUIRED:
+                listed.append((update_id, after[1]))
+                listed.sort()
+            if listed:
+                required[name] = listed
+            else:
+                required.pop(name, None)
+
+
 def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, per_update=False,
               required=True, hosts=None):
     """The raw rows compliance is computed from, as plain JSON-serialisable data; a few bulk queries.
@@ -424,6 +487,7 @@ def read_rows(store, update_sets, now=None, stale_after_days=DEFAULT_STALE_AFTER
                 rows["required"] = scratch.rows("SELECT su.scan_pk, su.update_id, st.mask, %s %s WHERE %s "
                                                 "ORDER BY su.scan_pk, su.update_id"
                                                 % (_FLAGS_SQL, _JOIN, MAY_BE_REQUIRED_SQL))
+            rows["enforcement"] = scratch.rows(_ENFORCEMENT_SQL)
             if per_update:
                 rows["update_groups"] = scratch.rows("SELECT su.update_id, ps.catalog_version, %s, count(*) %s "
                                                      "WHERE ps.usable = 1 GROUP BY 1, 2, 3" % (_FLAGS_SQL, _JOIN))
@@ -453,16 +517,19 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
         first_versions = sorted(u["first_version"] for u in updates.values())
         result = SetResult(name, ids, updates)
         counts = count_scans(rows["host_groups"], statuses, first_versions, len(ids), entry["bit"])
+        if "update_groups" in rows:
+            result.update_counts = _count_updates(rows["update_groups"], statuses, updates)
+        if "required" in rows:
+            result.host_required = _required(rows["required"], statuses, entry["bit"])
+        _apply_enforcement(rows.get("enforcement", ()), statuses, updates, entry["bit"], counts,
+                           result.host_required if "required" in rows else None,
+                           result.update_counts if "update_groups" in rows else None)
         for host, status in statuses.items():
             if host not in counts:
                 counts[host] = empty_counts()
                 counts[host][evaluate(status, None, None)[0]] = len(ids)
             result.host_counts[host] = counts[host]
             result.host_compliance[host] = set_compliance(counts[host], status.usable, evaluation.has_catalog)
-        if "update_groups" in rows:
-            result.update_counts = _count_updates(rows["update_groups"], statuses, updates)
-        if "required" in rows:
-            result.host_required = _required(rows["required"], statuses, entry["bit"])
         evaluation.sets[name] = result
     return evaluation
 
@@ -487,16 +554,24 @@ def host_pairs(store, status, update_ids, updates, superseded):
     ``superseded`` is ``_catalog_query.superseded_ids`` of the set, read once for every host.
     """
     results = {}
+    enforced = {}
     if status.usable:
         for row in store.query("SELECT update_id, installed, hidden, reboot_required FROM scan_updates "
                                "WHERE scan_pk = ?", (status.scan.scan_pk,)):
             results[row["update_id"]] = ResultFacts(bool(row["installed"]), bool(row["hidden"]),
                                                     bool(row["reboot_required"]))
+        for row in store.query("SELECT e.update_id, e.state, e.detail, e.received, e.seq FROM enforcement_states e "
+                               "JOIN scans s ON s.host_name = e.host_name WHERE s.scan_pk = ? AND e.update_id "
+                               "IS NOT NULL AND e.received >= ? ORDER BY e.received, e.seq",
+                               (status.scan.scan_pk, status.scan.age_time)):
+            if newer_than_scan(row["received"], row["seq"], status.scan):
+                enforced[row["update_id"]] = enforcement_facts(row["state"], row["detail"])  # the newest wins
     provenance = status.provenance()
     pairs = []
     for uid in update_ids:
         facts = updates[uid]
         state, detail = evaluate(status, UpdateFacts(facts["first_version"], uid in superseded), results.get(uid))
+        state, detail = apply_enforcement(state, detail, enforced.get(uid))
         pairs.append({"update_id": uid, "kb": facts.get("kb"), "title": facts.get("title"), "state": state,
                       "detail": detail, "provenance": provenance})
     return pairs

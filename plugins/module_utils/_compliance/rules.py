@@ -27,8 +27,14 @@ Otherwise **non-compliant** when any update of the set is Required; otherwise **
 is Unknown; otherwise **compliant** (every update Installed or Not Required; a set that selects no
 update is compliant only for a host with a usable scan, and ``set_warnings`` names such a set).
 
-Details reserved for installation (a later step) are part of the model already: *install failed*
-and *not attempted* (the maintenance window was too short) are Required details.
+4. **Enforcement** (``apply_enforcement``): installation's newest state of an update on a host,
+   when the controller received it after the host's deciding scan (``newer_than_scan``), overrides
+   what that scan said, as ConfigMgr's enforcement state messages do: *installed* is Installed,
+   *pending restart* Required (*pending reboot*), *failed* or *download failed* Required (*install
+   failed*), *waiting for window* or *not attempted* for a window reason Required (*not attempted
+   window*); a state still in progress (downloading, downloaded, installing) or not attempted for
+   another reason leaves the scan's answer. The host's next scan supersedes them. A host without a
+   usable scan stays Unknown: a state message of installation is no scan.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages import WINDOW_REASONS
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
 
 REQUIRED = "required"
@@ -49,8 +56,8 @@ STATE_TITLES = {REQUIRED: "Required", NOT_REQUIRED: "Not Required", INSTALLED: "
 MISSING = "missing"
 HIDDEN = "hidden"
 PENDING_REBOOT = "pending_reboot"
-INSTALL_FAILED = "install_failed"            # reserved: set by installation (later issue)
-NOT_ATTEMPTED_WINDOW = "not_attempted_window"  # reserved: the window was too short (later issue)
+INSTALL_FAILED = "install_failed"            # installation failed (an enforcement state)
+NOT_ATTEMPTED_WINDOW = "not_attempted_window"  # the maintenance window was too short (an enforcement state)
 IS_INSTALLED = "installed"
 NOT_APPLICABLE = "not_applicable"
 SUPERSEDED = "superseded"
@@ -175,6 +182,47 @@ def evaluate(status, update, result):
     if version is None or update.first_version > version:
         return UNKNOWN, NEWER_CATALOG
     return NOT_REQUIRED, SUPERSEDED if update.superseded else NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class EnforcementFacts:
+    """Installation's newest state of one update on one host (an enforcement state message)."""
+
+    state: str                  # one of _scan/messages.UPDATE_ENFORCEMENT_STATES
+    reason: str | None = None   # ``detail.reason`` of ``not_attempted``
+
+
+# What each enforcement state of an update makes of the pair; states absent here leave the scan's answer.
+_ENFORCED = {
+    "installed": (INSTALLED, IS_INSTALLED),
+    "pending_restart": (REQUIRED, PENDING_REBOOT),
+    "failed": (REQUIRED, INSTALL_FAILED),
+    "download_failed": (REQUIRED, INSTALL_FAILED),
+    "waiting_for_window": (REQUIRED, NOT_ATTEMPTED_WINDOW),
+}
+
+_HOST_DETAILS = tuple(s for s in HOST_STATUSES if s != USABLE)
+
+
+def newer_than_scan(received, seq, scan):
+    """True when an enforcement state received at ``received`` (store time text), numbered ``seq``
+    in the store's sequence, came after ``scan`` (ScanFacts): the controller's clock, then the
+    sequence within one second, as scans are ordered among each other."""
+    return (received, seq) > (scan.age_time, scan.scan_pk)
+
+
+def apply_enforcement(state, detail, enforcement):
+    """``(state, detail)`` of a pair once its enforcement state is applied.
+
+    ``state, detail`` are what ``evaluate`` gave from the deciding scan; ``enforcement`` is the
+    pair's newest EnforcementFacts newer than that scan (``newer_than_scan``), or None. A pair of a
+    host without a usable scan keeps its Unknown state.
+    """
+    if enforcement is None or (state == UNKNOWN and detail in _HOST_DETAILS):
+        return state, detail
+    if enforcement.state == "not_attempted":
+        return (REQUIRED, NOT_ATTEMPTED_WINDOW) if enforcement.reason in WINDOW_REASONS else (state, detail)
+    return _ENFORCED.get(enforcement.state, (state, detail))
 
 
 def may_be_required(result):

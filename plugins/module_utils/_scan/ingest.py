@@ -16,6 +16,7 @@ why, so it stays Unknown with the reason kept. Every reader of host state calls 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from itertools import repeat
 
@@ -101,7 +102,11 @@ def _touch_host(cursor, host, stamp):
 
 
 def _next_scan_pk(cursor):
-    return (cursor.execute("SELECT max(scan_pk) FROM scans").fetchone()[0] or 0) + 1
+    """The next number of the store's sequence, shared by scans (``scan_pk``) and enforcement
+    states (``seq``), so the two are ordered among each other within a second."""
+    scans = cursor.execute("SELECT max(scan_pk) FROM scans").fetchone()[0] or 0
+    states = cursor.execute("SELECT max(seq) FROM enforcement_states").fetchone()[0] or 0
+    return max(scans, states) + 1
 
 
 def _take(next_pk):
@@ -127,6 +132,20 @@ def _store_message(store, cursor, ordinals, next_pk, message, stamp):
     host = message["host"]
     body = message["body"]
     scan_pk = next_pk[0]
+    if message["kind"] == "enforcement":
+        update_id = body["update_id"]
+        cursor.execute(
+            "INSERT INTO enforcement_states (message_id, host_name, deployment, update_id, state, hresult, detail, "
+            "received, seq, controller, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (message["message_id"], host, body["deployment"], update_id.lower() if update_id else None, body["state"],
+             body["hresult"], json.dumps(body["detail"], sort_keys=True, separators=(",", ":")),
+             message["received"], scan_pk, message.get("controller"), stamp))
+        if cursor.rowcount != 1:
+            return False
+        _take(next_pk)
+        _touch_host(cursor, host, stamp)
+        return True
     if message["kind"] == "scan_attempt":
         cursor.execute(
             "INSERT INTO scan_attempts (message_id, host_name, received, failure, reason, server_selection, forced, "

@@ -27,8 +27,9 @@ RECORD_FIELDS = ("update_id", "revision_number", "installed", "hidden", "downloa
 
 # ``scan``: the host's answer; ``scan_failure``: the host did not complete the search (the host is
 # Unknown, scan failed); ``scan_attempt``: the attempt failed before the host could search
-# (unreachable, credentials refused, a request the host refused): the host keeps its state.
-KINDS = ("scan", "scan_failure", "scan_attempt")
+# (unreachable, credentials refused, a request the host refused): the host keeps its state;
+# ``enforcement``: a step of installation on the host (``_install/enforcement.py`` writes them).
+KINDS = ("scan", "scan_failure", "scan_attempt", "enforcement")
 
 # Why an attempt said nothing of the host's updates (``scan_attempt`` bodies).
 ATTEMPT_FAILURES = ("unreachable", "credentials", "connection", "request")
@@ -79,6 +80,44 @@ ATTEMPT_SCHEMA = {
 }
 
 
+# Enforcement states, as ConfigMgr's topics 402 (SUM_CI_ENFORCEMENT, per update) and 301
+# (SUM_ASSIGNMENT_ENFORCEMENT, per deployment) carry them. The format lives here, with every other
+# state message, so ingest reads it without knowing installation; ``_install/enforcement.py`` writes it.
+UPDATE_ENFORCEMENT_STATES = ("downloading", "downloaded", "download_failed", "installing", "installed",
+                             "pending_restart", "failed", "waiting_for_window", "not_attempted")
+DEPLOYMENT_ENFORCEMENT_STATES = ("in_progress", "compliant", "non_compliant", "failed")
+
+# ``not_attempted`` reasons (``detail.reason``) that mean the maintenance window was too short: the
+# update did not fit what is left of the window, or its maximum run time is longer than every window.
+WINDOW_REASONS = ("window", "longer_than_every_window")
+
+ENFORCEMENT_SCHEMA = {
+    "type": "object",
+    "required": ["deployment", "update_id", "state", "hresult", "detail"],
+    "properties": {
+        "deployment": {"type": ["string", "null"]},   # null: ad hoc, no deployment
+        "update_id": {"type": ["string", "null"]},    # null: the state of the deployment on the host
+        "state": {"type": "string", "enum": sorted(set(UPDATE_ENFORCEMENT_STATES + DEPLOYMENT_ENFORCEMENT_STATES))},
+        "hresult": {"type": ["integer", "null"]},
+        "detail": {"type": "object"},                 # the figures: why, when, how long
+    },
+    "additionalProperties": False,
+}
+
+
+def enforcement_problem(body):
+    """Why an enforcement body that follows ENFORCEMENT_SCHEMA is still unusable, or None: an update's
+    state needs an update id; a deployment's state needs a deployment and no update id."""
+    if body["update_id"] is None:
+        if body["state"] not in DEPLOYMENT_ENFORCEMENT_STATES:
+            return "body.state: %r is a state of an update, and body.update_id is null" % body["state"]
+        if body["deployment"] is None:
+            return "body.deployment: a deployment's state (%r) needs the deployment" % body["state"]
+    elif body["state"] not in UPDATE_ENFORCEMENT_STATES:
+        return "body.state: %r is a state of a deployment, and body.update_id is set" % body["state"]
+    return None
+
+
 # A version 2 scan body: SCAN_SCHEMA without ``updates``, with ``records`` (checked by _record_problem).
 _SCAN_BODY_SCHEMA = dict(SCAN_SCHEMA, required=[k for k in SCAN_SCHEMA["required"] if k != "updates"] + ["records"],
                          properties=dict([(k, v) for k, v in SCAN_SCHEMA["properties"].items() if k != "updates"],
@@ -122,6 +161,11 @@ def parse_message(text):
             problems = validate(body, FAILURE_SCHEMA, "message.body")
         elif message["kind"] == "scan_attempt":
             problems = validate(body, ATTEMPT_SCHEMA, "message.body")
+        elif message["kind"] == "enforcement":
+            problems = validate(body, ENFORCEMENT_SCHEMA, "message.body")
+            if not problems:
+                problem = enforcement_problem(body)
+                problems = ["message." + problem] if problem else []
         elif message["message_version"] == 1:
             problems = validate(body, SCAN_SCHEMA, "message.body")
             if not problems:

@@ -17,10 +17,12 @@ import uuid
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import SCAN_SCHEMA, validate
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages import (
     ATTEMPT_SCHEMA,
+    ENFORCEMENT_SCHEMA,
     FAILURE_SCHEMA,
     KINDS,
     MESSAGE_VERSION,
     compact_records,
+    enforcement_problem,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import now_text
 
@@ -66,8 +68,12 @@ def write_message(spool, host, kind, body, catalog_version=None, forced=False, c
     """
     if kind not in KINDS:
         raise ValueError("state message kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    schema = {"scan": SCAN_SCHEMA, "scan_failure": FAILURE_SCHEMA, "scan_attempt": ATTEMPT_SCHEMA}[kind]
+    schema = {"scan": SCAN_SCHEMA, "scan_failure": FAILURE_SCHEMA, "scan_attempt": ATTEMPT_SCHEMA,
+              "enforcement": ENFORCEMENT_SCHEMA}[kind]
     problems = validate(body, schema, "body")
+    if not problems and kind == "enforcement":
+        problem = enforcement_problem(body)
+        problems = [problem] if problem else []
     if problems:
         raise ValueError("state message for %s: the %s result breaks the contract: %s"
                          % (host, kind, "; ".join(problems[:3])))

@@ -34,8 +34,8 @@ def history_days(env=None):
 def prune_history(store, days, now=None):
     """Delete scans received more than ``days`` days ago, keeping every host's newest scan and
     newest successful scan (newest as the controllers received them, then by scan_pk, like every
-    reader), and failed attempts received before then; one transaction each. Returns the number of
-    scans and attempts removed.
+    reader), and failed attempts and enforcement states received before then; one transaction each.
+    Returns the number of scans, attempts and enforcement states removed.
 
     Cheap when nothing is due: the oldest times are read from indexes first.
     """
@@ -44,10 +44,11 @@ def prune_history(store, days, now=None):
     now = now or utc_now()
     cutoff = format_time(now - datetime.timedelta(days=days))
     removed = 0
-    oldest = store.query("SELECT min(received) AS f FROM scan_attempts")[0]["f"]
-    if oldest is not None and oldest < cutoff:
-        with store.transaction() as cursor:
-            removed += cursor.execute("DELETE FROM scan_attempts WHERE received < ?", (cutoff,)).rowcount
+    for table in ("scan_attempts", "enforcement_states"):
+        oldest = store.query("SELECT min(received) AS f FROM %s" % table)[0]["f"]
+        if oldest is not None and oldest < cutoff:
+            with store.transaction() as cursor:
+                removed += cursor.execute("DELETE FROM %s WHERE received < ?" % table, (cutoff,)).rowcount
     oldest = store.query("SELECT min(received) AS f FROM scans")[0]["f"]
     if oldest is None or oldest >= cutoff:
         return removed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # A host's scans from newest: in the order the controllers received them (one clock; the host's own
 # may be off), then in the order ingest numbered them (received times have one-second resolution).
@@ -354,6 +354,30 @@ MIGRATIONS = {
         # The languages a sync was asked for (JSON list): the store's languages, the default of a
         # package's ``languages``. NULL for versions synced before this schema version.
         "ALTER TABLE catalog_versions ADD COLUMN languages TEXT",
+    ],
+    9: [
+        # Enforcement state messages (``enforcement``): what installation said of an update
+        # (``update_id`` set) or of a deployment (``update_id`` NULL) on a host; ``deployment`` NULL for
+        # ad hoc work; ``detail`` JSON. ``seq`` is a number of the store's sequence of scans
+        # (``scan_pk``), given by ingest in the order messages arrive, so a state and a scan received
+        # in the same second are still ordered: received, then seq / scan_pk (_compliance/reads.py).
+        """CREATE TABLE enforcement_states (
+            message_id TEXT PRIMARY KEY,
+            host_name TEXT NOT NULL,
+            deployment TEXT,
+            update_id TEXT,
+            state TEXT NOT NULL,
+            hresult BIGINT,
+            detail TEXT NOT NULL,
+            received TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            controller TEXT,
+            ingested_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX enforcement_states_update ON enforcement_states (host_name, update_id, received, seq)",
+        "CREATE INDEX enforcement_states_deployment ON enforcement_states (deployment, host_name, received, seq)",
+        "CREATE INDEX enforcement_states_received ON enforcement_states (received)",
+        "CREATE INDEX enforcement_states_seq ON enforcement_states (seq)",
     ],
 }
 

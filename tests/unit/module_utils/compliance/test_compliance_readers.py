@@ -39,7 +39,7 @@ SETS = [all_updates()] + parse_update_sets([{"name": "critical", "severities": [
 INGEST_GRANTS = ("GRANT INSERT, UPDATE ON hosts TO {role}",
                  "GRANT INSERT, DELETE ON scans, scan_updates, scan_bits TO {role}",
                  "GRANT INSERT ON update_ordinals, message_quarantine TO {role}",
-                 "GRANT INSERT, DELETE ON scan_attempts TO {role}")
+                 "GRANT INSERT, DELETE ON scan_attempts, enforcement_states TO {role}")
 
 
 def everything_a_reader_reads(store, spool, hosts):

@@ -31,7 +31,9 @@ from tests.compliance_data import NOW, Fleet, add_catalog, fleet_in_store, iso
 
 
 def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTER_DAYS):
-    """Per host: {update_id: state}, from the generated truth and the pure rules alone."""
+    """Per host: {update_id: state}, from the generated truth and the pure rules alone: ``evaluate``
+    over the newest scan, then ``apply_enforcement`` with the pair's newest enforcement state received
+    after that scan (the generator never puts one in the same second as a scan)."""
     expected = {}
     for host in hosts:
         scans = fleet.scans.get(host, [])
@@ -46,18 +48,26 @@ def expected_states(fleet, hosts, set_ids, stale_after_days=c.DEFAULT_STALE_AFTE
                 last_good = (facts, record)
         status = c.host_status(latest, last_good[0] if last_good else None, NOW, stale_after_days)
         results = scans[-1]["results"] if scans else {}
+        enforced = {}
+        for entry in fleet.enforcement.get(host, ()):
+            if entry["update_id"] and scans and scans[-1]["received"] and entry["received"] > scans[-1]["received"]:
+                newest = enforced.get(entry["update_id"])
+                if newest is None or entry["received"] > newest["received"]:
+                    enforced[entry["update_id"]] = entry
         states = {}
         for uid in set_ids:
             update = c.UpdateFacts(fleet.catalog[uid]["first_version"], fleet.catalog[uid]["superseded_by"] is not None)
             raw = results.get(uid)
-            states[uid] = c.evaluate(status, update, None if raw is None else c.ResultFacts(*raw))
+            state, detail = c.evaluate(status, update, None if raw is None else c.ResultFacts(*raw))
+            entry = enforced.get(uid)
+            states[uid] = c.apply_enforcement(state, detail, entry and c.EnforcementFacts(entry["state"], entry["reason"]))
         expected[host] = states
     return expected
 
 
 @pytest.fixture
 def populated(store_address, tmp_path):
-    with fleet_in_store(store_address, str(tmp_path / "spool")) as (store, fleet, hosts, counts):
+    with fleet_in_store(store_address, str(tmp_path / "spool"), enforcement=True) as (store, fleet, hosts, counts):
         assert counts["ingested"] > 60 and counts["quarantined"] == 0
         yield store, fleet, hosts
 
@@ -126,6 +136,10 @@ def test_bulk_evaluation_agrees_with_the_rules_pair_by_pair(populated, which):
     assert any(s.usable and s.scan.catalog_version is None for s in evaluation.hosts.values())
     assert any(s.usable and s.scan.catalog_version is not None for s in evaluation.hosts.values())
     assert sum(overall.summary().values()) == len(hosts)
+    # ...and enforcement states that decide pairs: every detail they give, on hosts the test reads.
+    if which == "every_host":
+        details = {d for states in expected_states(fleet, hosts, overall.update_ids).values() for _s, d in states.values()}
+        assert {c.INSTALL_FAILED, c.NOT_ATTEMPTED_WINDOW} <= details
 
 
 def test_raw_rows_survive_json_and_give_the_same_evaluation(populated):
