@@ -10,7 +10,7 @@ BUILD := $(CURDIR)/.build
 COLLECTIONS := $(BUILD)/collections
 LINK := $(COLLECTIONS)/ansible_collections/patchwave/windows
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/patchwave/windows
-DEBS := cabextract gcab osslsigncode chromium nginx tinyproxy samba smbclient
+DEBS := cabextract gcab osslsigncode chromium nginx tinyproxy samba smbclient tzdata
 PS_MODULES := $(wildcard plugins/modules/*.ps1)
 
 export PATH := $(VENV)/bin:$(PATH)
