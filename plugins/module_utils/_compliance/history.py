@@ -12,8 +12,10 @@ import datetime
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import (
     ACTIVE_HOSTS,
+    ENFORCEMENT_AFTER_SCANS_SQL,
     SCAN_COLUMNS,
     Scratch,
+    apply_enforcement_rows,
     count_scans,
     scan_facts,
 )
@@ -25,10 +27,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     empty_counts,
     evaluate,
     host_status,
+    newer_than_scan,
     set_compliance,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
-from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time, utc_now
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time, utc_now
 
 
 def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STALE_AFTER_DAYS, hosts=None,
@@ -43,6 +46,8 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
     The sets are resolved against the current catalog and counted in one pass, like ``read_rows``.
     Given the ``evaluation`` of the same sets (``reads.evaluate_store``), its catalog version and
     resolved sets are used instead of reading them again, so trend and figures judge by one catalog.
+    Enforcement states apply as in ``reads``: a pair's newest state received after the day's
+    deciding scan and by the day's end (``rules.apply_enforcement``).
     """
     now = now or utc_now()
     if evaluation is None:
@@ -71,6 +76,7 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             first_version = dict(scratch.rows("SELECT update_id, first_version FROM {set}"))
             scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
             groups = scratch.flag_groups({s.scan_pk: s.catalog_version for s in good})
+            enforced = _enforcement_until_next_scan(scratch.rows(ENFORCEMENT_AFTER_SCANS_SQL), scans)
         finally:
             scratch.close()
     pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
@@ -94,9 +100,14 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             latest = facts[-1] if facts else None
             last_good = next((s for s in reversed(facts) if s.succeeded), None)
             status = host_status(latest, last_good, end, stale_after_days)
-            for name, _bit, ids in resolved:
+            rows = _enforced_by(enforced.get(status.scan.scan_pk), end) if status.usable else None
+            for name, bit, ids in resolved:
                 if status.usable:
                     counts = per_scan[name][status.scan.scan_pk]
+                    if rows:
+                        adjusted = {host: dict(counts)}
+                        apply_enforcement_rows(rows, {host: status}, first_version, bit, adjusted)
+                        counts = adjusted[host]
                 else:
                     counts = empty_counts()
                     counts[evaluate(status, None, None)[0]] = len(ids)
@@ -104,6 +115,34 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
         for name, point in points.items():
             series[name].append(point)
     return series
+
+
+def _enforcement_until_next_scan(rows, scans):
+    """scan_pk -> the enforcement rows received after that scan and before the host's next scan
+    (later ones never apply while it decides), in the order received. ``rows``: those of
+    ``reads.ENFORCEMENT_AFTER_SCANS_SQL``; ``scans``: host -> ScanFacts in order."""
+    following = {}
+    for facts in scans.values():
+        for scan, after in zip(facts, facts[1:]):
+            following[scan.scan_pk] = after
+    enforced = {}
+    for row in rows:
+        after = following.get(row[0])
+        if after is None or not newer_than_scan(row[6], row[7], after):
+            enforced.setdefault(row[0], []).append(row)
+    return enforced
+
+
+def _enforced_by(rows, end):
+    """Of one scan's enforcement rows, each pair's newest received by ``end``."""
+    if not rows:
+        return None
+    limit = format_time(end)
+    newest = {}
+    for row in rows:
+        if row[6] <= limit:
+            newest[row[1]] = row  # rows come oldest first
+    return list(newest.values())
 
 
 def _first_scan_day(store):

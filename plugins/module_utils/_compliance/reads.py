@@ -400,6 +400,17 @@ _ENFORCEMENT_SQL = (
     "WHERE e.newest = 1 ORDER BY e.scan_pk, e.update_id" % _FLAGS_SQL)
 
 
+# Every enforcement state received after each loaded scan (the trend picks per day), oldest first:
+# rows (scan_pk, update_id, set mask, state, detail JSON, flags, received, seq).
+ENFORCEMENT_AFTER_SCANS_SQL = (
+    "SELECT ps.scan_pk, e.update_id, st.mask, e.state, e.detail, CASE WHEN su.update_id IS NULL THEN NULL ELSE %s END, "
+    "e.received, e.seq FROM {scans} ps JOIN scans s ON s.scan_pk = ps.scan_pk "
+    "JOIN enforcement_states e ON e.host_name = s.host_name JOIN {set} st ON st.update_id = e.update_id "
+    "LEFT JOIN scan_updates su ON su.scan_pk = ps.scan_pk AND su.update_id = e.update_id "
+    "WHERE e.received > s.received OR (e.received = s.received AND e.seq > s.scan_pk) "
+    "ORDER BY ps.scan_pk, e.received, e.seq" % _FLAGS_SQL)
+
+
 def enforcement_facts(state, detail_text):
     """EnforcementFacts from a stored state and its ``detail`` JSON text."""
     reason = None
@@ -411,18 +422,19 @@ def enforcement_facts(state, detail_text):
     return EnforcementFacts(state, reason)
 
 
-def _apply_enforcement(rows, statuses, updates, bit, counts, required, update_counts):
+def apply_enforcement_rows(rows, statuses, first_versions, bit, counts, required=None, update_counts=None):
     """Adjust one set's counts, Required lists and per-update counts (when given) by the pairs' newest
-    enforcement states (rows of ``_ENFORCEMENT_SQL``): each pair leaves the state the scan gave it
-    for the one ``rules.apply_enforcement`` gives, for hosts whose status is usable."""
+    enforcement states (rows of ``_ENFORCEMENT_SQL``: scan_pk, update_id, mask, state, detail, flags,
+    ...): each pair leaves the state the scan gave it for the one ``rules.apply_enforcement`` gives,
+    for hosts whose status is usable. ``first_versions``: update id -> first catalog version."""
     by_scan = {s.scan.scan_pk: name for name, s in statuses.items() if s.usable}
-    for scan_pk, update_id, mask, state, detail_text, flags in rows:
+    for scan_pk, update_id, mask, state, detail_text, flags in (row[:6] for row in rows):
         name = by_scan.get(scan_pk)
-        if name is None or not mask & bit or update_id not in updates:
+        if name is None or not mask & bit or update_id not in first_versions:
             continue
         status = statuses[name]
         if flags is None:
-            before = evaluate(status, UpdateFacts(updates[update_id]["first_version"]), None)
+            before = evaluate(status, UpdateFacts(first_versions[update_id]), None)
         else:
             before = _FLAG_STATES[flags]
         after = apply_enforcement(before[0], before[1], enforcement_facts(state, detail_text))
@@ -521,9 +533,10 @@ def evaluate_rows(rows, hosts=None, now=None, stale_after_days=DEFAULT_STALE_AFT
             result.update_counts = _count_updates(rows["update_groups"], statuses, updates)
         if "required" in rows:
             result.host_required = _required(rows["required"], statuses, entry["bit"])
-        _apply_enforcement(rows.get("enforcement", ()), statuses, updates, entry["bit"], counts,
-                           result.host_required if "required" in rows else None,
-                           result.update_counts if "update_groups" in rows else None)
+        apply_enforcement_rows(rows.get("enforcement", ()), statuses,
+                               {uid: facts["first_version"] for uid, facts in updates.items()}, entry["bit"], counts,
+                               result.host_required if "required" in rows else None,
+                               result.update_counts if "update_groups" in rows else None)
         for host, status in statuses.items():
             if host not in counts:
                 counts[host] = empty_counts()

@@ -388,3 +388,20 @@ def test_migration_5_keeps_the_one_time_older_scans_had(store_address, tmp_path)
         assert load_host_statuses(store, ["h1"], NOW)["h1"].status == c.SCAN_FAILED
     finally:
         store.close()
+
+
+def test_the_trend_applies_enforcement_states_as_the_figures_do(populated):
+    """The trend's last day (its end is NOW) agrees with the evaluation, enforcement states included."""
+    store, fleet, hosts = populated
+    sets = [all_updates()] + parse_update_sets(SETS)
+    evaluation = evaluate_store(store, sets, hosts=hosts, now=NOW)
+    trend = history(store, sets, days=3, now=NOW, hosts=hosts)
+    for update_set in sets:
+        last = dict(trend[update_set.name][-1])
+        assert last.pop("date") == NOW.date().isoformat()
+        assert last == evaluation.sets[update_set.name].summary(), update_set.name
+    # Without the states the last day differs: they count.
+    with store.transaction() as cursor:
+        cursor.execute("DELETE FROM enforcement_states")
+    bare = history(store, sets, days=3, now=NOW, hosts=hosts)
+    assert bare["all"][-1] != trend["all"][-1] or bare["critical"][-1] != trend["critical"][-1]

@@ -210,3 +210,15 @@ def test_migration_9_adds_the_table_to_a_store_of_schema_8(fleet_store):
         assert _pairs(reopened)[1] == {uid: rules.MISSING for uid in ids[1:]}
     finally:
         reopened.close()
+
+
+def test_the_trend_applies_a_state_from_the_day_it_was_received_until_the_next_scan(fleet_store):
+    from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
+    store, spool, fleet, ids = fleet_store
+    day = 24 * HOUR
+    fleet.add_scan(spool, "web01", NOW - 3 * day, 1, results={ids[0]: (False, False, False)})
+    ingest(store, spool)  # the scan of the fixture (two hours ago) stays the newest; this one decides days -3, -2
+    write_enforcement(spool, "web01", "wave-1", ids[0], "installed", created=iso(NOW - 2 * day))
+    ingest(store, spool)
+    trend = history(store, [all_updates()], days=4, now=NOW, stale_after_days=0)["all"]
+    assert [(p["compliant"], p["non_compliant"]) for p in trend] == [(0, 1), (1, 0), (1, 0), (0, 1)]
