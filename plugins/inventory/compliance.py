@@ -40,6 +40,9 @@ description:
     C(patchwave_missing_kbs) (KBs of the Required updates), C(patchwave_pending_reboot) (bool),
     C(patchwave_last_scan) (C(status), C(time), C(mode), C(catalog_version), C(error), C(last_success)),
     C(patchwave_last_attempt) (C(time), C(failed), C(failure), C(reason); null when no attempt was made),
+    C(patchwave_enforcement) (what installation last said of each deployment on the host: deployment name
+    to C(state), C(time) and C(updates), update id to its state, as M(patchwave.windows.compliance_info)
+    returns it in C(hosts.enforcement); empty when none),
     and C(patchwave_set_compliance) (set name to compliance) when O(update_sets) is set."
   - Values read from the store are marked unsafe, so they are never templated.
   - "One more group, O(group_prefix) plus V(in_window) (C(patchwave_in_window)): the hosts inside a
@@ -179,6 +182,10 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.grou
     pending_reboot,
     state_group_keys,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.deployment_states import (
+    deployment_states,
+    read_deployment_states,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_rows, read_rows
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import (
     ALL_UPDATES,
@@ -207,7 +214,7 @@ RESERVED_GROUPS = ("all", "ungrouped")
 IN_WINDOW_GROUP = "in_window"
 HOST_TIMEZONE_VARIABLE = "patchwave_host_timezone"
 # Bumped when the shape of the cached rows changes, so an old cache entry is read again, not misread.
-ROWS_FORMAT = 1
+ROWS_FORMAT = 2
 
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 
@@ -249,7 +256,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                    include_store_hosts=self.get_option("add_store_hosts"))
         for text in evaluation.warnings():
             self.display.warning("compliance inventory '%s': %s" % (path, text))
-        self._populate(evaluation, names, [s.name for s in update_sets if s.name != ALL_UPDATES], path)
+        self._populate(evaluation, names, [s.name for s in update_sets if s.name != ALL_UPDATES], path,
+                       deployment_states(rows.get("deployment_states", ())))
 
     # -- reading -----------------------------------------------------------------------------
     def _fingerprint(self, update_sets):
@@ -288,7 +296,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except OSError as exc:
                 self.display.warning("compliance inventory '%s': the spool '%s' cannot be ingested (%s); reading "
                                      "the store without the state messages waiting there" % (path, spool, exc))
-            return read_rows(store, update_sets, stale_after_days=self.get_option("stale_after_days"))
+            rows = read_rows(store, update_sets, stale_after_days=self.get_option("stale_after_days"))
+            rows["deployment_states"] = read_deployment_states(store)
+            return rows
         except UpdateSetError as exc:
             raise AnsibleParserError("compliance inventory '%s': %s" % (path, exc))
         except Exception as exc:  # the store's own errors, sqlite3 and psycopg errors alike
@@ -325,8 +335,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("compliance inventory: the group name '%s' is reserved by Ansible" % name)
         return name
 
-    def _populate(self, evaluation, names, set_names, path):
-        """Hosts, their variables and the groups, in one pass over the hosts."""
+    def _populate(self, evaluation, names, set_names, path, enforcement=None):
+        """Hosts, their variables and the groups, in one pass over the hosts; ``enforcement``: host ->
+        its deployments' states (``deployment_states``)."""
+        enforcement = enforcement or {}
         inventory = self.inventory
         overall = evaluation.sets[ALL_UPDATES]
         state_groups = {key: self._group(name) for key, name in names.items()}
@@ -402,6 +414,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     "last_success": _unsafe_text(status.last_good.finished) if status.last_good else None,
                 },
                 "patchwave_last_attempt": self._attempt_vars(status.last_attempt),
+                "patchwave_enforcement": wrap_var(enforcement.get(host, {})),
             }
             if set_names:
                 per_set = {}

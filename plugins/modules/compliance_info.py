@@ -212,6 +212,34 @@ hosts:
           description: The error as reported; null for a successful scan.
           type: str
           sample: "ntlm: the specified credentials were rejected by the server"
+    enforcement:
+      description:
+        - What installation last said of each deployment on the host (enforcement state messages),
+          keyed by deployment name; empty when no deployment has been installed on the host.
+        - Shown as reported. An update's state changes its compliance only when it is newer than the
+          host's deciding scan (the C(docs/compliance.md) rules); the next scan supersedes it.
+      type: dict
+      version_added: 0.4.0
+      contains:
+        state:
+          description:
+            - The deployment's newest state on the host, V(in_progress), V(compliant), V(non_compliant)
+              or V(failed); null when only its updates have reported.
+          type: str
+          sample: in_progress
+        time:
+          description: When the controller received the newest of these states (ISO 8601 UTC).
+          type: str
+          sample: "2026-11-23T06:40:00Z"
+        updates:
+          description:
+            - Update id to its newest state, V(downloading), V(downloaded), V(download_failed),
+              V(installing), V(installed), V(pending_restart), V(failed), V(waiting_for_window) or
+              V(not_attempted).
+          type: dict
+          sample: {"2f1d1a3e-7c54-4c1b-9a6b-0e1f2a3b4c5d": "waiting_for_window"}
+      sample: {"november-pilot": {"state": "in_progress", "time": "2026-11-23T06:40:00Z",
+               "updates": {"2f1d1a3e-7c54-4c1b-9a6b-0e1f2a3b4c5d": "waiting_for_window"}}}
     last_good_scan:
       description: The newest successful scan; null when there is none.
       type: dict
@@ -338,6 +366,10 @@ update_sets:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import superseded_ids
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.deployment_states import (
+    deployment_states,
+    read_deployment_states,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.groups import pending_reboot
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store, host_pairs, retired_hosts
@@ -358,8 +390,8 @@ def scan_summary(scan):
                                       "scan_mode": scan.mode}
 
 
-def host_report(name, status, evaluation):
-    """The RETURN ``hosts.<name>`` entry (without pairs)."""
+def host_report(name, status, evaluation, enforcement=None):
+    """The RETURN ``hosts.<name>`` entry (without pairs); ``enforcement``: the host's deployment states."""
     last_scan = status.provenance()
     if last_scan is not None and status.scan.error:
         last_scan["error"] = status.scan.error
@@ -376,7 +408,7 @@ def host_report(name, status, evaluation):
                           "required": required}
     return {"status": status.status, "compliance": evaluation.sets[ALL_UPDATES].host_compliance[name],
             "pending_reboot": pending, "last_scan": last_scan, "last_good_scan": scan_summary(status.last_good),
-            "last_attempt": status.last_attempt, "sets": sets}
+            "last_attempt": status.last_attempt, "enforcement": enforcement or {}, "sets": sets}
 
 
 def set_report(result, hosts, per_update, top):
@@ -423,13 +455,14 @@ def main():
         retired_named = {name: retired for name, retired in retired_hosts(store).items() if name in params["hosts"]}
         evaluation = evaluate_store(store, update_sets, hosts=params["hosts"] or None,
                                     stale_after_days=params["stale_after_days"], per_update=params["per_update"])
+        enforcement = deployment_states(read_deployment_states(store))
         superseded = {}
         if params["details"]:
             superseded = {set_name: superseded_ids(store, result.update_ids)
                           for set_name, result in evaluation.sets.items()}
         hosts = {}
         for name, status in evaluation.hosts.items():
-            report = host_report(name, status, evaluation)
+            report = host_report(name, status, evaluation, enforcement.get(name))
             if params["compliance"] and report["compliance"] not in params["compliance"]:
                 continue
             if params["details"]:

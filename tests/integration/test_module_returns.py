@@ -38,6 +38,7 @@ from tests.lab.hosts import wua_host  # noqa: E402
 from tests.lab.profiles import FleetProfile  # noqa: E402
 from tests.lab.wua import CatalogCache  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._install.enforcement import write_enforcement  # noqa: E402
 from tests.deployment_data import add_package, add_point  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -281,6 +282,11 @@ def world(tmp_path_factory):
                {"store": sync_store, "limit": 20})
         + task("catalog_info of expired updates", "patchwave.windows.catalog_info",
                {"store": sync_store, "include_expired": True, "superseded": True, "limit": 1000}))))
+    # enforcement states of a deployment on one host (hosts.enforcement)
+    write_enforcement(spool, "win001", "november-pilot", "2f1d1a3e-7c54-4c1b-9a6b-0e1f2a3b4c5d", "waiting_for_window",
+                      detail={"would_start": "2026-11-23T02:10:00Z", "needs_minutes": 60,
+                              "window_ends": "2026-11-23T02:45:00Z"})
+    write_enforcement(spool, "win001", "november-pilot", None, "in_progress")
     keep("compliance_info", run_playbook(root, "compliance-info", local_play(
         task("compliance_info", "patchwave.windows.compliance_info",
              dict(info, hosts=names, update_sets=sets, details=True, per_update=True))

@@ -165,7 +165,8 @@ def test_host_variables(populated):
         assert got["patchwave_compliance_loaded"] is True
         assert {k for k in got if k.startswith("patchwave_")} == {
             "patchwave_compliance_loaded", "patchwave_compliance", "patchwave_counts", "patchwave_missing_kbs", "patchwave_last_scan",
-            "patchwave_pending_reboot", "patchwave_set_compliance", "patchwave_last_attempt"}
+            "patchwave_pending_reboot", "patchwave_set_compliance", "patchwave_last_attempt", "patchwave_enforcement"}
+        assert got["patchwave_enforcement"] == {}  # the generated fleet installed nothing
     assert {c.USABLE, c.STALE, c.SCAN_FAILED} <= seen
     # no named sets: no per-set variable
     assert "patchwave_set_compliance" not in Run(options(address, spool)).hostvars(sorted(evaluation.hosts)[0])
@@ -416,6 +417,22 @@ def test_text_from_the_store_is_never_templated(populated):
     assert run.hostvars("evil")["patchwave_last_scan"]["error"] == "{{ 7*7 }}"
     assert run.hostvars("evil")["scan_error"] == "{{ 7*7 }}"
     assert run.members("patchwave_unknown").count("evil") == 1
+
+
+def test_enforcement_states_are_host_variables_never_templated(populated):
+    _store, address, spool, fleet, hosts = populated
+    from ansible_collections.patchwave.windows.plugins.module_utils._install.enforcement import write_enforcement
+    uid = sorted(fleet.catalog)[0]
+    write_enforcement(spool, hosts[7], "{{ 7*7 }}", uid, "installing", created=iso(NOW - datetime.timedelta(minutes=9)))
+    write_enforcement(spool, hosts[7], "{{ 7*7 }}", uid, "failed", hresult=-2145124329,
+                      created=iso(NOW - datetime.timedelta(minutes=8)))
+    write_enforcement(spool, hosts[7], "{{ 7*7 }}", None, "failed", created=iso(NOW - datetime.timedelta(minutes=7)))
+    write_enforcement(spool, hosts[7], None, uid, "installed", created=iso(NOW - datetime.timedelta(minutes=6)))  # ad hoc
+    run = Run(options(address, spool, compose={"wave": "patchwave_enforcement['{{ 7*7 }}'].state"}))
+    assert run.hostvars(hosts[7])["patchwave_enforcement"] == {
+        "{{ 7*7 }}": {"state": "failed", "time": iso(NOW - datetime.timedelta(minutes=7)), "updates": {uid: "failed"}}}
+    assert run.hostvars(hosts[7])["wave"] == "failed"
+    assert run.hostvars(hosts[8])["patchwave_enforcement"] == {}
 
 
 @pytest.mark.parametrize("name,accepted", [
