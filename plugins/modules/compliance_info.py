@@ -12,8 +12,11 @@ version_added: 0.1.0
 description:
   - Evaluates every (host, update) pair from the hosts' newest scans, with the four states of
     Configuration Manager (Required, Not Required, Installed, Unknown) and a detail saying why
-    (missing, hidden, pending reboot, installed, not applicable, superseded, never scanned, scan
-    failed, corrupt message, stale, newer catalog).
+    (missing, hidden, pending reboot, install failed, not attempted (window), installed, not
+    applicable, superseded, never scanned, scan failed, corrupt message, stale, newer catalog).
+  - An installation's enforcement state of an update received after the host's newest scan decides
+    that pair until the next scan (installed, pending restart, failed, waiting for a maintenance
+    window); RV(hosts.enforcement) shows what installation last said per deployment.
   - Returns, per host, its status, its compliance against each set with counts per state and the
     Required updates with their KBs, and the provenance of the scan that decided (scan time,
     catalog version, scan mode, source); per update of each set, how many hosts require it, have
@@ -288,7 +291,7 @@ hosts:
               type: str
               sample: 2026-11 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5046616)
             detail:
-              description: Why it is Required (for example V(missing), V(hidden)).
+              description: Why it is Required (V(missing), V(hidden), V(pending_reboot), V(install_failed), V(not_attempted_window)).
               type: str
               sample: missing
     pairs:
