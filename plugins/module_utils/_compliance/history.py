@@ -27,7 +27,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
     empty_counts,
     evaluate,
     host_status,
-    newer_than_scan,
     set_compliance,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import resolve
@@ -76,7 +75,9 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
             first_version = dict(scratch.rows("SELECT update_id, first_version FROM {set}"))
             scratch.load_scans([(s.scan_pk, s.catalog_version, True) for s in good])
             groups = scratch.flag_groups({s.scan_pk: s.catalog_version for s in good})
-            enforced = _enforcement_until_next_scan(scratch.rows(ENFORCEMENT_AFTER_SCANS_SQL), scans)
+            enforced = {}  # scan_pk -> its enforcement rows, oldest first
+            for row in scratch.rows(ENFORCEMENT_AFTER_SCANS_SQL):
+                enforced.setdefault(row[0], []).append(row)
         finally:
             scratch.close()
     pseudo = {s.scan_pk: HostStatus(USABLE, s) for s in good}
@@ -115,22 +116,6 @@ def history(store, update_sets, days=30, now=None, stale_after_days=DEFAULT_STAL
         for name, point in points.items():
             series[name].append(point)
     return series
-
-
-def _enforcement_until_next_scan(rows, scans):
-    """scan_pk -> the enforcement rows received after that scan and before the host's next scan
-    (later ones never apply while it decides), in the order received. ``rows``: those of
-    ``reads.ENFORCEMENT_AFTER_SCANS_SQL``; ``scans``: host -> ScanFacts in order."""
-    following = {}
-    for facts in scans.values():
-        for scan, after in zip(facts, facts[1:]):
-            following[scan.scan_pk] = after
-    enforced = {}
-    for row in rows:
-        after = following.get(row[0])
-        if after is None or not newer_than_scan(row[6], row[7], after):
-            enforced.setdefault(row[0], []).append(row)
-    return enforced
 
 
 def _enforced_by(rows, end):

@@ -400,15 +400,20 @@ _ENFORCEMENT_SQL = (
     "WHERE e.newest = 1 ORDER BY e.scan_pk, e.update_id" % _FLAGS_SQL)
 
 
-# Every enforcement state received after each loaded scan (the trend picks per day), oldest first:
-# rows (scan_pk, update_id, set mask, state, detail JSON, flags, received, seq).
+# Every enforcement state received after each loaded scan and before the host's next scan (any, a
+# failed one included: later states never apply while the loaded scan decides), oldest first, for
+# the trend to pick per day: rows (scan_pk, update_id, set mask, state, detail JSON, flags, received, seq).
 ENFORCEMENT_AFTER_SCANS_SQL = (
     "SELECT ps.scan_pk, e.update_id, st.mask, e.state, e.detail, CASE WHEN su.update_id IS NULL THEN NULL ELSE %s END, "
-    "e.received, e.seq FROM {scans} ps JOIN scans s ON s.scan_pk = ps.scan_pk "
-    "JOIN enforcement_states e ON e.host_name = s.host_name JOIN {set} st ON st.update_id = e.update_id "
+    "e.received, e.seq FROM {scans} ps JOIN (SELECT scan_pk, host_name, received, "
+    "LEAD(received) OVER (PARTITION BY host_name ORDER BY received, scan_pk) AS next_received, "
+    "LEAD(scan_pk) OVER (PARTITION BY host_name ORDER BY received, scan_pk) AS next_pk FROM scans) s "
+    "ON s.scan_pk = ps.scan_pk JOIN enforcement_states e ON e.host_name = s.host_name "
+    "JOIN {set} st ON st.update_id = e.update_id "
     "LEFT JOIN scan_updates su ON su.scan_pk = ps.scan_pk AND su.update_id = e.update_id "
-    "WHERE e.received > s.received OR (e.received = s.received AND e.seq > s.scan_pk) "
-    "ORDER BY ps.scan_pk, e.received, e.seq" % _FLAGS_SQL)
+    "WHERE (e.received > s.received OR (e.received = s.received AND e.seq > s.scan_pk)) "
+    "AND (s.next_received IS NULL OR e.received < s.next_received OR (e.received = s.next_received "
+    "AND e.seq < s.next_pk)) ORDER BY ps.scan_pk, e.received, e.seq" % _FLAGS_SQL)
 
 
 def enforcement_facts(state, detail_text):
