@@ -54,8 +54,8 @@ def _link_collection():
 
 def draw_window(rng, name):
     """One raw definition; weights roughly as fleets use them."""
-    window = {"name": name, "timezone": rng.choice(ZONES), "start": "%02d:%02d" % (rng.randrange(24),
-                                                                                  rng.choice((0, 15, 30, 45))),
+    start = "%02d:%02d" % (rng.randrange(24), rng.choice((0, 15, 30, 45)))
+    window = {"name": name, "timezone": rng.choice(ZONES), "start": start,
               "duration_minutes": rng.choice((60, 120, 180, 240, 360)),
               "applies_to": rng.choice(("all", "software_updates"))}
     shape = rng.random()
@@ -79,7 +79,7 @@ def draw_window(rng, name):
 
 def draw_hosts(hosts, seed=SEED):
     rng = random.Random(seed)
-    return [[draw_window(rng, "w%d" % n) for n in range(3)] for _ in range(hosts)]
+    return [[draw_window(rng, "w%d" % n) for n in range(3)] for _host in range(hosts)]
 
 
 def as_rrule(window):

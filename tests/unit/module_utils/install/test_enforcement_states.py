@@ -58,8 +58,8 @@ def test_a_message_travels_as_written(tmp_path):
     ("w", "u1", "exploded", None, "'exploded' is not one of"),
     ("w", "u1", "failed", "0x80070005", "body.hresult: expected"),
 ])
-def test_a_body_that_breaks_the_format_is_refused_where_it_enters_the_spool(tmp_path, deployment, update_id, state,
-                                                                           hresult, message):
+def test_a_body_that_breaks_the_format_is_refused_where_it_enters_the_spool(
+        tmp_path, deployment, update_id, state, hresult, message):
     with pytest.raises(ValueError, match="state message for web01: the enforcement result breaks the contract: .*"
                        + message.replace("(", "\\(")):
         write_enforcement(str(tmp_path), "web01", deployment, update_id, state, hresult=hresult)

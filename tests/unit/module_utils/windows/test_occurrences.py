@@ -52,8 +52,8 @@ def monthly(**recurrence):
     (monthly(week="second", day="tuesday", offset_days=5), D(2026, 12, 1), D(2026, 12, 31), [D(2026, 12, 13)]),
     (monthly(day_of_month="last", offset_days=1), D(2026, 2, 1), D(2026, 4, 1),
      [D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)]),
-    (monthly(day_of_month=1, offset_days=-1), D(2026, 1, 1), D(2026, 3, 31), [D(2026, 1, 31), D(2026, 2, 28),
-                                                                             D(2026, 3, 31)]),
+    (monthly(day_of_month=1, offset_days=-1), D(2026, 1, 1), D(2026, 3, 31),
+     [D(2026, 1, 31), D(2026, 2, 28), D(2026, 3, 31)]),
     # an offset crossing months stays with the month it was derived from: every second month from January,
     # so January's occurrence opens in February and none is derived from February
     (dict(monthly(week="second", day="tuesday", interval=2, offset_days=27), effective="2026-01-01"),
