@@ -157,9 +157,12 @@ def run_curl(records, work, concurrency):
     return {"seconds": seconds}
 
 
-def main(total_mb=None, rounds=3, concurrency=4, keep=False):
+def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None):
+    """``rate``: nginx's ``limit_rate`` per connection (``50m``: 50 MB/s), a network link's speed for
+    both sides; None serves at loopback speed, where verifying two digests is what costs."""
     from tests.servers.http import Nginx  # pylint: disable=import-outside-toplevel
 
+    rate = rate or os.environ.get("PATCHWAVE_BENCH_DOWNLOAD_RATE") or None
     total_mb = int(total_mb or os.environ.get("PATCHWAVE_BENCH_DOWNLOAD_MB") or FULL_MB)
     files = plan(total_mb)
     total_bytes = sum(size for _name, size in files)
@@ -170,7 +173,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False):
         served = os.path.join(work, "served")
         print("generating %d files, %.0f MB in %s ..." % (len(files), total_bytes / 1e6, work), flush=True)
         records = generate(served, files)
-        with Nginx(served) as server:
+        with Nginx(served, limit_rate=rate) as server:
             for entry in records:
                 entry["urls"] = [server.url(entry["file_name"])]
             times = {"patchwave": [], "curl": []}
@@ -203,7 +206,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False):
             "benchmark": "download into the content library (SHA-1 + SHA-256 verified) vs curl, from nginx on loopback",
             "files": len(files), "large_files_mb": [round(size / 1e6, 1) for _name, size in files[:len(LARGE_MB)]],
             "total_mb": round(total_bytes / 1e6, 1), "concurrency": concurrency, "rounds": rounds,
-            "work_on_tmpfs": root == "/dev/shm",
+            "work_on_tmpfs": root == "/dev/shm", "nginx_limit_rate_per_connection": rate,
             "seconds_best": {k: round(v, 3) for k, v in best.items()}, "seconds_all": times,
             "mb_per_second_best": {k: round(total_bytes / 1e6 / v, 1) for k, v in best.items()},
             "throughput_ratio_patchwave_vs_curl": round(ratio, 3), "goal_ratio_min": GOAL,

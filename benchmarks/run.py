@@ -22,8 +22,9 @@ import bench_windows  # noqa: E402
 def main():
     results = {"catalog_sync": bench_catalog_sync.main(), "scan_fleet": bench_scan_fleet.main(),
                "ingest": bench_ingest.main(), "inventory": bench_inventory.main(),
-               "download": bench_download.main(), "stage": bench_stage.main(),
-               "windows": bench_windows.main()}
+               "download": bench_download.main(),
+               "download_at_link_speed": bench_download.main(total_mb=512, rate="50m"),
+               "stage": bench_stage.main(), "windows": bench_windows.main()}
     out = os.path.join(os.path.dirname(HERE), ".build", "bench", "results.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
