@@ -38,14 +38,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from content_mix import FULL_MB, LARGE_MB, plan, work_root  # noqa: E402  pylint: disable=wrong-import-position
 
 GOAL = 0.8
-# At 1024 MB: three large files (200, 300 and 400 MB, 900 MB) and 248 small ones of 128 KB to
-# 1 MB (about 124 MB): update payloads beside their small express and metadata files.
-LARGE_MB = (200, 300, 400)
-SMALL_COUNT = 248
-SMALL_KB = (128, 256, 512, 1024)
-FULL_MB = 1024
 
 
 def _peak_mb():
@@ -56,24 +53,6 @@ def _children_peak_mb():
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
 
 
-def _work_root(need_bytes):
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and shutil.disk_usage(shm).free > need_bytes + (4 << 30):
-        return shm
-    return os.path.join(REPO, ".build", "bench")
-
-
-def plan(total_mb):
-    """``[(name, bytes)]``: the mix scaled to ``total_mb``."""
-    scale = total_mb / float(FULL_MB)
-    files = [("windows10.0-kb50%04d-x64.msu" % i, max(1, int(mb * scale * (1 << 20)))) for i, mb in enumerate(LARGE_MB)]
-    count = max(4, int(SMALL_COUNT * min(1.0, scale * 4)))  # fewer small files when tiny, never none
-    small_bytes = int((total_mb << 20) - sum(size for _name, size in files))
-    average = max(1, small_bytes // count)
-    weights = [SMALL_KB[i % len(SMALL_KB)] for i in range(count)]
-    unit = average * count / float(sum(weights))
-    files += [("kb50%04d-x64-express-%03d.cab" % (i, i), max(1, int(w * unit))) for i, w in enumerate(weights)]
-    return files
 
 
 def generate(folder, files):
@@ -166,7 +145,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None):
     total_mb = int(total_mb or os.environ.get("PATCHWAVE_BENCH_DOWNLOAD_MB") or FULL_MB)
     files = plan(total_mb)
     total_bytes = sum(size for _name, size in files)
-    root = _work_root(3 * total_bytes)
+    root = work_root(3 * total_bytes)
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="patchwave-bench-download-", dir=root)
     try:

@@ -33,32 +33,14 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-LARGE_MB = (200, 300, 400)
-SMALL_COUNT = 248
-SMALL_KB = (128, 256, 512, 1024)
-FULL_MB = 1024
+from content_mix import FULL_MB, plan, work_root  # noqa: E402  pylint: disable=wrong-import-position
+
 THROUGHPUT_GOAL = 0.8
 SECOND_RUN_GOAL = 0.02
 
 
-def _work_root(need_bytes):
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and shutil.disk_usage(shm).free > need_bytes + (4 << 30):
-        return shm
-    return os.path.join(REPO, ".build", "bench")
-
-
-def plan(total_mb):
-    """``[(name, bytes)]``: the mix scaled to ``total_mb``."""
-    scale = total_mb / float(FULL_MB)
-    files = [("windows10.0-kb50%04d-x64.msu" % i, max(1, int(mb * scale * (1 << 20)))) for i, mb in enumerate(LARGE_MB)]
-    count = max(4, int(SMALL_COUNT * min(1.0, scale * 4)))
-    small_bytes = int((total_mb << 20) - sum(size for _name, size in files))
-    weights = [SMALL_KB[i % len(SMALL_KB)] for i in range(count)]
-    unit = max(1, small_bytes // count) * count / float(sum(weights))
-    files += [("kb50%04d-x64-express-%03d.cab" % (i, i), max(1, int(w * unit))) for i, w in enumerate(weights)]
-    return files
 
 
 def generate(folder, files):
@@ -118,7 +100,7 @@ def main(total_mb=None, rounds=3):
         report["skipped"] = reason
         return report
     load = round(os.getloadavg()[0], 2)  # other work on the machine makes both sides slower, unevenly
-    root = _work_root(3 * total_bytes)
+    root = work_root(3 * total_bytes)
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="patchwave-bench-stage-", dir=root)
     try:
