@@ -11,26 +11,12 @@ import urllib.request
 import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_runs import BIN, ansible_env, save
+from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
 from test_module_returns import ReturnChecker
 
-from tests.content_world import content_world, freeze_rows, updates_with_files
+from tests.content_world import freeze_rows, updates_with_files
 from tests.servers import samba
-from tests.servers.http import Nginx, ServerUnavailable
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return content_world(str(tmp_path_factory.mktemp("stage-world")))
-
-
-@pytest.fixture(scope="module")
-def nginx(world):
-    try:
-        server = Nginx(world["payloads"]).start()
-    except ServerUnavailable as exc:
-        pytest.fail("cannot start the tests' nginx: %s" % exc, pytrace=False)
-    yield server
-    server.stop()
+from tests.servers.http import Nginx
 
 
 @pytest.fixture(scope="module")
