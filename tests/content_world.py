@@ -2,6 +2,7 @@
 distribution tests and the demo: the store holds the catalog; ``payloads`` holds every file under
 its catalog URL's path, so nginx serving that folder answers the catalog's URLs through ``mirror_url``."""
 
+import hashlib
 import json
 import os
 
@@ -22,7 +23,10 @@ def content_world(folder, updates=400, seed=5):
     store_path = os.path.join(folder, "store.db")
     store = open_store(store_path)
     try:
-        sync_file(store, cab, source_path=cab)  # as catalog_sync records it: offline_scan_file stages it
+        with open(cab, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        # as catalog_sync records them: offline_scan_file stages the package, checked against its digest
+        sync_file(store, cab, source_path=cab, source_sha256=digest)
     finally:
         store.close()
     return {"store": store_path, "payloads": payloads, "cab": cab}

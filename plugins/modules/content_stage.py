@@ -57,7 +57,8 @@ options:
     description:
       - Also stage the catalog's offline scan package as C(<root>/wsusscn2.cab), so hosts that reach only
         the point can scan offline against the same catalog version.
-      - Only when the current catalog version was synced from an offline scan package still at its path.
+      - Only when the current catalog version was synced from an offline scan package that is still at its
+        path and unchanged (its SHA-256 as the sync recorded it), so hosts scan against the store's catalog version.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -194,6 +195,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # A definition is raw data, so Ansible cannot mask a password put in it (it is refused below):
+    # mask it in everything this run returns, the echoed arguments included.
+    for entry in params["distribution_points"] or ():
+        if isinstance(entry, dict):
+            module.no_log_values.update(str(entry[key]) for key in points.SECRET_KEYS if entry.get(key))
     try:
         store = open_store(resolve_store_address(params["store"]), create=False)
     except StoreError as exc:
@@ -205,10 +211,11 @@ def main():
         except ContentError as exc:
             module.fail_json(msg=str(exc))
         library = params["library"] or package["library"]
-        scan_source = records.offline_scan_source(store) if params["offline_scan_file"] else None
-        if params["offline_scan_file"] and scan_source is None:
-            module.fail_json(msg="offline_scan_file: the current catalog version was not synced from an offline scan "
-                                 "package that is still at its path, so there is none to stage")
+        scan_source = None
+        if params["offline_scan_file"]:
+            scan_source, why = records.offline_scan_source(store)
+            if scan_source is None:
+                module.fail_json(msg="offline_scan_file: %s, so there is none to stage" % why)
         for row, store_it in resolve_points(module, store, params["distribution_points"]):
             if store_it and not module.check_mode:
                 with store.transaction() as cursor:

@@ -120,6 +120,15 @@ def test_stage_on_a_folder_and_a_share(world, nginx, smb, runner, tmp_path):
 
 def test_stage_mistakes_are_named(world, nginx, smb, runner, tmp_path):
     store = packaged_store(world, nginx, runner, tmp_path, {"one": 2})
+    # the offline scan package the catalog came from, replaced by another one since the sync
+    changed_cab = tmp_path / "wsusscn2.cab"
+    changed_cab.write_bytes(open(world["cab"], "rb").read() + b"newer")
+    opened = open_store(store)
+    try:
+        with opened.transaction() as cursor:
+            cursor.execute("UPDATE catalog_versions SET source_path = ?", (str(changed_cab),))
+    finally:
+        opened.close()
     results = {"results_dir": str(runner.results)}
     share = {"name": "share", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
              "host_url": "\\\\fs01\\content"}
@@ -131,9 +140,12 @@ def test_stage_mistakes_are_named(world, nginx, smb, runner, tmp_path):
         + task("nopkg", "content_stage", {"package": "nothing", "store": store, "distribution_points": ["share"]})
         + task("undefined", "content_stage", {"package": "one", "store": store, "distribution_points": ["typo"]})
         + task("secret", "content_stage", {"package": "one", "store": store,
-                                           "distribution_points": [dict(share, password="x")]})
+                                           "distribution_points": [dict(share, password="Inline-Secret-42")]})
         + task("missing", "content_stage", {"package": "one", "store": store, "distribution_points": [
             {"name": "gone", "type": "path", "path": str(tmp_path / "not-mounted"), "host_url": "http://x/"}]})
+        + task("newcab", "content_stage", {"package": "one", "store": store, "offline_scan_file": True,
+                                           "distribution_points": [{"name": "web3", "type": "path", "path": str(tmp_path),
+                                                                    "host_url": "http://x/"}]})
         + task("badurl", "distribution_point", {"name": "bad", "type": "path", "path": str(tmp_path),
                                                 "host_url": "ftp://x/", "store": store})
         + task("define", "distribution_point", {"name": "web2", "type": "path", "path": str(tmp_path),
@@ -159,10 +171,13 @@ def test_stage_mistakes_are_named(world, nginx, smb, runner, tmp_path):
     assert down["failed"] and "distribution point 'down'" in down["msg"] and down["cause"] == "unreachable"
     assert "deployment package 'nothing' does not exist" in runner.result("nopkg")["msg"]
     assert "distribution point 'typo' is not defined" in runner.result("undefined")["msg"]
-    assert "username/password options" in runner.result("secret")["msg"]
+    secret = runner.result("secret")
+    assert "username/password options" in secret["msg"]
+    assert "Inline-Secret-42" not in json.dumps(secret)  # masked in the echoed arguments too
     missing = runner.result("missing")
     assert missing["failed"] and "does not exist (is it mounted?)" in missing["msg"]
     assert "host_url must say how Windows hosts reach the content" in runner.result("badurl")["msg"]
+    assert "has changed since catalog version 1 was synced from it" in runner.result("newcab")["msg"]
 
 
 def test_distribute_content_role(world, nginx, runner, tmp_path):

@@ -107,11 +107,25 @@ def staged_packages(store, package=None):
 
 
 def offline_scan_source(store):
-    """The offline scan package the current catalog version came from, or None (``source_path``)."""
-    rows = store.query("SELECT format, source_path FROM catalog_versions ORDER BY version DESC LIMIT 1")
-    if rows and rows[0]["format"] == "offline_scan" and rows[0]["source_path"] and os.path.isfile(rows[0]["source_path"]):
-        return rows[0]["source_path"]
-    return None
+    """``(path, None)``: the offline scan package the current catalog version was synced from, still at
+    its path and still the same file (its SHA-256 as the sync recorded it); else ``(None, why)``."""
+    rows = store.query("SELECT version, format, source_path, source_sha256 FROM catalog_versions "
+                       "ORDER BY version DESC LIMIT 1")
+    if not rows or rows[0]["format"] != "offline_scan" or not rows[0]["source_path"]:
+        return None, "the current catalog version was not synced from an offline scan package"
+    row = rows[0]
+    path = row["source_path"]
+    if not os.path.isfile(path):
+        return None, "%s, which catalog version %d was synced from, is no longer there" % (path, row["version"])
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(stage.CHUNK_BYTES), b""):
+            digest.update(chunk)
+    if row["source_sha256"] and digest.hexdigest() != row["source_sha256"].lower():
+        return None, ("%s has changed since catalog version %d was synced from it (a newer package, not synced "
+                      "yet?): hosts would scan against another catalog than the store's; sync it first"
+                      % (path, row["version"]))
+    return path, None
 
 
 def put_offline_scan(store, target, source, check_mode=False, now=None):
