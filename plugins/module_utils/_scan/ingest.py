@@ -31,12 +31,15 @@ def ingest(store, spool, env=None):
     """Move every complete message from ``spool`` into ``store``; return counts.
 
     Safe to run concurrently (a lock file serialises ingesters) and to re-run after a crash (the
-    store ignores a message id it already holds). After new messages land, history older than the
+    store ignores a message id it already holds). A spool folder that does not exist holds nothing
+    and is not created. After new messages land, history older than the
     retention (``PATCHWAVE_HISTORY_DAYS``, default 400 days) is pruned when any is due.
     """
     counts = {"ingested": 0, "duplicates": 0, "quarantined": 0, "pruned": 0}
     retention = history_days(env)  # a bad setting is refused before anything moves
     lock = lock_spool(spool)
+    if lock is None:  # no spool folder: nothing can be waiting, and a reader creates none
+        return counts
     try:
         names = pending_files(spool)
         if not names:

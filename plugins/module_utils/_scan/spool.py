@@ -38,8 +38,15 @@ def message_file_name(host, message_id):
 
 
 def lock_spool(spool):
-    os.makedirs(spool, exist_ok=True)
-    handle = open(os.path.join(spool, ".ingest.lock"), "a+")
+    """Take the ingest lock of an existing ``spool``; None when the folder does not exist.
+
+    Only writers (write_message) create the spool: a reader that finds none has nothing to move
+    and leaves no folder behind.
+    """
+    try:
+        handle = open(os.path.join(spool, ".ingest.lock"), "a+")
+    except FileNotFoundError:
+        return None
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     return handle
 

@@ -11,7 +11,11 @@ import contextlib
 import os
 import sqlite3
 
-from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError, missing_store_message
+from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import (
+    HOW_TO_MAKE,
+    StoreError,
+    missing_store_message,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._store.schema import (
     SCHEMA_VERSION,
     apply_migrations,
@@ -39,6 +43,12 @@ class SQLiteStore:
                 raise StoreError("store '%s': cannot create folder '%s': %s" % (self.path, directory, exc.strerror))
         try:
             self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("store '%s' cannot be opened: %s" % (self.path, exc))
+        if not create:
+            # Before any pragma: switching to WAL would already write to a file that is no store.
+            self._refuse_if_no_store()
+        try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
             self.connection.execute("PRAGMA foreign_keys=ON")
@@ -128,6 +138,18 @@ class SQLiteStore:
             return 0
         row = self.connection.execute("SELECT version FROM schema_info").fetchone()
         return row[0] if row else 0
+
+    def _refuse_if_no_store(self):
+        """A reader opens only a patchwave store: an empty file or another database stays untouched."""
+        try:
+            current = self.schema_version()
+        except sqlite3.DatabaseError as exc:
+            self.connection.close()
+            raise StoreError("store '%s' is not a patchwave store: %s" % (self.path, exc))
+        if current == 0:
+            self.connection.close()
+            raise StoreError("store '%s' holds no patchwave store (the file exists but has no patchwave schema; "
+                             "nothing was written to it): %s" % (self.path, HOW_TO_MAKE % "path"))
 
     def _migrate(self):
         try:

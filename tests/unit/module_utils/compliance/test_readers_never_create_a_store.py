@@ -70,3 +70,38 @@ def test_a_reader_does_not_make_an_empty_postgresql_database_a_store(postgres_se
         open_store(dsn, create=False).close()  # ... which a reader then opens
     finally:
         postgres_server.drop_database(dsn)
+
+
+def _empty_sqlite_database(path):
+    import sqlite3  # pylint: disable=import-outside-toplevel
+    connection = sqlite3.connect(str(path))
+    connection.execute("CREATE TABLE other_application (id INTEGER)")
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("make", [lambda path: path.write_bytes(b""), _empty_sqlite_database],
+                         ids=["empty-file", "sqlite-without-patchwave-schema"])
+def test_a_reader_does_not_make_an_existing_file_a_store(tmp_path, make):
+    path = tmp_path / "patchwave.db"
+    make(path)
+    before = (path.read_bytes(), os.stat(str(path)).st_mtime_ns)
+    with pytest.raises(StoreError) as raised:
+        open_store(str(path), create=False)
+    message = str(raised.value)
+    assert "store '%s' holds no patchwave store" % path in message
+    assert "patchwave.windows.catalog_sync" in message
+    assert (path.read_bytes(), os.stat(str(path)).st_mtime_ns) == before  # nothing was written
+    assert os.listdir(str(tmp_path)) == ["patchwave.db"]  # no -wal, -shm or -journal either
+    open_store(str(path)).close()  # a writer makes the store ...
+    open_store(str(path), create=False).close()  # ... which a reader then opens
+
+
+def test_the_compliance_modules_create_no_spool_folder(tmp_path):
+    address = str(tmp_path / "patchwave.db")
+    open_store(address).close()  # a writer made the store; no state message was ever written
+    before = sorted(os.listdir(str(tmp_path)))
+    with ingested_store(FakeModule(), address, None) as (_store, ingested):
+        assert ingested["ingested"] == 0
+    assert sorted(os.listdir(str(tmp_path))) == before  # no spool folder beside the store
+    assert not os.path.exists(str(tmp_path / "spool"))
