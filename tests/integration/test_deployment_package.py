@@ -64,6 +64,18 @@ def test_download_verify_reuse(world, nginx, runner, tmp_path):
     second = runner.result("second")
     assert second["content_version"] == 2 and second["list_version"] == 2 and second["reused"]["files"] == files["n"]
     assert second["downloaded"]["files"] >= 1
+    # a deployment names the package for version 2: moving the package to version 3 under it is refused
+    store = open_store(store_path)
+    try:
+        with store.transaction() as cursor:
+            cursor.execute("INSERT INTO deployments (name, definition, created_at, updated_at) VALUES ('pilot', ?, 'x', 'x')",
+                           (json.dumps({"update_list": "month", "list_version": 2, "package": "pkg"}),))
+        freeze_rows(store, "month", updates_with_files(store, 10), version=3)
+    finally:
+        store.close()
+    runner.play(package_task("moved", options), results, name="moved")
+    moved = runner.result("moved")
+    assert moved["failed"] and "named by deployment(s) 'pilot' for update list 'month' version 2" in moved["msg"]
 
 
 def test_bad_content_is_quarantined_and_mistakes_are_named(world, nginx, runner, tmp_path):

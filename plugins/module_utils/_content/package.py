@@ -145,6 +145,30 @@ def _same_settings(package, list_name, list_version, library, languages):
         list_name, list_version, library, json.dumps(languages))
 
 
+def deployments_of(store, name):
+    """``[(deployment, update list, list version)]`` of the deployments that name package ``name``
+    (their definitions are JSON; this package may not import ``_prepare``)."""
+    found = []
+    for row in store.query("SELECT name, definition FROM deployments ORDER BY name"):
+        definition = json.loads(row["definition"])
+        if definition.get("package") == name:
+            found.append((row["name"], definition.get("update_list"), definition.get("list_version")))
+    return found
+
+
+def check_deployments(store, name, list_name, list_version):
+    """ContentError when deployments name package ``name`` for another list version than the one it
+    would now hold: their hosts would install from content that is not their list's."""
+    others = [d for d in deployments_of(store, name) if (d[1], d[2]) != (list_name, list_version)]
+    if others:
+        raise ContentError(
+            "deployment package '%s' is named by deployment(s) %s for update list %s; building it from '%s' version %d "
+            "would give them content of another list version: build the new version under another package name "
+            "(e.g. one per month), or point the deployments at it first" % (
+                name, ", ".join("'%s'" % d[0] for d in others),
+                ", ".join(sorted({"'%s' version %s" % (d[1], d[2]) for d in others})), list_name, list_version))
+
+
 def record_package(store, name, list_name, list_version, library, rows, now=None, languages=("all",)):
     """Store the package and, when its files differ from its newest content version, a new one; one
     transaction. ``languages`` is the list recorded (``package_languages``). Returns
@@ -204,6 +228,7 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
             raise ContentError("%s must be %d or more, not %d" % (option, low, params[option]))
     library_path = os.path.abspath(os.path.expanduser(params["library"] or default_library(address)))
     version, ids = list_version(store, params["update_list"], params["version"])
+    check_deployments(store, params["name"], params["update_list"], version)
     languages, recorded_languages = package_languages(store, params.get("languages"))
     rows = file_rows(package_records(store, ids, languages)) if ids else []
     library = ContentLibrary(library_path)
