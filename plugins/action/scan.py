@@ -193,13 +193,21 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         problem, args = self._validate_arguments(self._task.args)
-        if not problem:
-            problem = self._check_arguments(args)
-        if problem:
+        if problem:  # the arguments cannot even be read (an unknown option, a wrong type): nothing to record
             return dict(result, failed=True, msg=problem)
-
         host = task_vars.get("inventory_hostname") or self._play_context.remote_addr
         spool = resolve_spool(args["spool"], args["store"])
+        problem = self._check_arguments(args)
+        if problem and self._task.check_mode:
+            return dict(result, failed=True, msg=problem)
+        if problem:
+            # An invalid request says nothing of the host's updates: recorded as a failed attempt, the
+            # host keeps its state (docs/compliance.md).
+            message = write_message(spool, host, "scan_attempt", {"failure": "request", "reason": problem,
+                                                                  "server_selection": args["server_selection"]},
+                                    forced=args["force"])
+            return dict(result, failed=True, changed=False, msg=problem, state_message=message,
+                        attempt={"failed": True, "failure": "request", "reason": problem})
         try:
             current_version, last, attempt = self._host_state(args["store"], spool, host, needs_history=not args["force"])
         except ValueError as exc:  # a setting such as PATCHWAVE_HISTORY_DAYS is wrong: nothing was done

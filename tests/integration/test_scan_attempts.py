@@ -94,3 +94,12 @@ def test_failed_attempts_keep_the_hosts_state(catalog, runner, tmp_path):  # noq
             assert not again[name].get("skipped") and again[name]["changed"] is True, (name, again[name])
             assert again[name]["scan"]["result"] == "Succeeded", name
         assert again["win006"]["skipped"] is True
+
+        # a request the action plugin refuses before reaching the host is an attempt too
+        refused = play(tmp_path, good, store, spool, "        scan_ttl: 1w\n")
+        assert all(refused[n]["failed"] and refused[n]["attempt"]["failure"] == "request" for n in names), refused
+        after_refusal = compliance_info(runner, store, spool, names)
+        for name in names:
+            assert after_refusal[name]["status"] == "usable", (name, after_refusal[name])
+            assert after_refusal[name]["last_attempt"]["failure"] == "request"
+            assert "scan_ttl" in after_refusal[name]["last_attempt"]["reason"]
