@@ -439,6 +439,12 @@ def plan(store, name, definition, description=None, freeze=False, now=None):
     new_version = None
     if freeze and (newest is None or newest["content_hash"] != evaluated.content_hash):
         new_version = 1 if newest is None else newest["version"] + 1
+    if freeze and not evaluated.members:
+        # Deployed, an empty version installs nothing: say why it may be empty.
+        warnings.append("update list '%s' selects no update of catalog version %s%s" % (
+            name, evaluated.catalog_version,
+            "; required_min_hosts counts hosts that require an update by their scans: have the hosts been scanned?"
+            if (definition.get("rule") or {}).get("required_min_hosts") else ""))
     return Plan(name, before, definition, description, evaluated, newest, previous_ids, new_version, added, removed,
                 warnings)
 

@@ -280,3 +280,20 @@ def test_update_list_set_entries_are_checked(entry, message):
     with pytest.raises(UpdateSetError) as caught:
         parse_update_sets([entry])
     assert message in str(caught.value) and "update set 's'" in str(caught.value)
+
+
+def test_freezing_an_empty_list_warns_why(store_address):
+    """A rule that selects nothing (no host has been scanned, so nothing is Required anywhere) still
+    freezes, and says so."""
+    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+    from tests.compliance_data import NOW, add_catalog
+    store = open_store(store_address)
+    try:
+        add_catalog(store, 10, versions=1)
+        definition = lists.definition_from_params("month", {"classifications": ["Security Updates"],
+                                                            "required_min_hosts": 1})
+        plan = lists.plan(store, "month", definition, None, True, NOW)
+        assert plan.new_version == 1 and not plan.evaluated.members
+        assert any("selects no update" in w and "have the hosts been scanned?" in w for w in plan.warnings), plan.warnings
+    finally:
+        store.close()
