@@ -285,8 +285,6 @@ def test_update_list_set_entries_are_checked(entry, message):
 def test_freezing_an_empty_list_warns_why(store_address):
     """A rule that selects nothing (no host has been scanned, so nothing is Required anywhere) still
     freezes, and says so."""
-    from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-    from tests.compliance_data import NOW, add_catalog
     store = open_store(store_address)
     try:
         add_catalog(store, 10, versions=1)
