@@ -453,6 +453,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     FILTER_SPEC,
     filter_from_params,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
@@ -467,6 +468,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     if params["limit"] < 0:
         module.fail_json(msg="limit must be 0 (no limit) or more, not %d" % params["limit"])

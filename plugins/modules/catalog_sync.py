@@ -303,6 +303,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import HAS_LXML, LXML_IMPORT_ERROR
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
@@ -324,6 +325,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     if not HAS_LXML:
         module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
 

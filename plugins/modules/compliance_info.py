@@ -385,6 +385,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time
 
 
@@ -445,6 +446,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     for option in ("top", "stale_after_days"):
         if params[option] < 0:

@@ -261,6 +261,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 RENDERERS = {"html": render_html, "csv": render_csv, "json": render_json}
 DIFF_LINES = 500
@@ -301,6 +302,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     for key in ("stale_after_days", "history_days", "top"):
         if params[key] < 0:

@@ -242,6 +242,7 @@ deployment:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploy_module_store import existing_store
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import TYPES, apply_deployment
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 
 def main():
@@ -264,6 +265,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     if not params["name"].strip():
         module.fail_json(msg="name must not be empty")

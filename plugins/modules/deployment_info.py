@@ -245,6 +245,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploym
     list_members,
     read_deployment,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import utc_now
 
 
@@ -275,6 +276,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     now = utc_now()
     with ingested_store(module, params["store"], params["spool"], failure="reading deployments failed") as (

@@ -200,6 +200,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._prepare.templat
     SETTINGS_SPEC,
     apply_template,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 
 def main():
@@ -212,6 +213,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     if not params["name"].strip():
         module.fail_json(msg="name must not be empty")

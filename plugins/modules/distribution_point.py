@@ -101,7 +101,7 @@ distribution_point:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import points
 from ansible_collections.patchwave.windows.plugins.module_utils._store import objects
-from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
@@ -124,6 +124,7 @@ def main():
         required_if=[("state", "present", ("type", "host_url"))],
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     try:
         store = open_store(resolve_store_address(params["store"]), create=False)

@@ -359,6 +359,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare import lists
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import utc_now
 
 
@@ -433,6 +434,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     if not params["name"].strip():
         module.fail_json(msg="name must not be empty")

@@ -231,6 +231,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.read
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import REQUIRED
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import UpdateSet
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare import lists
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 
 def list_entry(row, versions):
@@ -280,6 +281,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    module.no_log_values.update(secrets_of(resolve_store_address(module.params["store"])))  # never echo a DSN's password
     params = module.params
     if params["version"] is not None and not params["name"]:
         module.fail_json(msg="version is the version of one list; give its name too")

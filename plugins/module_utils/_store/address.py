@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote, urlsplit
 
 
 def default_data_dir(env=None):
@@ -57,3 +58,25 @@ def redact(address):
             user = creds.split(":", 1)[0]
             return "%s://%s@%s" % (scheme, user, host)
     return address
+
+
+def secrets_of(address):
+    """The password(s) in a PostgreSQL store address, as written and percent-decoded; empty for a file.
+
+    Modules add them to ``no_log_values`` so that Ansible masks them in the returned ``invocation``
+    and in messages: the ``store`` option is not ``no_log`` as a whole, its host and path are worth seeing.
+    """
+    address = str(address or "")
+    if not is_postgresql(address):
+        return set()
+    try:
+        parts = urlsplit(address)
+    except ValueError:  # not a URL after all; the store says so when it is opened
+        return set()
+    secrets = set(re.findall(r"(?:^|&)password=([^&]*)", parts.query))
+    if "@" in parts.netloc:
+        credentials = parts.netloc.rsplit("@", 1)[0]
+        if ":" in credentials:
+            secrets.add(credentials.split(":", 1)[1])
+    secrets.update([unquote(secret) for secret in secrets])
+    return set(secret for secret in secrets if secret)

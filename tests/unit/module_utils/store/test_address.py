@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
     resolve_spool,
     resolve_store_address,
+    secrets_of,
 )
 from ansible_collections.patchwave.windows.plugins.action import scan as scan_action
 
@@ -37,3 +39,20 @@ def test_the_scan_action_types_spool_as_a_path_and_store_as_text():
     assert scan_action.ARGUMENT_SPEC["spool"]["type"] == "path"
     assert scan_action.ARGUMENT_SPEC["store"]["type"] == "str"
     assert os.path.isabs(resolve_spool(None, "relative.db", {}))
+
+
+@pytest.mark.parametrize("address, secrets", [
+    ("postgresql://u:Pw0rdX@127.0.0.1:1/db", {"Pw0rdX"}),
+    ("postgres://u:Pw0rdX@db.example/patchwave?sslmode=require", {"Pw0rdX"}),
+    ("postgresql://u:p%40ss%2Fw@host/db", {"p%40ss%2Fw", "p@ss/w"}),  # as written and as libpq reads it
+    ("postgresql://u@host/db?password=Qx9secret", {"Qx9secret"}),
+    ("postgresql://host/db?sslmode=require&password=Qx9secret&connect_timeout=5", {"Qx9secret"}),
+    ("postgresql://u:One1@host/db?password=Two2", {"One1", "Two2"}),
+    ("postgresql://u@host/db", set()),
+    ("postgresql://u:@host/db", set()),
+    ("/var/lib/patchwave/p:w@d.db", set()),  # a file path carries no password
+    ("", set()),
+    (None, set()),
+])
+def test_secrets_of_a_store_address(address, secrets):
+    assert secrets_of(address) == secrets
