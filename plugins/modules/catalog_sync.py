@@ -303,9 +303,14 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.safe_xml import HAS_LXML, LXML_IMPORT_ERROR
-from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
+    is_postgresql,
+    resolve_store_address,
+    secrets_of,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
+from ansible_collections.patchwave.windows.plugins.module_utils._store.sqlite import not_yet_there, remove_new_store
 
 
 def main():
@@ -341,9 +346,14 @@ def main():
     if params["trusted_ca_file"] and not os.path.isfile(params["trusted_ca_file"]):
         module.fail_json(msg="trusted_ca_file '%s' does not exist" % params["trusted_ca_file"])
 
+    address = resolve_store_address(params["store"])
+    # A sync that fails takes away the store file (and folders) it made: otherwise readers would
+    # find an empty store and say "no catalog version" instead of "the store does not exist".
+    made_here = [] if is_postgresql(address) else not_yet_there(address)
     store = None
+    failure = None
     try:
-        store = open_store(params["store"])
+        store = open_store(address)
         with open_source(params["src"], params["format"], languages=params["languages"],
                          verify_signature=params["verify_signature"], trusted_ca_file=params["trusted_ca_file"],
                          tmpdir=params["work_dir"]) as (info, records):
@@ -361,12 +371,15 @@ def main():
             )
             result = sync_records(store, records, options)
     except (CatalogError, StoreError) as exc:
-        module.fail_json(msg=str(exc))
+        failure = dict(msg=str(exc))
     except Exception as exc:  # an unexpected failure still gets a message, with the trace for -vvv
-        module.fail_json(msg="catalog sync of '%s' failed: %s" % (params["src"], exc), exception=traceback.format_exc())
+        failure = dict(msg="catalog sync of '%s' failed: %s" % (params["src"], exc), exception=traceback.format_exc())
     finally:
         if store is not None:
             store.close()
+    if failure:
+        remove_new_store(made_here)
+        module.fail_json(**failure)
 
     module.exit_json(
         changed=result["changed"],

@@ -88,6 +88,19 @@ def test_bad_catalog_fails_with_clear_message_and_store_unchanged(runner, tmp_pa
         assert db.execute("SELECT * FROM updates ORDER BY update_id").fetchall() == before
 
 
+def test_a_failed_sync_into_a_new_store_leaves_no_store_behind(runner, tmp_path):
+    src = tmp_path / "not-a-cabinet.cab"
+    src.write_text("this is text, not a cabinet\n")
+    store = tmp_path / "new" / "deeper" / "patchwave.db"
+    tasks = sync_tasks() + (
+        "    - name: read\n      patchwave.windows.catalog_info:\n        store: \"{{ store }}\"\n"
+        "      register: read\n      ignore_errors: true\n" + save("read", "read"))
+    runner.play(tasks, {"src": str(src), "store": str(store), "results_dir": str(runner.results)})
+    assert runner.result("synced")["failed"] is True
+    assert not (tmp_path / "new").exists()  # neither the store file nor the folders the sync made for it
+    assert "store '%s' does not exist" % store in runner.result("read")["msg"]  # not "no catalog version"
+
+
 def test_missing_source_and_bad_arguments(runner, tmp_path):
     variables = {"src": str(tmp_path / "nope.cab"), "store": str(tmp_path / "s.db"), "results_dir": str(runner.results)}
     runner.play(sync_tasks(), variables)

@@ -169,3 +169,33 @@ class SQLiteStore:
             if "readonly" not in str(exc) and "read-only" not in str(exc):
                 raise
             raise StoreError(migration_refused(self.path, current, exc)) from exc
+
+
+def not_yet_there(path):
+    """The store file at ``path`` and the folders above it that do not exist yet, file first, then the
+    folders deepest first; empty when the file exists. What a writer that fails should take away again."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(path):
+        return []
+    missing = [path]
+    folder = os.path.dirname(path)
+    while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def remove_new_store(missing):
+    """Take away a store a failed run made (``missing`` from not_yet_there, taken before the run):
+    the file with its -wal, -shm and -journal, then each folder the run created, if it is empty."""
+    if not missing:
+        return
+    path, folders = missing[0], missing[1:]
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:  # something else put a file there meanwhile: it stays, and so do its parents
+            break
