@@ -18,6 +18,15 @@ if COLLECTIONS not in sys.path:
 
 import pytest  # noqa: E402
 
+from tests.servers.network_guard import network_guard  # noqa: E402,F401  pylint: disable=unused-import
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(network_guard):  # noqa: F811  pylint: disable=redefined-outer-name
+    """Every test: a connection beyond loopback fails naming the address (tests/servers/network_guard.py);
+    the processes the integration tests start get the same through tests/servers/guard_site."""
+    yield network_guard
+
 SHARED = os.environ.get("PATCHWAVE_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
 
 
