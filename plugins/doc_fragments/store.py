@@ -13,15 +13,27 @@ options:
   store:
     description:
       - Where the collection keeps catalog versions, updates and host state.
-      - A file path selects the embedded SQLite store. Modules that write (M(patchwave.windows.catalog_sync),
-        M(patchwave.windows.scan)) create it, with its folder, on first use; modules that only read
-        (M(patchwave.windows.catalog_info), M(patchwave.windows.compliance_info),
-        M(patchwave.windows.compliance_report)) never create one and fail when it does not exist.
+      - A file path selects the embedded SQLite store. Only M(patchwave.windows.catalog_sync) and
+        M(patchwave.windows.scan) create it, with its folder, on first use; a catalog sync that fails
+        takes away the store file and folders it made.
+      - The other modules that write the store (M(patchwave.windows.update_list),
+        M(patchwave.windows.deployment_template), M(patchwave.windows.deployment),
+        M(patchwave.windows.deployment_package), M(patchwave.windows.distribution_point),
+        M(patchwave.windows.content_stage), M(patchwave.windows.host_retire)) and the modules that only
+        read it (M(patchwave.windows.catalog_info), M(patchwave.windows.compliance_info),
+        M(patchwave.windows.compliance_report), M(patchwave.windows.update_list_info),
+        M(patchwave.windows.deployment_info)) never create one: a store file that does not exist, or an
+        existing file without the patchwave schema (an empty file, another application's database), is
+        an error, and nothing is written to it.
       - A C(postgresql://) URL (libpq connection URI) selects a PostgreSQL store shared by several
-        controllers; the database must exist, its tables are created by the first module that writes
-        (a module that only reads refuses a database without them), and the Python
+        controllers; the database must exist, its tables are created by the first run of
+        M(patchwave.windows.catalog_sync) or M(patchwave.windows.scan) (every other module refuses a
+        database without them), and the Python
         package C(psycopg) (3.x) must be installed on the controller. Add C(sslmode=verify-full) to
         have the server's certificate checked.
+      - A password in the URL (C(postgresql://user:password@host/db) or C(?password=)) is masked
+        (C(********)) in the returned C(invocation) and in messages; a password file (C(passfile=),
+        E(PGPASSFILE)) keeps it out of the playbook as well.
       - When not set, the environment variable E(PATCHWAVE_STORE) is used, else
         C($XDG_DATA_HOME/patchwave/patchwave.db) (C(~/.local/share/patchwave/patchwave.db) when
         E(XDG_DATA_HOME) is unset).
@@ -40,6 +52,8 @@ options:
       - The state-message spool folder, ingested into the store before it is read.
       - When not set, the environment variable E(PATCHWAVE_SPOOL) is used, else C(spool/) beside a
         SQLite O(store), or C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
+      - A spool folder that does not exist holds no message and is not created; M(patchwave.windows.scan)
+        creates it when it writes the first one.
     type: path
 """
 
@@ -51,8 +65,8 @@ options:
     description:
       - Where the collection keeps catalog versions, updates and host state.
       - A file path selects the embedded SQLite store, a C(postgresql://) URL the PostgreSQL store.
-      - The plugin never creates a store; a store file that does not exist is an error (a store is made
-        by M(patchwave.windows.catalog_sync)).
+      - The plugin never creates or writes a store; a store file that does not exist, or a file without
+        the patchwave schema, is an error (a store is made by M(patchwave.windows.catalog_sync)).
       - When not set, C($XDG_DATA_HOME/patchwave/patchwave.db) (C(~/.local/share/patchwave/patchwave.db)
         when E(XDG_DATA_HOME) is unset).
     type: str
@@ -62,6 +76,7 @@ options:
     description:
       - The state-message spool folder, ingested into the store before it is read.
       - When not set, C(spool/) beside a SQLite store, C($XDG_DATA_HOME/patchwave/spool) for a PostgreSQL store.
+      - A spool folder that does not exist holds no message and is not created.
     type: path
     env:
       - name: PATCHWAVE_SPOOL
