@@ -145,7 +145,7 @@ class SQLiteStore:
             current = self.schema_version()
         except sqlite3.DatabaseError as exc:
             self.connection.close()
-            raise StoreError("store '%s' is not a patchwave store: %s" % (self.path, exc))
+            raise StoreError("store '%s' cannot be opened: %s" % (self.path, exc))  # as a writer says it
         if current == 0:
             self.connection.close()
             raise StoreError("store '%s' holds no patchwave store (the file exists but has no patchwave schema; "
