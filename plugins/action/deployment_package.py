@@ -58,5 +58,8 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=to_text(exc))
         finally:
             store.close()
+        diff = outcome.pop("diff")
+        if self._task.diff:
+            result["diff"] = diff
         result.update(outcome)
         return result

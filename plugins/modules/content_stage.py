@@ -71,7 +71,9 @@ attributes:
     details:
       - Connects to each point and says what would be copied, skipped and pruned; writes nothing.
   diff_mode:
-    support: none
+    support: full
+    details:
+      - Which content version of the package each distribution point holds, before and after.
 seealso:
   - module: patchwave.windows.deployment_package
   - module: patchwave.windows.distribution_point
@@ -144,7 +146,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._content.package
 from ansible_collections.patchwave.windows.plugins.module_utils._content.payload import ContentError
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import points, records
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import DistributionError
-from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
@@ -195,6 +197,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    module.no_log_values.update(secrets_of(resolve_store_address(params["store"])))  # never echo a DSN's password
     # A definition is raw data, so Ansible cannot mask a password put in it (it is refused below):
     # mask it in everything this run returns, the echoed arguments included.
     for entry in params["distribution_points"] or ():
@@ -211,6 +214,7 @@ def main():
         except ContentError as exc:
             module.fail_json(msg=str(exc))
         library = params["library"] or package["library"]
+        before = {row["point"]: row["content_version"] for row in records.staged_packages(store, params["package"])}
         scan_source = None
         if params["offline_scan_file"]:
             scan_source, why = records.offline_scan_source(store)
@@ -242,8 +246,13 @@ def main():
         module.fail_json(msg="staging package %s failed: %s" % (params["package"], exc), exception=traceback.format_exc())
     finally:
         store.close()
-    module.exit_json(changed=any(r["changed"] for r in results), package=params["package"], content_version=version,
-                     distribution_points=results)
+    result = dict(changed=any(r["changed"] for r in results), package=params["package"], content_version=version,
+                  distribution_points=results)
+    if module._diff:
+        # which content version of the package each point holds, before and after
+        result["diff"] = {"before": {r["name"]: before.get(r["name"]) for r in results},
+                          "after": {r["name"]: version for r in results}}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

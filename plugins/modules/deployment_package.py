@@ -95,7 +95,9 @@ attributes:
     details:
       - Says what would be downloaded and reused (from the library's contents) and the content version; downloads nothing.
   diff_mode:
-    support: none
+    support: full
+    details:
+      - The package before and after (update list and version, content version, files, library).
 notes:
   - The files are fetched by the controller, in the controller's process (an action plugin), whatever host the task names.
 seealso:
@@ -219,10 +221,12 @@ failed_files:
   sample: []
 """
 
+from urllib.parse import unquote, urlsplit
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._content.package import PACKAGE_SPEC, build_package
 from ansible_collections.patchwave.windows.plugins.module_utils._content.payload import ContentError
-from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 
@@ -232,12 +236,20 @@ def main():
     # this entry point does the same without it.
     module = AnsibleModule(argument_spec=PACKAGE_SPEC, supports_check_mode=True)
     address = resolve_store_address(module.params["store"])
+    # never echo the password of a PostgreSQL store or of a proxy (http://user:password@proxy:3128)
+    module.no_log_values.update(secrets_of(address))
+    proxy_password = urlsplit(module.params["proxy"] or "").password
+    if proxy_password:
+        module.no_log_values.update((proxy_password, unquote(proxy_password)))
     try:
         store = open_store(address, create=False)
     except StoreError as exc:
         module.fail_json(msg=str(exc))
     try:
         result = build_package(store, address, module.params, module.check_mode)
+        diff = result.pop("diff")
+        if module._diff:
+            result["diff"] = diff
     except (ContentError, StoreError) as exc:
         module.fail_json(msg=str(exc))
     finally:

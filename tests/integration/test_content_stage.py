@@ -67,10 +67,12 @@ def test_stage_on_a_folder_and_a_share(world, nginx, smb, runner, tmp_path):
     check = runner.result("check")
     assert check["changed"] is True and all(p["copied"]["files"] > 0 for p in check["distribution_points"])
     assert sorted(os.listdir(web)) == ["README.txt"]  # check mode wrote nothing
-    runner.play(task("first", "content_stage", stage) + task("again", "content_stage", stage), results, name="stage")
+    runner.play(task("first", "content_stage", stage, "      diff: true\n") + task("again", "content_stage", stage),
+                results, name="stage")
     first, again = runner.result("first"), runner.result("again")
     assert not first.get("failed"), first.get("msg")
     assert smb.password not in json.dumps(first) and first["changed"] is True
+    assert first["diff"] == {"before": {"web": None, "share": None}, "after": {"web": 1, "share": 1}}
     for point in first["distribution_points"]:
         assert point["copied"]["files"] > 0 and point["offline_scan"]["copied"]["files"] == 1
     for point in again["distribution_points"]:

@@ -60,8 +60,11 @@ def test_download_verify_reuse(world, nginx, runner, tmp_path):
         freeze_rows(store, "month", more, version=2)
     finally:
         store.close()
-    runner.play(package_task("second", options), results, name="second")
+    runner.play(package_task("second", options).replace("      register: second\n", "      register: second\n      diff: true\n"),
+                results, name="second")
     second = runner.result("second")
+    assert second["diff"]["before"]["content_version"] == 1 and second["diff"]["after"]["content_version"] == 2
+    assert second["diff"]["before"]["list_version"] == 1 and second["diff"]["after"]["list_version"] == 2
     assert second["content_version"] == 2 and second["list_version"] == 2 and second["reused"]["files"] == files["n"]
     assert second["downloaded"]["files"] >= 1
     # a deployment names the package for version 2: moving the package to version 3 under it is refused

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import socket
 import ssl
 import threading
@@ -159,7 +160,8 @@ def _check_options(options):
     if options.proxy:
         problem = check_url(options.proxy)
         if problem:
-            raise ContentError("proxy %r refused: %s" % (options.proxy, problem))
+            shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:********@", options.proxy)  # never a proxy password
+            raise ContentError("proxy %r refused: %s" % (shown, problem))
 
 
 def build_opener(options):

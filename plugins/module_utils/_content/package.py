@@ -240,6 +240,13 @@ def build_package(store, address, params, check_mode=False, progress=None, now=N
               "library": library_path, "languages": recorded_languages, "updates": len(ids),
               "content_version": content_version,
               "files": len(rows), "size": sum(row["size"] for row in rows), "quarantined": [], "failed_files": []}
+    # What the package is before and after this run, for diff mode.
+    result["diff"] = {
+        "before": {} if package is None else {
+            "update_list": package["list_name"], "list_version": package["list_version"],
+            "content_version": package["content_version"], "files": len(keys), "library": package["library"]},
+        "after": {"update_list": params["update_list"], "list_version": version, "content_version": content_version,
+                  "files": len(rows), "library": library_path}}
     if check_mode:
         records = package_records(store, ids, languages) if ids else []
         present = [r for r in _distinct_payloads(records) if library.has(r)]

@@ -149,3 +149,10 @@ def test_one_file_with_two_different_digests_is_refused():
     other = record(update_id="99999999-2222-4333-8444-555555555555", sha1="0" * 40)
     with pytest.raises(ContentError, match="two different SHA1 digests"):
         distinct_files([record(), other])
+
+
+def test_a_refused_proxy_is_named_without_its_password():
+    from ansible_collections.patchwave.windows.plugins.module_utils._content.download import DownloadOptions, _check_options
+    with pytest.raises(ContentError) as info:
+        _check_options(DownloadOptions(proxy="ftp://bob:S3cret-Proxy@proxy.example:21"))
+    assert "S3cret-Proxy" not in str(info.value) and "bob:********@proxy.example" in str(info.value)
