@@ -179,6 +179,15 @@ catch {
 $module.Result.scan_id = $scanId
 
 if ($operation -eq 'poll') {
+    # The controller is still there: the scan is wanted until its next poll is overdue (see
+    # Update-PatchwaveWorkGiveUp); a renewal that fails leaves the earlier give-up time.
+    try {
+        Update-PatchwaveWorkGiveUp -WorkDirectory $scanDirectory -Seconds $operationOptions.give_up_seconds
+    }
+    catch {
+        $module.Warn("The give-up time of scan $scanId could not be renewed: $(Format-PatchwaveError -ErrorObject $_)")
+    }
+
     # Long poll: wait up to wait_seconds for the worker to finish, then say what there is.
     $state = Wait-PatchwaveWork -WorkDirectory $scanDirectory -TaskName $taskName -Seconds $operationOptions.wait_seconds
     $module.Result.state = $state

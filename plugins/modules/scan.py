@@ -134,8 +134,10 @@ options:
       give_up_seconds:
         description:
           - Internal use only. Sent with C(start), the seconds after which the controller has given
-            up on the scan (its timeout and reconnect window). Past them the host removes the scan's
-            task and folder at the next start of any scan. V(0) means 13 hours.
+            up on the scan (its timeout and reconnect window); sent with each C(poll), the seconds the
+            controller may still need before its next poll (the poll's wait, the poll interval and the
+            reconnect window, with a margin), which renew it. Past them the host removes the scan's
+            task and folder at the next start of any scan. V(0) means 13 hours (C(start)) or no renewal (C(poll)).
         type: int
         default: 0
 extends_documentation_fragment:
@@ -159,8 +161,9 @@ notes:
     Administrators and the connecting user, and are removed with the worker's scheduled task once
     the controller has the result. Ctrl-C cancels the scan on the host before the play stops. A scan
     whose controller never came back (killed, or the host away past O(reconnect_timeout)) is removed
-    by the next scan of the host once O(timeout) and O(reconnect_timeout) have passed;
-    M(patchwave.windows.host_workers) lists and removes such scans at any time.
+    by the next scan of the host once its next poll is overdue (the poll's wait, O(poll_interval) and
+    O(reconnect_timeout), plus a minute, after the last poll; O(timeout) and O(reconnect_timeout) after
+    the start when no poll came); M(patchwave.windows.host_workers) lists and removes such scans at any time.
   - WUA's search reports no progress while it runs; a first online scan of a host can take a long
     time.
 seealso:

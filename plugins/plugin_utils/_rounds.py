@@ -136,6 +136,18 @@ def backoff(first=BACKOFF_FIRST, longest=BACKOFF_LONGEST):
         delay = min(delay * 2, longest)
 
 
+# Slack on top of a poll's own time before the host may take the controller for gone.
+RENEWAL_MARGIN = 60
+
+
+def renewal_seconds(wait_seconds, poll_interval, reconnect_timeout):
+    """How long after a poll the host keeps the work for its controller: this poll's wait, the time to
+    the next poll and the reconnect window, with a margin. A controller that vanishes thus leaves work
+    that the next start of a host module removes that long after its last poll, not after the whole
+    ``timeout`` (the start's give-up time)."""
+    return int(wait_seconds) + int(poll_interval + 0.999) + int(reconnect_timeout) + RENEWAL_MARGIN
+
+
 def poll_wait(remaining, longest=POLL_WAIT):
     """Whole seconds the next poll may hold on the host: what is left of the timeout, at most ``longest``."""
     return max(0, min(int(longest), int(remaining)))
@@ -232,8 +244,9 @@ class HostRounds:
             interruption.raise_received()
             while True:
                 began = time.monotonic()
-                polled = self._poll(work_id, poll_wait(deadline - began, longest_wait),
-                                    min(deadline, began + reconnect_timeout))
+                wait = poll_wait(deadline - began, longest_wait)
+                polled = self._poll(work_id, wait, min(deadline, began + reconnect_timeout),
+                                    renewal_seconds(wait, poll_interval, reconnect_timeout))
                 if polled.get("failed"):
                     return None, dict(polled, round="poll")
                 if polled["state"] == "done":
@@ -263,10 +276,11 @@ class HostRounds:
         except Exception as exc:  # pylint: disable=broad-exception-caught
             display.vv("reconnecting to %s %s %s failed (%s)" % (purpose, self.noun, work_id, to_text(exc)))
 
-    def _poll(self, work_id, wait_seconds, reconnect_until):
+    def _poll(self, work_id, wait_seconds, reconnect_until, give_up_seconds=0):
         """One poll. A dropped connection is retried with backoff until ``reconnect_until`` (a
-        monotonic time), since the host keeps the result until cancel; then the error is raised."""
-        options = {self.id_key: work_id, "wait_seconds": wait_seconds}
+        monotonic time), since the host keeps the result until cancel; then the error is raised.
+        ``give_up_seconds`` renews the work's give-up time on the host (``renewal_seconds``)."""
+        options = {self.id_key: work_id, "wait_seconds": wait_seconds, "give_up_seconds": int(give_up_seconds)}
         delays = backoff()
         while True:
             try:

@@ -796,7 +796,8 @@ class WuaBackend(DefaultBackend):
             return dict(base, failed=True, msg="The scan id '%s' is not a GUID." % scan_id)
         base["scan_id"] = scan_id
         if operation == "poll":
-            return self.poll(base, params["_operation_options"]["wait_seconds"], context)
+            return self.poll(base, params["_operation_options"]["wait_seconds"], context,
+                             params["_operation_options"]["give_up_seconds"])
         return self.cancel(base, context)
 
     def start(self, params, context):
@@ -923,9 +924,11 @@ class WuaBackend(DefaultBackend):
         elif now >= scan.ends_at:
             scan.result = self._finish(scan)
 
-    def poll(self, base, wait_seconds, context):
+    def poll(self, base, wait_seconds, context, give_up_seconds=0):
         with self._lock:
             scan = self._scans.get(base["scan_id"])
+            if scan is not None and give_up_seconds:
+                scan.give_up = context.now + give_up_seconds  # Update-PatchwaveWorkGiveUp
         if scan is None:
             return dict(base, state="lost", worker_error=None, last_task_result=None, msg=(
                 "scan %s is lost: the host has no folder for it (never started here, or already cleaned up)"

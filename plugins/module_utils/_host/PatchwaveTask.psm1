@@ -1221,6 +1221,47 @@ Function Get-PatchwaveWorkRecord {
     $null
 }
 
+Function Update-PatchwaveWorkGiveUp {
+    <#
+    .SYNOPSIS
+    Moves the give-up time of a piece of work to this many seconds from now (each poll renews it).
+
+    .DESCRIPTION
+    Work is wanted as long as its controller polls. A poll sets the give-up time to now plus what the
+    controller may still need before its next poll (the poll's wait and its reconnect window), so work
+    whose controller vanished is removed by the next start of any host module that long after the last
+    poll, not after the work's whole timeout.
+
+    .PARAMETER WorkDirectory
+    The work folder.
+
+    .PARAMETER Seconds
+    Seconds from now; 0 or less changes nothing.
+    #>
+    [CmdletBinding()]
+    param (
+        [Parameter(Mandatory = $true)]
+        [String]
+        $WorkDirectory,
+
+        [Parameter(Mandatory = $true)]
+        [Int32]
+        $Seconds
+    )
+
+    $record = Get-PatchwaveWorkRecord -WorkDirectory $WorkDirectory
+    if ($Seconds -le 0 -or $null -eq $record) {
+        return
+    }
+    Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'work.json') -InputObject ([Ordered]@{
+            kind = [String]$record.kind
+            work_id = [String]$record.work_id
+            owner = [String]$record.owner
+            created = [String]$record.created
+            give_up = (Get-PatchwaveTimestamp -Date ([DateTime]::UtcNow.AddSeconds($Seconds)))
+        })
+}
+
 Function ConvertFrom-PatchwaveTimestamp {
     <#
     .SYNOPSIS
@@ -1782,6 +1823,7 @@ Export-ModuleMember -Function @(
     'Get-PatchwaveTimestamp'
     'New-PatchwaveList'
     'Write-PatchwaveJsonFile'
+    'Update-PatchwaveWorkGiveUp'
     'Write-PatchwaveProgress'
     'Get-PatchwaveProcessRecord'
     'Invoke-PatchwaveWorker'

@@ -927,3 +927,15 @@ def test_a_live_scan_of_another_user_past_its_give_up_is_never_touched(catalog):
     start = run(backend, T0 + 120, _operation="start")
     assert start["stale_removed"] == ["patchwave-scan-%s" % mine]
     assert other in backend.status()["scans"]
+
+
+def test_a_poll_renews_the_give_up_time_so_an_abandoned_scan_goes_soon_after_its_last_poll(catalog):
+    """Issue 10 §3: a scan whose controller vanished is removed by the next start soon after its last
+    poll (the poll's renewal), not only after the start's whole give-up time (timeout + reconnect)."""
+    _model, backend = make_backend(catalog, search_seconds=10000)  # it runs for hours
+    scan_id = run(backend, T0, _operation="start", _operation_options={"give_up_seconds": 3900})["scan_id"]
+    polled = run(backend, T0 + 30, _operation="poll", _operation_options={"scan_id": scan_id, "give_up_seconds": 400})
+    assert polled["state"] == "running"
+    assert run(backend, T0 + 400, _operation="start")["stale_removed"] == []  # still inside the renewal
+    swept = run(backend, T0 + 431, _operation="start")["stale_removed"]  # 30 + 400 s: the controller is gone
+    assert swept == ["patchwave-scan-%s" % scan_id]

@@ -356,3 +356,13 @@ def test_a_reset_that_fails_its_own_way_still_lets_the_cancel_run(watchdog):
     with pytest.raises(_rounds.Interrupted):
         _rounds_for(host).run(timeout=3600, poll_interval=0)
     assert [op for op, _opts in host.calls] == ["start", "poll", "cancel"]
+
+
+def test_every_poll_renews_the_give_up_time_on_the_host():
+    host = FakeHost(polls_needed=2)
+    rounds = _rounds_for(host)
+    rounds.run(timeout=3600, poll_interval=5, reconnect_timeout=120)
+    renewals = [opts["give_up_seconds"] for op, opts in host.calls if op == "poll"]
+    # this poll's wait, the time to the next one and the reconnect window, with a margin
+    assert renewals == [_rounds.POLL_WAIT + 5 + 120 + _rounds.RENEWAL_MARGIN] * 2
+    assert _rounds.renewal_seconds(10, 0.2, 0) == 10 + 1 + 0 + _rounds.RENEWAL_MARGIN
