@@ -1253,12 +1253,15 @@ Function Update-PatchwaveWorkGiveUp {
     if ($Seconds -le 0 -or $null -eq $record) {
         return
     }
+    # PowerShell 6 and later read ISO 8601 text from JSON as DateTime: write it back in one form.
+    $now = [DateTime]::UtcNow
+    $created = ConvertFrom-PatchwaveTimestamp -Text $record.created -Default $now
     Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'work.json') -InputObject ([Ordered]@{
             kind = [String]$record.kind
             work_id = [String]$record.work_id
             owner = [String]$record.owner
-            created = [String]$record.created
-            give_up = (Get-PatchwaveTimestamp -Date ([DateTime]::UtcNow.AddSeconds($Seconds)))
+            created = (Get-PatchwaveTimestamp -Date $created)
+            give_up = (Get-PatchwaveTimestamp -Date $now.AddSeconds($Seconds))
         })
 }
 
