@@ -245,8 +245,10 @@ class HostRounds:
             while True:
                 began = time.monotonic()
                 wait = poll_wait(deadline - began, longest_wait)
-                polled = self._poll(work_id, wait, min(deadline, began + reconnect_timeout),
-                                    renewal_seconds(wait, poll_interval, reconnect_timeout))
+                # never past the start's give-up time: by then the controller has given up anyway
+                renewal = min(renewal_seconds(wait, poll_interval, reconnect_timeout),
+                              int(deadline - began + 0.999) + int(reconnect_timeout))
+                polled = self._poll(work_id, wait, min(deadline, began + reconnect_timeout), renewal)
                 if polled.get("failed"):
                     return None, dict(polled, round="poll")
                 if polled["state"] == "done":

@@ -366,3 +366,7 @@ def test_every_poll_renews_the_give_up_time_on_the_host():
     # this poll's wait, the time to the next one and the reconnect window, with a margin
     assert renewals == [_rounds.POLL_WAIT + 5 + 120 + _rounds.RENEWAL_MARGIN] * 2
     assert _rounds.renewal_seconds(10, 0.2, 0) == 10 + 1 + 0 + _rounds.RENEWAL_MARGIN
+    # never past the start's give-up time (timeout + reconnect window)
+    short = FakeHost(polls_needed=1)
+    _rounds_for(short).run(timeout=5, poll_interval=5, reconnect_timeout=1)
+    assert [opts["give_up_seconds"] for op, opts in short.calls if op == "poll"] == [5 + 1]
