@@ -53,8 +53,6 @@ def _children_peak_mb():
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
 
 
-
-
 def generate(folder, files):
     """Write the files (pseudo-random, not compressible) and return download records for them."""
     os.makedirs(folder, exist_ok=True)

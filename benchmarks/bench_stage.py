@@ -41,8 +41,6 @@ THROUGHPUT_GOAL = 0.8
 SECOND_RUN_GOAL = 0.02
 
 
-
-
 def generate(folder, files):
     """Write the files (random bytes); return the package's records as staging takes them."""
     os.makedirs(folder)

@@ -27,6 +27,7 @@ def _loopback_only(network_guard):  # noqa: F811  pylint: disable=redefined-oute
     the processes the integration tests start get the same through tests/servers/guard_site."""
     yield network_guard
 
+
 SHARED = os.environ.get("PATCHWAVE_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
 
 

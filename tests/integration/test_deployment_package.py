@@ -5,7 +5,6 @@ named; mistakes are named."""
 import json
 import os
 
-import pytest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_runs import save
 from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
