@@ -12,6 +12,8 @@ import os
 import re
 import tempfile
 
+from ansible_collections.patchwave.windows.plugins.module_utils._store.files import sync_folder
+
 GENERATED_RE = re.compile(r"<!--generated-->.*?<!--/generated-->", re.S)
 
 
@@ -65,16 +67,7 @@ def write_atomic(path, text, mode=None):
         if os.path.exists(temp):
             os.unlink(temp)
         raise
-    try:
-        directory = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(directory)
-    except OSError:
-        pass
-    finally:
-        os.close(directory)
+    sync_folder(folder)
 
 
 def plan_files(paths, contents):

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import fcntl
 import json
 import os
+
+from ansible_collections.patchwave.windows.plugins.module_utils._store.files import sync_folder
 
 PARTIAL = ".partial"
 QUARANTINE = "quarantine"
@@ -87,7 +88,7 @@ class ContentLibrary:
         final = self.path_of(payload)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.replace(partial, final)
-        _sync_folder(os.path.dirname(final))
+        sync_folder(os.path.dirname(final))
         return final
 
     def quarantine(self, payload, partial, url, actual, reason):
@@ -127,18 +128,3 @@ def _write_json(path, data):
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
     os.replace(temporary, path)
-
-
-def _sync_folder(folder):
-    """Make a rename durable (the directory entry), where the platform allows it."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(descriptor)

@@ -13,6 +13,7 @@ import os
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution import errors
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.errors import DistributionError
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.target import Target, Writer
+from ansible_collections.patchwave.windows.plugins.module_utils._store.files import sync_folder
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -131,7 +132,7 @@ class _FileWriter(Writer):
             self.handle.close()
             final = self.target._path(parts)  # pylint: disable=protected-access
             os.replace(self.target._path(self.parts), final)  # pylint: disable=protected-access
-            _sync_folder(os.path.dirname(final))  # the rename itself survives a crash
+            sync_folder(os.path.dirname(final))  # the rename itself survives a crash
             return os.stat(final).st_size
         except OSError as exc:
             raise self._fail(exc, "rename to %s" % "/".join(parts)) from exc
@@ -146,17 +147,3 @@ class _FileWriter(Writer):
         except DistributionError:
             return False
         return True
-
-
-def _sync_folder(folder):
-    """fsync a folder, so that a rename into it is on disk (where the platform allows opening folders)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass  # some file systems (and Windows) cannot fsync a folder; the rename stands all the same
-    finally:
-        os.close(handle)
