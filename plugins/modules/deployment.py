@@ -240,8 +240,13 @@ deployment:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploy_module_store import existing_store
-from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import TYPES, apply_deployment
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import existing_store
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import (
+    TYPES,
+    DeploymentError,
+    apply_deployment,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.templates import TemplateError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 
@@ -271,7 +276,8 @@ def main():
         module.fail_json(msg="name must not be empty")
     if params["version"] is not None and params["version"] < 1:
         module.fail_json(msg="deployment '%s': version must be 1 or more, not %d" % (params["name"], params["version"]))
-    with existing_store(module, params["store"], failure="writing deployment '%s' failed" % params["name"]) as store:
+    with existing_store(module, params["store"], failure="writing deployment '%s' failed" % params["name"],
+                        errors=(TemplateError, DeploymentError)) as store:
         action, before, after, warnings = apply_deployment(store, params["name"], params["state"], params,
                                                            check_mode=module.check_mode)
     for text in warnings:

@@ -194,10 +194,12 @@ settings:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploy_module_store import existing_store
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import existing_store
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import DeploymentError
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.templates import (
     SETTINGS,
     SETTINGS_SPEC,
+    TemplateError,
     apply_template,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
@@ -218,8 +220,8 @@ def main():
     if not params["name"].strip():
         module.fail_json(msg="name must not be empty")
     settings = {key: params[key] for key in SETTINGS}
-    with existing_store(module, params["store"], failure="writing deployment template '%s' failed"
-                        % params["name"]) as store:
+    with existing_store(module, params["store"], failure="writing deployment template '%s' failed" % params["name"],
+                        errors=(TemplateError, DeploymentError)) as store:
         action, before, after = apply_template(store, params["name"], params["state"], settings,
                                                check_mode=module.check_mode)
     result = dict(changed=action is not None, name=params["name"], action=action, settings=after)

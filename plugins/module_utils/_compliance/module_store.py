@@ -22,21 +22,32 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.errors im
 
 
 @contextlib.contextmanager
-def ingested_store(module, store=None, spool=None, failure="compliance evaluation failed"):
-    """Yield ``(store, ingest counts)`` for the module's ``store`` and ``spool`` options.
+def existing_store(module, store=None, failure="the store could not be used", errors=()):
+    """Yield the open store for the module's ``store`` option, never created (a store is made by
+    catalog_sync), closed afterwards.
 
-    A StoreError or UpdateSetError inside fails the module with its own message (it names the store
-    or the update set); anything else with ``failure``, the cause and the traceback.
+    A StoreError, or one of ``errors`` (exception classes whose message names the object and the
+    cause), raised inside fails the module with its own message; anything else with ``failure``,
+    the cause and the traceback.
     """
-    address = resolve_store_address(store)
     opened = None
     try:
-        opened = open_store(address, create=False)  # a reader never creates a store
-        yield opened, ingest(opened, resolve_spool(spool, address))
-    except (StoreError, UpdateSetError) as exc:
+        opened = open_store(resolve_store_address(store), create=False)
+        yield opened
+    except (StoreError,) + tuple(errors) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-exception-caught
         module.fail_json(msg="%s: %s" % (failure, exc), exception=traceback.format_exc())
     finally:
         if opened is not None:
             opened.close()
+
+
+@contextlib.contextmanager
+def ingested_store(module, store=None, spool=None, failure="compliance evaluation failed"):
+    """Yield ``(store, ingest counts)`` for the module's ``store`` and ``spool`` options: the
+    existing store (``existing_store``, an UpdateSetError failing the module with its message too),
+    with the state messages waiting in the spool moved in first."""
+    address = resolve_store_address(store)
+    with existing_store(module, address, failure, (UpdateSetError,)) as opened:
+        yield opened, ingest(opened, resolve_spool(spool, address))
