@@ -270,6 +270,10 @@ class HostRounds:
             except TRANSIENT + (AnsibleError,) as exc:
                 display.warning("could not clean up %s %s on the host: %s" % (self.noun, work_id, to_text(exc)))
 
+    def reset_connection(self):
+        """A fresh connection for the next call (after a restart, the old one is dead)."""
+        self._reconnect("reach", "")
+
     def _reconnect(self, purpose, work_id):
         """Start afresh on a new connection (session, shell); a failure is left to the next call to report."""
         try:
