@@ -96,6 +96,19 @@ INTERNAL_OPTIONS = ("_operation", "_operation_options", "batches", "content")
 AD_HOC_ONLY = ("category_names", "accept_list", "reject_list", "reboot")
 
 
+# The install, and up to two more after restarts for what became applicable (re-evaluation).
+MAX_PASSES = 3
+
+
+def _without(fitted, attempted):
+    """The plan without the updates already sent to the host in this run."""
+    if not attempted:
+        return fitted
+    batches = [[uid for uid in batch if uid not in attempted] for batch in fitted["batches"]]
+    return dict(fitted, batches=[b for b in batches if b],
+                updates=[d for d in fitted["updates"] if d["update_id"] not in attempted])
+
+
 class InstallFailure(Exception):
     """A step could not be done; ``outcome`` is the host's outcome (failed, unreachable, did_not_return)."""
 
@@ -211,27 +224,36 @@ class InstallRun:
         if status["reboot_pending"] and self._reboot_allowed(windows, now, before=True):
             self._reboot("a restart was pending before the install (%s)" % ", ".join(status["reboot_sources"]))
         scan = self._scan()
-        now = utc_now()
         if args["deployment"] is not None:
             self._in_progress()
-            fitted, facts = self._deployment_plan(windows, now, offset)
-        else:
-            fitted, facts = self._ad_hoc_plan(scan, windows, now, offset)
-        result.update(windows_ignored=fitted["windows_ignored"], in_window=fitted["in_window"],
-                      window=fitted["window"], next_window=fitted["next_window"])
-        fitted = self._wait_for_window(fitted, windows, facts, offset)
-        decisions = {d["update_id"]: d for d in fitted["updates"]}
-        install = None
-        if fitted["batches"]:
-            content = self._content([uid for batch in fitted["batches"] for uid in batch])
-            self._check_space(status, content)
-            install = self._install(worker_batches(fitted), content)
-        self._record_entries(facts, decisions, install)
-        reboot_needed = bool(install and install["reboot_required"]) or any(
-            e["reboot_required"] for e in self.entries.values())
-        loops = []
-        did_not_return = False
-        if self._wants_reboot(reboot_needed) and self._reboot_allowed(windows, utc_now()):
+        attempted, loops = set(), []
+        reboot_needed = did_not_return = False
+        for number in range(MAX_PASSES):
+            now = utc_now()
+            if args["deployment"] is not None:
+                fitted, facts = self._deployment_plan(windows, now, offset)
+            else:
+                fitted, facts = self._ad_hoc_plan(scan, windows, now, offset)
+            if number == 0:
+                fitted = self._wait_for_window(fitted, windows, facts, offset)
+                result.update(windows_ignored=fitted["windows_ignored"], in_window=fitted["in_window"],
+                              window=fitted["window"], next_window=fitted["next_window"])
+            # an update is tried once per run: one that failed, or looped, is not retried after the restart
+            fitted = _without(fitted, attempted)
+            if number and not fitted["batches"]:
+                break
+            install = None
+            if fitted["batches"]:
+                sent = [uid for batch in fitted["batches"] for uid in batch]
+                content = self._content(sent)
+                self._check_space(status, content, scan, sent)
+                install = self._install(worker_batches(fitted), content)
+                attempted.update(sent)
+            self._record_entries(facts, {d["update_id"]: d for d in fitted["updates"]}, install)
+            reboot_needed = bool(install and install["reboot_required"]) or any(
+                e["outcome"] == "pending_restart" for e in self.entries.values())
+            if not (self._wants_reboot(reboot_needed) and self._reboot_allowed(windows, utc_now())):
+                break
             try:
                 self._reboot("the installed updates need a restart")
             except InstallFailure as exc:
@@ -239,17 +261,19 @@ class InstallRun:
                     raise
                 did_not_return = True
                 self.messages.append(str(exc))
-            if not did_not_return:
-                verification = self._scan()
-                installed = [uid for uid, e in self.entries.items() if e["installed"]]
-                loops = outcomes.still_required(installed, verification["updates"])
-                for uid in loops:
-                    self.entries[uid].update(outcome="update_loop", installed=False,
-                                             failure_msg="reported installed, and still required after the restart: "
-                                                         "not retried in this run")
-                    self._enforce(uid, "failed", detail={"reason": "update_loop"})
-                reboot_needed = bool(verification["reboot_pending"])
-                self._settle_after_reboot(verification)
+                break
+            scan = self._scan()  # the verification scan
+            self._settle_after_reboot(scan)
+            installed = [uid for uid, e in self.entries.items() if e["installed"] and uid not in loops]
+            for uid in outcomes.still_required(installed, scan["updates"]):
+                loops.append(uid)
+                self.entries[uid].update(outcome="update_loop", installed=False,
+                                         failure_msg="reported installed, and still required after the restart: "
+                                                     "not retried in this run")
+                self._enforce(uid, "failed", detail={"reason": "update_loop"})
+            reboot_needed = bool(scan["reboot_pending"])
+            if args["deployment"] is not None and not (self.deployment.get("settings") or {}).get("rescan_after_reboot"):
+                break
         outcome = outcomes.host_outcome(list(self.entries.values()), reboot_needed, self.rebooted, loops, did_not_return)
         self._deployment_state(outcome)
         entries = list(self.entries.values())
@@ -487,8 +511,14 @@ class InstallRun:
                           "sha1": record["sha1"], "sha256": record["sha256"]})
         return {"source": "distribution_point", "base_url": point["host_url"], "files": files}
 
-    def _check_space(self, status, content):
-        needed = sum(f["size"] for f in content.get("files", ()))
+    def _check_space(self, status, content, scan, update_ids):
+        """Fail before anything is fetched when the files cannot fit on the system drive (WUA's own
+        downloads: the scan's maximum download sizes)."""
+        if content["source"] == "distribution_point":
+            needed = sum(f["size"] for f in content["files"])
+        else:
+            wanted = set(update_ids)
+            needed = sum(u["max_download_size"] for u in scan["updates"] if u["update_id"].lower() in wanted)
         if needed and needed > status["free_space_bytes"]:
             raise InstallFailure("%s has %d bytes free on its system drive; the updates' files need %d: nothing was "
                                  "downloaded or installed" % (self.host, status["free_space_bytes"], needed))
