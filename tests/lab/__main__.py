@@ -9,7 +9,10 @@
                                    [--drop-after-send N] [--search-hresult HEX] [--offline-search-hresult HEX]
                                    [--scheduled-task-blocked on|off] [--worker-lost on|off]
                                    [--s4u-blocked on|off] [--worker-bootstrap-error TEXT]
-                                   [--search-seconds S] [--state-dir DIR]
+                                   [--search-seconds S] [--install-hresult ID=HEX] [--download-hresult ID=HEX]
+                                   [--install-seconds S|ID=S] [--download-seconds S] [--reboot-seconds S]
+                                   [--never-returns on|off] [--loop-update ID] [--free-space-bytes N]
+                                   [--state-dir DIR]
     python -m tests.lab mount HOST_PATH FOLDER [--host NAME ...] [--state-dir DIR]
     python -m tests.lab unmount HOST_PATH [--host NAME ...] [--state-dir DIR]
     python -m tests.lab stop [--state-dir DIR]
@@ -342,10 +345,45 @@ def fault(args):
     for key in ("search_hresult", "offline_search_hresult"):
         if key in wua:
             wua[key] = int(wua[key], 0) or None  # 0 clears the fault
+    wua.update(_install_faults(args))
     if wua:
         payload["wua"] = wua
     print(json.dumps(_control(args.state_dir, "/fault", payload)))
     return 0
+
+
+def _pairs(values, option):
+    """``ID=VALUE`` arguments -> {ID: VALUE}."""
+    found = {}
+    for text in values or ():
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit("%s takes UPDATE_ID=VALUE (or *=VALUE), not %r" % (option, text))
+        found[key.strip()] = value.strip()
+    return found
+
+
+def _install_faults(args):
+    """The install faults and settings of ``fault`` (tests/lab/install.py) as set_faults takes them."""
+    wua = {}
+    for key, option in (("install_hresult", "--install-hresult"), ("download_hresult", "--download-hresult")):
+        pairs = _pairs(getattr(args, key), option)
+        if pairs:
+            wua[key] = {uid: int(value, 0) for uid, value in pairs.items()}
+    for text in args.install_seconds or ():
+        if "=" in text:
+            wua.setdefault("install_seconds_by_update", {}).update(
+                {uid: float(value) for uid, value in _pairs([text], "--install-seconds").items()})
+        else:
+            wua["install_seconds"] = float(text)
+    for key in ("download_seconds", "reboot_seconds", "free_space_bytes"):
+        if getattr(args, key) is not None:
+            wua[key] = getattr(args, key)
+    if args.never_returns is not None:
+        wua["never_returns"] = args.never_returns == "on"
+    if args.loop_update is not None:
+        wua["loop_updates"] = [uid for uid in args.loop_update if uid]  # --loop-update '' clears
+    return wua
 
 
 def mount(args):
@@ -428,6 +466,20 @@ def main(argv=None):
     p_fault.add_argument("--worker-bootstrap-error", metavar="TEXT",
                          help="WUA: running scans' workers die with this bootstrap error ('' clears)")
     p_fault.add_argument("--search-seconds", type=float, help="WUA: emulated search duration (slow search)")
+    p_fault.add_argument("--install-hresult", action="append", metavar="ID=HEX",
+                         help="install: the update's install fails with this HRESULT (ID * = every update; "
+                              "HEX 0 removes the entry; repeatable)")
+    p_fault.add_argument("--download-hresult", action="append", metavar="ID=HEX",
+                         help="install: WUA's own download of the update fails with this HRESULT (as --install-hresult)")
+    p_fault.add_argument("--install-seconds", action="append", metavar="S|ID=S",
+                         help="install: emulated seconds each update installs (ID=S: that update; negative removes)")
+    p_fault.add_argument("--download-seconds", type=float, help="install: emulated seconds each update downloads")
+    p_fault.add_argument("--reboot-seconds", type=float, help="install: emulated seconds a restart keeps the host down")
+    p_fault.add_argument("--never-returns", choices=("on", "off"), help="install: after a reboot the host stays down")
+    p_fault.add_argument("--loop-update", action="append", metavar="ID",
+                         help="install: the update 'installs' and is required again after the restart (repeatable; "
+                              "the ids given replace the host's; '' clears)")
+    p_fault.add_argument("--free-space-bytes", type=int, help="install: free space on the system drive")
 
     p_mount = sub.add_parser("mount", help="make a folder of this machine a host path or share on hosts (--store labs)")
     p_mount.add_argument("path", help="the host path, a drive path (C:\\Patchwave) or a share (\\\\fs01\\wsus)")

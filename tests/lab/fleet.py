@@ -104,6 +104,10 @@ class Fleet:
 
     def stop(self):
         if self.server is not None:
+            for host in self.server.hosts:  # pending timers (a scheduled reboot) first
+                close = getattr(host.backend, "close", None)
+                if close is not None:
+                    close()
             self.server.stop()
             self.server = None
         auth.CredentialStore.unregister(id(self))

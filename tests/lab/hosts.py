@@ -188,6 +188,18 @@ class WuaFaults:
     * ``search_warnings``: ``[{"context": int, "hresult": int}]`` added to successful scans
       (result_code 3, SucceededWithErrors, when any).
 
+    Installs (``patchwave.windows.install``, :mod:`.install`):
+
+    * ``install_hresult``: ``{update_id or "*": HRESULT}``: the update's install ends Failed
+      (result_code 4) with that HRESULT (``*``: every update without its own entry);
+    * ``download_hresult``: the same for WUA's own download (content source ``wua``);
+    * ``loop_updates``: update ids that report a successful install (needing a restart) and are
+      no longer installed after the restart, so a verification scan still finds them required;
+    * ``never_returns``: a reboot takes the host down and it never comes back.
+
+    ``update`` merges the two HRESULT maps (an entry with 0 or None removes that id; None for the
+    whole map clears it) and replaces ``loop_updates``.
+
     A slow search is ``WuaHost.search_seconds``; a connection dropped mid-operation and a host
     that stops answering are the transport faults (``LabHost.faults``, ``LabHost.go_down``).
     """
@@ -199,20 +211,46 @@ class WuaFaults:
     worker_lost: bool = False
     worker_bootstrap_error: str = None
     search_warnings: list = field(default_factory=list)
+    install_hresult: dict = field(default_factory=dict)
+    download_hresult: dict = field(default_factory=dict)
+    loop_updates: set = field(default_factory=set)
+    never_returns: bool = False
 
     def as_dict(self):
         return {"search_hresult": self.search_hresult, "offline_search_hresult": self.offline_search_hresult,
                 "scheduled_task_blocked": self.scheduled_task_blocked, "s4u_blocked": self.s4u_blocked,
                 "worker_lost": self.worker_lost, "worker_bootstrap_error": self.worker_bootstrap_error,
-                "search_warnings": list(self.search_warnings)}
+                "search_warnings": list(self.search_warnings),
+                "install_hresult": dict(sorted(self.install_hresult.items())),
+                "download_hresult": dict(sorted(self.download_hresult.items())),
+                "loop_updates": sorted(self.loop_updates), "never_returns": self.never_returns}
 
     def update(self, **settings):
         for key, value in settings.items():
             if key.startswith("_") or not hasattr(self, key):
                 raise KeyError("unknown WUA fault %r" % key)
-            if key.endswith("hresult") and isinstance(value, str):
+            if key in ("install_hresult", "download_hresult"):
+                value = _merge_hresults(getattr(self, key), value)
+            elif key == "loop_updates":
+                value = set() if value is None else ({value} if isinstance(value, str) else set(value))
+            elif key.endswith("hresult") and isinstance(value, str):
                 value = int(value, 0)
             setattr(self, key, value)
+
+
+def _merge_hresults(current, given):
+    """``{update_id or "*": HRESULT}`` merged into ``current``: 0/None removes an entry; None clears all."""
+    if given is None:
+        return {}
+    merged = dict(current)
+    for update_id, hresult in dict(given).items():
+        if isinstance(hresult, str):
+            hresult = int(hresult, 0)
+        if hresult:
+            merged[str(update_id)] = int(hresult) & 0xFFFFFFFF
+        else:
+            merged.pop(str(update_id), None)
+    return merged
 
 
 @dataclass
@@ -224,6 +262,12 @@ class WuaHost:
     Framework, Microsoft Defender Antivirus: their catalog category ids); ``registry`` the HKLM
     keys and values applicability rules read (``{subkey: {value: data}}``); ``search_seconds`` how
     long a search takes in emulated seconds; ``last_scan`` facts of the last finished scan.
+
+    Installs (:mod:`.install`): ``install_seconds`` (emulated seconds per update;
+    ``install_seconds_by_update`` overrides it per update id), ``download_seconds`` (per update, WUA's
+    own download or the worker's fetch), ``reboot_seconds`` (how long a restart keeps the host
+    down), ``free_space_bytes`` (free space on the system drive, as ``status`` reports it) and
+    ``ca_file`` (a PEM file of extra CAs the host trusts for HTTPS distribution points).
     """
 
     platform: Platform
@@ -236,6 +280,12 @@ class WuaHost:
     registry: dict = None
     wua_version: str = None
     search_seconds: float = 2.0
+    install_seconds: float = 3.0
+    install_seconds_by_update: dict = field(default_factory=dict)
+    download_seconds: float = 0.0
+    reboot_seconds: float = 5.0
+    free_space_bytes: int = 50 * 1024 ** 3
+    ca_file: str = None
     fs: FileSystemView = field(default_factory=FileSystemView)
     faults: WuaFaults = field(default_factory=WuaFaults)
     last_scan: dict = None
@@ -283,7 +333,11 @@ class WuaHost:
                     "profile": self.profile, "patched_through": self.patched_through,
                     "installed": len(self.installed), "hidden": len(self.hidden),
                     "downloaded": len(self.downloaded), "reboot_sources": sorted(self.reboot_sources),
-                    "search_seconds": self.search_seconds, "wua_version": self.wua_version,
+                    "search_seconds": self.search_seconds, "install_seconds": self.install_seconds,
+                    "install_seconds_by_update": dict(self.install_seconds_by_update),
+                    "download_seconds": self.download_seconds, "reboot_seconds": self.reboot_seconds,
+                    "free_space_bytes": self.free_space_bytes, "reboot_required": sorted(self.reboot_required),
+                    "wua_version": self.wua_version,
                     "last_scan": self.last_scan, "faults": self.faults.as_dict(), "mounts": self.fs.mounts}
 
 

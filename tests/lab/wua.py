@@ -72,6 +72,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.connect i
 
 FQCN = "patchwave.windows.scan"
 HOST_WORKERS_FQCN = "patchwave.windows.host_workers"
+INSTALL_FQCN = "patchwave.windows.install"  # tests/lab/install.py
 
 # HRESULTs the emulation produces (unsigned 32-bit, as the contract's integers carry them).
 E_ACCESSDENIED = 0x80070005
@@ -754,6 +755,9 @@ class WuaBackend(DefaultBackend):
         self.wua = wua_host(host)
         self._scans = {}
         self._lock = threading.Lock()
+        from .install import InstallEmulation  # noqa: E402  (install.py imports this module)
+
+        self.installs = InstallEmulation(self)
 
     @classmethod
     def factory(cls, store, time_scale=1.0, cache=None):
@@ -765,7 +769,13 @@ class WuaBackend(DefaultBackend):
             return self.scan(args, context)
         if fqcn == HOST_WORKERS_FQCN:
             return self.host_workers(args, context)
+        if fqcn == INSTALL_FQCN:
+            return self.installs.run(args, context)
         return super().run_module(fqcn, args, context)
+
+    def close(self):
+        """The fleet stops: cancel what is scheduled (reboots)."""
+        self.installs.close()
 
     def catalog(self):
         return self.cache.get(self.store)
@@ -842,18 +852,19 @@ class WuaBackend(DefaultBackend):
             self._scans[scan_id] = scan
         return base
 
-    def _remove_stale(self, now, owner):
-        """Remove-PatchwaveStaleWork: abandoned scans (``_worker_state``); a stale scan whose worker still
-        runs is stopped only when it is the caller's. Returns the folder names."""
+    def _remove_stale(self, now, owner, kind="scan"):
+        """Remove-PatchwaveStaleWork: abandoned work of any kind (``_worker_state``); a stale worker that
+        still runs is stopped only when it is the caller's (same kind and owner). Returns the folder names."""
         removed = []
         with self._lock:
             for scan_id, scan in list(self._scans.items()):
                 self._settle(scan, now)
-                if self._worker_state(scan, now) != "abandoned" or (self._alive(scan) and scan.owner != owner):
+                if self._worker_state(scan, now) != "abandoned" or (
+                        self._alive(scan) and (scan.owner != owner or kind != "scan")):
                     continue
                 del self._scans[scan_id]
                 removed.append(_work_name(scan_id))
-        return removed
+        return removed + self.installs.remove_stale(now, owner, kind)
 
     @staticmethod
     def _alive(scan):
@@ -880,6 +891,8 @@ class WuaBackend(DefaultBackend):
                               "started": iso(scan.started_at + offset), "give_up_at": iso(scan.give_up + offset),
                               "state": self._worker_state(scan, now), "task_name": name,
                               "folder": "%s\\%s" % (WORK_ROOT, name)})
+        found.extend(self.installs.workers(now))
+        found.sort(key=lambda w: w["started"])  # stable: scans before installs of the same second
         return found
 
     def host_workers(self, args, context):
@@ -907,6 +920,7 @@ class WuaBackend(DefaultBackend):
                 with self._lock:
                     for worker in workers:
                         self._scans.pop(worker["work_id"], None)
+                self.installs.remove_all(w["work_id"] for w in workers if w["kind"] == "install")
             result["removed"] = [w["task_name"] for w in workers]
         return result
 
@@ -1037,12 +1051,34 @@ class WuaBackend(DefaultBackend):
         with self._lock:
             active = sorted(self._scans)
         return dict(self.wua.summary(), scans=active, workers=self._workers(time.time() if now is None else now),
-                    store=self.store)
+                    store=self.store, install=self.installs.status())
+
+    # WuaHost fields set_faults changes besides WuaFaults (tests/lab/install.py uses the install ones)
+    HOST_SETTINGS = {"search_seconds": float, "install_seconds": float, "download_seconds": float,
+                     "reboot_seconds": float, "free_space_bytes": int}
 
     def set_faults(self, **settings):
-        """Change this host's WUA faults (``WuaFaults`` fields) and ``search_seconds``."""
-        if "search_seconds" in settings:
-            self.wua.search_seconds = float(settings.pop("search_seconds"))
+        """Change this host's WUA faults (``WuaFaults`` fields) and the WuaHost settings ``search_seconds``,
+        ``install_seconds`` (a number, or ``{update_id: seconds}`` merged into ``install_seconds_by_update``,
+        a negative value removing an entry), ``download_seconds``, ``reboot_seconds``, ``free_space_bytes``."""
+        if "install_seconds_by_update" in settings:
+            settings.setdefault("install_seconds", {})
+            if isinstance(settings["install_seconds"], dict):
+                settings["install_seconds"].update(settings.pop("install_seconds_by_update"))
+            else:
+                self.set_faults(install_seconds=settings.pop("install_seconds_by_update"))
+        for key, convert in self.HOST_SETTINGS.items():
+            if key not in settings:
+                continue
+            value = settings.pop(key)
+            if key == "install_seconds" and isinstance(value, dict):
+                for update_id, seconds in value.items():
+                    if seconds is None or float(seconds) < 0:
+                        self.wua.install_seconds_by_update.pop(update_id, None)
+                    else:
+                        self.wua.install_seconds_by_update[update_id] = float(seconds)
+                continue
+            setattr(self.wua, key, convert(value))
         self.wua.faults.update(**settings)
         return self.wua.faults.as_dict()
 
