@@ -104,6 +104,14 @@ class SmbTarget(Target):
                                     "distribution points (pip install smbprotocol): %s" % exc) from exc
         self._smbclient = smbclient
         try:
+            # pylint: disable=import-outside-toplevel
+            from ansible_collections.patchwave.windows.plugins.module_utils._distribution import smb_requests
+            # our own connection in the cache, so that smbclient's session (and its API) uses it: its
+            # receive thread hands the answers to smb_requests' own requests over as bytes
+            connection = smb_requests.ReceivingConnection(smbclient.ClientConfig().client_guid, self.server, self.port,
+                                                          require_signing=True)
+            connection.connect(timeout=self.timeout)
+            self._cache["%s:%d" % (self.server.lower(), self.port)] = connection
             self._session = smbclient.register_session(
                 self.server, username=self.username, password=self.password, port=self.port,
                 encrypt=True if self.encrypt else None, connection_timeout=self.timeout,
@@ -122,9 +130,7 @@ class SmbTarget(Target):
                                     % self.server)
         # the share must exist; the folder below it is ours to create
         try:
-            # pylint: disable=import-outside-toplevel
-            from smbprotocol.tree import TreeConnect
-            from ansible_collections.patchwave.windows.plugins.module_utils._distribution import smb_requests
+            from smbprotocol.tree import TreeConnect  # pylint: disable=import-outside-toplevel
             self._requests = smb_requests
             self._tree = TreeConnect(self._session, "\\\\%s\\%s" % (self.server, self.share))
             self._tree.connect()
