@@ -34,7 +34,7 @@ import weakref
 
 try:  # only for SMB points: smb_target imports this module once it found smbprotocol (requirements.txt)
     from cryptography.hazmat.primitives import cmac
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers import Cipher, aead, algorithms, modes
     from smbprotocol.connection import Connection, Dialects, SigningAlgorithms
     from smbprotocol.exceptions import SMBException, SMBResponseException
     from smbprotocol.file_info import FileAttributes, FileInformationClass
@@ -47,6 +47,8 @@ except ImportError:  # pragma: no cover - a controller without smbprotocol never
 CREDIT_BYTES = 65536  # one SMB2 credit pays for 64 KiB of a read, write or answer (MS-SMB2 3.1.5.2)
 LISTING_BYTES = 256 * 1024  # one query's answer: about 1,600 content files; a fuller folder is listed again
 MAX_CREDIT_REQUEST = 512
+_BATCH = 32  # folder compounds sent in one system call
+_IN_FLIGHT = 128  # folder compounds awaiting their answers
 # Credits kept back for the small requests of other threads (create, query, rename: one each), which send
 # without taking the credit lock; files staged concurrently share one connection and its credits.
 CREDIT_MARGIN = 16
@@ -141,25 +143,35 @@ def _outcomes(connection, requests):
     return outcome
 
 
-def _open_folder(tree, signer, name, disposition, then):
-    """A related compound: open folder ``name`` (``disposition``), the requests ``then`` on it, close it."""
+def _open_folders(tree, signer, names, disposition, then):
+    """For each folder of ``names``, a related compound: open it (``disposition``), the requests ``then`` on it
+    (``list``: a query of its files; ``make``: none), close it. Returns each compound's requests, in order.
+    On a signed session the compounds go in one system call."""
     if signer is not None:
-        messages = [signer.create(name, DirectoryAccessMask.FILE_LIST_DIRECTORY, FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
-                                  _SHARE_ALL, disposition, CreateOptions.FILE_DIRECTORY_FILE)]
+        compounds = []
+        for name in names:
+            messages = [signer.create(name, DirectoryAccessMask.FILE_LIST_DIRECTORY,
+                                      FileAttributes.FILE_ATTRIBUTE_DIRECTORY, _SHARE_ALL, disposition,
+                                      CreateOptions.FILE_DIRECTORY_FILE)]
+            if then == "list":
+                messages.append(signer.query_directory(LISTING_BYTES))
+            messages.append(signer.close())
+            compounds.append((messages, True))
+        return signer.send_batch(compounds)
+    sent = []
+    for name in names:
+        handle = Open(tree, name)
+        messages = [handle.create(ImpersonationLevel.Impersonation, DirectoryAccessMask.FILE_LIST_DIRECTORY,
+                                  FileAttributes.FILE_ATTRIBUTE_DIRECTORY, _SHARE_ALL, disposition,
+                                  CreateOptions.FILE_DIRECTORY_FILE, send=False)[0]]
         if then == "list":
-            messages.append(signer.query_directory(LISTING_BYTES))
-        messages.append(signer.close())
-        return signer.send(messages, related=True)
-    handle = Open(tree, name)
-    messages = [handle.create(ImpersonationLevel.Impersonation, DirectoryAccessMask.FILE_LIST_DIRECTORY,
-                              FileAttributes.FILE_ATTRIBUTE_DIRECTORY, _SHARE_ALL, disposition,
-                              CreateOptions.FILE_DIRECTORY_FILE, send=False)[0]]
-    if then == "list":
-        messages.append(handle.query_directory("*", FileInformationClass.FILE_DIRECTORY_INFORMATION,
-                                               max_output=LISTING_BYTES, send=False)[0])
-    messages.append(handle.close(False, send=False)[0])
-    # answers are taken with connection.receive: the handle is never registered, only used in this compound
-    return tree.session.connection.send_compound(messages, tree.session.session_id, tree.tree_connect_id, related=True)
+            messages.append(handle.query_directory("*", FileInformationClass.FILE_DIRECTORY_INFORMATION,
+                                                   max_output=LISTING_BYTES, send=False)[0])
+        messages.append(handle.close(False, send=False)[0])
+        # answers are taken with connection.receive: the handle is never registered, only used in this compound
+        sent.append(tree.session.connection.send_compound(messages, tree.session.session_id, tree.tree_connect_id,
+                                                          related=True))
+    return sent
 
 
 def _signer(tree):
@@ -197,10 +209,14 @@ def list_folders(tree, names, folders=False):
         data = listed[offset:offset + length]
         found[name] = Ellipsis if len(data) > LISTING_BYTES - 4096 else _directory_entries(data, folders)
 
-    for name in names:
-        while pending and (available_credits(connection) < charge + CREDIT_MARGIN or len(pending) >= 128):
+    names = list(names)
+    while names:
+        while pending and (available_credits(connection) < charge * min(len(names), _BATCH) + CREDIT_MARGIN
+                           or len(pending) >= _IN_FLIGHT):
             settle()
-        pending.append((name, _open_folder(tree, signer, name, CreateDisposition.FILE_OPEN, "list")))
+        room = max(1, min(_BATCH, (available_credits(connection) - CREDIT_MARGIN) // charge))
+        batch, names = names[:room], names[room:]
+        pending.extend(zip(batch, _open_folders(tree, signer, batch, CreateDisposition.FILE_OPEN, "list")))
     while pending:
         settle()
     return found
@@ -219,17 +235,18 @@ def make_folders(tree, names):
         if failure is not None:
             raise failure
 
-    depth = {}
-    for name in names:
-        # a folder's parent must exist before it is created: wait for what is in flight first
-        level = name.count("\\")
-        while pending and (available_credits(connection) < 4 + CREDIT_MARGIN or len(pending) >= 128
-                           or any(depth.get(other, -1) < level for other, _request in pending)):
+    # a folder's parent must exist before it is created: one batch per depth, the batch before it answered
+    for level in sorted({name.count("\\") for name in names}):
+        batch_names = [name for name in names if name.count("\\") == level]
+        while batch_names:
+            while pending and (available_credits(connection) < 2 * min(len(batch_names), _BATCH) + CREDIT_MARGIN
+                               or len(pending) >= _IN_FLIGHT):
+                settle()
+            room = max(1, min(_BATCH, (available_credits(connection) - CREDIT_MARGIN) // 2))
+            batch, batch_names = batch_names[:room], batch_names[room:]
+            pending.extend(zip(batch, _open_folders(tree, signer, batch, CreateDisposition.FILE_OPEN_IF, "make")))
+        while pending:
             settle()
-        depth[name] = level
-        pending.append((name, _open_folder(tree, signer, name, CreateDisposition.FILE_OPEN_IF, "make")))
-    while pending:
-        settle()
 
 
 class ReceivingConnection(Connection):
@@ -301,10 +318,21 @@ class ReceivingConnection(Connection):
             offset = end
 
 
+_SMALL_MESSAGE = 64 * 1024  # a message up to this size is signed joined; a larger one (a write) in its parts
+_GMAC_KEYS = {}
+
+
 def _signature(algorithm, key, message_id, message_info, parts):
     """MS-SMB2 3.1.4.1 over ``parts`` taken as one message (signature field zero); ``message_info`` 1 for an answer."""
     if algorithm == SigningAlgorithms.AES_GMAC:
         nonce = _GMAC_NONCE.pack(message_id, message_info)
+        if sum(len(part) for part in parts) <= _SMALL_MESSAGE:  # one call on a key's cached AESGCM: the cheapest
+            gmac = _GMAC_KEYS.get(key)
+            if gmac is None:
+                if len(_GMAC_KEYS) > 16:
+                    _GMAC_KEYS.clear()
+                gmac = _GMAC_KEYS[key] = aead.AESGCM(key)
+            return gmac.encrypt(nonce, b"", b"".join(parts))
         gmac = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
         for part in parts:
             gmac.authenticate_additional_data(part)
@@ -388,8 +416,12 @@ class SignedRequests:
         ``data`` (bytes-like, may be empty) follows ``body`` unchanged: a write's data is never copied.
         ``related``: each message after the first works on the file the first one opened.
         """
+        return self.send_batch([(messages, related)])[0]
+
+    def send_batch(self, compounds):
+        """Send several ``(messages, related)`` compounds (see ``send``) in one system call; their RawRequests."""
         connection = self.connection
-        total = sum(message[3] for message in messages)
+        total = sum(message[3] for messages, _related in compounds for message in messages)
         with connection.sequence_lock:
             window = connection.sequence_window
             if total > window["high"] - window["low"]:
@@ -397,33 +429,37 @@ class SignedRequests:
                                    % (total, window["high"] - window["low"]))
             message_id = window["low"]
             window["low"] += total
-        parts, requests = [], []
-        last = len(messages) - 1
-        for index, (command, body, data, charge, credit_request) in enumerate(messages):
-            length = 64 + len(body) + len(data)
-            padding = b"" if index == last else b"\x00" * (-length % 8)
-            following = 0 if index == last else length + len(padding)
-            flags = _FLAGS_SIGNED | (_FLAGS_RELATED if related and index else 0)
-            header = _SMB2_HEADER.pack(b"\xfeSMB", 64, charge, 0, 0, command, credit_request, flags, following,
-                                       message_id, 0, self.tree_id, self.session_id, _ZERO_SIGNATURE)
-            signature = _signature(self.algorithm, self.key, message_id, 0, (header, body, data, padding))
-            request = RawRequest(connection, message_id, self.key, self.algorithm)
-            connection.raw_requests[message_id] = request
-            requests.append(request)
-            parts += [header[:48], signature, body]
-            if len(data):
-                parts.append(data)
-            if padding:
-                parts.append(padding)
-            message_id += charge
-        size = sum(len(part) for part in parts)
-        parts.insert(0, _NETBIOS_LENGTH.pack(size))
+        frames, answers = [], []
+        for messages, related in compounds:
+            parts, requests = [], []
+            last = len(messages) - 1
+            for index, (command, body, data, charge, credit_request) in enumerate(messages):
+                length = 64 + len(body) + len(data)
+                padding = b"" if index == last else b"\x00" * (-length % 8)
+                following = 0 if index == last else length + len(padding)
+                flags = _FLAGS_SIGNED | (_FLAGS_RELATED if related and index else 0)
+                header = _SMB2_HEADER.pack(b"\xfeSMB", 64, charge, 0, 0, command, credit_request, flags, following,
+                                           message_id, 0, self.tree_id, self.session_id, _ZERO_SIGNATURE)
+                signature = _signature(self.algorithm, self.key, message_id, 0, (header, body, data, padding))
+                request = RawRequest(connection, message_id, self.key, self.algorithm)
+                connection.raw_requests[message_id] = request
+                requests.append(request)
+                parts += [header[:48], signature, body]
+                if len(data):
+                    parts.append(data)
+                if padding:
+                    parts.append(padding)
+                message_id += charge
+            frames.append(_NETBIOS_LENGTH.pack(sum(len(part) for part in parts)))
+            frames += parts
+            answers.append(requests)
+        size = sum(len(part) for part in frames)
         transport = connection.transport
         with transport._sock_lock:  # pylint: disable=protected-access  # smbprotocol's framing lock
-            sent = transport._sock.sendmsg(parts)  # pylint: disable=protected-access
-            if sent < size + 4:  # interrupted: send the rest
-                transport._sock.sendall(b"".join(parts)[sent:])  # pylint: disable=protected-access
-        return requests
+            sent = transport._sock.sendmsg(frames)  # pylint: disable=protected-access
+            if sent < size:  # interrupted: send the rest
+                transport._sock.sendall(b"".join(frames)[sent:])  # pylint: disable=protected-access
+        return answers
 
     # -- the requests staging sends (MS-SMB2 2.2.13, 2.2.15, 2.2.21, 2.2.33, 2.2.39) --------------
 

@@ -96,11 +96,9 @@ def plan(target, files, known=None, ours=None, keep=None):
     """
     known = known or {}
     entries = _entries(target, files)
-    # only folders that exist are listed (none on a first stage): the root's sub-folders say which
-    existing = target.subfolders()
-    folders = sorted({entry["parts"][:-1] for entry in entries})
-    listings = {folder: None for folder in folders if folder[0] not in existing}
-    listings.update(target.listings([folder for folder in folders if folder[0] in existing]))
+    # every content folder is listed at once (a missing one lists as None): asking the root which exist
+    # first would cost the second stage one more round trip and save a first stage nothing it notices
+    listings = target.listings(sorted({entry["parts"][:-1] for entry in entries}))
     copy, skip = [], []
     for entry in entries:
         present = (listings[entry["parts"][:-1]] or {}).get(entry["parts"][-1])
