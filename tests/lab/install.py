@@ -11,30 +11,33 @@ view). Operations:
   worker is a small simulation advanced to the lab clock whenever someone looks (a poll, a cancel,
   ``status``, a restart), so a test with a fake clock sees exactly what the clock says. Its steps:
 
-  1. ``searching`` (``WuaHost.search_seconds``): IsInstalled=0 on the catalog (the scans' own
-     applicability, :meth:`.wua.CatalogSnapshot.search`); a search fault (``search_hresult``) fails
-     the whole run;
-  2. per batch (one ``Install()`` call), in order, at the moment it begins: a fresh search with what
-     is installed by then (an update whose prerequisite was installed by an earlier batch is found),
-     ``not_attempted`` ``installed_already`` / ``prerequisite_failed`` (a prerequisite of it failed
-     in this run) / ``not_found``; then ``_install/plan.startable`` on the host's clock: the updates
-     left are ``not_attempted`` ``window``;
-  3. ``downloading`` each update kept (``WuaHost.download_seconds`` each): content source ``wua``
-     marks it downloaded (or fails with the ``download_hresult`` fault); ``distribution_point``
-     really fetches ``base_url`` + ``/`` + ``path`` of each file given for the update (HTTP(S) with
-     urllib, no proxy; a UNC ``base_url`` through the host's :class:`.hosts.FileSystemView`),
-     checks the size and every digest given, then the CopyToCache rule: the files given for each
-     ``child_id`` must be exactly the catalog's files of that update. An update already downloaded
-     is not fetched again (WUA has it in its cache);
-  4. ``installing`` each downloaded update (``WuaHost.install_seconds``, or
+  1. ``searching`` (``WuaHost.search_seconds``): one IsInstalled=0 search for the run, on the
+     catalog (the scans' own applicability, :meth:`.wua.CatalogSnapshot.search`): each update asked
+     for is found, ``not_attempted`` ``installed_already`` or ``not_found`` (an update that becomes
+     applicable only once another of the run is in stays not found: the controller's next pass
+     takes it). A search fault (``search_hresult``) fails the run: what was not decided is
+     ``failed`` with that HRESULT;
+  2. per batch (one ``Install()`` call), in order: an update already late when the batch begins
+     (the host's clock past its ``latest_start_host``) waits with the rest of the batch, unfetched
+     (``window``);
+  3. ``downloading`` each other update (``WuaHost.download_seconds`` each) unless WUA has it
+     already: content source ``wua`` marks it downloaded (or fails with the ``download_hresult``
+     fault); ``distribution_point`` really fetches ``base_url`` + ``/`` + ``path`` of each file
+     given for the update (HTTP(S) with urllib, no proxy; a UNC ``base_url`` through the host's
+     :class:`.hosts.FileSystemView`), checks the size and every digest given, then the CopyToCache
+     rule: the files given for each ``child_id`` must be exactly the catalog's files of that update,
+     and every bundled update with files must get its own;
+  4. right before the call, ``_install/plan.startable`` on the host's clock (``window`` for those
+     left), then ``installing`` each update of the call (``WuaHost.install_seconds``, or
      ``install_seconds_by_update[id]``): Succeeded, or Failed with the ``install_hresult`` fault;
      a success joins ``installed`` (and ``reboot_required`` with the reboot source ``wua`` when its
      reboot behaviour is AlwaysRequiresReboot or CanRequestReboot, or it is a ``loop_updates`` id).
 
   Durations are emulated seconds x the backend's ``time_scale`` on the lab clock. A restart of the
-  host while the worker runs loses it (``state: lost``), as for scans; ``cancel`` stops it between
-  two updates (the update being installed finishes) and forgets the work. ``start`` removes stale
-  work of any kind first (``stale_removed``), by the scans' rule.
+  host while the worker runs loses it (``state: lost``), as for scans; ``cancel`` stops it before
+  the next download or call (an Install() call under way finishes) and forgets the work. ``start``
+  refuses what install.ps1 refuses (:func:`request_problem`, and a second install while one runs),
+  then removes stale work of any kind (``stale_removed``), by the scans' rule.
 * ``reboot``: answers at once with the boot time before; after ``reboot_delay_seconds`` the host
   goes down (every connection dropped, connections refused), stays down ``WuaHost.reboot_seconds``
   and comes back with a new ``HostModel.boot_time`` (the moment it came up) and its shells forgotten;
@@ -51,6 +54,7 @@ import collections
 import datetime
 import hashlib
 import os
+import re
 import socket
 import sqlite3
 import ssl
@@ -81,6 +85,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._distribution.la
 from ansible_collections.patchwave.windows.plugins.module_utils._install import contract  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._install.plan import startable  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import REBOOT_SOURCES  # noqa: E402
+from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time  # noqa: E402
 
 FQCN = "patchwave.windows.install"
 KIND = "install"
@@ -135,7 +140,7 @@ SPEC = {
         "reboot_delay_seconds": {"type": "int", "default": 5},
     }},
     "batches": {"type": "list", "elements": "dict", "options": {
-        "updates": {"type": "list", "elements": "dict", "required": True, "options": {
+        "updates": {"type": "list", "elements": "dict", "options": {
             "update_id": {"type": "str", "required": True},
             "max_run_time_minutes": {"type": "int", "default": 60},
             "latest_start_host": {"type": "str"},
@@ -145,7 +150,7 @@ SPEC = {
         "source": {"type": "str", "default": "wua", "choices": contract.CONTENT_SOURCES},
         "base_url": {"type": "str"},
         "files": {"type": "list", "elements": "dict", "options": _FILE_OPTIONS},
-    }, "required_if": [["source", "distribution_point", ["base_url", "files"]]]},
+    }},
     "server_selection": {"type": "str", "default": "default", "choices": contract.SERVER_SELECTIONS},
     "accept_eula": {"type": "bool", "default": True},
 }
@@ -231,6 +236,55 @@ def check_options(values, spec, path=(), module=FQCN, required_if=()):
                 raise ModuleArgumentError("%s is %s but all of the following are missing: %s%s"
                                           % (key, wanted, ", ".join(absent), context))
     return params
+
+
+_BASE_URL = re.compile(r"^(https?://[^/]+|\\\\[^\\]+\\[^\\]+)", re.I)
+_PLAIN_NAME = re.compile(r'^[^\\/:*?"<>|]+$')
+
+
+def request_problem(batches, content):
+    """What install.ps1 refuses in a start request before anything starts (its
+    Get-PatchwaveInstallRequestProblem), or None."""
+    count = 0
+    for index, item_batch in enumerate(batches or ()):
+        for item in item_batch["updates"] or ():
+            count += 1
+            if not _is_guid(item["update_id"]):
+                return "batches[%d]: update_id '%s' is not a GUID" % (index, item["update_id"])
+            latest = item["latest_start_host"]
+            if latest is not None:
+                try:
+                    parse_time(latest)
+                except ValueError:
+                    return "batches[%d]: latest_start_host '%s' of %s is not an ISO 8601 time" % (
+                        index, latest, item["update_id"])
+            if item["max_run_time_minutes"] < 0:
+                return "batches[%d]: max_run_time_minutes of %s is negative" % (index, item["update_id"])
+    if not count:
+        return "batches has no updates: give the Install() calls to make"
+    if not content or content["source"] != "distribution_point":
+        return None
+    base = content["base_url"] or ""
+    if not _BASE_URL.match(base):
+        return "content.base_url '%s' is neither an http(s):// URL nor a UNC path (\\\\server\\share)" % base
+    files = content["files"] or []
+    if not files:
+        return "content.files is empty: a distribution point needs the files of the updates"
+    for item in files:
+        name = item["file_name"]
+        for value in (item["update_id"], item["child_id"]):
+            if not _is_guid(value):
+                return "content file '%s': '%s' is not a GUID" % (name, value)
+        if not _PLAIN_NAME.match(name) or name in (".", ".."):
+            return "content file '%s': the name must be one plain file name" % name
+        path = item["path"]
+        if not path or "\\" in path or ":" in path or any(p in ("", ".", "..") for p in path.split("/")):
+            return "content file '%s': path '%s' must be relative, /-separated, without '..'" % (name, path)
+        if item["size"] < 0:
+            return "content file '%s': size %d is negative" % (name, item["size"])
+        if not item["sha1"] and not item["sha256"]:
+            return "content file '%s': it has no SHA-1 or SHA-256 to check it with" % name
+    return None
 
 
 def parse_module_args(args):
@@ -405,7 +459,7 @@ class _Install:
         self.queue = collections.deque()
         self.batch_index = -1
         self.call_started = None
-        self.failed_ids = set()
+        self.found = set()         # ids the worker's search returned as needed
         self.run_error = None      # (hresult, text) of a failure of the whole run
         self.result = None
         self.lost = None
@@ -487,26 +541,33 @@ class InstallEmulation:
         worker = "in_process" if context.become else "scheduled_task"
         base = {"changed": False, "operation": "start", "install_id": install_id, "worker": worker}
         content = params["content"]
-        if content and content["source"] == "distribution_point" and not content["files"]:
-            return dict(base, failed=True, msg="content.files is empty: a distribution point install needs the "
-                                               "files of the updates it installs.")
+        problem = request_problem(params["batches"], content)
+        if problem:
+            return dict(base, failed=True, msg="The install request is refused: %s." % problem)
         if context.check_mode:
             return base
-        base["changed"] = True
         base["stale_removed"] = self.backend._remove_stale(context.now, context.user, kind=KIND)
+        # two installers at once would refuse each other (WU_E_INSTALL_NOT_ALLOWED) halfway through
+        for other in self.workers(context.now):
+            if other["state"] == "running":
+                return dict(base, failed=True, msg=(
+                    "Install %s (started %s) is still running on this host; start again once it has ended, or "
+                    "cancel it." % (other["work_id"], other["started"])))
         faults = self.wua.faults
+        source = content["source"] if content else "wua"
         if worker == "scheduled_task" and faults.scheduled_task_blocked:
             denied = com_error_text(E_ACCESSDENIED)
-            return dict(base, changed=False, failed=True, hresult=E_ACCESSDENIED, worker_start_failed=True, msg=(
-                "Failed to start the install worker (scheduled_task): Could not start the task patchwave-install-%s "
-                "as %s (S4U): %s; as %s (SYSTEM): %s" % (install_id, _user_sid(self.host), denied, LOCAL_SYSTEM,
-                                                         denied)))
+            return dict(base, failed=True, hresult=E_ACCESSDENIED, worker_start_failed=True, msg=(
+                "Failed to start the install worker (scheduled_task, content from %s): Could not start the task "
+                "patchwave-install-%s as %s (S4U): %s; as %s (SYSTEM): %s" % (
+                    source, install_id, _user_sid(self.host), denied, LOCAL_SYSTEM, denied)))
         if worker == "scheduled_task" and faults.s4u_blocked:
             base["warnings"] = [
                 "The install task could not start as %s (S4U): The task is not running (state 3, last result "
                 "0x%08X); enable the Microsoft-Windows-TaskScheduler/Operational log for details. The install runs "
                 "as SYSTEM, which reaches shares with the computer account only."
                 % (_user_sid(self.host), SCHED_S_TASK_HAS_NOT_RUN)]
+        base["changed"] = True
         try:
             self.backend.catalog()
         except LabCatalogError as exc:
@@ -576,16 +637,16 @@ class InstallEmulation:
                 if work.alive:
                     aborted = True
                     self._abort(work, context.now)
-        return dict(base, changed=aborted, cleaned=True, aborted=aborted)
+        return dict(base, cleaned=True, aborted=aborted)
 
     def _reboot(self, params, context):
         delay = max(0, params["_operation_options"]["reboot_delay_seconds"])
-        result = {"changed": True, "operation": "reboot", "last_boot": self._host_iso(self.host.boot_time),
+        result = {"changed": False, "operation": "reboot", "last_boot": self._host_iso(self.host.boot_time),
                   "delay_seconds": delay}
         if context.check_mode:
             return result
         self.schedule_reboot(context.runtime, delay)
-        return result
+        return dict(result, changed=True)
 
     # reboots --------------------------------------------------------------------------------------
 
@@ -634,6 +695,8 @@ class InstallEmulation:
                     work.lost = "the host restarted at %s, before the install ended" % self._host_iso(down_at)
         with self._lock:
             self.rebooting = "down"
+            if self._closed:  # the fleet is stopping: leave its sockets alone
+                return
         if runtime is not None:
             runtime.go_down("refuse")
         if self.wua.faults.never_returns:
@@ -655,7 +718,8 @@ class InstallEmulation:
         with self._lock:
             self.rebooting = None
             self.reboots += 1
-        if runtime is not None:
+            closed = self._closed
+        if runtime is not None and not closed:
             runtime.come_up(reset_shells=True)
         self.rebooted.set()
 
@@ -725,72 +789,67 @@ class InstallEmulation:
         return self.backend.catalog().search(state, installed, hidden), installed
 
     def _search_done(self, work, at):
+        """One search (IsInstalled=0) for the whole run, as the worker makes it: each update asked for
+        is found (then attempted in its batch), installed already, or not found."""
         hresult = self.wua.faults.search_hresult
-        if not hresult:
-            try:
-                outcome, _installed = self._search()
-            except LabCatalogError as exc:
-                work.run_error = (None, "lab: %s" % exc)
-            else:
-                for record in outcome.updates:
-                    result = work.results.get(record.update_id)
-                    if result is not None:
-                        result["title"], result["kb_article_ids"] = record.title, list(record.kbs)
-        else:
+        if hresult:
             work.run_error = (hresult, com_error_text(hresult))
-        if work.run_error:
             self._finish(work, at)
             return
+        try:
+            outcome, installed = self._search()
+        except LabCatalogError as exc:
+            work.run_error = (None, "lab: %s" % exc)
+            self._finish(work, at)
+            return
+        # UpdateIDs are GUIDs: WUA compares them without regard to case
+        needed = {r.update_id.lower(): r for r in outcome.needed}
+        known = {r.update_id.lower(): r for r in outcome.installed}
+        installed = {uid.lower() for uid in installed}
+        for uid in work.order:
+            result = work.results[uid]
+            record = needed.get(uid.lower()) or known.get(uid.lower())
+            if record is not None:
+                result["title"], result["kb_article_ids"] = record.title, list(record.kbs)
+            if uid.lower() in needed:
+                work.found.add(uid)
+            elif uid.lower() in known or uid.lower() in installed:
+                result["not_attempted_reason"] = "installed_already"
+                work.done_count += 1
+            else:
+                result["not_attempted_reason"] = "not_found"
+                work.done_count += 1
         self._begin_batch(work, 0, at)
 
+    def _host_datetime(self, at):
+        return datetime.datetime.fromtimestamp(at + self._offset(), datetime.timezone.utc)
+
     def _begin_batch(self, work, index, at):
+        """The batch's updates that were found; one already late (the host's clock past its latest
+        start) waits with the rest of the batch, unfetched; the others are fetched."""
         while index < len(work.batches):
             work.batch_index = index
-            outcome, installed = self._search()
-            needed = {r.update_id: r for r in outcome.needed}
-            found = {r.update_id for r in outcome.installed}
-            candidates = []
-            for item in work.batches[index]:
-                result = work.results[item["update_id"]]
-                if result["batch"] != index or result["outcome"] != "not_attempted" or \
-                        result["not_attempted_reason"] is not None:
-                    continue  # named twice: its first batch decides
-                uid = item["update_id"]
-                record = needed.get(uid)
-                if record is not None:
-                    result["title"], result["kb_article_ids"] = record.title, list(record.kbs)
-                    candidates.append(item)
-                elif uid in found or uid in installed:
-                    result["not_attempted_reason"] = "installed_already"
-                    work.done_count += 1
-                elif self._prerequisite_failed(work, uid):
-                    result["not_attempted_reason"] = "prerequisite_failed"
+            pending = [item for item in work.batches[index] if item["update_id"] in work.found
+                       and work.results[item["update_id"]]["batch"] == index]  # named twice: its first batch
+            late = False
+            fetch = []
+            host_now = self._host_datetime(at)
+            for item in pending:
+                latest = item["latest_start_host"]
+                if not late and latest is not None and host_now > parse_time(latest):
+                    late = True
+                if late:
+                    work.results[item["update_id"]]["not_attempted_reason"] = "window"
                     work.done_count += 1
                 else:
-                    result["not_attempted_reason"] = "not_found"
-                    work.done_count += 1
-            host_now = datetime.datetime.fromtimestamp(at + self._offset(), datetime.timezone.utc)
-            keep, left = startable(candidates, host_now)
-            for item in left:
-                work.results[item["update_id"]]["not_attempted_reason"] = "window"
-                work.done_count += 1
-            if keep:
-                work.queue.extend(("download", item["update_id"]) for item in keep)
-                work.queue.append(("install_call", [item["update_id"] for item in keep]))
+                    fetch.append(item)
+            if fetch:
+                work.queue.extend(("download", item["update_id"]) for item in fetch)
+                work.queue.append(("install_call", fetch))
                 self._next_step(work, at)
                 return
             index += 1
         self._finish(work, at)
-
-    def _prerequisite_failed(self, work, update_id):
-        if not work.failed_ids:
-            return False
-        try:
-            record = self.backend.catalog().records.get(update_id)
-        except LabCatalogError:
-            return False
-        return record is not None and any(uid in work.failed_ids for clause in record.prerequisites
-                                          for uid in clause)
 
     def _next_step(self, work, at):
         while work.queue:
@@ -800,9 +859,14 @@ class InstallEmulation:
                 self._set_step(work, step, at, seconds, "downloading")
                 return
             if step[0] == "install_call":
-                ready = [uid for uid in step[1] if work.results[uid]["outcome"] == "not_attempted"]
+                # the startable rule, on the host's clock, right before the Install() call
+                ready = [item for item in step[1] if work.results[item["update_id"]]["outcome"] == "not_attempted"]
+                keep, left = startable(ready, self._host_datetime(at))
+                for item in left:
+                    work.results[item["update_id"]]["not_attempted_reason"] = "window"
+                    work.done_count += 1
                 work.call_started = at
-                work.queue.extendleft(reversed([("install", uid) for uid in ready]))
+                work.queue.extendleft(reversed([("install", item["update_id"]) for item in keep]))
                 continue
             if step[0] == "install":
                 uid = step[1]
@@ -911,14 +975,15 @@ class InstallEmulation:
         result.update(outcome="installed", result_code=2, reboot_required=reboot)
 
     def _failed(self, work, update_id):
-        work.failed_ids.add(update_id)
         if work.results[update_id]["outcome"] == "download_failed":
             work.done_count += 1
 
     def _abort(self, work, now):
-        """cancel: the update being installed finishes, nothing else starts."""
+        """cancel: an Install() call under way finishes (all its updates), nothing else starts."""
         if work.step and work.step[0] == "install":
             self._install_done(work, work.step[1], now)
+            while work.queue and work.queue[0][0] == "install":
+                self._install_done(work, work.queue.popleft()[1], now)
         for uid in work.order:
             result = work.results[uid]
             if result["outcome"] == "not_attempted" and result["not_attempted_reason"] is None:
@@ -937,6 +1002,9 @@ class InstallEmulation:
         hresult, error = work.run_error or (None, None)
         if work.run_error:
             code = 4
+            for result in results:  # the worker's catch: what was not decided yet did not run
+                if result["outcome"] == "not_attempted" and result["not_attempted_reason"] is None:
+                    result.update(outcome="failed", hresult=hresult, error="the install did not run: %s" % error)
         elif failed:
             code = 3 if installed else 4
         else:

@@ -4,7 +4,7 @@ downloads from nginx and from a share, digest and CopyToCache checks, install fa
 boot time, loop updates, a host that never returns), cancel, stale work and the CLI's faults.
 Emulated time: ``time_scale`` 0 or a fake lab clock, so the file runs in a few seconds."""
 
-import datetime
+import json
 import os
 import shutil
 import socket
@@ -41,11 +41,8 @@ from tests.servers.http import Nginx, ServerUnavailable, free_port  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store  # noqa: E402
 
 INSTALL = "patchwave.windows.install"
+GUID = "00000000-0000-4000-8000-000000000001"
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-
-
-def at(text):
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -185,11 +182,29 @@ def test_status_reports_the_host_clock_boot_reboot_and_free_space(catalog):
      "Unsupported parameters for (patchwave.windows.install) module: scan_id found in _operation_options."),
     ({"_operation": "start", "batches": [{"updates": [{"max_run_time_minutes": 5}]}]},
      "missing required arguments: update_id found in batches -> updates"),
-    ({"_operation": "start", "batches": [{}]}, "missing required arguments: updates found in batches"),
+    ({"_operation": "start", "batches": [{}]},
+     "The install request is refused: batches has no updates: give the Install() calls to make."),
+    ({"_operation": "start"}, "The install request is refused: batches has no updates"),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": "KB5000001"}]}]},
+     "The install request is refused: batches[0]: update_id 'KB5000001' is not a GUID."),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": GUID, "latest_start_host": "tonight"}]}]},
+     "The install request is refused: batches[0]: latest_start_host 'tonight' of %s is not an ISO 8601 time." % GUID),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": GUID}]}],
+      "content": {"source": "distribution_point", "base_url": "http://dp/Content", "files": [
+          {"update_id": GUID, "child_id": GUID, "file_name": "a.cab", "path": "../x.cab", "size": 1, "sha1": "x"}]}},
+     "The install request is refused: content file 'a.cab': path '../x.cab' must be relative, /-separated, "
+     "without '..'."),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": GUID}]}],
+      "content": {"source": "distribution_point", "base_url": "http://dp/Content", "files": [
+          {"update_id": GUID, "child_id": GUID, "file_name": "a.cab", "path": "AB/x.cab", "size": 1}]}},
+     "The install request is refused: content file 'a.cab': it has no SHA-1 or SHA-256 to check it with."),
     ({"_operation": "start", "content": {"source": "bits"}},
      "value of source must be one of: wua, distribution_point. Got no match for: bits found in content"),
-    ({"_operation": "start", "content": {"source": "distribution_point"}},
-     "source is distribution_point but all of the following are missing: base_url, files found in content"),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": GUID}]}], "content": {"source": "distribution_point"}},
+     "The install request is refused: content.base_url '' is neither an http(s):// URL nor a UNC path"),
+    ({"_operation": "start", "batches": [{"updates": [{"update_id": GUID}]}],
+      "content": {"source": "distribution_point", "base_url": "\\\\fs01\\wsus"}},
+     "The install request is refused: content.files is empty"),
     ({"_operation": "start", "content": {"source": "distribution_point", "base_url": "http://dp/Content",
                                          "files": [{"update_id": "u", "child_id": "u", "file_name": "a.cab",
                                                     "path": "AB/x.cab"}]}},
@@ -208,14 +223,43 @@ def test_arguments_are_checked_like_ansible_basic(catalog, args, message):
     assert result["failed"] is True and result["msg"].startswith(message), result["msg"]
 
 
+INSTALL_PS1 = os.path.join(REPO, "plugins", "modules", "install.ps1")
+
+
+@pytest.mark.skipif(not os.path.exists(INSTALL_PS1), reason="plugins/modules/install.ps1 is not there yet")
+def test_spec_mirrors_install_ps1():
+    """The lab checks arguments against a copy of install.ps1's $spec (read from its syntax tree)."""
+    from tests.lab.install import SPEC
+    from tests.psast import Source, assigned_literal
+
+    spec = assigned_literal(Source.load(INSTALL_PS1), "$spec")
+
+    def normal(options):
+        out = {}
+        for name, option in options.items():
+            entry = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in option.items()
+                     if k not in ("options", "required_if")}
+            entry.setdefault("type", "str")
+            if "options" in option:
+                entry["options"] = normal(option["options"])
+            if option.get("required_if"):
+                entry["required_if"] = [tuple(tuple(x) if isinstance(x, list) else x for x in r)
+                                        for r in option["required_if"]]
+            out[name] = entry
+        return out
+
+    assert normal(SPEC) == normal(spec["options"])
+    assert spec.get("supports_check_mode") is True and not spec.get("required_if")
+
+
 def test_defaults_are_filled_in_as_ansible_basic_does(catalog):
     model, backend = make_backend(catalog)
     uid = needed(backend, 1)[0]
     start = run(backend, "start", batches=[batch(uid)], content={"source": "wua"},
                 options={"give_up_seconds": 600})
     args = start["invocation"]["module_args"]
-    assert args["batches"] == [{"updates": [{"update_id": uid, "max_run_time_minutes": 60,
-                                              "latest_start_host": None}]}]
+    expected = {"update_id": uid, "max_run_time_minutes": 60, "latest_start_host": None}
+    assert args["batches"] == [{"updates": [expected]}]
     assert args["content"] == {"source": "wua", "base_url": None, "files": None}
     assert args["_operation_options"] == {"install_id": None, "wait_seconds": 0, "give_up_seconds": 600,
                                           "reboot_delay_seconds": 5}
@@ -285,28 +329,21 @@ def test_updates_the_search_does_not_return(catalog):
     assert missing["title"] is None and missing["result_code"] is None and missing["started"] is None
 
 
-def test_an_update_whose_prerequisite_failed_is_not_attempted(catalog):
+def test_one_search_for_the_run_an_update_gated_on_another_is_not_found(catalog):
+    """The worker searches once: an update that becomes applicable only once another update of the
+    run is in (a CU after its servicing stack update) is not found; the controller installs it in a
+    later pass after the verification scan."""
     model, backend = make_backend(catalog, platform="ws2019-x64")  # its CUs need the month's servicing stack
     snapshot = backend.catalog()
-    # an update that needs another update first: found once that one is in
-    pairs = [(r, clause) for r, pending in snapshot.static_for(backend.wua) for clause in pending]
-    found = None
-    for record, clause in pairs:
-        for prerequisite in clause:
-            if prerequisite in {n.update_id for n in snapshot.search(backend.wua).needed}:
-                found = record, prerequisite
-                break
-        if found:
-            break
-    if found is None:
-        pytest.skip("the generated catalog has no update gated on another needed update for this platform")
+    now_needed = {r.update_id for r in snapshot.search(backend.wua).needed}
+    found = next(((record, prerequisite) for record, pending in snapshot.static_for(backend.wua)
+                  for clause in pending for prerequisite in clause
+                  if prerequisite in now_needed and record.update_id not in now_needed), None)
+    assert found, "the generated catalog has no update gated on a needed update for this platform"
     record, prerequisite = found
-    backend.set_faults(install_hresult={prerequisite: 0x80240022})
     result = install(backend, [batch(prerequisite), batch(record.update_id)])
-    assert outcomes(result)[record.update_id] == ("not_attempted", "prerequisite_failed")
-    backend.set_faults(install_hresult={prerequisite: 0})
-    result = install(backend, [batch(prerequisite), batch(record.update_id)])
-    assert outcomes(result) == {prerequisite: ("installed", None), record.update_id: ("installed", None)}
+    assert outcomes(result) == {prerequisite: ("installed", None), record.update_id: ("not_attempted", "not_found")}
+    assert record.update_id in needed(backend)  # what the verification scan then finds
 
 
 def test_the_window_rule_on_the_host_clock(catalog):
@@ -358,20 +395,35 @@ def test_wua_download_fault_and_a_failed_search(catalog):
     backend.set_faults(search_hresult=0x8024402C)
     result = install(backend, [batch(a)], now=T0 + 10)
     assert result["result_code"] == 4 and result["hresult"] == 0x8024402C
-    assert outcomes(result) == {a: ("not_attempted", None)}
+    assert outcomes(result) == {a: ("failed", None)}
+    assert result["updates"][0]["hresult"] == 0x8024402C
+    assert result["updates"][0]["error"] == "the install did not run: Exception from HRESULT: 0x8024402C"
 
 
 def test_cancel_stops_between_updates_and_forgets_the_work(catalog):
     model, backend = make_backend(catalog, time_scale=1.0, search_seconds=0, install_seconds=10)
     a, b, c = needed(backend, 3)
-    install_id = run(backend, "start", batches=[batch(a, b, c)])["install_id"]
+    install_id = run(backend, "start", batches=[batch(a, b), batch(c)])["install_id"]
     assert run(backend, "poll", T0 + 5, install_id=install_id)["progress"]["update_id"] == a
     cancel = run(backend, "cancel", T0 + 5, install_id=install_id)
-    assert cancel["cleaned"] is True and cancel["aborted"] is True and cancel["changed"] is True
-    assert a in backend.wua.installed and not {b, c} & backend.wua.installed  # the running one finished
+    assert cancel["cleaned"] is True and cancel["aborted"] is True and cancel["changed"] is False
+    # the Install() call under way finished (a and b), nothing else started
+    assert {a, b} <= backend.wua.installed and c not in backend.wua.installed
     assert run(backend, "poll", T0 + 60, install_id=install_id)["state"] == "lost"
     assert run(backend, "cancel", T0 + 61, install_id=install_id)["cleaned"] is True  # nothing left: cleaned
     assert backend.status(T0 + 61)["install"]["installs"] == []
+
+
+def test_one_install_at_a_time(catalog):
+    model, backend = make_backend(catalog, time_scale=1.0, install_seconds=60)
+    a, b = needed(backend, 2)
+    first = run(backend, "start", batches=[batch(a)])["install_id"]
+    refused = run(backend, "start", T0 + 1, batches=[batch(b)])
+    assert refused["failed"] is True and refused["msg"] == (
+        "Install %s (started 2027-01-15T08:00:00Z) is still running on this host; start again once it has "
+        "ended, or cancel it." % first)
+    assert run(backend, "poll", T0 + 100, install_id=first)["state"] == "done"
+    assert run(backend, "start", T0 + 101, batches=[batch(b)])["changed"] is True  # its result waits: fine
 
 
 def test_check_mode_starts_nothing(catalog):
@@ -383,7 +435,7 @@ def test_check_mode_starts_nothing(catalog):
     install_id = run(backend, "start", batches=[batch(uid)])["install_id"]
     assert run(backend, "cancel", install_id=install_id, check_mode=True)["cleaned"] is False
     reboot = run(backend, "reboot", check_mode=True)
-    assert reboot["changed"] is True and backend.installs.rebooting is None
+    assert reboot["changed"] is False and backend.installs.rebooting is None
 
 
 def test_a_restart_while_the_worker_runs_loses_it(catalog):
@@ -682,3 +734,68 @@ def test_files_of_the_catalog_are_read_from_the_store(catalog):
         connection.close()
     assert sum(len(v) for v in files.files.values()) == count
     assert all(len(f["sha1"]) == 40 for v in files.files.values() for f in v)
+
+
+# -- over WinRM ----------------------------------------------------------------------------------------
+
+def winrm_run(fleet, host, args):
+    """One module run over the lab's WinRM endpoint with the exec manifest ansible-core builds
+    (the lab does not need the module's PowerShell source); returns the result."""
+    from ansible.executor.powershell import module_manifest
+    from ansible.plugins.shell.powershell import ShellModule
+    from winrm.protocol import Protocol
+
+    parts = ShellModule()._encode_script(module_manifest._get_powershell_script("bootstrap_wrapper.ps1"),
+                                         as_list=True, strict_mode=False, preserve_rc=False)
+    stdin = module_manifest._create_powershell_wrapper(
+        name="ansible_collections.patchwave.windows.plugins.modules.install",
+        module_data=b"#!powershell\n#AnsibleRequires -CSharpUtil Ansible.Basic\n", module_path="install.ps1",
+        module_args=args, environment={}, async_timeout=0, become_plugin=None, substyle="powershell", task_vars={},
+        profile="legacy")
+    protocol = Protocol(**dict(fleet.protocol_kwargs(host), read_timeout_sec=15, operation_timeout_sec=10))
+    shell_id = protocol.open_shell(codepage=65001)
+    try:
+        command_id = protocol.run_command(shell_id, parts[0], parts[1:], console_mode_stdin=False)
+        protocol.send_command_input(shell_id, command_id, stdin, end=True)
+        stdout, _stderr, rc = protocol.get_command_output(shell_id, command_id)
+        protocol.cleanup_command(shell_id, command_id)
+    finally:
+        try:
+            protocol.close_shell(shell_id)
+        except Exception:  # pylint: disable=broad-except  # the host may have gone down meanwhile
+            pass
+    result = json.loads(stdout)
+    assert validate_result(args["_operation"], result) == [], result
+    assert rc == (1 if result.get("failed") else 0)
+    return result
+
+
+def test_install_and_reboot_over_winrm(catalog):
+    """start / poll / cancel / reboot / status as the action plugin sends them: the reboot's answer gets
+    out before the host goes down; then connections are refused until it is back with a new boot time."""
+    factory = WuaBackend.factory(catalog["store"], time_scale=0.02, cache=catalog["cache"])
+    with Fleet(1, auth="ntlm", backend_factory=factory, module_cost=0) as fleet:
+        host = fleet.host(1)
+        backend = host.backend
+        backend.set_faults(search_seconds=0, install_seconds=1, reboot_seconds=25)  # 0.5 s down
+        uid = needed(backend, 1, reboot=True)[0]
+        start = winrm_run(fleet, host, {"_operation": "start", "batches": [batch(uid)],
+                                        "_operation_options": {"give_up_seconds": 600}})
+        done = winrm_run(fleet, host, {"_operation": "poll", "_operation_options": {
+            "install_id": start["install_id"], "wait_seconds": 5}})
+        assert done["state"] == "done" and done["install"]["updates"][0]["reboot_required"] is True
+        assert winrm_run(fleet, host, {"_operation": "cancel", "_operation_options": {
+            "install_id": start["install_id"]}})["cleaned"] is True
+        before = winrm_run(fleet, host, {"_operation": "status"})
+        assert before["reboot_pending"] is True
+        reboot = winrm_run(fleet, host, {"_operation": "reboot", "_operation_options": {"reboot_delay_seconds": 5}})
+        assert reboot["last_boot"] == before["last_boot"] and reboot["delay_seconds"] == 5
+        deadline = time.monotonic() + 5
+        while host.state == "up" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert host.state == "refuse"
+        assert backend.installs.rebooted.wait(5)
+        after = winrm_run(fleet, host, {"_operation": "status"})
+        assert after["last_boot"] != before["last_boot"] and after["reboot_pending"] is False
+        assert backend.status()["install"]["calls"] == {"cancel": 1, "poll": 1, "reboot": 1, "start": 1,
+                                                        "status": 2}
