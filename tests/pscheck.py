@@ -325,11 +325,22 @@ COM_INTERFACES = {
          "AttemptCloseAppsIfNecessary", "Commit"],
         {"Updates": "IUpdateCollection", "Install": "IInstallationResult", "Uninstall": "IInstallationResult",
          "EndInstall": "IInstallationResult", "EndUninstall": "IInstallationResult"}),
-    "IInstallationResult": _interface(["HResult", "RebootRequired", "ResultCode", "GetUpdateResult"]),
+    # IInstallationResult (nn-wuapi-iinstallationresult): GetUpdateResult(updateIndex) returns the
+    # IUpdateInstallationResult of the update at that index of IUpdateInstaller.Updates
+    # (nf-wuapi-iinstallationresult-getupdateresult); WUA collections are 0-based (IUpdateCollection.Item).
+    "IInstallationResult": _interface(["HResult", "RebootRequired", "ResultCode"],
+                                      {"GetUpdateResult": "IUpdateInstallationResult"}),
+    # IUpdateInstallationResult (nn-wuapi-iupdateinstallationresult): HResult is a LONG (signed: the
+    # install contract carries it unsigned), RebootRequired, ResultCode (OperationResultCode).
+    "IUpdateInstallationResult": _interface(["HResult", "RebootRequired", "ResultCode"]),
     "IUpdateDownloader": _interface(
         ["ClientApplicationID", "IsForced", "Priority", "BeginDownload"],
         {"Updates": "IUpdateCollection", "Download": "IDownloadResult", "EndDownload": "IDownloadResult"}),
-    "IDownloadResult": _interface(["HResult", "ResultCode", "GetUpdateResult"]),
+    # IDownloadResult (nn-wuapi-idownloadresult): GetUpdateResult(updateIndex) returns an
+    # IUpdateDownloadResult (nf-wuapi-idownloadresult-getupdateresult).
+    "IDownloadResult": _interface(["HResult", "ResultCode"], {"GetUpdateResult": "IUpdateDownloadResult"}),
+    # IUpdateDownloadResult (nn-wuapi-iupdatedownloadresult): HResult (LONG), ResultCode; no RebootRequired.
+    "IUpdateDownloadResult": _interface(["HResult", "ResultCode"]),
     "IUpdateServiceManager": _interface(
         ["ClientApplicationID", "Services", "AddService", "RegisterServiceWithAU", "RemoveService",
          "UnregisterServiceWithAU", "AddService2", "QueryServiceRegistration", "SetOption"],

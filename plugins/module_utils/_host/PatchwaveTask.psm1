@@ -51,6 +51,7 @@ $script:TaskWorkerFunctions = @(
     'Format-PatchwaveError'
     'Remove-PatchwaveComObject'
     'Get-PatchwaveTimestamp'
+    'ConvertFrom-PatchwaveTimestamp'
     'New-PatchwaveList'
     'Write-PatchwaveJsonFile'
     'Write-PatchwaveProgress'

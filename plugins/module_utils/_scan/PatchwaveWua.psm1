@@ -25,6 +25,8 @@ $ErrorActionPreference = 'Stop'
 # Functions copied into worker.ps1 besides the runner's own; tests/unit/powershell/test_powershell.py checks
 # that the two lists hold every Patchwave function the worker reaches.
 $script:WorkerFunctions = @(
+    'New-PatchwaveUpdateSession'
+    'Set-PatchwaveServerSelection'
     'Copy-PatchwaveScanFile'
     'Get-PatchwaveRebootSource'
     'Get-PatchwaveWuaVersion'
@@ -36,6 +38,81 @@ $script:WorkerFunctions = @(
     'Invoke-PatchwaveScan'
     'Invoke-PatchwaveScanWorker'
 )
+
+Function New-PatchwaveUpdateSession {
+    <#
+    .SYNOPSIS
+    Returns a new WUA update session (Microsoft.Update.Session) named patchwave.windows; the caller
+    releases it (Remove-PatchwaveComObject).
+
+    .DESCRIPTION
+    IUpdateSession.ClientApplicationID names the caller in WindowsUpdate.log and the event log. The
+    one place the scan and the install create their session.
+
+    .OUTPUTS
+    IUpdateSession.
+    #>
+    [CmdletBinding()]
+    [OutputType([Object])]
+    param ()
+
+    $session = New-Object -ComObject Microsoft.Update.Session
+    try {
+        $session.ClientApplicationID = 'patchwave.windows'
+    }
+    catch {
+        Remove-PatchwaveComObject -InputObject @($session)
+        throw
+    }
+    $session
+}
+
+Function Set-PatchwaveServerSelection {
+    <#
+    .SYNOPSIS
+    Points a WUA searcher at the update service the contract names (IUpdateSearcher.ServerSelection).
+
+    .DESCRIPTION
+    ServerSelection (MS-UAMG 2.2.11): default is ssDefault 0 (the managed server when one is
+    configured), managed_server ssManagedServer 1 (WSUS), windows_update ssWindowsUpdate 2, offline
+    ssOthers 3 with the ServiceID of the offline scan package.
+
+    .PARAMETER Searcher
+    The IUpdateSearcher COM object.
+
+    .PARAMETER ServerSelection
+    default, managed_server, windows_update or offline.
+
+    .PARAMETER ServiceId
+    The service to search with ssOthers (the offline scan package's ServiceID).
+    #>
+    [CmdletBinding()]
+    param (
+        [Parameter(Mandatory = $true)]
+        [Object]
+        $Searcher,
+
+        [Parameter(Mandatory = $true)]
+        [ValidateSet('default', 'managed_server', 'windows_update', 'offline')]
+        [String]
+        $ServerSelection,
+
+        [Parameter()]
+        [String]
+        $ServiceId
+    )
+
+    $serverSelections = @{
+        default = 0
+        managed_server = 1
+        windows_update = 2
+        offline = 3
+    }
+    $Searcher.ServerSelection = $serverSelections[$ServerSelection]
+    if ($ServiceId) {
+        $Searcher.ServiceID = $ServiceId
+    }
+}
 
 Function Copy-PatchwaveScanFile {
     <#
@@ -444,12 +521,6 @@ Function Invoke-PatchwaveScan {
     )
 
     $scan = New-PatchwaveScanResult -ScanId $ScanId -ServerSelection $ServerSelection -Worker $Worker
-    $serverSelections = @{
-        default = 0
-        managed_server = 1
-        windows_update = 2
-        offline = 3
-    }
 
     $session = $null
     $searcher = $null
@@ -458,8 +529,7 @@ Function Invoke-PatchwaveScan {
     $service = $null
     $serviceId = $null
     try {
-        $session = New-Object -ComObject Microsoft.Update.Session
-        $session.ClientApplicationID = 'patchwave.windows'
+        $session = New-PatchwaveUpdateSession
         $searcher = $session.CreateUpdateSearcher()
 
         if ($ServerSelection -eq 'offline') {
@@ -482,10 +552,7 @@ Function Invoke-PatchwaveScan {
             $service = $serviceManager.AddScanPackageService("patchwave.windows offline scan $ScanId", $localFile, 0)
             $serviceId = [String]$service.ServiceID
         }
-        $searcher.ServerSelection = $serverSelections[$ServerSelection]
-        if ($serviceId) {
-            $searcher.ServiceID = $serviceId
-        }
+        Set-PatchwaveServerSelection -Searcher $searcher -ServerSelection $ServerSelection -ServiceId $serviceId
 
         Write-PatchwaveProgress -WorkDirectory $ScanDirectory -Phase 'searching'
         $searchResult = $searcher.Search($SearchCriteria)
@@ -638,6 +705,8 @@ Function Test-PatchwaveWuaAccess {
 }
 
 Export-ModuleMember -Function @(
+    'New-PatchwaveUpdateSession'
+    'Set-PatchwaveServerSelection'
     'Copy-PatchwaveScanFile'
     'Get-PatchwaveRebootSource'
     'Get-PatchwaveWuaVersion'

@@ -25,6 +25,7 @@ import re
 import pytest
 import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._host import contract as workers_contract
+from ansible_collections.patchwave.windows.plugins.module_utils._install import contract as install_contract
 from ansible_collections.patchwave.windows.plugins.module_utils._scan import contract
 
 from tests.psast import (
@@ -54,11 +55,21 @@ MODULE_UTILS = os.path.join(PLUGINS, "module_utils")
 # the one place that says so; the stub and the $spec must differ by exactly these.
 CONTROLLER_ONLY_OPTIONS = {
     "scan": {"force", "scan_ttl", "store", "spool", "poll_interval", "timeout", "reconnect_timeout"},
+    "install": {"deployment", "optional", "category_names", "accept_list", "reject_list", "reboot", "reboot_timeout",
+                "maintenance_windows", "max_run_time_minutes", "window_wait", "timeout", "scan_timeout",
+                "poll_interval", "reconnect_timeout", "store", "spool"},
 }
+
+# Options whose documentation starts "Internal use only": the action plugin sets them for each
+# round trip (install's batches and content, every _operation). The stub need not document their
+# suboptions or that they are required (the action plugin always sends them); what it does document
+# (type, elements, choices, defaults, documented suboptions) must match the $spec.
+INTERNAL_MARK = "Internal use only"
 
 # The JSON contract each PowerShell module's results follow (operation -> schema).
 MODULE_CONTRACTS = {
     "scan": contract.RESULT_SCHEMAS,
+    "install": install_contract.RESULT_SCHEMAS,
     "host_workers": {"list": workers_contract.RESULT_SCHEMA},
 }
 
@@ -68,14 +79,20 @@ CONTRACT_BUILDERS = {
     "ConvertTo-PatchwaveUpdateInfo": contract.UPDATE_SCHEMA,
     "ConvertTo-PatchwaveCategoryInfo": contract.UPDATE_SCHEMA["properties"]["categories"]["items"],
     "ConvertTo-PatchwaveSearchWarning": contract.SCAN_SCHEMA["properties"]["warnings"]["items"],
+    "New-PatchwaveInstallResult": install_contract.INSTALL_SCHEMA,
+    "New-PatchwaveInstallUpdateResult": install_contract.UPDATE_RESULT_SCHEMA,
 }
 
 WUA_UTIL = os.path.join(MODULE_UTILS, "_scan", "PatchwaveWua.psm1")
 TASK_UTIL = os.path.join(MODULE_UTILS, "_host", "PatchwaveTask.psm1")
+INSTALL_UTIL = os.path.join(MODULE_UTILS, "_install", "PatchwaveInstall.psm1")
 # worker.ps1 starts in the runner's entry point, which calls the kind's (Get-PatchwaveWorkerCommand).
-WORKER_ENTRIES = ("Invoke-PatchwaveWorker", "Invoke-PatchwaveScanWorker")
-# Each PowerShell module util and the top-level list of the functions it copies into worker.ps1.
-WORKER_LISTS = {TASK_UTIL: "$script:TaskWorkerFunctions", WUA_UTIL: "$script:WorkerFunctions"}
+WORKER_ENTRIES = ("Invoke-PatchwaveWorker", "Invoke-PatchwaveScanWorker", "Invoke-PatchwaveInstallWorker")
+# Each PowerShell module util and the top-level list of the functions it defines and copies into
+# worker.ps1 (the install worker also gets WUA functions it names in $script:WuaWorkerFunctions:
+# test_install_powershell.py checks that list).
+WORKER_LISTS = {TASK_UTIL: "$script:TaskWorkerFunctions", WUA_UTIL: "$script:WorkerFunctions",
+                INSTALL_UTIL: "$script:InstallWorkerFunctions"}
 
 PS_FILES = plugin_files()
 PS_MODULES = sorted(f for f in PS_FILES if os.path.dirname(f) == MODULES and f.endswith(".ps1"))
@@ -165,12 +182,23 @@ def module_name(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def internal_form(host, documented):
+    """An internal option's $spec entry as far as its documentation goes (see INTERNAL_MARK)."""
+    form = dict(host, required=documented["required"])
+    if documented["options"] is None:
+        form["options"] = None
+    else:
+        form["options"] = {name: internal_form(spec, documented["options"][name]) if name in documented["options"]
+                           else spec for name, spec in (host["options"] or {}).items()}
+    return form
+
+
 # ---------------------------------------------------------------- syntax
 
 
 def test_powershell_files_exist():
-    assert os.path.join(MODULES, "scan.ps1") in PS_FILES
-    assert WUA_UTIL in PS_FILES and TASK_UTIL in PS_FILES
+    assert os.path.join(MODULES, "scan.ps1") in PS_FILES and os.path.join(MODULES, "install.ps1") in PS_FILES
+    assert WUA_UTIL in PS_FILES and TASK_UTIL in PS_FILES and INSTALL_UTIL in PS_FILES
 
 
 @pytest.mark.parametrize("path", PS_FILES, ids=lambda p: os.path.relpath(p, PLUGINS))
@@ -225,13 +253,16 @@ def test_spec_matches_docs_stub(path):
         "documented but not in $spec must be exactly the controller-only options")
     assert not set(host_options) - set(documented), "in $spec but not documented"
     for option in sorted(host_options):
-        assert host_options[option] == documented[option], "option %s differs:\n$spec %s\ndocs  %s" % (
-            option, host_options[option], documented[option])
+        host = host_options[option]
+        if INTERNAL_MARK in " ".join(_as_list(doc["options"][option]["description"])):
+            host = internal_form(host, documented[option])
+        assert host == documented[option], "option %s differs:\n$spec %s\ndocs  %s" % (
+            option, host, documented[option])
 
     # Internal options are documented as such.
     for option in host_options:
         if option.startswith("_"):
-            assert "Internal use only" in " ".join(_as_list(doc["options"][option]["description"]))
+            assert INTERNAL_MARK in " ".join(_as_list(doc["options"][option]["description"]))
 
 
 def test_scan_spec_choices_follow_the_contract():
