@@ -99,6 +99,86 @@ def side_patchwave(records_path, library, concurrency, trace):
             "tracemalloc_peak_mb": round(traced, 2) if traced is not None else None}
 
 
+def side_bare(records_path, folder, concurrency, digests):
+    """Run in a fresh process: the least a Python downloader can do, as a floor for the patchwave side.
+
+    Plain HTTP/1.1 GETs on raw sockets, ``recv_into`` one reusable buffer, ``os.write``, the given
+    digests updated in the same thread (hashlib releases the GIL), ``concurrency`` threads, largest
+    file first; no retries, no TLS, no library, no rename, no fsync. Not a usable downloader: it shows
+    what the machine allows once the digests are computed.
+    """
+    # pylint: disable=import-outside-toplevel
+    import queue
+    import socket
+    import threading
+
+    with open(records_path, encoding="utf-8") as handle:
+        records = json.load(handle)
+    os.makedirs(folder, exist_ok=True)
+    work = queue.SimpleQueue()
+    for entry in sorted(records, key=lambda e: -e["size"]):
+        work.put(entry)
+    failures = []
+
+    def fetch(entry):
+        address, path = entry["urls"][0][len("http://"):].split("/", 1)
+        host, port = address.rsplit(":", 1)
+        hashers = [hashlib.new(name) for name in digests]
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(("GET /%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, address)).encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+            body = head.split(b"\r\n\r\n", 1)[1]
+            buffer = bytearray(1 << 20)
+            view = memoryview(buffer)
+            descriptor = os.open(os.path.join(folder, entry["file_name"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                chunk, received = body, len(body)
+                while chunk:
+                    os.write(descriptor, chunk)
+                    for hasher in hashers:
+                        hasher.update(chunk)
+                    count = sock.recv_into(buffer)
+                    chunk = view[:count]
+                    received += count
+            finally:
+                os.close(descriptor)
+        if received != entry["size"] or any(h.hexdigest() != entry[h.name] for h in hashers):
+            failures.append(entry["file_name"])
+
+    def worker():
+        while True:
+            try:
+                entry = work.get_nowait()
+            except queue.Empty:
+                return
+            fetch(entry)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _index in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"seconds": time.perf_counter() - started, "failed": failures}
+
+
+def run_bare(records, work, concurrency, digests):
+    records_path = os.path.join(work, "bare.records.json")
+    with open(records_path, "w", encoding="utf-8") as handle:
+        json.dump(records, handle)
+    folder = os.path.join(work, "bare")
+    shutil.rmtree(folder, ignore_errors=True)
+    command = [sys.executable, os.path.abspath(__file__), "--bare", records_path, "--library", folder,
+               "--concurrency", str(concurrency), "--digests", ",".join(digests)]
+    figures = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    shutil.rmtree(folder, ignore_errors=True)
+    if figures["failed"]:
+        raise RuntimeError("the bare side got wrong files: %s" % figures["failed"][:3])
+    return figures
+
+
 def run_patchwave(records, work, name, concurrency, trace=False):
     records_path = os.path.join(work, "%s.records.json" % name)
     with open(records_path, "w", encoding="utf-8") as handle:
@@ -134,9 +214,13 @@ def run_curl(records, work, concurrency):
     return {"seconds": seconds}
 
 
-def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None):
+FLOORS = {"bare_sha1_sha256": ("sha1", "sha256"), "bare_sha1": ("sha1",)}
+
+
+def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None, floor=False):
     """``rate``: nginx's ``limit_rate`` per connection (``50m``: 50 MB/s), a network link's speed for
-    both sides; None serves at loopback speed, where verifying two digests is what costs."""
+    both sides; None serves at loopback speed, where verifying two digests is what costs. ``floor``:
+    also time ``side_bare`` (with both digests, and with SHA-1 only) in each round, for reference."""
     from tests.servers.http import Nginx  # pylint: disable=import-outside-toplevel
 
     rate = rate or os.environ.get("PATCHWAVE_BENCH_DOWNLOAD_RATE") or None
@@ -154,19 +238,23 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None):
             for entry in records:
                 entry["urls"] = [server.url(entry["file_name"])]
             times = {"patchwave": [], "curl": []}
+            if floor:
+                times.update({name: [] for name in FLOORS})
             peaks = []
             for round_index in range(rounds):
-                order = ("patchwave", "curl") if round_index % 2 == 0 else ("curl", "patchwave")
+                order = tuple(times) if round_index % 2 == 0 else tuple(reversed(tuple(times)))
                 for side in order:
-                    if side == "curl":
+                    if side in FLOORS:
+                        seconds = run_bare(records, work, concurrency, FLOORS[side])["seconds"]
+                    elif side == "curl":
                         seconds = run_curl(records, work, concurrency)["seconds"]
                     else:
                         figures = run_patchwave(records, work, "all", concurrency)
                         seconds = figures["seconds"]
                         peaks.append(figures["peak_rss_mb"])
                     times[side].append(round(seconds, 3))
-                    rate = total_bytes / 1e6 / seconds
-                    print("  round %d  %-10s %7.2f s  %7.0f MB/s" % (round_index + 1, side, seconds, rate), flush=True)
+                    print("  round %d  %-16s %7.2f s  %7.0f MB/s  (load %.2f)" % (
+                        round_index + 1, side, seconds, total_bytes / 1e6 / seconds, os.getloadavg()[0]), flush=True)
             large = [e for e in records if e["size"] >= min(size for _name, size in files[:len(LARGE_MB)])]
             smallest, largest = min(large, key=lambda e: e["size"]), max(large, key=lambda e: e["size"])
             memory = {}
@@ -187,6 +275,7 @@ def main(total_mb=None, rounds=3, concurrency=4, keep=False, rate=None):
             "seconds_best": {k: round(v, 3) for k, v in best.items()}, "seconds_all": times,
             "mb_per_second_best": {k: round(total_bytes / 1e6 / v, 1) for k, v in best.items()},
             "throughput_ratio_patchwave_vs_curl": round(ratio, 3), "goal_ratio_min": GOAL,
+            "load_average_at_end": round(os.getloadavg()[0], 2),
             "met": ratio >= GOAL,
             "peak_rss_mb_patchwave": max(peaks),
             "memory_by_file_size": memory,
@@ -213,8 +302,15 @@ if __name__ == "__main__":
     parser.add_argument("--side", help=argparse.SUPPRESS)  # internal: run the patchwave side on these records
     parser.add_argument("--library", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true",
+                        help="also time a bare raw-socket Python downloader with the same digests (a floor)")
+    parser.add_argument("--bare", help=argparse.SUPPRESS)  # internal: run the bare side on these records
+    parser.add_argument("--digests", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.side:
+    if options.bare:
+        print(json.dumps(side_bare(options.bare, options.library, options.concurrency, options.digests.split(","))))
+    elif options.side:
         print(json.dumps(side_patchwave(options.side, options.library, options.concurrency, options.trace)))
     else:
-        print(json.dumps(main(options.total_mb, options.rounds, options.concurrency, options.keep), indent=2))
+        print(json.dumps(main(options.total_mb, options.rounds, options.concurrency, options.keep, floor=options.floor),
+                         indent=2))

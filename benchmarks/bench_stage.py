@@ -6,7 +6,9 @@ onto a folder of the private Samba server's share (``tests/servers/samba.py``: l
 mandatory), against the ``smbclient`` tool's ``mput`` of the same files into another folder of the
 same share, with the same signing (``--client-protection=sign``), in the same run. Sides alternate,
 best of N rounds; each round starts from an empty folder. Goal: patchwave's throughput at least 0.8
-of ``smbclient``'s.
+of ``smbclient``'s. What each side negotiates (dialect, signing algorithm) is read from smbd itself
+(``smbstatus -b`` while a session of each side is open) and reported as ``negotiated``: with Samba
+4.17 both get SMB 3.1.1 with AES-128-GMAC signing, so neither signs more cheaply than the other.
 
 Then a second stage of the unchanged content onto the folder a measured round filled (with the
 store's ``known`` records of the first): goal 0 bytes moved and under 2% of the first stage's time.
@@ -26,6 +28,7 @@ import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +86,46 @@ def run_smbclient(server, folder, source):
     return time.perf_counter() - started, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
+def _smbstatus_signing(server):
+    """``{client address: signing algorithm}`` of the sessions smbd has open now, as ``smbstatus -b`` shows them."""
+    program = shutil.which("smbstatus", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not program:
+        return {}
+    shown = subprocess.run([program, "-s", server.config, "-b"], capture_output=True, text=True, check=False).stdout
+    found = {}
+    for line in shown.splitlines():
+        fields = line.split()
+        if len(fields) >= 7 and fields[0].isdigit() and "SMB" in line:
+            found[fields[4]] = {"protocol": fields[-3], "encryption": fields[-2], "signing": fields[-1]}
+    return found
+
+
+def negotiated_signing(server):
+    """What each side negotiates with this smbd (protocol, signing algorithm), as smbd itself reports it:
+    the comparison is only fair when both sides sign alike."""
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.patchwave.windows.plugins.module_utils._distribution.smb_target import SmbTarget
+
+    sides = {}
+    with SmbTarget("bench", server.host, server.share, "", port=server.port, username=server.username,
+                   password=server.password) as target:
+        mine = target._session.connection.transport._sock.getsockname()  # pylint: disable=protected-access
+        sides["patchwave"] = _smbstatus_signing(server).get("(ipv4:%s:%d)" % mine)
+    before = set(_smbstatus_signing(server))
+    args = [shutil.which("smbclient"), "//%s/%s" % (server.host, server.share), "-p", str(server.port),
+            "-U", "%s%%%s" % (server.username, server.password), "--client-protection=sign"]
+    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          text=True) as client:
+        found = {}
+        deadline = time.monotonic() + 10
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.2)
+            found = {k: v for k, v in _smbstatus_signing(server).items() if k not in before}
+        client.communicate("quit\n", timeout=30)
+    sides["smbclient"] = next(iter(found.values()), None)
+    return sides
+
+
 def main(total_mb=None, rounds=3):
     from tests.servers import samba  # pylint: disable=import-outside-toplevel
 
@@ -107,6 +150,8 @@ def main(total_mb=None, rounds=3):
         records = generate(source, files)
         os.chmod(work, 0o755)
         with samba.private_server(encrypt="if_required", small_bytes=0, root=work) as server:
+            report["negotiated"] = negotiated_signing(server)
+            print("  negotiated: %s" % report["negotiated"], flush=True)
             times = {"patchwave": [], "smbclient": []}
             cpu = {"patchwave": [], "smbclient": []}
             best = None

@@ -154,11 +154,15 @@ def _copy(target, entry, chunk_size):
         raise DistributionError(target.name, cause, message + left) from exc
 
     try:
-        with open(entry["source_path"], "rb") as source:
+        # one buffer per file, read into again and again: a writer is done with a chunk once write returns
+        buffer = bytearray(max(1, min(chunk_size, entry["size"] + 1)))
+        view = memoryview(buffer)
+        with open(entry["source_path"], "rb", buffering=0) as source:
             while True:
-                chunk = source.read(chunk_size)
-                if not chunk:
+                count = source.readinto(buffer)
+                if not count:
                     break
+                chunk = view[:count]
                 digest.update(chunk)
                 writer.write(chunk)
         landed = writer.finish()
