@@ -13,8 +13,8 @@ module: install
 short_description: Install Windows updates of a deployment inside maintenance windows, with reboots by policy
 version_added: 0.1.0
 description:
-  - With O(deployment), installs on each host what the deployment's update list version needs there:
-    the host must be in one of the deployment's targets, the deployment must be available, and an
+  - With O(deployment), installs on each host what the deployment's update list version needs there.
+    The host must be in one of the deployment's targets, the deployment must be available, and an
     available (optional) deployment installs only with O(optional=true); otherwise the host is
     skipped with the reason.
   - A restart already pending happens first (inside a maintenance window). Then a fresh scan, run and
