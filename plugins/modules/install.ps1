@@ -64,7 +64,8 @@ $spec = @{
                         child_id = @{ type = 'str'; required = $true }
                         file_name = @{ type = 'str'; required = $true }
                         path = @{ type = 'str'; required = $true }
-                        size = @{ type = 'int'; required = $true }
+                        # raw, checked as Int64 at start: Ansible.Basic's int is Int32, and update files pass 2 GiB
+                        size = @{ type = 'raw'; required = $true }
                         sha1 = @{ type = 'str' }
                         sha256 = @{ type = 'str' }
                     }

@@ -1276,7 +1276,8 @@ Function Get-PatchwaveInstallRequestProblem {
     Checked before anything starts, so the worker never meets them: every update id (and child id)
     a GUID (they go into search criteria) and each update asked for once, latest_start_host ISO 8601
     UTC or null, a distribution point given as http(s):// or a UNC path with files whose names are
-    plain names, whose paths stay below it and that carry a size and at least one digest.
+    plain names, whose paths stay below it and that carry a size (a whole number of bytes, Int64:
+    the $spec takes it raw, Ansible.Basic's int being Int32) and at least one digest.
 
     .PARAMETER Batches
     The batches option.
@@ -1350,8 +1351,9 @@ Function Get-PatchwaveInstallRequestProblem {
             @($parts | Where-Object { $_ -in @('', '.', '..') }).Count -gt 0) {
             return "content file '$name': path '$($file.path)' must be relative, /-separated, without '..'"
         }
-        if ($file.size -lt 0) {
-            return "content file '$name': size $($file.size) is negative"
+        $size = [Int64]0
+        if (-not [Int64]::TryParse([String]$file.size, [ref]$size) -or $size -lt 0) {
+            return "content file '$name': size '$($file.size)' is not a whole number of bytes"
         }
         if (-not $file.sha1 -and -not $file.sha256) {
             return "content file '$name': it has no SHA-1 or SHA-256 to check it with"

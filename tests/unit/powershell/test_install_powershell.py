@@ -107,7 +107,11 @@ def test_spec_suboptions_are_the_contract_shapes():
     assert set(files["options"]) == {"update_id", "child_id", "file_name", "path", "size", "sha1", "sha256"}
     assert {k for k, v in files["options"].items() if v.get("required")} == {
         "update_id", "child_id", "file_name", "path", "size"}
-    assert files["options"]["size"]["type"] == "int"
+    # Ansible.Basic's int is Int32 (ParseInt); update files can pass 2 GiB, so size is taken raw and
+    # read as Int64 by Get-PatchwaveInstallRequestProblem.
+    assert files["options"]["size"]["type"] == "raw"
+    src, node = function("Get-PatchwaveInstallRequestProblem")
+    assert "[Int64]::TryParse([String]$file.size, [ref]$size)" in src.text(node)
     assert options["_operation_options"]["options"] == {
         "install_id": {"type": "str"},
         "wait_seconds": {"type": "int", "default": 0},
