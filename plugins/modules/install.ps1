@@ -208,6 +208,8 @@ if ($operation -eq 'start') {
             Functions = (Get-PatchwaveInstallWorkerFunction)
             EntryPoint = 'Invoke-PatchwaveInstallWorker'
             InProcess = ($worker -eq 'in_process')
+            # An S4U logon has no network access (TASK_LOGON_TYPE): a share is read by SYSTEM, with the computer account.
+            SystemOnly = ($source -eq 'distribution_point' -and ([String]$content.base_url).StartsWith('\\'))
         }
         $started = Start-PatchwaveWorker @workerParameters
         if ($started.fallback_reason) {

@@ -865,6 +865,11 @@ Function Start-PatchwaveWorkTask {
 
     .PARAMETER StartSeconds
     How long each identity's task may take to start.
+
+    .PARAMETER SystemOnly
+    Run as SYSTEM without trying S4U first: for work that reads a share, which an S4U logon cannot
+    ("no access to either the network or to encrypted files", TASK_LOGON_TYPE); SYSTEM reaches it
+    with the computer account.
     #>
     [CmdletBinding()]
     [OutputType([System.Collections.Specialized.OrderedDictionary])]
@@ -891,7 +896,11 @@ Function Start-PatchwaveWorkTask {
 
         [Parameter()]
         [Int32]
-        $StartSeconds = 60
+        $StartSeconds = 60,
+
+        [Parameter()]
+        [Switch]
+        $SystemOnly
     )
 
     $schedTaskQueued = 0x00041325       # SCHED_S_TASK_QUEUED
@@ -918,10 +927,10 @@ Function Start-PatchwaveWorkTask {
         $action.Arguments = $Arguments
         $action.WorkingDirectory = $WorkingDirectory
 
-        $identities = @(
-            @{ Sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value; LogonType = 2; Name = 'S4U' }  # TASK_LOGON_S4U
-            @{ Sid = 'S-1-5-18'; LogonType = 5; Name = 'SYSTEM' }  # TASK_LOGON_SERVICE_ACCOUNT (LocalSystem)
-        )
+        $identities = @(@(
+                @{ Sid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value; LogonType = 2; Name = 'S4U' }  # TASK_LOGON_S4U
+                @{ Sid = 'S-1-5-18'; LogonType = 5; Name = 'SYSTEM' }  # TASK_LOGON_SERVICE_ACCOUNT (LocalSystem)
+            ) | Where-Object { -not $SystemOnly -or $_.Name -eq 'SYSTEM' })
         foreach ($identity in $identities) {
             $definition.Principal.UserId = $identity.Sid
             $definition.Principal.LogonType = $identity.LogonType
@@ -1585,9 +1594,10 @@ Function Start-PatchwaveWorker {
     With -InProcess the caller's token is one the work accepts (become, a batch or service logon):
     the worker is started with it through WMI, detached from the WinRM shell
     (Start-PatchwaveDetachedProcess), and this returns at once. Otherwise Start-PatchwaveWorkTask
-    runs it from a scheduled task, S4U then SYSTEM; fallback_reason says why S4U did not do (the
-    caller warns), and is null when it did. Either way the worker process is recorded in
-    launch.json, and a task whose worker runs is deleted at once (the worker keeps running).
+    runs it from a scheduled task, S4U then SYSTEM (SYSTEM only with -SystemOnly); fallback_reason
+    says why S4U did not do (the caller warns), and is null when it did. Either way the worker
+    process is recorded in launch.json, and a task whose worker runs is deleted at once (the worker
+    keeps running).
 
     .PARAMETER WorkDirectory
     The work folder.
@@ -1610,6 +1620,9 @@ Function Start-PatchwaveWorker {
 
     .PARAMETER InProcess
     Run the worker in this process.
+
+    .PARAMETER SystemOnly
+    Run the scheduled task as SYSTEM only, never S4U (Start-PatchwaveWorkTask -SystemOnly).
     #>
     [CmdletBinding()]
     [OutputType([System.Collections.Specialized.OrderedDictionary])]
@@ -1640,7 +1653,11 @@ Function Start-PatchwaveWorker {
 
         [Parameter()]
         [Switch]
-        $InProcess
+        $InProcess,
+
+        [Parameter()]
+        [Switch]
+        $SystemOnly
     )
 
     Write-PatchwaveJsonFile -Path (Join-Path -Path $WorkDirectory -ChildPath 'params.json') -InputObject $Parameters
@@ -1672,6 +1689,7 @@ Function Start-PatchwaveWorker {
         Path = $powershell
         Arguments = $arguments
         WorkingDirectory = $WorkDirectory
+        SystemOnly = $SystemOnly
     }
     $started = Start-PatchwaveWorkTask @taskParameters
     if ($started.pid) {

@@ -466,3 +466,17 @@ def test_every_update_is_decided():
     keys_set = {member_target(src, left)[1] for left, _right in assignments(src, node)
                 if member_target(src, left) and member_target(src, left)[0] == "$install"}
     assert {"result_code", "hresult", "error", "reboot_required", "finished"} <= keys_set
+
+
+def test_a_share_is_read_by_a_system_worker():
+    """TASK_LOGON_S4U: "there is no access to either the network or to encrypted files", so a UNC
+    distribution point is fetched by a SYSTEM worker (the computer account), never an S4U one."""
+    with open(MODULE, encoding="utf-8") as handle:
+        module = handle.read()
+    assert "SystemOnly = ($source -eq 'distribution_point' -and ([String]$content.base_url).StartsWith('\\\\'))" in module
+    src, node = function("Start-PatchwaveWorker", TASK_UTIL)
+    assert "SystemOnly = $SystemOnly" in src.text(node)
+    src, node = function("Start-PatchwaveWorkTask", TASK_UTIL)
+    text = src.text(node)
+    assert "Where-Object { -not $SystemOnly -or $_.Name -eq 'SYSTEM' })" in text
+    assert text.index("Where-Object { -not $SystemOnly") < text.index("foreach ($identity in $identities)")
