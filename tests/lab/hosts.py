@@ -267,7 +267,8 @@ class WuaHost:
     ``install_seconds_by_update`` overrides it per update id), ``download_seconds`` (per update, WUA's
     own download or the worker's fetch), ``reboot_seconds`` (how long a restart keeps the host
     down), ``free_space_bytes`` (free space on the system drive, as ``status`` reports it) and
-    ``ca_file`` (a PEM file of extra CAs the host trusts for HTTPS distribution points).
+    ``ca_file`` (a PEM file of extra CAs the host trusts for HTTPS distribution points);
+    ``languages`` (the host's display languages: a bundle's members for other languages need no files).
     """
 
     platform: Platform
@@ -286,6 +287,8 @@ class WuaHost:
     reboot_seconds: float = 5.0
     free_space_bytes: int = 50 * 1024 ** 3
     ca_file: str = None
+    # the host's display languages: WUA downloads a bundle's language-specific members only for these
+    languages: tuple = ("en",)
     fs: FileSystemView = field(default_factory=FileSystemView)
     faults: WuaFaults = field(default_factory=WuaFaults)
     last_scan: dict = None

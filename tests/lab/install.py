@@ -305,9 +305,15 @@ class CatalogFiles:
     _cache = {}
     _lock = threading.Lock()
 
-    def __init__(self, files, members):
+    def __init__(self, files, members, languages=None):
         self.files = files      # update id -> [{"file_name", "size", "sha1", "sha256"}] (hex digests)
         self.members = members  # bundle id -> member ids
+        self.languages = languages or {}  # update id -> the languages it is for (none: language-neutral)
+
+    def for_languages(self, update_id, languages):
+        """True when the update is language-neutral or for one of ``languages``."""
+        own = self.languages.get(update_id)
+        return not own or bool(own & {language.lower() for language in languages})
 
     @classmethod
     def load(cls, store_path, version):
@@ -326,9 +332,12 @@ class CatalogFiles:
                                                   "sha256": _hex(sha256, "sha256")})
             for bundle, member in connection.execute("SELECT bundle_id, member_id FROM update_bundles"):
                 members.setdefault(bundle, []).append(member)
+            languages = {}
+            for uid, language in connection.execute("SELECT update_id, language FROM update_languages"):
+                languages.setdefault(uid, set()).add(language.lower())
         finally:
             connection.close()
-        found = cls(files, members)
+        found = cls(files, members, languages)
         with cls._lock:
             cls._cache[key] = found
             while len(cls._cache) > 8:
@@ -941,9 +950,11 @@ class InstallEmulation:
             if problem:
                 return E_INVALIDARG, "CopyToCache of %s failed with 0x%08X: the files are not those of the update " \
                                      "(%s)" % (child_id, E_INVALIDARG, problem)
-        # every bundled update (or the update itself) with files in the catalog must have had its own
+        # every bundled update (or the update itself) with files in the catalog must have had its own,
+        # except members for languages the host does not have (WUA does not download those)
         without = [child for child in (catalog.members.get(update_id) or [update_id])
-                   if catalog.files.get(child) and child not in children]
+                   if catalog.files.get(child) and child not in children
+                   and catalog.for_languages(child, self.wua.languages)]
         if without:
             return WU_E_DM_NOTDOWNLOADED, "no file given for %s of update %s: it is not downloaded (0x%08X)" % (
                 ", ".join(without), update_id, WU_E_DM_NOTDOWNLOADED)

@@ -1,0 +1,194 @@
+"""patchwave.windows.install against lab hosts through ansible-playbook (issue 12).
+
+One fleet, one month: scan, freeze the list from rules, a template and a deployment whose content
+comes from a distribution point (a folder staged by content_stage and published by nginx on
+loopback), then the install on every host, each with its own trouble: an update that fails, a host
+that does not come back from its restart, an update loop, a host outside its maintenance window, a
+host that is down. Then compliance follows the state messages, a second run installs nothing, check
+mode plans from the store, and a deployment that targets nobody skips everybody.
+"""
+
+import datetime
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployment_compliance import (
+    SET_NAME,
+    deployment_set,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
+from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
+from ansible_runs import BIN, ansible_json_env, save
+from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
+
+from tests.lab.hosts import wua_host
+from tests.lab.profiles import FleetProfile
+from tests.lab.wua import CatalogCache
+from tests.servers.http import Nginx
+
+HOSTS = 8
+
+
+def run_task(tmp_path, inventory, task_yaml, name, forks=10, check=False, expect_hosts=HOSTS):
+    """One task on every Windows host; {host: result}."""
+    playbook = tmp_path / ("%s.yml" % name)
+    playbook.write_text("- hosts: windows\n  gather_facts: false\n  tasks:\n" + task_yaml)
+    command = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "-f", str(forks), str(playbook)]
+    if check:
+        command.append("--check")
+    done = subprocess.run(command, env=ansible_json_env(tmp_path), capture_output=True, text=True, timeout=900,
+                          check=False)
+    try:
+        output = json.loads(done.stdout)
+        results = output["plays"][0]["tasks"][0]["hosts"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible-playbook rc %d\n%s\n%s" % (done.returncode, done.stdout[-4000:],
+                                                                 done.stderr[-4000:]))
+    assert len(results) == expect_hosts, (sorted(results), done.stderr[-3000:])
+    return results
+
+
+def local(runner, module, args, name, check=False):
+    task = ("    - name: %s\n      patchwave.windows.%s: %s\n      register: %s\n"
+            % (name, module, json.dumps(args), name)) + save(name, name)
+    runner.play(task, extra_vars={"results_dir": str(runner.results)}, check=check, name=name)
+    return runner.result(name)
+
+
+def install_task(store, spool, extra=""):
+    return ("    - name: install\n      patchwave.windows.install:\n        store: %s\n        spool: %s\n"
+            "        poll_interval: 0.2\n        reboot_timeout: 20\n%s" % (store, spool, extra))
+
+
+def required_on(store_path, deployment_name, hosts):
+    store = open_store(store_path)
+    try:
+        deployment = read_deployment(store, deployment_name)
+        evaluation = evaluate_store(store, [deployment_set(store, deployment)], hosts=hosts, per_update=False,
+                                    required=True)
+        return {h: dict(evaluation.sets[SET_NAME].host_required.get(h, ())) for h in hosts}, evaluation
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def month(world, nginx, tmp_path, runner):  # noqa: F811  pylint: disable=redefined-outer-name
+    """A lab fleet scanned, the month's list frozen, a package staged on a distribution point that nginx
+    publishes, a template and the deployment 'pilot' targeting every host."""
+    store = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(store, "wb") as target:
+        target.write(source.read())
+    spool = str(tmp_path / "spool")
+    point_folder = tmp_path / "dp"
+    point_folder.mkdir()
+    profile = FleetProfile(store, seed=31, mix={"behind": 1.0}, hidden_share=0, reboot_share=0, downloaded_share=0,
+                           search_seconds=(0.1, 0.1), time_scale=0.02, cache=CatalogCache())
+    with Nginx(str(point_folder)) as point_server, profile.fleet(HOSTS, auth="ntlm") as fleet:
+        inventory = tmp_path / "hosts.yml"
+        inventory.write_text(yaml.safe_dump(fleet.inventory()))
+        scanned = run_task(tmp_path, inventory, "    - name: scan\n      patchwave.windows.scan:\n"
+                                                "        force: true\n        poll_interval: 0.2\n"
+                                                "        store: %s\n        spool: %s\n" % (store, spool), "scan")
+        assert all(r["changed"] for r in scanned.values()), scanned
+        listed = local(runner, "update_list", {"store": store, "spool": spool, "name": "dec",
+                                               "classifications": ["Security Updates", "Critical Updates"],
+                                               "required_min_hosts": 1, "freeze": True}, "list")
+        assert listed["updates"], listed
+        local(runner, "deployment_template", {"store": store, "name": "monthly", "reboot": "if_required",
+                                              "content_source": "distribution_point",
+                                              "deadline_randomization_minutes": 0}, "template")
+        library = str(tmp_path / "library")
+        package = local(runner, "deployment_package", {"store": store, "name": "dec-pkg", "update_list": "dec",
+                                                       "library": library, "mirror_url": nginx.url("/")}, "package")
+        assert not package.get("failed"), package
+        staged = local(runner, "content_stage", {"store": store, "package": "dec-pkg", "library": library,
+                                                 "distribution_points": [{"name": "dp", "type": "path",
+                                                                          "path": str(point_folder),
+                                                                          "host_url": point_server.url("/")}]},
+                       "stage")
+        assert not staged.get("failed"), staged
+        local(runner, "deployment", {"store": store, "name": "pilot", "update_list": "dec", "targets": ["windows"],
+                                     "template": "monthly", "package": "dec-pkg", "distribution_points": ["dp"]},
+              "deployment")
+        local(runner, "deployment", {"store": store, "name": "broad", "update_list": "dec", "targets": ["broad"],
+                                     "template": "monthly"}, "deployment_broad")
+        yield {"store": store, "spool": spool, "fleet": fleet, "inventory": inventory, "list": listed,
+               "names": [fleet.host_name(i) for i in range(1, HOSTS + 1)], "point": point_folder}
+
+
+def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefined-outer-name
+    store, spool, fleet, names = month["store"], month["spool"], month["fleet"], month["names"]
+    before, _ = required_on(store, "pilot", names)
+    assert all(before[n] for n in names), before  # every host needs something of the list
+
+    # the plan first, from the store (nothing runs on the hosts)
+    planned = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot\n"),
+                       "plan", check=True)
+    for name in names:
+        plan = planned[name]["plan"]
+        assert sorted(plan_uid for batch in plan["batches"] for plan_uid in batch) == sorted(before[name]), name
+    assert all(h.backend.installs.status()["calls"].get("start", 0) == 0 for h in fleet.hosts)
+
+    # each host's trouble
+    fleet.host(2).backend.set_faults(install_hresult={"*": 0x80240022})
+    fleet.host(3).backend.set_faults(never_returns=True)
+    loop_update = sorted(before["win004"])[0]
+    fleet.host(4).backend.set_faults(loop_updates=[loop_update])
+    tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+    inventory = yaml.safe_load(month["inventory"].read_text())
+    hosts = inventory["all"]["children"]["windows"]["hosts"]
+    hosts["win005"]["patchwave_maintenance_windows"] = [{"name": "tomorrow", "date": tomorrow, "start": "01:00",
+                                                         "duration_minutes": 600}]
+    month["inventory"].write_text(yaml.safe_dump(inventory))
+    fleet.host(7).go_down("refuse")
+
+    results = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot\n"),
+                       "install")
+    outcomes = {n: results[n].get("outcome") for n in names}
+    assert outcomes == {"win001": "compliant", "win002": "failed", "win003": "did_not_return",
+                        "win004": "update_loop", "win005": "waiting_for_window", "win006": "compliant",
+                        "win007": "unreachable", "win008": "compliant"}, {n: results[n].get("msg") for n in names}
+    good = results["win001"]
+    assert good["installed_update_count"] == len(before["win001"]) == good["found_update_count"]
+    assert good["rebooted"] and not good["reboot_required"] and good["changed"]
+    assert all(u["outcome"] == "installed" for u in good["updates"].values()), good["updates"]
+    assert results["win002"]["failed_update_count"] == len(before["win002"])
+    assert all(u["failure_hresult_code"] == 0x80240022 - (1 << 32) and "0x80240022" in u["failure_msg"]
+               for u in results["win002"]["updates"].values())
+    assert "did not come back" in results["win003"]["msg"]
+    assert results["win004"]["update_loops"] == [loop_update]
+    waiting = results["win005"]["updates"]
+    assert waiting and all(u["outcome"] == "waiting_for_window" and u["needs_minutes"] for u in waiting.values())
+    assert results["win005"]["installed_update_count"] == 0 and not results["win005"]["changed"]
+    assert results["win007"].get("unreachable")
+    # a host that installed, restarted once, and the lab counted its round trips
+    calls = fleet.host(1).backend.installs.status()["calls"]
+    assert calls["reboot"] == 1 and calls["start"] >= 1 and calls["cancel"] == calls["start"]
+
+    # compliance follows: what installed is Installed, the failures Required with their detail
+    after, _ = required_on(store, "pilot", names)
+    assert after["win001"] == {} and after["win006"] == {} and after["win008"] == {}
+    assert set(after["win002"].values()) == {"install_failed"}, after["win002"]
+    assert after["win004"] == {loop_update: "install_failed"}
+    assert set(after["win005"].values()) == {"not_attempted_window"}, after["win005"]
+    assert after["win007"] == before["win007"]
+
+    # a second run on the healthy hosts changes nothing
+    for index in (2, 3, 4, 5):
+        fleet.host(index).backend.set_faults(install_hresult=None, loop_updates=None, never_returns=False)
+    fleet.host(7).come_up()
+    again = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot\n")
+                     + "      when: inventory_hostname in ['win001', 'win006', 'win008']\n", "again")
+    for name in ("win001", "win006", "win008"):
+        assert again[name]["outcome"] == "compliant" and not again[name]["changed"], again[name]
+        assert again[name]["found_update_count"] == 0 and not again[name]["rebooted"]
+
+    # a deployment that targets a group the hosts are not in skips them, without reaching them
+    skipped = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: broad\n")
+                       + "      when: inventory_hostname != 'win003'\n", "broad")
+    assert all(skipped[n]["outcome"] == "skipped" and skipped[n]["reason"] == "not_targeted"
+               for n in names if n != "win003"), skipped
