@@ -13,6 +13,7 @@ sys.path.insert(0, HERE)
 import bench_catalog_sync  # noqa: E402
 import bench_download  # noqa: E402
 import bench_ingest  # noqa: E402
+import bench_install  # noqa: E402
 import bench_inventory  # noqa: E402
 import bench_scan_fleet  # noqa: E402
 import bench_stage  # noqa: E402
@@ -24,7 +25,8 @@ def main():
                "ingest": bench_ingest.main(), "inventory": bench_inventory.main(),
                "download": bench_download.main(),
                "download_at_link_speed": bench_download.main(total_mb=512, rate="50m"),
-               "stage": bench_stage.main(), "windows": bench_windows.main()}
+               "stage": bench_stage.main(), "windows": bench_windows.main(),
+               "install_wave": bench_install.main()}
     out = os.path.join(os.path.dirname(HERE), ".build", "bench", "results.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
