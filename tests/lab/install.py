@@ -127,7 +127,7 @@ _FILE_OPTIONS = {
     "child_id": {"type": "str", "required": True},
     "file_name": {"type": "str", "required": True},
     "path": {"type": "str", "required": True},
-    "size": {"type": "int", "required": True},
+    "size": {"type": "raw", "required": True},  # raw there too: Ansible.Basic's int is Int32, files pass 2 GiB
     "sha1": {"type": "str"},
     "sha256": {"type": "str"},
 }
@@ -280,8 +280,8 @@ def request_problem(batches, content):
         path = item["path"]
         if not path or "\\" in path or ":" in path or any(p in ("", ".", "..") for p in path.split("/")):
             return "content file '%s': path '%s' must be relative, /-separated, without '..'" % (name, path)
-        if item["size"] < 0:
-            return "content file '%s': size %d is negative" % (name, item["size"])
+        if isinstance(item["size"], bool) or not re.fullmatch(r"[+-]?\d+", str(item["size"]).strip()) or int(item["size"]) < 0:
+            return "content file '%s': size '%s' is not a whole number of bytes" % (name, item["size"])
         if not item["sha1"] and not item["sha256"]:
             return "content file '%s': it has no SHA-1 or SHA-256 to check it with" % name
     return None
