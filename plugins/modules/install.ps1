@@ -15,9 +15,9 @@
 #            Install() call each) and content, returns at once with install_id;
 #   poll   - running (with progress), done (with the install result) or lost; the result stays
 #            until cancel, so a poll answer lost on the way is read again;
-#   cancel - acknowledges the result, or asks a running worker to stop before its next update (a
-#            worker inside an Install() call is never killed: it finishes that call, and its folder
-#            goes with its acknowledgement or the next start's stale sweep), and removes the work;
+#   cancel - acknowledges the result, or asks a running worker to stop before its next update, and
+#            removes the work; a worker inside an Install() call is never killed: it finishes that
+#            call and stops, and a later start's stale sweep removes its folder after its give-up time;
 #   reboot - schedules a restart (shutdown.exe) and answers at once with the boot time it had.
 # The worker is plugins/module_utils/_install/PatchwaveInstall.psm1 (Invoke-PatchwaveInstall), run
 # by plugins/module_utils/_host/PatchwaveTask.psm1, kind "install". The result shapes are
@@ -319,8 +319,9 @@ if ($state -eq 'running') {
         $state = Wait-PatchwaveWork -WorkDirectory $installDirectory -TaskName $taskName -Seconds ([Math]::Max(5, $operationOptions.wait_seconds))
         if ($state -eq 'running') {
             $module.Result.cleaned = $false
-            $module.Warn(("Install $installId is inside an Install() call; it stops once that call returns, and its " +
-                    "folder '$installDirectory' is removed by the next acknowledgement or stale sweep."))
+            $module.Warn(("Install $installId is inside an Install() call; it stops once that call returns, and the " +
+                    "next start of a scan or an install on this host after its give-up time removes its folder " +
+                    "'$installDirectory'."))
             $module.ExitJson()
         }
     }

@@ -22,10 +22,12 @@
 # "install", and worker.ps1 gets the runner's functions, the WUA ones listed in
 # $script:WuaWorkerFunctions (defined in _scan/PatchwaveWua.psm1) and $script:InstallWorkerFunctions.
 #
-# Progress: WUA reports percentages only to the callbacks of BeginDownload/BeginInstall
-# (IDownloadProgressChangedCallback, IInstallationProgressChangedCallback: COM interfaces the caller
-# implements, or from a script an Automation object whose DISPID 0 is the callback). Windows
-# PowerShell can implement neither without compiling C# (ansible.windows' win_updates declares the
+# Progress: WUA reports percentages only through the asynchronous calls: IDownloadJob/IInstallationJob
+# .GetProgress() could be polled, but the job comes only from BeginDownload/BeginInstall, whose
+# onProgressChanged/onCompleted arguments are callbacks (IDownloadProgressChangedCallback,
+# IInstallationCompletedCallback...: COM interfaces the caller implements, or from a script an
+# Automation object whose DISPID 0 is the callback, per Microsoft's remarks on BeginDownload). Windows
+# PowerShell can give neither without compiling C# (ansible.windows' win_updates declares the
 # interfaces in C# for this), so the worker uses the synchronous Download() and Install() and reports
 # per update: a download is 0 then 100 % (per file for a distribution point), an Install() call
 # names its first update with install_percent null until it returns. For the same reason a cancel
@@ -372,8 +374,10 @@ Function Get-PatchwaveContentFile {
     HTTP(S) with System.Net.WebClient.DownloadFile (the worker's own credentials for an intranet
     server that asks: the computer account for SYSTEM; TLS 1.2 allowed besides the process's
     defaults); a UNC or local path with System.IO.File.Copy. The file is written beside the
-    destination first and renamed, so a file that is there is whole. BITS is not used: its jobs
-    belong to a logon session, which an S4U or scheduled SYSTEM worker may not have for it.
+    destination first and renamed, so a file that is there is whole. BITS is not used: it transfers
+    a user's jobs only while that user is logged on (Start-BitsTransfer from a task that runs whether
+    the user is logged on or not is known to fail with ERROR_NOT_LOGGED_ON, 0x800704DD), which an
+    S4U worker is not, and a synchronous download keeps the error with the file it belongs to.
 
     .PARAMETER Source
     The URL or UNC path (Get-PatchwaveContentSource).
