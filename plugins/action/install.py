@@ -109,6 +109,10 @@ def _without(fitted, attempted):
                 updates=[d for d in fitted["updates"] if d["update_id"] not in attempted])
 
 
+class _Restarted(Exception):
+    """The host restarted while the install worker ran (its boot time changed): the worker is gone."""
+
+
 class InstallFailure(Exception):
     """A step could not be done; ``outcome`` is the host's outcome (failed, unreachable, did_not_return)."""
 
@@ -202,6 +206,7 @@ class InstallRun:
         self.rebooted = False
         self.plan = None
         self.catalog_version = None
+        self.last_boot = None
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -247,7 +252,16 @@ class InstallRun:
                 sent = [uid for batch in fitted["batches"] for uid in batch]
                 content = self._content(sent)
                 self._check_space(status, content, scan, sent)
-                install = self._install(worker_batches(fitted), content)
+                try:
+                    install = self._install(worker_batches(fitted), content)
+                except _Restarted as exc:
+                    # someone (or something) restarted the host under the worker: what installed before
+                    # it counts, the rest is planned again from the scan after it
+                    self.rebooted = True
+                    self.messages.append(str(exc))
+                    scan = self._scan()
+                    self._installed_before_restart(sent, facts, scan)
+                    continue
                 attempted.update(sent)
             self._record_entries(facts, {d["update_id"]: d for d in fitted["updates"]}, install)
             reboot_needed = bool(install and install["reboot_required"]) or any(
@@ -447,6 +461,7 @@ class InstallRun:
     def _status(self):
         before = utc_now()
         status = self._call("status")
+        self.last_boot = status["last_boot"]
         return status, _clock_offset(status, before, utc_now())
 
     def _scan(self):
@@ -537,12 +552,36 @@ class InstallRun:
             raise InstallFailure(str(exc))
         finally:
             self.rounds.host_args = {k: v for k, v in self.rounds.host_args.items() if k not in ("batches", "content")}
+        if failure is not None and failure.get("round") == "lost" and self._restarted():
+            raise _Restarted("the host restarted during the install (boot time %s): %s" % (self.last_boot, failure["msg"]))
         if failure is not None:
             for batch in batches:
                 for item in batch:
                     self._enforce(item["update_id"], "failed", detail={"reason": "worker", "message": failure["msg"]})
             raise InstallFailure("the install did not complete: %s" % failure["msg"], install_round=failure.get("round"))
         return install
+
+    def _restarted(self):
+        """True when the host's boot time is no longer the one it had (it restarted); the new one is kept."""
+        try:
+            status = self.rounds.call("status")
+        except TRANSIENT + (ContractError,):
+            return False
+        if status.get("failed") or status["last_boot"] == self.last_boot:
+            return False
+        self.last_boot = status["last_boot"]
+        return True
+
+    def _installed_before_restart(self, sent, facts, scan):
+        installed = {u["update_id"].lower() for u in scan["updates"] if u["is_installed"]}
+        for uid in sent:
+            if uid in installed:
+                fact = facts.get(uid, {})
+                self.entries[uid] = dict(outcomes.update_entry(uid, fact.get("title"),
+                                                               ["KB%s" % fact["kb"]] if fact.get("kb") else [],
+                                                               fact.get("categories", ())),
+                                         installed=True, downloaded=True, outcome="installed")
+                self._enforce(uid, "installed", detail={"before_restart": True})
 
     def _record_entries(self, facts, decisions, install):
         results = {u["update_id"].lower(): u for u in (install or {}).get("updates", ())}
@@ -621,6 +660,7 @@ class InstallRun:
             raise InstallFailure("the host did not come back within reboot_timeout (%d s) after its restart: %s"
                                  % (self.args["reboot_timeout"], outcome["error"]), outcome=outcomes.DID_NOT_RETURN)
         self.rebooted = True
+        self.last_boot = outcome["last_boot"]
         self.messages.append("restarted (%s); back after %.0f s with boot time %s" % (why, outcome["seconds"],
                                                                                      outcome["last_boot"]))
 

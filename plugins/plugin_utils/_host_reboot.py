@@ -34,10 +34,18 @@ def reboot_and_wait(rounds, reboot_timeout, delay_seconds=5, clock=time.monotoni
     what the last attempt saw). Raises RebootError when the restart could not be asked for.
     """
     began = clock()
-    try:
-        answer = rounds.call("reboot", {"reboot_delay_seconds": int(delay_seconds)})
-    except TRANSIENT as exc:
-        raise RebootError("the restart could not be asked for: %s" % to_text(exc))
+    answer = None
+    for attempt in (1, 2):
+        try:
+            answer = rounds.call("reboot", {"reboot_delay_seconds": int(delay_seconds)})
+            break
+        except TRANSIENT as exc:
+            # a connection left unusable by an earlier drop: once more on a fresh one (a restart asked
+            # for twice is still one restart: the host refuses a second while one is scheduled)
+            if attempt == 2:
+                raise RebootError("the restart could not be asked for: %s" % to_text(exc))
+            display.vv("asking for the restart failed (%s); again on a fresh connection" % to_text(exc))
+            rounds.reset_connection()
     if answer.get("failed"):
         raise RebootError("the host refused the restart: %s" % answer.get("msg"))
     before = answer["last_boot"]

@@ -12,6 +12,8 @@ import datetime
 import json
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 import yaml
@@ -192,3 +194,71 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
                        + "      when: inventory_hostname != 'win003'\n", "broad")
     assert all(skipped[n]["outcome"] == "skipped" and skipped[n]["reason"] == "not_targeted"
                for n in names if n != "win003"), skipped
+
+
+def test_ad_hoc_window_closing_restart_and_dropped_poll(world, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
+    """Ad hoc, as win_updates: a window that closes before the work is done (the first update starts, the
+    rest wait), a host restarted under the worker (what is left installs after it), and a poll whose
+    connection drops (retried on a fresh one; nothing is lost)."""
+    store = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(store, "wb") as target:
+        target.write(source.read())
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=32, mix={"behind": 1.0}, hidden_share=0, reboot_share=0, downloaded_share=0,
+                           search_seconds=(0.1, 0.1), time_scale=0.02, cache=CatalogCache())
+    opened = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+    window = [{"name": "closing", "date": opened.strftime("%Y-%m-%d"), "start": opened.strftime("%H:%M"),
+               "duration_minutes": 120}]
+    with profile.fleet(3, auth="ntlm") as fleet:
+        inventory = fleet.inventory()
+        inventory["all"]["children"]["windows"]["hosts"]["win001"]["patchwave_maintenance_windows"] = window
+        path = tmp_path / "hosts.yml"
+        path.write_text(yaml.safe_dump(inventory))
+        # win002: the first install call is slow, and the host restarts under it 3 s into the play's install
+        fleet.host(2).backend.set_faults(install_seconds=500)
+
+        def restart_under_the_worker():
+            installs = fleet.host(2).backend.installs
+            deadline = time.monotonic() + 60
+            while not installs.status()["calls"].get("poll") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            fleet.host(2).backend.set_faults(install_seconds=3)
+            installs.schedule_reboot(fleet.host(2), delay_seconds=0)
+
+        restarter = threading.Thread(target=restart_under_the_worker, daemon=True)
+        restarter.start()
+        drop_first_install_poll(fleet.host(3))
+        results = run_task(tmp_path, path, install_task(store, spool, "        category_names: ['*']\n"
+                                                                      "        max_run_time_minutes: 60\n"
+                                                                      "        reboot: true\n"), "adhoc",
+                           expect_hosts=3)
+        restarter.join(5)
+    closing = results["win001"]
+    assert closing["outcome"] == "waiting_for_window", closing.get("msg")
+    states = [u["outcome"] for u in closing["updates"].values()]
+    assert "installed" in states or "pending_restart" in states, closing["updates"]
+    waiting = [u for u in closing["updates"].values() if u["outcome"] == "waiting_for_window"]
+    assert waiting and all(u.get("reason") in ("window", None) for u in waiting), waiting
+    restarted = results["win002"]
+    assert restarted["outcome"] == "compliant" and restarted["rebooted"], restarted.get("msg")
+    assert any("restarted during the install" in m for m in restarted["messages"]), restarted["messages"]
+    assert restarted["installed_update_count"] >= 1
+    dropped = results["win003"]
+    assert dropped["outcome"] == "compliant" and dropped["installed_update_count"] >= 1, dropped.get("msg")
+    assert fleet.host(3).backend.installs.status()["calls"]["poll"] >= 2  # the dropped poll was sent again
+
+
+def drop_first_install_poll(host):
+    """Reset the connection that waits for the answer to the install module's first poll: a drop mid-install."""
+    backend = host.backend
+    real = backend.run_module
+    seen = []
+
+    def run_module(fqcn, args, context):
+        result = real(fqcn, args, context)
+        if fqcn == "patchwave.windows.install" and args.get("_operation") == "poll" and not seen:
+            seen.append(1)
+            host.drop_connections()  # the client's Receive waiting for this answer gets a reset instead
+        return result
+
+    backend.run_module = run_module

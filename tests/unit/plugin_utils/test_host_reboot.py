@@ -62,3 +62,21 @@ def test_a_refused_reboot_raises():
     rounds = FakeRounds([], reboot_answer={"failed": True, "msg": "Access is denied."})
     with pytest.raises(RebootError, match="Access is denied"):
         reboot_and_wait(rounds, 60, clock=FakeClock(), sleep=lambda s: None)
+
+
+def test_a_failed_request_is_sent_once_more_on_a_fresh_connection():
+    clock = FakeClock()
+    rounds = FakeRounds(["B1"])
+    answers = [AnsibleConnectionFailure("Bad HTTP response returned from server. Code 400"), rounds.reboot_answer]
+
+    def call(operation, options=None, real=rounds.call):
+        if operation == "reboot":
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return real(operation, options)
+
+    rounds.call = call
+    outcome = reboot_and_wait(rounds, 600, clock=clock, sleep=clock.sleep)
+    assert outcome["rebooted"] and rounds.resets == 2  # one before the second request, one before status
