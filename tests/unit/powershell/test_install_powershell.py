@@ -12,6 +12,7 @@ the restart's reason code, cancel never killing an Install() call).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 
@@ -19,6 +20,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._install import 
 
 from tests.psast import (
     PLUGINS,
+    NotLiteral,
     Source,
     assigned_literal,
     assignments,
@@ -121,12 +123,15 @@ def test_spec_suboptions_are_the_contract_shapes():
 
 
 def test_the_action_plugin_sends_what_the_spec_takes():
-    """The action plugin's content files carry exactly the $spec's file keys."""
+    """The dict literals the action plugin builds for content files (those with a child_id) carry
+    exactly the $spec's file keys: an option the $spec lacks fails the module on the host."""
     with open(os.path.join(PLUGINS, "action", "install.py"), encoding="utf-8") as handle:
-        text = handle.read()
-    sent = set(re.findall(r'files\.append\(\{(.*?)\}\)', text, re.DOTALL)[0].split(","))
-    keys = {re.match(r'\s*"(\w+)"', part).group(1) for part in sent if re.match(r'\s*"(\w+)"', part)}
-    assert keys == set(spec_options()["content"]["options"]["files"]["options"])
+        tree = ast.parse(handle.read())
+    built = [{key.value for key in node.keys if isinstance(key, ast.Constant)} for node in ast.walk(tree)
+             if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "child_id" for k in node.keys)]
+    assert built, "the action plugin builds no content file (a dict with child_id)"
+    for keys in built:
+        assert keys == set(spec_options()["content"]["options"]["files"]["options"])
 
 
 # ---------------------------------------------------------------- values against the contract
@@ -180,7 +185,7 @@ def test_outcomes_and_reasons_assigned_are_contract_values():
         if key in seen:
             try:
                 seen[key].add(literal(src, right))
-            except Exception:  # pylint: disable=broad-exception-caught
+            except NotLiteral:
                 continue  # a value read from WUA ([Int32]$updateResult.ResultCode)
     assert seen["outcome"] and seen["outcome"] <= set(contract.UPDATE_OUTCOMES)
     assert seen["not_attempted_reason"] <= set(contract.NOT_ATTEMPTED_REASONS) | {None}
