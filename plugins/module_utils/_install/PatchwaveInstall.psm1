@@ -372,8 +372,8 @@ Function Get-PatchwaveContentFile {
 
     .DESCRIPTION
     HTTP(S) with System.Net.WebClient.DownloadFile (the worker's own credentials for an intranet
-    server that asks: the computer account for SYSTEM; TLS 1.2 allowed besides the process's
-    defaults); a UNC or local path with System.IO.File.Copy. The file is written beside the
+    server that asks: the computer account for SYSTEM; TLS 1.2 added to an explicit protocol set,
+    the OS's choice kept when .NET leaves it to the OS); a UNC or local path with System.IO.File.Copy. The file is written beside the
     destination first and renamed, so a file that is there is whole. BITS is not used: it transfers
     a user's jobs only while that user is logged on (Start-BitsTransfer from a task that runs whether
     the user is logged on or not is known to fail with ERROR_NOT_LOGGED_ON, 0x800704DD), which an
@@ -398,7 +398,11 @@ Function Get-PatchwaveContentFile {
 
     $partial = "$Destination.partial"
     if ($Source -match '^https?://') {
-        [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+        # SystemDefault (0, .NET 4.7+) lets the OS choose, TLS 1.3 included; an older explicit set gets TLS 1.2 added.
+        $protocols = [Net.ServicePointManager]::SecurityProtocol
+        if ([Int32]$protocols -ne 0) {
+            [Net.ServicePointManager]::SecurityProtocol = $protocols -bor [Net.SecurityProtocolType]::Tls12
+        }
         $client = New-Object -TypeName System.Net.WebClient
         try {
             $client.UseDefaultCredentials = $true
