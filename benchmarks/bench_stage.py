@@ -11,7 +11,8 @@ of ``smbclient``'s. What each side negotiates (dialect, signing algorithm) is re
 4.17 both get SMB 3.1.1 with AES-128-GMAC signing, so neither signs more cheaply than the other.
 
 Then a second stage of the unchanged content onto the folder a measured round filled (with the
-store's ``known`` records of the first): goal 0 bytes moved and under 2% of the first stage's time.
+store's ``known`` records of the first), N times, best of them against the best first stage: goal
+0 bytes moved and under 2% of the first stage's time.
 
 Source files and the share live on tmpfs when there is room (like the other benchmarks), so the
 ratio measures the two clients rather than this machine's disk. Each side's client CPU time is
@@ -177,9 +178,15 @@ def main(total_mb=None, rounds=3):
                         shutil.rmtree(os.path.join(server.share_dir, folder), ignore_errors=True)
             first_seconds, folder, first = best
             known = {record["path"]: record for record in first["files"] if record["ours"]}
-            second_seconds, second = run_patchwave(server, folder, records, known=known)
-            print("  second stage of unchanged content: %.3f s, %d bytes copied, %d files skipped"
-                  % (second_seconds, second["copied"]["bytes"], second["skipped"]["files"]), flush=True)
+            # best of as many second stages as first ones, like the first stage's figure
+            seconds_second = []
+            for _round in range(rounds):
+                second_seconds, second = run_patchwave(server, folder, records, known=known)
+                seconds_second.append(round(second_seconds, 4))
+                assert second["copied"]["bytes"] == 0, second["copied"]
+                print("  second stage of unchanged content: %.3f s, %d bytes copied, %d files skipped"
+                      % (second_seconds, second["copied"]["bytes"], second["skipped"]["files"]), flush=True)
+            second_seconds = min(seconds_second)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     patchwave, smbclient = min(times["patchwave"]), min(times["smbclient"])
@@ -190,8 +197,8 @@ def main(total_mb=None, rounds=3):
         "patchwave_mb_per_s": round(total_bytes / 1e6 / patchwave, 1),
         "smbclient_mb_per_s": round(total_bytes / 1e6 / smbclient, 1),
         "throughput_ratio": round(smbclient / patchwave, 3),
-        "second_run": {"seconds": round(second_seconds, 4), "copied": second["copied"], "skipped": second["skipped"],
-                       "time_ratio": round(second_seconds / first_seconds, 4)},
+        "second_run": {"seconds": round(second_seconds, 4), "seconds_all": seconds_second, "copied": second["copied"],
+                       "skipped": second["skipped"], "time_ratio": round(second_seconds / first_seconds, 4)},
     })
     report["met"] = {"throughput": report["throughput_ratio"] >= THROUGHPUT_GOAL,
                      "second_run_bytes": second["copied"]["bytes"] == 0,
