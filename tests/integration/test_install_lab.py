@@ -18,11 +18,14 @@ import time
 import pytest
 import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._content.package import package_records
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution.layout import content_parts, extension_of
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployment_compliance import (
     SET_NAME,
     deployment_set,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_runs import BIN, ansible_json_env, save
 from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
@@ -66,9 +69,12 @@ def install_task(store, spool, extra=""):
             "        poll_interval: 0.2\n        reboot_timeout: 20\n%s" % (store, spool, extra))
 
 
-def required_on(store_path, deployment_name, hosts):
+def required_on(store_path, deployment_name, hosts, spool=None):
+    """Each host's Required updates of the deployment (with their detail), the spool's state messages
+    ingested first as every reader does."""
     store = open_store(store_path)
     try:
+        ingest(store, spool or os.path.join(os.path.dirname(store_path), "spool"))
         deployment = read_deployment(store, deployment_name)
         evaluation = evaluate_store(store, [deployment_set(store, deployment)], hosts=hosts, per_update=False,
                                     required=True)
@@ -188,6 +194,45 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     for name in ("win001", "win006", "win008"):
         assert again[name]["outcome"] == "compliant" and not again[name]["changed"], again[name]
         assert again[name]["found_update_count"] == 0 and not again[name]["rebooted"]
+
+    # win005 leaves its window; it has fetched nothing yet (a host with the files in WUA's cache would not
+    # fetch them again)
+    inventory = yaml.safe_load(month["inventory"].read_text())
+    del inventory["all"]["children"]["windows"]["hosts"]["win005"]["patchwave_maintenance_windows"]
+    month["inventory"].write_text(yaml.safe_dump(inventory))
+
+    # a distribution point that does not answer: every download fails, nothing installs, and the state
+    # messages say why (compliance: Required install_failed)
+    local(runner, "distribution_point", {"store": store, "name": "dp-down", "type": "path",
+                                         "path": str(month["point"]), "host_url": "http://127.0.0.1:9/"}, "dp_down")
+    local(runner, "deployment", {"store": store, "name": "pilot-down", "update_list": "dec", "targets": ["windows"],
+                                 "template": "monthly", "package": "dec-pkg", "distribution_points": ["dp-down"]},
+          "deployment_down")
+    down = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot-down\n")
+                    + "      when: inventory_hostname == 'win005'\n", "down")["win005"]
+    assert down["outcome"] == "failed" and down["installed_update_count"] == 0, json.dumps(down)[:3000]
+    assert all(u["outcome"] == "download_failed" and "0x80072EFD" in u["failure_msg"] for u in down["updates"].values())
+    assert set(required_on(store, "pilot", ["win005"])[0]["win005"].values()) == {"install_failed"}
+
+    # a damaged file on the distribution point (same size, other bytes): the host's digest check refuses
+    # it, the updates that need it fail to download, the others install
+    store_handle = open_store(store)
+    try:
+        records = package_records(store_handle, sorted(after["win005"]), ["en"])
+    finally:
+        store_handle.close()
+    victim = records[0]
+    damaged = month["point"].joinpath(*content_parts(victim["sha1"], victim["sha256"], extension_of(victim["file_name"])))
+    data = bytearray(damaged.read_bytes())
+    data[0] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    corrupt = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot\n")
+                       + "      when: inventory_hostname == 'win005'\n", "corrupt")["win005"]
+    assert corrupt["outcome"] == "failed", corrupt.get("msg")
+    hit = corrupt["updates"][victim["update_id"]]
+    assert hit["outcome"] == "download_failed" and "0x80246002" in hit["failure_msg"], hit
+    assert corrupt["installed_update_count"] == len(after["win005"]) - sum(
+        1 for u in corrupt["updates"].values() if u["outcome"] == "download_failed")
 
     # a deployment that targets a group the hosts are not in skips them, without reaching them
     skipped = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: broad\n")
