@@ -424,8 +424,8 @@ class InstallRun:
         wait = (opens - utc_now()).total_seconds()
         if wait > minutes * 60:
             return fitted
-        display.display("%s: waiting %d s for the maintenance window that opens %s" % (self.host, int(wait),
-                                                                                        upcoming["start"]))
+        display.display("%s: waiting %d s for the maintenance window that opens %s"
+                        % (self.host, int(wait), upcoming["start"]))
         time.sleep(max(0.0, wait) + 1)
         now = utc_now()
         if self.deployment is not None:
@@ -661,8 +661,8 @@ class InstallRun:
                                  % (self.args["reboot_timeout"], outcome["error"]), outcome=outcomes.DID_NOT_RETURN)
         self.rebooted = True
         self.last_boot = outcome["last_boot"]
-        self.messages.append("restarted (%s); back after %.0f s with boot time %s" % (why, outcome["seconds"],
-                                                                                     outcome["last_boot"]))
+        self.messages.append("restarted (%s); back after %.0f s with boot time %s"
+                             % (why, outcome["seconds"], outcome["last_boot"]))
 
     # -- messages -------------------------------------------------------------------------------
 

@@ -572,6 +572,8 @@ Function Copy-PatchwaveUpdateContent {
                 }
             }
             if ($null -eq $target) {
+                # E_INVALIDARG 0x80070057, what IUpdate2.CopyToCache documents for files that are not the update's
+                $outcome.hresult = 2147942487
                 $outcome.error = "the files of $childId cannot be used: it is neither this update nor one of its bundled updates on this host"
                 return $outcome
             }
@@ -595,6 +597,8 @@ Function Copy-PatchwaveUpdateContent {
                 $expected = @{ Path = $local; Size = [Int64]$file.size; Sha1 = [String]$file.sha1; Sha256 = [String]$file.sha256 }
                 $problem = Test-PatchwaveContentFile @expected
                 if ($problem) {
+                    # WU_E_DM_INCORRECTFILEHASH 0x80246002 (wuerror.h: the file digest did not match the expected value)
+                    $outcome.hresult = 2149867522
                     $outcome.error = "file $name from $source is refused: $problem"
                     return $outcome
                 }
@@ -1073,6 +1077,8 @@ Function Invoke-PatchwaveInstall {
                         $files = @($contentFiles | Where-Object { ([Guid][String]$_.update_id).ToString('D') -eq $entry.id })
                         if ($files.Count -eq 0) {
                             $record.download_result_code = 4
+                            # WU_E_DM_NOTDOWNLOADED 0x80246007 (wuerror.h: the update has not been downloaded)
+                            $record.download_hresult = 2149867527
                             $record.content_error = 'the distribution point has no files for this update'
                         }
                         else {
