@@ -306,3 +306,53 @@ def drop_first_install_poll(host):
         return result
 
     backend.run_module = run_module
+
+
+def test_fifty_forks_lose_no_state_message(world, runner, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
+    """50 hosts install at once (-f 50), each writing its scans and enforcement states into one spool while
+    the others ingest it: afterwards the store holds every message each host said it wrote, the spool is
+    empty, nothing is quarantined, and every host is compliant for the deployment."""
+    store = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(store, "wb") as target:
+        target.write(source.read())
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=33, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
+                           downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0, cache=CatalogCache())
+    platform = sorted(profile.platforms)[0]
+    profile = FleetProfile(store, seed=33, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
+                           reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0,
+                           cache=CatalogCache())
+    probe = profile.host_state(1)
+    needed = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)
+    ids = needed[:4]
+    assert len(ids) == 4, needed
+    local(runner, "update_list", {"store": store, "name": "four", "updates": ids, "freeze": True}, "four")
+    local(runner, "deployment_template", {"store": store, "name": "quiet", "reboot": "never",
+                                          "deadline_randomization_minutes": 0}, "quiet")
+    local(runner, "deployment", {"store": store, "name": "all-at-once", "update_list": "four",
+                                 "targets": ["windows"], "template": "quiet"}, "all_at_once")
+    with profile.fleet(50, auth="basic") as fleet:
+        inventory = tmp_path / "hosts.yml"
+        inventory.write_text(yaml.safe_dump(fleet.inventory()))
+        results = run_task(tmp_path, inventory, install_task(store, spool, "        deployment: all-at-once\n"),
+                           "fifty", forks=50, expect_hosts=50)
+    names = sorted(results)
+    assert {results[n]["outcome"] for n in names} <= {"compliant", "installed_pending_restart"}, {
+        n: results[n].get("msg") for n in names if results[n]["outcome"] not in ("compliant", "installed_pending_restart")}
+    assert all(results[n]["installed_update_count"] == 4 for n in names)
+    required = required_on(store, "all-at-once", names, spool)
+    assert all(set(required[n].values()) <= {"pending_reboot"} for n in names), required
+    assert not [name for name in os.listdir(spool) if name.endswith(".json")], os.listdir(spool)
+    opened = open_store(store)
+    try:
+        scans = {r["host_name"]: r["n"] for r in opened.query(
+            "SELECT host_name, count(*) AS n FROM scans GROUP BY host_name")}
+        states = {r["host_name"]: r["n"] for r in opened.query(
+            "SELECT host_name, count(*) AS n FROM enforcement_states GROUP BY host_name")}
+        quarantined = opened.query("SELECT count(*) AS n FROM message_quarantine")[0]["n"]
+    finally:
+        opened.close()
+    for name in names:
+        assert scans.get(name, 0) + states.get(name, 0) == results[name]["state_messages"], (
+            name, scans.get(name), states.get(name), results[name]["state_messages"])
+    assert quarantined == 0
