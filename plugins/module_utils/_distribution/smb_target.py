@@ -98,6 +98,13 @@ class SmbTarget(Target):
     def connect(self, create=True):
         """Log on and reach the share; create the folder below it unless ``create`` is false (check mode)."""
         try:
+            self._connect(create)
+        except BaseException:
+            self.close()  # a failed connect leaves no connection (and no receive thread) behind
+            raise
+
+    def _connect(self, create):
+        try:
             import smbclient  # pylint: disable=import-outside-toplevel
         except ImportError as exc:
             raise DistributionError(self.name, errors.IO, "the Python package smbprotocol is needed for SMB "

@@ -155,3 +155,16 @@ def test_a_failed_upload_is_deleted_on_the_raw_path(samba_server, make_smb_targe
         assert writer.finish() == 100000
         assert writer.discard()
         assert target.size(("aa", ".partial-test")) is None
+
+
+@pytest_integration
+def test_a_refused_logon_leaves_no_connection_behind(samba_server, make_smb_target):
+    def workers():
+        return [t for t in threading.enumerate() if t.name == "msg_worker-%s:%d" % (samba_server.host, samba_server.port)
+                and t.is_alive()]
+
+    before = len(workers())
+    target = make_smb_target(password="not-the-password")
+    with pytest.raises(Exception):
+        target.connect()
+    assert len(workers()) == before and not target._cache  # pylint: disable=protected-access
