@@ -84,6 +84,7 @@ ARGUMENT_SPEC = dict(
     maintenance_windows=dict(type="list", elements="dict"),
     max_run_time_minutes=dict(type="int", default=60),
     window_wait=dict(type="int", default=0),
+    predownload=dict(type="bool", default=False),
     accept_eula=dict(type="bool", default=True),
     timeout=dict(type="int", default=7200),
     scan_timeout=dict(type="int", default=3600),
@@ -226,6 +227,8 @@ class InstallRun:
 
         status, offset = self._status()
         result = {"clock_offset_seconds": offset, "deployment": args["deployment"], "rebooted": False}
+        if args["predownload"]:
+            return dict(result, **self._predownload(windows, status, offset))
         if status["reboot_pending"] and self._reboot_allowed(windows, now, before=True):
             self._reboot("a restart was pending before the install (%s)" % ", ".join(status["reboot_sources"]))
         scan = self._scan()
@@ -300,6 +303,41 @@ class InstallRun:
             state_messages=self.state_messages, plan=self.plan)
         if outcome in (outcomes.FAILED, outcomes.UPDATE_LOOP, outcomes.DID_NOT_RETURN):
             failed = [e for e in entries if e["outcome"] in ("failed", "download_failed", "update_loop")]
+            result.update(failed=True, msg=self._failure_text(outcome, failed))
+        return result
+
+    def _predownload(self, windows, status, offset):
+        """Fetch and verify the content of every update the host needs, whatever the window; install
+        nothing, restart nothing (downloads are not bound by windows: the install comes later)."""
+        scan = self._scan()
+        if self.args["deployment"] is not None:
+            self._in_progress()
+            fitted, facts = self._deployment_plan(windows, utc_now(), offset)
+        else:
+            fitted, facts = self._ad_hoc_plan(scan, windows, utc_now(), offset)
+        decisions = [d for d in fitted["updates"] if not d.get("never_fits")]
+        batches = [[{"update_id": d["update_id"], "max_run_time_minutes": d["max_run_time_minutes"],
+                     "latest_start_host": None}] for d in decisions]
+        install = None
+        if batches:
+            sent = [d["update_id"] for d in decisions]
+            content = self._content(sent)
+            self._check_space(status, content, scan, sent)
+            self.rounds.host_args["predownload"] = True
+            install = self._install(batches, content, announce=False)
+        self._record_entries(facts, {d["update_id"]: d for d in decisions}, install)
+        entries = list(self.entries.values())
+        failed = [e for e in entries if e["outcome"] == "download_failed"]
+        outcome = outcomes.FAILED if failed else (outcomes.WAITING_FOR_WINDOW if entries else outcomes.COMPLIANT)
+        self._deployment_state(outcome)
+        result = dict(outcomes.counts(entries), changed=any(e["downloaded"] for e in entries), outcome=outcome,
+                      reason=None, updates=self.entries, filtered_updates=self.filtered, reboot_required=False,
+                      update_loops=[], predownloaded_update_count=sum(1 for e in entries if e["outcome"] == "downloaded"),
+                      messages=["predownload: content fetched and verified; the install comes with a later run, in "
+                                "a maintenance window"], state_messages=self.state_messages, plan=self.plan,
+                      in_window=fitted["in_window"], window=fitted["window"], next_window=fitted["next_window"],
+                      windows_ignored=fitted["windows_ignored"])
+        if failed:
             result.update(failed=True, msg=self._failure_text(outcome, failed))
         return result
 
@@ -538,11 +576,11 @@ class InstallRun:
             raise InstallFailure("%s has %d bytes free on its system drive; the updates' files need %d: nothing was "
                                  "downloaded or installed" % (self.host, status["free_space_bytes"], needed))
 
-    def _install(self, batches, content):
+    def _install(self, batches, content, announce=True):
         self.rounds.host_args = dict(self.rounds.host_args, batches=[{"updates": b} for b in batches], content=content)
         for batch in batches:
             for item in batch:
-                self._enforce(item["update_id"], "installing")
+                self._enforce(item["update_id"], "installing" if announce else "downloading")
         try:
             install, failure = self.rounds.run(self.args["timeout"], self.args["poll_interval"],
                                                reconnect_timeout=self.args["reconnect_timeout"])
@@ -551,7 +589,8 @@ class InstallRun:
         except ContractError as exc:
             raise InstallFailure(str(exc))
         finally:
-            self.rounds.host_args = {k: v for k, v in self.rounds.host_args.items() if k not in ("batches", "content")}
+            self.rounds.host_args = {k: v for k, v in self.rounds.host_args.items()
+                                     if k not in ("batches", "content", "predownload")}
         if failure is not None and failure.get("round") == "lost" and self._restarted():
             raise _Restarted("the host restarted during the install (boot time %s): %s" % (self.last_boot, failure["msg"]))
         if failure is not None:
@@ -604,6 +643,8 @@ class InstallRun:
                     decision.get("would_start") or format_time(utc_now()), decision.get("needs_minutes") or 0,
                     decision.get("window_ends") or format_time(utc_now()),
                     (decision.get("next_window") or {}).get("start")))
+        elif outcome == "downloaded":
+            self._enforce(uid, "downloaded")
         elif outcome == "not_attempted":
             self._enforce(uid, "not_attempted", detail=not_attempted_detail(entry.get("reason") or "unknown"))
         elif outcome == "installed":

@@ -78,6 +78,7 @@ $spec = @{
             choices = 'default', 'managed_server', 'windows_update'
         }
         accept_eula = @{ type = 'bool'; default = $true }
+        predownload = @{ type = 'bool'; default = $false }
     }
     supports_check_mode = $true
 }
@@ -203,6 +204,7 @@ if ($operation -eq 'start') {
                 content = $content
                 server_selection = $module.Params.server_selection
                 accept_eula = $module.Params.accept_eula
+                predownload = $module.Params.predownload
                 worker = $worker
             }
             Functions = (Get-PatchwaveInstallWorkerFunction)

@@ -105,6 +105,15 @@ options:
         updates C(waiting_for_window).
     type: int
     default: 0
+  predownload:
+    description:
+      - Only fetch and verify the content of the updates the host needs (from the distribution point, or
+        with WUA's own downloader), whatever the maintenance windows, and hand it to WUA; install nothing,
+        restart nothing. Downloads are not bound by windows, so a run ahead of the window leaves only the
+        install for the window. Each such update's outcome is C(downloaded); the host's outcome is
+        C(waiting_for_window) (C(failed) when a download failed).
+    type: bool
+    default: false
   accept_eula:
     description:
       - Accept the license terms of updates that have them.

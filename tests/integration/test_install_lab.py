@@ -34,7 +34,7 @@ from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
 from tests.servers.http import Nginx
 
-HOSTS = 8
+HOSTS = 9
 
 
 def run_task(tmp_path, inventory, task_yaml, name, forks=10, check=False, expect_hosts=HOSTS):
@@ -65,7 +65,8 @@ def local(runner, module, args, name, check=False):
 
 def install_task(store, spool, extra=""):
     return ("    - name: install\n      patchwave.windows.install:\n        store: %s\n        spool: %s\n"
-            "        poll_interval: 0.2\n        reboot_timeout: 20\n%s" % (store, spool, extra))
+            "        poll_interval: 0.2\n        reboot_timeout: 20\n"
+            "        predownload: \"{{ lab_predownload | default(false) }}\"\n%s" % (store, spool, extra))
 
 
 def required_on(store_path, deployment_name, hosts, spool=None):
@@ -150,6 +151,9 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     hosts = inventory["all"]["children"]["windows"]["hosts"]
     hosts["win005"]["patchwave_maintenance_windows"] = [{"name": "tomorrow", "date": tomorrow, "start": "01:00",
                                                          "duration_minutes": 600}]
+    # win009 fetches its content ahead of the same window and installs nothing
+    hosts["win009"].update(patchwave_maintenance_windows=hosts["win005"]["patchwave_maintenance_windows"],
+                           lab_predownload=True)
     month["inventory"].write_text(yaml.safe_dump(inventory))
     fleet.host(7).go_down("refuse")
 
@@ -158,7 +162,8 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     outcomes = {n: results[n].get("outcome") for n in names}
     assert outcomes == {"win001": "compliant", "win002": "failed", "win003": "did_not_return",
                         "win004": "update_loop", "win005": "waiting_for_window", "win006": "compliant",
-                        "win007": "unreachable", "win008": "compliant"}, {n: results[n].get("msg") for n in names}
+                        "win007": "unreachable", "win008": "compliant", "win009": "waiting_for_window"}, {
+                            n: results[n].get("msg") for n in names}
     good = results["win001"]
     assert good["installed_update_count"] == len(before["win001"]) == good["found_update_count"]
     assert good["rebooted"] and not good["reboot_required"] and good["changed"]
@@ -172,6 +177,11 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     assert waiting and all(u["outcome"] == "waiting_for_window" and u["needs_minutes"] for u in waiting.values())
     assert results["win005"]["installed_update_count"] == 0 and not results["win005"]["changed"]
     assert results["win007"].get("unreachable")
+    early = results["win009"]
+    assert early["predownloaded_update_count"] == len(before["win009"]) and early["installed_update_count"] == 0
+    assert all(u["outcome"] == "downloaded" and u["downloaded"] for u in early["updates"].values()), early["updates"]
+    assert set(before["win009"]) <= fleet.host(9).backend.wua.downloaded
+    assert not set(before["win009"]) & fleet.host(9).backend.wua.installed
     # a host that installed, restarted once, and the lab counted its round trips
     calls = fleet.host(1).backend.installs.status()["calls"]
     assert calls["reboot"] == 1 and calls["start"] >= 1 and calls["cancel"] == calls["start"]
@@ -183,6 +193,7 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     assert after["win004"] == {loop_update: "install_failed"}
     assert set(after["win005"].values()) == {"not_attempted_window"}, after["win005"]
     assert after["win007"] == before["win007"]
+    assert set(after["win009"]) == set(before["win009"])  # fetched, still to install
 
     # a second run on the healthy hosts changes nothing
     for index in (2, 3, 4, 5):

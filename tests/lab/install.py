@@ -153,6 +153,7 @@ SPEC = {
     }},
     "server_selection": {"type": "str", "default": "default", "choices": contract.SERVER_SELECTIONS},
     "accept_eula": {"type": "bool", "default": True},
+    "predownload": {"type": "bool", "default": False},
 }
 _TRUE = ("y", "yes", "on", "1", "true", "t", "1.0")
 _FALSE = ("n", "no", "off", "0", "false", "f", "0.0")
@@ -447,6 +448,7 @@ class _Install:
         self.install_id = install_id
         self.batches = [list(b["updates"]) for b in (params["batches"] or [])]
         self.content = params["content"] or {"source": "wua", "base_url": None, "files": None}
+        self.predownload = bool(params.get("predownload"))
         self.worker = worker
         self.started_at = started_at
         self.boot_time = boot_time
@@ -845,7 +847,7 @@ class InstallEmulation:
             host_now = self._host_datetime(at)
             for item in pending:
                 latest = item["latest_start_host"]
-                if not late and latest is not None and host_now > parse_time(latest):
+                if not work.predownload and not late and latest is not None and host_now > parse_time(latest):
                     late = True
                 if late:
                     work.results[item["update_id"]]["not_attempted_reason"] = "window"
@@ -870,6 +872,11 @@ class InstallEmulation:
             if step[0] == "install_call":
                 # the startable rule, on the host's clock, right before the Install() call
                 ready = [item for item in step[1] if work.results[item["update_id"]]["outcome"] == "not_attempted"]
+                if work.predownload:  # install.ps1: the content is in WUA's cache; nothing installs
+                    for item in ready:
+                        work.results[item["update_id"]]["not_attempted_reason"] = "predownload"
+                        work.done_count += 1
+                    continue
                 keep, left = startable(ready, self._host_datetime(at))
                 for item in left:
                     work.results[item["update_id"]]["not_attempted_reason"] = "window"

@@ -281,7 +281,7 @@ Function Set-PatchwaveUpdateNotAttempted {
         $Record,
 
         [Parameter(Mandatory = $true)]
-        [ValidateSet('window', 'not_found', 'installed_already', 'prerequisite_failed', 'cancelled')]
+        [ValidateSet('window', 'not_found', 'installed_already', 'prerequisite_failed', 'cancelled', 'predownload')]
         [String]
         $Reason
     )
@@ -883,6 +883,9 @@ Function Invoke-PatchwaveInstall {
          false; without it such an update fails ("license terms not accepted") and stays out of
          the call;
        - one Install() call (Invoke-PatchwaveInstallCall).
+       With Predownload, every update's content is fetched whatever its latest start (downloads are
+       not bound by windows), and nothing is installed: each update that got its content is
+       not_attempted predownload.
     3. reboot_required: ISystemInformation.RebootRequired at the end.
     A cancel (cancel.json) is seen before each batch, each update's content and each Install()
     call: what has not started is not_attempted cancelled. A search that fails fails every update
@@ -905,6 +908,9 @@ Function Invoke-PatchwaveInstall {
 
     .PARAMETER AcceptEula
     Accept license terms that are not accepted yet.
+
+    .PARAMETER Predownload
+    Only fetch and verify content (and hand it to WUA); install nothing.
 
     .PARAMETER WorkDirectory
     The work folder (content, progress, cancel request).
@@ -936,6 +942,10 @@ Function Invoke-PatchwaveInstall {
         [Parameter(Mandatory = $true)]
         [Bool]
         $AcceptEula,
+
+        [Parameter()]
+        [Bool]
+        $Predownload = $false,
 
         [Parameter(Mandatory = $true)]
         [String]
@@ -1040,7 +1050,7 @@ Function Invoke-PatchwaveInstall {
             $late = $false
             $fetch = New-PatchwaveList
             foreach ($entry in $pending) {
-                if (-not $late -and $null -ne $entry.latest -and $now -gt $entry.latest) {
+                if (-not $Predownload -and -not $late -and $null -ne $entry.latest -and $now -gt $entry.latest) {
                     $late = $true
                 }
                 if ($late) {
@@ -1110,6 +1120,13 @@ Function Invoke-PatchwaveInstall {
                 Write-PatchwaveInstallProgress -WorkDirectory $WorkDirectory -Phase 'downloading' -Batch $batchIndex `
                     -UpdateId $record.update_id -DownloadPercent 100 -Done $done -Total $total
                 $ready.Add($entry)
+            }
+
+            if ($Predownload) {
+                # the content is in WUA's cache now; the install comes with a later run, in a window
+                Set-PatchwaveUpdateNotAttempted -Record @($ready | ForEach-Object { $_.record }) -Reason 'predownload'
+                $done += $ready.Count
+                continue
             }
 
             # The startable rule, on the host's clock, right before the call.
@@ -1221,7 +1238,7 @@ Function Invoke-PatchwaveInstallWorker {
     The install's work folder.
 
     .PARAMETER Parameters
-    params.json as an object: install_id, batches, content, server_selection, accept_eula, worker.
+    params.json as an object: install_id, batches, content, server_selection, accept_eula, predownload, worker.
     #>
     [CmdletBinding()]
     [OutputType([System.Collections.Specialized.OrderedDictionary])]
@@ -1242,6 +1259,7 @@ Function Invoke-PatchwaveInstallWorker {
             Content = $Parameters.content
             ServerSelection = [String]$Parameters.server_selection
             AcceptEula = [Bool]$Parameters.accept_eula
+            Predownload = [Bool]$Parameters.predownload
             WorkDirectory = $WorkDirectory
             Worker = [String]$Parameters.worker
         }

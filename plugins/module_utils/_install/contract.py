@@ -26,7 +26,9 @@ The controller decides; the host only does what it is told. Operations (``_opera
   before the restart with the boot time it had.
 
 Module options besides ``_operation`` / ``_operation_options`` (``OPTION_NAMES``): ``batches``,
-``content``, ``server_selection``, ``accept_eula``.
+``content``, ``server_selection``, ``accept_eula``, ``predownload`` (fetch and verify content for every
+update of the batches whatever its latest start, hand it to WUA, install nothing: each such update
+is ``not_attempted`` with the reason ``predownload``).
 
 ``batches``: ``[{"updates": [{"update_id", "max_run_time_minutes", "latest_start_host"}]}]``;
 ``latest_start_host`` is ISO 8601 UTC with ``Z`` on the host's clock, or null when no window binds
@@ -51,7 +53,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract i
 CONTRACT_VERSION = 1
 
 OPERATIONS = ("status", "start", "poll", "cancel", "reboot")
-OPTION_NAMES = ("batches", "content", "server_selection", "accept_eula")
+OPTION_NAMES = ("batches", "content", "server_selection", "accept_eula", "predownload")
 SERVER_SELECTIONS = ("default", "managed_server", "windows_update")
 CONTENT_SOURCES = ("wua", "distribution_point")
 # OperationResultCode (MS-UAMG 2.2.4), for the whole install and for each update's download and install.
@@ -64,7 +66,8 @@ UPDATE_OUTCOMES = ("installed", "failed", "download_failed", "not_attempted")
 #   installed_already: the search returned it as installed;
 #   prerequisite_failed: an earlier update of its batch failed and it was left;
 #   cancelled: the controller cancelled the worker before its call.
-NOT_ATTEMPTED_REASONS = ("window", "not_found", "installed_already", "prerequisite_failed", "cancelled")
+#   predownload: the run only fetched the content (``predownload``), whatever the window.
+NOT_ATTEMPTED_REASONS = ("window", "not_found", "installed_already", "prerequisite_failed", "cancelled", "predownload")
 PHASES = ("starting", "searching", "downloading", "installing", "finishing")
 
 _STRING = {"type": "string"}

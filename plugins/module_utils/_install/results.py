@@ -132,6 +132,9 @@ def update_entry(update_id, title=None, kbs=(), categories=(), decision=None, re
     entry.update(downloaded=result["downloaded"], installed=result["outcome"] == "installed",
                  reboot_required=result["reboot_required"])
     outcome = result["outcome"]
+    if outcome == "not_attempted" and result["not_attempted_reason"] == "predownload":
+        entry["outcome"] = "downloaded"
+        return entry
     if outcome == "not_attempted":
         reason = result["not_attempted_reason"]
         entry["outcome"] = "waiting_for_window" if reason == "window" else "not_attempted"
