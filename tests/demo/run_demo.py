@@ -11,7 +11,10 @@ the month's update list from rules and write a pilot and a broad deployment from
 (prepare_updates). Step 5: download the list's files from a local content source (nginx on loopback,
 through mirror_url) into the content library, stage them on a distribution point (a private Samba
 share when this machine can run one, else a folder), attach package and point to the deployments,
-and run it all again to show that nothing is downloaded or copied twice.
+and run it all again to show that nothing is downloaded or copied twice. Step 6: the pilot deployment
+installed on the pilot ring of a lab fleet over WinRM (content from the distribution point, restarts by
+policy, one host whose installs fail, one outside its maintenance window), and the broad deployment,
+not available yet, skipping the broad ring.
 """
 
 import contextlib
@@ -245,7 +248,7 @@ MONTH = {
 
 
 def rings(hosts):
-    """An inventory of the rings beside the lab's: the first four hosts are the pilot, the rest broad."""
+    """An inventory of the rings beside the lab's: the first four hosts given are the pilot, the rest broad."""
     path = os.path.join(DEMO, "rings.yml")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump({"all": {"children": {"pilot": {"hosts": {h: {} for h in hosts[:4]}},
@@ -263,38 +266,97 @@ def prepare(store, inventory, hosts, extra=None):
     print("  (%s)" % recap(output))
 
 
-def distribute(store, payloads):
-    """Step 5: the distribute_content playbook against loopback nginx and a Samba share (or a folder)."""
+def distribute(store, payloads, stack):
+    """Step 5: the distribute_content playbook against loopback nginx and a Samba share (or a folder).
+
+    Returns the point's name and how the lab hosts reach it: ``{UNC prefix: folder}`` mounts for the
+    share (the lab reads a UNC path through its mounts), none for the folder, which a second nginx
+    publishes as the point's host_url. The servers stay up (``stack``) for step 6."""
     from tests.servers import samba
     from tests.servers.http import Nginx
 
-    point = {"name": "branch-dp", "type": "path", "path": os.path.join(DEMO, "distribution-point"),
-             "host_url": "http://dp.lab.example/"}
+    point = {"name": "branch-dp", "type": "path", "path": os.path.join(DEMO, "distribution-point")}
     variables = {"distribute_content_store": store,
                  "distribute_content_packages": [{"name": "security-2026-12", "update_list": "security-monthly"}],
                  "distribute_content_offline_scan_file": True}
     reason = samba.available()
-    with contextlib.ExitStack() as stack:
-        server = stack.enter_context(Nginx(payloads))
-        variables["distribute_content_mirror_url"] = server.url("/")
-        print("content source: nginx on %s serving the catalog's files (the catalog names "
-              "download.windowsupdate.com; mirror_url points the downloads here)" % server.url("/"))
-        if reason is None:
-            smb = stack.enter_context(samba.private_server(encrypt="if_required"))
-            point = {"name": "branch-dp", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
-                     "folder": "WsusContent", "host_url": "\\\\dp.lab.example\\content\\WsusContent"}
-            variables.update(distribute_content_username=smb.username, distribute_content_password=smb.password)
-            print("distribution point: a private Samba share on 127.0.0.1:%d (signing required)" % smb.port)
-        else:
-            os.makedirs(point["path"])
-            print("distribution point: the folder %s (no Samba here: %s)" % (os.path.relpath(point["path"], REPO), reason))
-        variables["distribute_content_points"] = [point]
-        for attempt in ("first run", "second run (nothing new)"):
-            output = ansible("patchwave.windows.distribute_content", "-e", json.dumps(variables))
-            print(attempt + ":")
-            for line in debug_lines(output):
-                print("  " + line)
-    return point["name"]
+    mounts = {}
+    server = stack.enter_context(Nginx(payloads))
+    variables["distribute_content_mirror_url"] = server.url("/")
+    print("content source: nginx on %s serving the catalog's files (the catalog names "
+          "download.windowsupdate.com; mirror_url points the downloads here)" % server.url("/"))
+    if reason is None:
+        smb = stack.enter_context(samba.private_server(encrypt="if_required"))
+        point = {"name": "branch-dp", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
+                 "folder": "WsusContent", "host_url": "\\\\dp.lab.example\\content\\WsusContent"}
+        variables.update(distribute_content_username=smb.username, distribute_content_password=smb.password)
+        mounts["\\\\dp.lab.example\\content"] = smb.share_dir
+        print("distribution point: a private Samba share on 127.0.0.1:%d (signing required)" % smb.port)
+    else:
+        os.makedirs(point["path"])
+        published = stack.enter_context(Nginx(point["path"]))
+        point["host_url"] = published.url("/")
+        print("distribution point: the folder %s, published by nginx on %s (no Samba here: %s)"
+              % (os.path.relpath(point["path"], REPO), published.url("/"), reason))
+    variables["distribute_content_points"] = [point]
+    for attempt in ("first run", "second run (nothing new)"):
+        output = ansible("patchwave.windows.distribute_content", "-e", json.dumps(variables))
+        print(attempt + ":")
+        for line in debug_lines(output):
+            print("  " + line)
+    return point["name"], mounts
+
+
+def install(store, spool, profile, names, rings_inventory, mounts):
+    """Step 6: the pilot deployment installed on the pilot ring of a lab fleet, the broad one not yet."""
+    from tests.lab.hosts import wua_host
+
+    print("== step 6, installation: the pilot deployment on the pilot ring (%s)" % ", ".join(names[:4]))
+    out = os.path.join(DEMO, "install")
+    os.makedirs(out, exist_ok=True)
+    with profile.fleet(HOSTS, auth="ntlm") as fleet:
+        for host in fleet.hosts:
+            for prefix, folder in mounts.items():
+                wua_host(host.model).fs.mount(prefix, folder)
+        inventory = fleet.inventory()
+        hosts = inventory["all"]["children"]["windows"]["hosts"]
+        # the third pilot host keeps Saturday nights only: outside its window now, its updates wait
+        hosts[names[2]]["patchwave_maintenance_windows"] = [{
+            "name": "saturday-night", "start": "22:00", "duration_minutes": 240,
+            "recurrence": {"frequency": "weekly", "days": ["saturday"]},
+            "effective": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * 86400))}]
+        path = os.path.join(DEMO, "lab-inventory-install.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(inventory, handle)
+        # on the second pilot host the month's updates fail to install (WU_E_INSTALL_NOT_ALLOWED)
+        fleet.host(names[1]).backend.set_faults(install_hresult={"*": 0x80240016})
+        started = time.time()
+        ansible(os.path.join(REPO, "tests", "demo", "install_ring.yml"), "-e", json.dumps({
+            "ring": "pilot", "deployment": "pilot", "store": store, "spool": spool, "out": out}),
+            inventory=[path, rings_inventory], local=False)
+        print("pilot ring installed in %.0f s:" % (time.time() - started))
+        print("  %-8s %-26s %9s %7s %8s  %s" % ("host", "outcome", "installed", "failed", "rebooted", "note"))
+        for name in names[:4]:
+            with open(os.path.join(out, name + ".json"), encoding="utf-8") as handle:
+                result = json.load(handle)
+            waiting = [u for u in result.get("updates", {}).values() if u["outcome"] == "waiting_for_window"]
+            note = waiting[0]["message"] if waiting else (result.get("msg") or "")
+            print("  %-8s %-26s %9s %7s %8s  %s" % (name, result.get("outcome"), result.get("installed_update_count"),
+                                                    result.get("failed_update_count"), result.get("rebooted"),
+                                                    note[:90]))
+        ansible(os.path.join(REPO, "tests", "demo", "install_ring.yml"), "-e", json.dumps({
+            "ring": "broad", "deployment": "broad", "store": store, "spool": spool, "out": out}),
+            inventory=[path, rings_inventory], local=False)
+        reasons = {}
+        for name in names[4:]:
+            with open(os.path.join(out, name + ".json"), encoding="utf-8") as handle:
+                result = json.load(handle)
+            reasons[result.get("reason")] = reasons.get(result.get("reason"), 0) + 1
+        print("broad ring: %s (its deployment becomes available in two days)"
+              % ", ".join("%d skipped, %s" % (n, r) for r, n in sorted(reasons.items(), key=str)))
+    print("each step left state messages: compliance_info and the inventory plugin show the pilot hosts' "
+          "enforcement states now, without waiting for the next scan")
+    print()
 
 
 def recap(output):
@@ -340,14 +402,19 @@ def main():
     compliance_groups(store, spool, inventory)
     report(store, spool, inventory, info)
     print("== step 4, preparation: the month's update list frozen from rules, a pilot and a broad deployment")
+    # the pilot ring: four hosts that are behind (a ring of fully patched hosts would show nothing)
+    behind = [name for index, name in enumerate(names, 1) if profile.host_state(index).profile != "current"]
+    names = behind[:4] + [name for name in names if name not in behind[:4]]
     prepare(store, inventory, names)
     print()
     print("== step 5, content: the package downloaded, verified and staged on a distribution point")
-    point = distribute(store, payloads)
-    print("the deployments now name the package and the distribution point (the list is not frozen again):")
-    prepare(store, inventory, names, {"prepare_updates_package": "security-2026-12",
-                                      "prepare_updates_distribution_points": [point]})
-    print()
+    with contextlib.ExitStack() as stack:
+        point, mounts = distribute(store, payloads, stack)
+        print("the deployments now name the package and the distribution point (the list is not frozen again):")
+        prepare(store, inventory, names, {"prepare_updates_package": "security-2026-12",
+                                          "prepare_updates_distribution_points": [point]})
+        print()
+        install(store, spool, profile, names, os.path.join(DEMO, "rings.yml"), mounts)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))
