@@ -109,7 +109,7 @@ def main(hosts=200, forks=50):
                 "install_module_calls_per_host": {k: round(v / float(hosts), 2) for k, v in sorted(calls.items())},
                 "install_seconds": round(install_seconds, 2), "floor_seconds": round(floor_seconds, 2),
                 "ratio": round(ratio, 3), "goal_ratio_max": 1.3, "met": ratio <= 1.3,
-                "load_before": os.getloadavg()[0]}
+                "load_at_end": round(os.getloadavg()[0], 2)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
