@@ -49,7 +49,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._install.plan im
     window_state,
     worker_batches,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._install.plan_store import PlanError, plan_from_store
+from ansible_collections.patchwave.windows.plugins.module_utils._install.plan_store import (
+    PlanError,
+    catalog_file_updates,
+    plan_from_store,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import validate_result as validate_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
@@ -208,6 +212,7 @@ class InstallRun:
         self.plan = None
         self.catalog_version = None
         self.last_boot = None
+        self.third_party = None
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -243,6 +248,7 @@ class InstallRun:
             else:
                 fitted, facts = self._ad_hoc_plan(scan, windows, now, offset)
             if number == 0:
+                self._not_installable(scan)
                 fitted = self._wait_for_window(fitted, windows, facts, offset)
                 result.update(windows_ignored=fitted["windows_ignored"], in_window=fitted["in_window"],
                               window=fitted["window"], next_window=fitted["next_window"])
@@ -413,6 +419,12 @@ class InstallRun:
         finally:
             store.close()
         self.plan = plan
+        if self.third_party is None:
+            store = self._store()
+            try:
+                self.third_party = catalog_file_updates(store, self.deployment)
+            finally:
+                store.close()
         if plan["outcome"] == "unknown":
             raise InstallFailure("the fresh scan of %s did not make its compliance known (%s)" % (self.host, plan["reason"]))
         for item in plan["filtered"]:
@@ -425,6 +437,22 @@ class InstallRun:
                   "windows_ignored": plan["windows_ignored"], "in_window": plan["in_window"],
                   "window": plan["window"], "next_window": plan["next_window"]}
         return fitted, facts
+
+    def _not_installable(self, scan):
+        """The list's catalog-file updates that WUA on this host does not know (its update server does
+        not publish them): reported, left alone (direct installers are a later step)."""
+        known = {u["update_id"].lower() for u in scan["updates"]}
+        for update in self.third_party or ():
+            uid = update["update_id"]
+            if uid in known:
+                continue
+            entry = outcomes.update_entry(uid, update["title"], ["KB%s" % update["kb"]] if update["kb"] else [])
+            entry.update(outcome="not_installable_by_wua", source=update["source"],
+                         message="from the catalog feed '%s', which the host's update server does not publish: "
+                                 "WUA cannot install it" % update["source"])
+            self.entries[uid] = entry
+            self._enforce(uid, "not_attempted", detail=not_attempted_detail("not_installable_by_wua",
+                                                                            source=update["source"]))
 
     def _in_progress(self):
         self._enforce(None, "in_progress")

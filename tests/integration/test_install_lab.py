@@ -17,6 +17,7 @@ import time
 
 import pytest
 import yaml
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import MICROSOFT_SOURCES
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._content.package import package_records
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.layout import content_parts, extension_of
@@ -30,6 +31,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.connect i
 from ansible_runs import BIN, ansible_json_env, save
 from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
 
+from tests.catalog_gen import generate
+from tests.catalog_gen.store import sync_file
 from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
 from tests.servers.http import Nginx
@@ -327,17 +330,30 @@ def test_fifty_forks_lose_no_state_message(world, runner, tmp_path):  # noqa: F8
     with open(world["store"], "rb") as source, open(store, "wb") as target:
         target.write(source.read())
     spool = str(tmp_path / "spool")
+    # a third-party feed beside Microsoft's: its updates are in the store, WUA on the hosts never saw them
+    feed = str(tmp_path / "contoso.json")
+    generate("catalog_file", feed, updates=6, seed=4)
+    opened = open_store(store)
+    try:
+        sync_file(opened, feed)
+        third_party = opened.query("SELECT update_id FROM updates WHERE kind = 'software' AND source NOT IN (?, ?) "
+                                   "ORDER BY update_id LIMIT 1", MICROSOFT_SOURCES)[0]["update_id"]
+    finally:
+        opened.close()
     profile = FleetProfile(store, seed=33, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
                            downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0, cache=CatalogCache())
     platform = sorted(profile.platforms)[0]
     profile = FleetProfile(store, seed=33, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
                            reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0,
                            cache=CatalogCache())
+    for index in range(1, 51):  # the hosts' update service publishes Microsoft's updates only
+        profile.host_state(index).published_sources = frozenset()
     probe = profile.host_state(1)
     needed = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)
     ids = needed[:4]
     assert len(ids) == 4, needed
-    local(runner, "update_list", {"store": store, "name": "four", "updates": ids, "freeze": True}, "four")
+    local(runner, "update_list", {"store": store, "name": "four", "updates": ids + [third_party], "freeze": True},
+          "four")
     local(runner, "deployment_template", {"store": store, "name": "quiet", "reboot": "never",
                                           "deadline_randomization_minutes": 0}, "quiet")
     local(runner, "deployment", {"store": store, "name": "all-at-once", "update_list": "four",
@@ -351,6 +367,8 @@ def test_fifty_forks_lose_no_state_message(world, runner, tmp_path):  # noqa: F8
     assert {results[n]["outcome"] for n in names} <= {"compliant", "installed_pending_restart"}, {
         n: results[n].get("msg") for n in names if results[n]["outcome"] not in ("compliant", "installed_pending_restart")}
     assert all(results[n]["installed_update_count"] == 4 for n in names)
+    assert all(results[n]["updates"][third_party]["outcome"] == "not_installable_by_wua" for n in names), \
+        results[names[0]]["updates"]
     required = required_on(store, "all-at-once", names, spool)
     assert all(set(required[n].values()) <= {"pending_reboot"} for n in names), required
     assert not [name for name in os.listdir(spool) if name.endswith(".json")], os.listdir(spool)

@@ -289,6 +289,10 @@ class WuaHost:
     ca_file: str = None
     # the host's display languages: WUA downloads a bundle's language-specific members only for these
     languages: tuple = ("en",)
+    # the catalog-file feeds (updates.source) the host's update server publishes, so WUA knows them
+    # besides Microsoft's; None (the default): every feed, since most lab stores are generated catalogs
+    # synced from a catalog file that stand for Microsoft's own
+    published_sources: frozenset = None
     fs: FileSystemView = field(default_factory=FileSystemView)
     faults: WuaFaults = field(default_factory=WuaFaults)
     last_scan: dict = None
@@ -328,7 +332,8 @@ class WuaHost:
     def platform_key(self):
         """What applicability depends on besides update state (cache key of the static part)."""
         registry = tuple(sorted((k, tuple(sorted(v.items()))) for k, v in self.registry.items()))
-        return (self.platform, self.products, registry)
+        published = None if self.published_sources is None else tuple(sorted(self.published_sources))
+        return (self.platform, self.products, registry, published)
 
     def summary(self):
         with self.lock:

@@ -62,6 +62,7 @@ def _collection_importable():
 
 _collection_importable()
 
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import MICROSOFT_SOURCES  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._host import contract as workers_contract  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import (  # noqa: E402
     REBOOT_BEHAVIORS,
@@ -114,11 +115,11 @@ class UpdateRecord:
 
     __slots__ = ("update_id", "revision_number", "title", "kbs", "msrc_severity", "reboot_behavior",
                  "max_download_size", "release_date", "categories", "products", "prerequisites", "supersedes",
-                 "optional")
+                 "optional", "source")
 
     def __init__(self, **values):
         for name in self.__slots__:
-            setattr(self, name, values[name])
+            setattr(self, name, values.get(name, MICROSOFT_SOURCES[0]) if name == "source" else values[name])
 
     def as_result(self, installed, hidden, downloaded, reboot_required=False):
         """The contract's UPDATE_SCHEMA entry for this update on a host."""
@@ -183,7 +184,7 @@ class CatalogSnapshot:
                     detectoid_rules[uid] = _parse_rule((json.loads(rules) if rules else {}).get("is_installed"))
             rows = db.execute(
                 "SELECT u.update_id, u.revision_number, u.title, u.kb, u.msrc_severity, u.reboot_behavior, "
-                "u.max_download_size, u.release_date FROM updates u WHERE u.kind = 'software' "
+                "u.max_download_size, u.release_date, u.source FROM updates u WHERE u.kind = 'software' "
                 "AND u.expired_version IS NULL AND NOT EXISTS "
                 "(SELECT 1 FROM update_bundles b WHERE b.member_id = u.update_id) "
                 "ORDER BY u.release_date DESC, u.title, u.update_id").fetchall()
@@ -217,7 +218,7 @@ class CatalogSnapshot:
             store.close()
         order = {"Product": 0, "UpdateClassification": 1}
         records = {}
-        for uid, revision, title, kb, severity, reboot, max_size, released in rows:
+        for uid, revision, title, kb, severity, reboot, max_size, released, source in rows:
             # IUpdate.Categories: the update's products and classification (not company or family)
             cats = sorted(((c, titles.get(c) or c, category_types.get(c)) for c in categories.get(uid, ())
                            if category_types.get(c) in order), key=lambda c: (order[c[2]], c[1]))
@@ -229,7 +230,7 @@ class CatalogSnapshot:
                 release_date=released, categories=tuple(cats),
                 products=frozenset(c for c, _n, t in cats if t == "Product"),
                 prerequisites=prerequisites.get(uid, ()), supersedes=tuple(supersedes.get(uid, ())),
-                optional=is_optional(title))
+                optional=is_optional(title), source=source)
         supersedes = {uid: tuple(ids) for uid, ids in supersedes.items()}
         return cls(os.path.abspath(store_path), version, records, kinds, category_types, detectoid_rules, supersedes)
 
@@ -379,6 +380,9 @@ def static_candidates(snapshot, host):
     for record in snapshot.records.values():
         if not record.products & products:
             continue
+        if host.published_sources is not None and record.source not in MICROSOFT_SOURCES \
+                and record.source not in host.published_sources:
+            continue  # a catalog file's update: WUA knows it only when the host's update server publishes it
         pending = []
         for clause in record.prerequisites:
             satisfied = False

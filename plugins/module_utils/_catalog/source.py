@@ -23,6 +23,10 @@ from ansible_collections.patchwave.windows.plugins.module_utils._catalog import 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.model import CatalogError, FileLocation
 
 FORMATS = ("auto", "offline_scan", "wsus_export", "catalog_file")
+# The feeds the Windows Update Agent itself knows (Microsoft Update, a WSUS server's export); updates of
+# any other source came from a catalog file (third-party, custom) and reach WUA only when the host's
+# update server publishes them.
+MICROSOFT_SOURCES = ("microsoft-update", "wsus-export")
 _OFFLINE_MEMBERS = ("package.cab", "index.xml")
 _EXPORT_MEMBERS = ("package.xml", "metadata.txt")
 
@@ -121,7 +125,7 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
     work = tempfile.mkdtemp(prefix="patchwave-sync-", dir=tmpdir)
     try:
         if detected == "offline_scan":
-            info["source"] = "microsoft-update"
+            info["source"] = MICROSOFT_SOURCES[0]
             if verify_signature:
                 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.authenticode import (
                     verify_cab_signature,
@@ -130,7 +134,7 @@ def open_source(path, fmt="auto", languages=("en",), verify_signature=True, trus
                 info["signature"] = verify_cab_signature(path, trusted_ca_file=trusted_ca_file, where=where)
             yield info, _offline_scan_records(path, work, languages, where, info)
         else:
-            info["source"] = "wsus-export"
+            info["source"] = MICROSOFT_SOURCES[1]
             yield info, _wsus_export_records(path, work, languages, where, info)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ Reads only (callers move waiting state messages in first, ``_scan/ingest.py``); 
 
 from __future__ import annotations
 
+from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import MICROSOFT_SOURCES
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import DEFAULT_STALE_AFTER_DAYS
 from ansible_collections.patchwave.windows.plugins.module_utils._install.plan import (
@@ -76,6 +77,19 @@ def install_facts(store, update_ids):
             rebooting = [b for b in REBOOTING if b in behaviors]
             entry["reboot_behavior"] = rebooting[0] if rebooting else (behaviors[0] if behaviors else None)
     return facts
+
+
+def catalog_file_updates(store, deployment):
+    """The deployment's list version's updates that came from a catalog file (third-party, custom):
+    ``[{update_id, kb, title, source}]``. WUA installs them only when the host's update server
+    publishes them."""
+    ids = [u["update_id"] for u in deployment_updates(store, deployment)]
+    found = []
+    for chunk, marks in _chunks(ids):
+        found.extend(dict(row) for row in store.query(
+            "SELECT update_id, kb, title, source FROM updates WHERE update_id IN (%s) AND source NOT IN (%s) "
+            "ORDER BY update_id" % (marks, ", ".join("?" * len(MICROSOFT_SOURCES))), list(chunk) + list(MICROSOFT_SOURCES)))
+    return found
 
 
 def plan_from_store(store, deployment_name, host, group_names, windows, now, clock_offset_seconds=0, optional=False,
