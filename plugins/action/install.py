@@ -34,6 +34,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._distribution.la
     relative_path,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._distribution.points import read_point
+from ansible_collections.patchwave.windows.plugins.module_utils._distribution.records import OFFLINE_SCAN_NAME
 from ansible_collections.patchwave.windows.plugins.module_utils._install import results as outcomes
 from ansible_collections.patchwave.windows.plugins.module_utils._install.contract import validate_result
 from ansible_collections.patchwave.windows.plugins.module_utils._install.enforcement import (
@@ -213,6 +214,7 @@ class InstallRun:
         self.catalog_version = None
         self.last_boot = None
         self.third_party = None
+        self.offline_scan_file = None
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -532,8 +534,8 @@ class InstallRun:
 
     def _scan(self):
         """A forced scan through the scan module's rounds, recorded as a scan state message."""
-        rounds = HostRounds(self.action, SCAN_MODULE, {"server_selection": self.args["server_selection"],
-                                                       "search_criteria": SCAN_CRITERIA, "include_hidden": True},
+        rounds = HostRounds(self.action, SCAN_MODULE, dict(self._scan_source(), search_criteria=SCAN_CRITERIA,
+                                                           include_hidden=True),
                             self.task_vars, validate_scan, "scan_id", "scan", noun="scan")
         try:
             scan, failure = rounds.run(self.args["scan_timeout"], self.args["poll_interval"],
@@ -556,6 +558,37 @@ class InstallRun:
         write_message(self.spool, self.host, "scan", scan, catalog_version=self.catalog_version, forced=True)
         self.state_messages += 1
         return scan
+
+    def _scan_source(self):
+        """The scan's source: the host's update service, or (a template's ``scan_source: offline``) the
+        offline scan file staged on the deployment's distribution point, read from its share."""
+        settings = (self.deployment or {}).get("settings") or {}
+        if self.deployment is None or settings.get("scan_source") != "offline":
+            return {"server_selection": self.args["server_selection"]}
+        if self.offline_scan_file:
+            return {"server_selection": "offline", "offline_scan_file": self.offline_scan_file}
+        name = self.deployment["name"]
+        points = self.deployment.get("distribution_points") or []
+        if not points:
+            raise InstallFailure("deployment '%s' scans offline (scan_source: offline) but names no distribution point "
+                                 "to read the offline scan file from" % name)
+        store = self._store()
+        try:
+            point = read_point(store, points[0])
+            staged = store.query("SELECT path FROM staged_files WHERE point = ? AND path = ?", (points[0], OFFLINE_SCAN_NAME))
+        finally:
+            store.close()
+        if point is None:
+            raise InstallFailure("deployment '%s': distribution point '%s' does not exist" % (name, points[0]))
+        if not point["host_url"].startswith("\\\\"):
+            raise InstallFailure("deployment '%s' scans offline, but distribution point '%s' publishes its content at %s, "
+                                 "which the scan cannot read (it reads the offline scan file from a path or a share): "
+                                 "give the point a UNC host_url, or use scan_source: wua" % (name, points[0], point["host_url"]))
+        if not staged:
+            raise InstallFailure("deployment '%s' scans offline, but no offline scan file is staged on distribution point "
+                                 "'%s': stage it with content_stage offline_scan_file: true" % (name, points[0]))
+        self.offline_scan_file = point["host_url"].rstrip("\\") + "\\" + OFFLINE_SCAN_NAME
+        return {"server_selection": "offline", "offline_scan_file": self.offline_scan_file}
 
     def _content(self, update_ids):
         """The worker's ``content``: WUA's own downloader, or the deployment's distribution point."""

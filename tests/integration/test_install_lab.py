@@ -33,6 +33,7 @@ from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-
 
 from tests.catalog_gen import generate
 from tests.catalog_gen.store import sync_file
+from tests.lab.hosts import wua_host
 from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
 from tests.servers.http import Nginx
@@ -246,6 +247,33 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     assert hit["outcome"] == "download_failed" and "0x80246002" in hit["failure_msg"], hit
     assert corrupt["installed_update_count"] == len(after["win005"]) - sum(
         1 for u in corrupt["updates"].values() if u["outcome"] == "download_failed")
+
+    # a branch that reaches only its distribution point's share: the scans read the offline scan file
+    # staged there, the content comes from the same share (win009, which fetched its content earlier)
+    library = str(tmp_path / "library")
+    local(runner, "content_stage", {"store": store, "package": "dec-pkg", "library": library, "offline_scan_file": True,
+                                    "distribution_points": [{"name": "dp-unc", "type": "path", "path": str(month["point"]),
+                                                             "host_url": "\\\\dp01\\content"}]}, "stage_unc")
+    local(runner, "deployment_template", {"store": store, "name": "branch", "scan_source": "offline",
+                                          "content_source": "distribution_point", "deadline_randomization_minutes": 0},
+          "template_branch")
+    local(runner, "deployment", {"store": store, "name": "pilot-unc", "update_list": "dec", "targets": ["windows"],
+                                 "template": "branch", "package": "dec-pkg", "distribution_points": ["dp-unc"]},
+          "deployment_unc")
+    wua_host(fleet.host(9).model).fs.mount("\\\\dp01\\content", str(month["point"]))
+    inventory = yaml.safe_load(month["inventory"].read_text())
+    for key in ("patchwave_maintenance_windows", "lab_predownload"):
+        del inventory["all"]["children"]["windows"]["hosts"]["win009"][key]
+    month["inventory"].write_text(yaml.safe_dump(inventory))
+    branch = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot-unc\n")
+                      + "      when: inventory_hostname == 'win009'\n", "branch")["win009"]
+    assert branch["outcome"] == "compliant" and branch["installed_update_count"] == len(before["win009"]), branch.get("msg")
+    opened = open_store(store)
+    try:
+        modes = [r["mode"] for r in opened.query("SELECT mode FROM scans WHERE host_name = 'win009' ORDER BY scan_pk")]
+    finally:
+        opened.close()
+    assert modes[-2:] == ["offline", "offline"], modes  # the scan before the install and the verification scan
 
     # a deployment that targets a group the hosts are not in skips them, without reaching them
     skipped = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: broad\n")
