@@ -269,9 +269,10 @@ def prepare(store, inventory, hosts, extra=None):
 def distribute(store, payloads, stack):
     """Step 5: the distribute_content playbook against loopback nginx and a Samba share (or a folder).
 
-    Returns the point's name and how the lab hosts reach it: ``{UNC prefix: folder}`` mounts for the
-    share (the lab reads a UNC path through its mounts), none for the folder, which a second nginx
-    publishes as the point's host_url. The servers stay up (``stack``) for step 6."""
+    Returns the point's name and how the lab hosts reach it: ``{UNC prefix: (server, port, share, user,
+    password)}`` for the Samba share (a UNC path carries no port, so the lab maps it), none for the
+    folder, which a second nginx publishes as the point's host_url. The servers stay up (``stack``)
+    for step 6."""
     from tests.servers import samba
     from tests.servers.http import Nginx
 
@@ -290,7 +291,8 @@ def distribute(store, payloads, stack):
         point = {"name": "branch-dp", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
                  "folder": "WsusContent", "host_url": "\\\\dp.lab.example\\content\\WsusContent"}
         variables.update(distribute_content_username=smb.username, distribute_content_password=smb.password)
-        mounts["\\\\dp.lab.example\\content"] = smb.share_dir
+        # the lab hosts read the point's UNC host_url from this Samba, with its credentials
+        mounts["\\\\dp.lab.example\\content"] = (smb.host, smb.port, smb.share, smb.username, smb.password)
         print("distribution point: a private Samba share on 127.0.0.1:%d (signing required)" % smb.port)
     else:
         os.makedirs(point["path"])
@@ -316,8 +318,8 @@ def install(store, spool, profile, names, rings_inventory, mounts):
     os.makedirs(out, exist_ok=True)
     with profile.fleet(HOSTS, auth="ntlm") as fleet:
         for host in fleet.hosts:
-            for prefix, folder in mounts.items():
-                wua_host(host.model).fs.mount(prefix, folder)
+            for prefix, share in mounts.items():
+                wua_host(host.model).fs.mount_smb(prefix, *share)
         inventory = fleet.inventory()
         hosts = inventory["all"]["children"]["windows"]["hosts"]
         # the third pilot host keeps Saturday nights only: outside its window now, its updates wait

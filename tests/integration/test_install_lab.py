@@ -36,6 +36,7 @@ from tests.catalog_gen.store import sync_file
 from tests.lab.hosts import wua_host
 from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
+from tests.servers import samba
 from tests.servers.http import Nginx
 
 HOSTS = 9
@@ -413,3 +414,55 @@ def test_fifty_forks_lose_no_state_message(world, runner, tmp_path):  # noqa: F8
         assert scans.get(name, 0) + states.get(name, 0) == results[name]["state_messages"], (
             name, scans.get(name), states.get(name), results[name]["state_messages"])
     assert quarantined == 0
+
+
+def test_smb_distribution_point(world, nginx, runner, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
+    """A deployment whose content is staged on an SMB distribution point (the tests' Samba, signing
+    required) and whose hosts read it through its UNC host_url, for real, with the credentials the
+    worker presents; a host whose credentials the share refuses fails to download, naming the cause."""
+    reason = samba.available()
+    if reason:
+        pytest.fail("cannot start the tests' Samba server: %s" % reason)
+    store = str(tmp_path / "store.db")
+    with open(world["store"], "rb") as source, open(store, "wb") as target:
+        target.write(source.read())
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile(store, seed=34, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
+                           downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02, cache=CatalogCache())
+    platform = sorted(profile.platforms)[0]
+    profile = FleetProfile(store, seed=34, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
+                           reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02,
+                           cache=CatalogCache())
+    probe = profile.host_state(1)
+    ids = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)[:3]
+    library = str(tmp_path / "library")
+    unc = "\\\\dp02\\content"
+    with samba.private_server(encrypt="if_required") as smb:
+        local(runner, "update_list", {"store": store, "name": "smb-three", "updates": ids, "freeze": True}, "list")
+        package = local(runner, "deployment_package", {"store": store, "name": "smb-pkg", "update_list": "smb-three",
+                                                       "library": library, "mirror_url": nginx.url("/")}, "package")
+        assert not package.get("failed"), package
+        staged = local(runner, "content_stage", {
+            "store": store, "package": "smb-pkg", "library": library, "username": smb.username,
+            "password": smb.password, "distribution_points": [{
+                "name": "dp-smb", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
+                "folder": "WsusContent", "host_url": unc + "\\WsusContent"}]}, "stage")
+        assert not staged.get("failed"), staged
+        local(runner, "deployment_template", {"store": store, "name": "smb", "content_source": "distribution_point",
+                                              "reboot": "never", "deadline_randomization_minutes": 0}, "template")
+        local(runner, "deployment", {"store": store, "name": "smb-wave", "update_list": "smb-three",
+                                     "targets": ["windows"], "template": "smb", "package": "smb-pkg",
+                                     "distribution_points": ["dp-smb"]}, "deployment")
+        with profile.fleet(2, auth="ntlm") as fleet:
+            wua_host(fleet.host(1).model).fs.mount_smb(unc, smb.host, smb.port, smb.share, smb.username, smb.password)
+            wua_host(fleet.host(2).model).fs.mount_smb(unc, smb.host, smb.port, smb.share, smb.username, "wrong")
+            inventory = tmp_path / "hosts.yml"
+            inventory.write_text(yaml.safe_dump(fleet.inventory()))
+            results = run_task(tmp_path, inventory, install_task(store, spool, "        deployment: smb-wave\n"),
+                               "smb", expect_hosts=2)
+    good, refused = results["win001"], results["win002"]
+    assert good["outcome"] in ("compliant", "installed_pending_restart"), good.get("msg")
+    assert good["installed_update_count"] == len(ids)
+    assert refused["outcome"] == "failed" and refused["installed_update_count"] == 0, refused.get("msg")
+    assert all(u["outcome"] == "download_failed" and "0x8007052E" in u["failure_msg"]
+               and "user name or password" in u["failure_msg"] for u in refused["updates"].values()), refused["updates"]

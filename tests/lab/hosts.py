@@ -116,8 +116,28 @@ class FileSystemView:
 
     def __init__(self, mounts=None):
         self._mounts = {}
+        self._smb = {}
         for prefix, folder in (mounts or {}).items():
             self.mount(prefix, folder)
+
+    def mount_smb(self, prefix, server, port, share, username, password):
+        """Map a UNC share (``\\\\dp01\\content``) to a real SMB share: ``server``:``port`` (a UNC path
+        carries no port, so the lab keeps it here), ``share``, read with ``username``/``password`` (what
+        the host's worker would present: its computer account)."""
+        key = self._normalise(prefix).lower()
+        if not key.startswith("\\\\") or len([p for p in key.split("\\") if p]) != 2:
+            raise ValueError("%r is not a UNC share (\\\\server\\share)" % prefix)
+        self._smb[key] = {"server": server, "port": int(port), "share": share, "username": username,
+                          "password": password}
+
+    def smb_location(self, path):
+        """``(share settings, [parts below the share])`` of a UNC path under an SMB mapping, or None."""
+        wanted = self._normalise(path)
+        lowered = wanted.lower()
+        for prefix in sorted(self._smb, key=len, reverse=True):
+            if lowered.startswith(prefix + "\\"):
+                return self._smb[prefix], [p for p in wanted[len(prefix):].split("\\") if p]
+        return None
 
     @staticmethod
     def _normalise(path):
@@ -134,10 +154,13 @@ class FileSystemView:
 
     def unmount(self, prefix):
         self._mounts.pop(self._normalise(prefix).lower(), None)
+        self._smb.pop(self._normalise(prefix).lower(), None)
 
     @property
     def mounts(self):
-        return dict(self._mounts)
+        found = dict(self._mounts)
+        found.update((prefix, "smb://%s:%d/%s" % (m["server"], m["port"], m["share"])) for prefix, m in self._smb.items())
+        return found
 
     def resolve(self, path):
         if not path:

@@ -103,6 +103,9 @@ ERROR_INTERNET_SECURE_FAILURE = 0x80072F8F   # 12175: the server's certificate i
 # HRESULT_FROM_WIN32(ERROR_BAD_NETPATH) (winerror.h): "The network path was not found.", a share
 # nobody serves; a share that is there without the file: ERROR_FILE_NOT_FOUND (0x80070002).
 ERROR_BAD_NETPATH = 0x80070035
+# HRESULT_FROM_WIN32(ERROR_LOGON_FAILURE) (winerror.h 1326): "The user name or password is incorrect."
+ERROR_LOGON_FAILURE = 0x8007052E
+STATUS_LOGON_FAILURE = 0xC000006D  # the NTSTATUS an SMB server answers a refused session setup with (MS-ERREF)
 # WU_E_DM_INCORRECTFILEHASH (wuerror.h; "Windows Update error codes by component", download manager
 # errors): "The file digest did not match the expected value". The worker checks size and digests
 # itself before handing files to WUA, and reports a mismatch with WUA's own code for one.
@@ -429,6 +432,9 @@ def fetch_file(base_url, path, fs, ca_file=None, timeout=30):
         except OSError as exc:
             raise FetchError(ERROR_INTERNET_CANNOT_CONNECT, "%s: the connection failed (%s)" % (url, exc))
     host_path = base_url.rstrip("\\/") + "\\" + path.replace("/", "\\").lstrip("\\")
+    smb = fs.smb_location(host_path)
+    if smb is not None:
+        return _fetch_smb(host_path, smb[0], smb[1], timeout)
     local = fs.resolve(host_path)
     if local is None:
         raise FetchError(ERROR_BAD_NETPATH, "%s: The network path was not found." % host_path)
@@ -437,6 +443,33 @@ def fetch_file(base_url, path, fs, ca_file=None, timeout=30):
             return _digests(handle)
     except OSError:
         raise FetchError(ERROR_FILE_NOT_FOUND, "%s: The system cannot find the file specified." % host_path)
+
+
+def _fetch_smb(host_path, share, parts, timeout):
+    """Read a file from a real SMB share (the tests' Samba) with smbprotocol, as the worker's
+    ``File.Copy`` reads a UNC path; the digests as ``fetch_file`` gives them."""
+    import smbclient  # pylint: disable=import-outside-toplevel
+    from smbprotocol.exceptions import SMBAuthenticationError, SMBException  # pylint: disable=import-outside-toplevel
+
+    cache = {}  # a connection of this fetch's own: lab hosts share the process
+    unc = "\\\\%s\\%s\\%s" % (share["server"], share["share"], "\\".join(parts))
+    try:
+        with smbclient.open_file(unc, mode="rb", port=share["port"], username=share["username"],
+                                 password=share["password"], connection_cache=cache,
+                                 connection_timeout=timeout) as handle:
+            return _digests(handle)
+    except SMBAuthenticationError as exc:
+        raise FetchError(ERROR_LOGON_FAILURE, "%s: The user name or password is incorrect (%s)" % (host_path, exc))
+    except FileNotFoundError:
+        raise FetchError(ERROR_FILE_NOT_FOUND, "%s: The system cannot find the file specified." % host_path)
+    except PermissionError:
+        raise FetchError(E_ACCESSDENIED, "%s: Access is denied." % host_path)
+    except (SMBException, OSError, ValueError) as exc:
+        if getattr(exc, "ntstatus", None) == STATUS_LOGON_FAILURE:  # smbprotocol's SMBOSError of the session setup
+            raise FetchError(ERROR_LOGON_FAILURE, "%s: The user name or password is incorrect." % host_path)
+        raise FetchError(ERROR_BAD_NETPATH, "%s: The network path was not found (%s)." % (host_path, exc))
+    finally:
+        smbclient.reset_connection_cache(connection_cache=cache)
 
 
 # -- the worker -----------------------------------------------------------------------------------
