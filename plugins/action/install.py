@@ -277,6 +277,12 @@ class InstallRun:
             self._record_entries(facts, {d["update_id"]: d for d in fitted["updates"]}, install)
             reboot_needed = bool(install and install["reboot_required"]) or any(
                 e["outcome"] == "pending_restart" for e in self.entries.values())
+            if install and not reboot_needed and self._policy() == "if_required":
+                # the OS may want a restart that no update result said (the scan's pending-reboot probes)
+                probed = self._call("status")
+                reboot_needed = probed["reboot_pending"]
+                if reboot_needed:
+                    self.messages.append("the host reports a pending restart (%s)" % ", ".join(probed["reboot_sources"]))
             if not (self._wants_reboot(reboot_needed) and self._reboot_allowed(windows, utc_now())):
                 break
             try:
