@@ -54,6 +54,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._install.plan_st
     PlanError,
     catalog_file_updates,
     plan_from_store,
+    stored_scan_updates,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import validate_result as validate_scan
@@ -229,8 +230,7 @@ class InstallRun:
             if self.check_mode:
                 return self._check_mode_plan(windows, now)
         elif self.check_mode:
-            return {"changed": False, "skipped": True, "outcome": outcomes.SKIPPED, "reason": "check_mode",
-                    "msg": "check mode: an ad hoc install plans from a fresh scan; nothing ran on the host"}
+            return self._ad_hoc_check_mode_plan(windows, now)
 
         status, offset = self._status()
         result = {"clock_offset_seconds": offset, "deployment": args["deployment"], "rebooted": False}
@@ -415,6 +415,35 @@ class InstallRun:
                 "outcome": plan["outcome"], "reason": plan["reason"], "plan": plan, "deployment": self.args["deployment"],
                 "msg": "check mode: the plan from the store's newest scan (%s); nothing ran on the host"
                        % ((plan["scan"] or {}).get("age") or "no scan")}
+
+    def _ad_hoc_check_mode_plan(self, windows, now):
+        """Ad hoc in check mode: what would install, selected as ad hoc from the store's newest good scan."""
+        store = self._store()
+        try:
+            ingest(store, self.spool)
+            scan, updates = stored_scan_updates(store, self.host)
+        finally:
+            store.close()
+        if scan is None:
+            return {"changed": False, "outcome": "unknown", "reason": "never_scanned", "plan": None,
+                    "msg": "check mode: the store holds no good scan of %s to plan from; the install scans first"
+                           % self.host}
+        fitted, facts = self._ad_hoc_plan({"updates": updates}, windows, now, 0)
+        install = [d for d in fitted["updates"] if d["outcome"] == "install"]
+        waiting = [d for d in fitted["updates"] if d["outcome"] != "install"]
+        age = (now - parse_time(scan["received"])).total_seconds()
+        plan = {"host": self.host, "scan": {"scan_time": scan["finished"], "received": scan["received"],
+                                            "age_seconds": int(age), "catalog_version": scan["catalog_version"]},
+                "install": install, "batches": fitted["batches"], "waiting": waiting,
+                "filtered": list(self.filtered.values()), "in_window": fitted["in_window"], "window": fitted["window"],
+                "next_window": fitted["next_window"]}
+        outcome = outcomes.WAITING_FOR_WINDOW if waiting else outcomes.COMPLIANT
+        return {"changed": bool(install), "outcome": outcome, "reason": None, "plan": plan,
+                "updates": {d["update_id"]: dict(facts.get(d["update_id"], {}), outcome=d["outcome"],
+                                                 message=d.get("message")) for d in fitted["updates"]},
+                "filtered_updates": self.filtered,
+                "msg": "check mode: %d update(s) would install, %d wait for a window, from the store's newest scan "
+                       "(received %s); nothing ran on the host" % (len(install), len(waiting), scan["received"])}
 
     def _deployment_plan(self, windows, now, offset):
         store = self._store()

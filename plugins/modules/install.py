@@ -192,8 +192,8 @@ notes:
   - The worker runs as the connecting user (an S4U logon) or as SYSTEM, so a UNC distribution point is read
     with the computer account (the double-hop problem); give the computer accounts read access to the share,
     or prefer an HTTP(S) distribution point.
-  - Check mode with a deployment returns the plan per host from the store's newest usable scan (its age
-    stated); nothing runs on the host. Ad hoc check mode plans nothing.
+  - Check mode returns the plan per host from the store's newest usable scan (its age stated), with a
+    deployment as without one; nothing runs on the host.
   - Third-party updates are installed only when the host's update service publishes them.
 seealso:
   - module: patchwave.windows.deployment

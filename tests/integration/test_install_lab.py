@@ -320,6 +320,19 @@ def test_ad_hoc_window_closing_restart_and_dropped_poll(world, tmp_path):  # noq
                                                                       "        reboot: true\n"), "adhoc",
                            expect_hosts=3)
         restarter.join(5)
+        # check mode, ad hoc: the plan from each host's newest scan in the store (the runs' verification
+        # scans), nothing on the hosts
+        planned = run_task(tmp_path, path, install_task(store, spool, "        category_names: ['*']\n"
+                                                                      "        max_run_time_minutes: 60\n"), "adhoc_plan",
+                           check=True, expect_hosts=3)
+    # what waited still fits the window's remaining 100 minutes one at a time: the plan says each may wait
+    # behind the ones before it (the worker decides on its clock)
+    closing_plan = planned["win001"]["plan"]
+    assert closing_plan["install"] and closing_plan["scan"]["received"], planned["win001"].get("msg")
+    assert all(d["latest_start"] for d in closing_plan["install"])
+    assert len(closing_plan["install"]) == 1 or any(d["may_wait"] for d in closing_plan["install"]), closing_plan
+    assert planned["win003"]["outcome"] == "compliant" and planned["win003"]["plan"]["install"] == []
+    assert not planned["win003"]["changed"]
     closing = results["win001"]
     assert closing["outcome"] == "waiting_for_window", closing.get("msg")
     states = [u["outcome"] for u in closing["updates"].values()]

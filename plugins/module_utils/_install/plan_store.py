@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.source import MICROSOFT_SOURCES
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
+from ansible_collections.patchwave.windows.plugins.module_utils._scan.previous import last_good_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import DEFAULT_STALE_AFTER_DAYS
 from ansible_collections.patchwave.windows.plugins.module_utils._install.plan import (
     EXCLUSIVE,
@@ -77,6 +78,32 @@ def install_facts(store, update_ids):
             rebooting = [b for b in REBOOTING if b in behaviors]
             entry["reboot_behavior"] = rebooting[0] if rebooting else (behaviors[0] if behaviors else None)
     return facts
+
+
+def stored_scan_updates(store, host):
+    """The host's newest good scan in the store as the ad hoc check-mode plan reads it: ``(scan, updates)``
+    with ``scan`` as ``_scan/previous.last_good_scan`` gives it (None: no scan) and ``updates`` shaped as a
+    scan result's (``update_id, title, kb_article_ids, is_installed, is_hidden, max_download_size,
+    categories``: products and classifications from the catalog)."""
+    scan = last_good_scan(store, host)
+    if scan is None:
+        return None, []
+    rows = store.query("SELECT update_id, installed, hidden FROM scan_updates WHERE scan_pk = ? ORDER BY update_id",
+                       (scan["scan_pk"],))
+    updates = {r["update_id"]: {"update_id": r["update_id"], "title": None, "kb_article_ids": [],
+                                "is_installed": bool(r["installed"]), "is_hidden": bool(r["hidden"]),
+                                "max_download_size": 0, "categories": []} for r in rows}
+    for chunk, marks in _chunks(updates):
+        for row in store.query("SELECT update_id, title, kb, max_download_size FROM updates WHERE update_id IN (%s)"
+                               % marks, chunk):
+            updates[row["update_id"]].update(title=row["title"], kb_article_ids=[row["kb"]] if row["kb"] else [],
+                                             max_download_size=int(row["max_download_size"] or 0))
+        for row in store.query("SELECT c.update_id, k.title, k.category_type FROM update_categories c JOIN updates k "
+                               "ON k.update_id = c.category_id WHERE k.category_type IN ('Product', "
+                               "'UpdateClassification') AND c.update_id IN (%s) ORDER BY k.title" % marks, chunk):
+            updates[row["update_id"]]["categories"].append({"id": None, "name": row["title"],
+                                                             "type": row["category_type"]})
+    return scan, list(updates.values())
 
 
 def catalog_file_updates(store, deployment):
