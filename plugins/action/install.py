@@ -56,11 +56,15 @@ from ansible_collections.patchwave.windows.plugins.module_utils._install.plan_st
     plan_from_store,
     stored_scan_updates,
 )
-from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
+from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import list_deployments, read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.contract import validate_result as validate_scan
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.spool import write_message
-from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_spool, resolve_store_address
+from ansible_collections.patchwave.windows.plugins.module_utils._store.address import (
+    redact,
+    resolve_spool,
+    resolve_store_address,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import format_time, parse_time, utc_now
@@ -99,6 +103,8 @@ ARGUMENT_SPEC = dict(
     store=dict(type="str"),
     spool=dict(type="path"),
 )
+ALWAYS_RETURNED = {"outcome": None, "reason": None, "updates": {}, "filtered_updates": {}, "found_update_count": 0,
+                   "installed_update_count": 0, "failed_update_count": 0, "reboot_required": False, "rebooted": False}
 INTERNAL_OPTIONS = ("_operation", "_operation_options", "batches", "content")
 AD_HOC_ONLY = ("category_names", "accept_list", "reject_list", "reboot")
 
@@ -186,9 +192,13 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=problem)
         run = InstallRun(self, args, task_vars)
         try:
-            return dict(result, **run.run())
+            answer = run.run()
         except InstallFailure as exc:
-            return dict(result, **run.failure(exc))
+            answer = run.failure(exc)
+        # the keys RETURN says are always there, whatever ended the run (check mode, a skip, a failure)
+        merged = dict(ALWAYS_RETURNED, deployment=args["deployment"])
+        merged.update(answer)
+        return dict(result, **merged)
 
 
 class InstallRun:
@@ -384,10 +394,13 @@ class InstallRun:
         try:
             ingest(store, self.spool)
             self.deployment = read_deployment(store, self.args["deployment"])
+            known = list_deployments(store) if self.deployment is None else []
         finally:
             store.close()
         if self.deployment is None:
-            raise InstallFailure("deployment '%s' does not exist in the store" % self.args["deployment"])
+            raise InstallFailure("deployment '%s' does not exist in the store %s (%s)" % (
+                self.args["deployment"], redact(self.address),
+                "its deployments: %s" % ", ".join(known[:20]) if known else "it has no deployment yet"))
         allowed = eligibility(self.deployment, self.host, self.task_vars.get("group_names") or [], now,
                               self.args["optional"])
         if allowed.eligible:
