@@ -19,9 +19,7 @@ import json
 import sqlite3
 import time
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
@@ -73,6 +71,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._windows.definit
     host_windows,
     parse_windows,
 )
+from ansible_collections.patchwave.windows.plugins.plugin_utils._arguments import validate_task_arguments
 from ansible_collections.patchwave.windows.plugins.plugin_utils._host_reboot import RebootError, reboot_and_wait
 from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import RECONNECT_TIMEOUT, TRANSIENT, ContractError, HostRounds
 
@@ -136,18 +135,10 @@ class InstallFailure(Exception):
 
 
 def _validate_arguments(task_args):
-    internal = sorted(name for name in task_args if name in INTERNAL_OPTIONS)
-    if internal:
-        return ("%s: remove %s from the task: set by the action plugin for each round trip to the host"
-                % (MODULE, " and ".join(internal)), None)
-    validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(task_args))
-    if validation.error_messages:
-        message = to_text(validation.errors.msg)
-        if isinstance(validation.errors[0], UnsupportedError):
-            message = "Unsupported parameters for (%s) module: %s" % (MODULE, message)
-        return message, None
-    args = dict(task_args, **validation.validated_parameters)
-    problem = _check_arguments(args)
+    """``(problem, args)``: the task's arguments checked against ARGUMENT_SPEC, then against each other."""
+    problem, args = validate_task_arguments(MODULE, ARGUMENT_SPEC, INTERNAL_OPTIONS, task_args)
+    if problem is None:
+        problem = _check_arguments(args)
     return problem, (None if problem else args)
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.patchwave.windows.plugins.module_utils._catalog.query import current_version
@@ -38,6 +36,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._store.address i
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
 from ansible_collections.patchwave.windows.plugins.module_utils._store.errors import StoreError
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time, utc_now
+from ansible_collections.patchwave.windows.plugins.plugin_utils._arguments import validate_task_arguments
 from ansible_collections.patchwave.windows.plugins.plugin_utils._rounds import RECONNECT_TIMEOUT, TRANSIENT, HostRounds
 
 display = Display()
@@ -283,19 +282,8 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _validate_arguments(task_args):
-        """``(problem, args)``: the task's arguments checked against ARGUMENT_SPEC, messages naming the module
-        as users do (ActionBase.validate_argument_spec names the action plugin's Python path)."""
-        internal = sorted(name for name in task_args if name in INTERNAL_OPTIONS)
-        if internal:
-            return ("%s: remove %s from the task: %s internal, set by the action plugin for each round trip to the host"
-                    % (MODULE, " and ".join(internal), "they are" if len(internal) > 1 else "it is"), None)
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(dict(task_args))
-        if validation.error_messages:
-            message = to_text(validation.errors.msg)
-            if isinstance(validation.errors[0], UnsupportedError):
-                message = "Unsupported parameters for (%s) module: %s" % (MODULE, message)
-            return message, None
-        return None, dict(task_args, **validation.validated_parameters)
+        """``(problem, args)``: the task's arguments checked against ARGUMENT_SPEC."""
+        return validate_task_arguments(MODULE, ARGUMENT_SPEC, INTERNAL_OPTIONS, task_args)
 
     @staticmethod
     def _check_arguments(args):
