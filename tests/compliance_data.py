@@ -234,8 +234,19 @@ PREPARATION_TABLES = ("update_lists", "update_list_versions", "update_list_membe
                       "staged_packages", "object_history")
 
 
+WAVE_TABLES = ("waves", "wave_hosts", "wave_events")
+
+
+def undo_migration_10(cursor):
+    """Put a store back as schema 9 left it (no wave tables)."""
+    for table in WAVE_TABLES:
+        cursor.execute("DROP TABLE %s" % table)
+    cursor.execute("UPDATE schema_info SET version = 9")
+
+
 def undo_migration_9(cursor):
     """Put a store back as schema 8 left it (no enforcement states)."""
+    undo_migration_10(cursor)
     cursor.execute("DROP TABLE enforcement_states")
     cursor.execute("UPDATE schema_info SET version = 8")
 

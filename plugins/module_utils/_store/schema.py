@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.planes import backfill as backfill_scan_bits
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # A host's scans from newest: in the order the controllers received them (one clock; the host's own
 # may be off), then in the order ingest numbered them (received times have one-second resolution).
@@ -378,6 +378,48 @@ MIGRATIONS = {
         "CREATE INDEX enforcement_states_deployment ON enforcement_states (deployment, host_name, received, seq)",
         "CREATE INDEX enforcement_states_received ON enforcement_states (received)",
         "CREATE INDEX enforcement_states_seq ON enforcement_states (seq)",
+    ],
+    10: [
+        # The patch wave (_wave/state.py): one row per named wave, the list version it froze at its
+        # first start and its rings as given then (JSON), never re-evaluated mid-wave; ``state`` is
+        # running, halted or finished; ``ring_index`` the 0-based ring in progress.
+        """CREATE TABLE waves (
+            name TEXT PRIMARY KEY,
+            deployment TEXT NOT NULL,
+            update_list TEXT NOT NULL,
+            list_version INTEGER NOT NULL,
+            rings TEXT NOT NULL,
+            state TEXT NOT NULL,
+            ring_index INTEGER NOT NULL,
+            halt_reason TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        )""",
+        # Each host of a wave, in the first ring that named it, with its newest install outcome
+        # (NULL until it runs) and how many times it was recorded.
+        """CREATE TABLE wave_hosts (
+            wave TEXT NOT NULL,
+            host_name TEXT NOT NULL,
+            ring TEXT NOT NULL,
+            outcome TEXT,
+            reason TEXT,
+            msg TEXT,
+            attempts INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (wave, host_name)
+        ){without_rowid}""",
+        # What happened to a wave, in order (started, resumed, ring_started, recorded, halted,
+        # ring_finished, finished); ``detail`` JSON. Never updated.
+        """CREATE TABLE wave_events (
+            wave TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ring TEXT,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (wave, seq)
+        ){without_rowid}""",
     ],
 }
 

@@ -204,7 +204,7 @@ def test_migration_9_adds_the_table_to_a_store_of_schema_8(fleet_store):
     store.close()
     reopened = open_store(address)
     try:
-        assert reopened.schema_version() == SCHEMA_VERSION == 9
+        assert reopened.schema_version() == SCHEMA_VERSION == 10
         write_enforcement(spool, "web01", "wave-1", ids[0], "installed", created=iso(NOW - HOUR))
         assert ingest(reopened, spool)["ingested"] == 1
         assert _pairs(reopened)[1] == {uid: rules.MISSING for uid in ids[1:]}

@@ -34,7 +34,8 @@ from tests.compliance_data import planes_from_records, planes_of
 
 TABLES = ("catalog_versions", "updates", "update_titles", "update_kbs", "update_categories", "update_prerequisites",
           "update_bundles", "update_supersedence", "files", "file_urls", "update_files", "hosts", "scans",
-          "scan_updates", "message_quarantine", "update_ordinals", "scan_bits")
+          "scan_updates", "message_quarantine", "update_ordinals", "scan_bits", "enforcement_states", "waves",
+          "wave_hosts", "wave_events")
 
 
 @contextlib.contextmanager
