@@ -80,7 +80,16 @@ RULES = [
                                 "module_utils._distribution.", "module_utils._install.")),
     ("module_utils._catalog.readers.", ("module_utils._catalog.sync", "module_utils._catalog.staging",
                                         "module_utils._catalog.parallel", "module_utils._catalog.source")),
+    # the patch wave builds on the store, preparation (deployments) and installation (outcomes) only
+    ("module_utils._wave.", ("module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
+                             "module_utils._host.", "module_utils._content.", "module_utils._distribution.",
+                             "module_utils._windows.")),
 ]
+# the wave comes last: no step before it imports it
+RULES += [(step, ("module_utils._wave.",)) for step in (
+    "module_utils._store.", "module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
+    "module_utils._host.", "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.",
+    "module_utils._windows.", "module_utils._install.", "plugin_utils.")]
 
 
 def violations(relpath, root=PLUGINS):
