@@ -89,7 +89,7 @@ RULES = [
 RULES += [(step, ("module_utils._wave.",)) for step in (
     "module_utils._store.", "module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
     "module_utils._host.", "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.",
-    "module_utils._windows.", "module_utils._install.", "plugin_utils.")]
+    "module_utils._windows.", "module_utils._install.")]
 
 
 def violations(relpath, root=PLUGINS):
