@@ -110,7 +110,8 @@ if ($operation -eq 'status') {
 }
 
 if ($operation -eq 'reboot') {
-    $delay = [Math]::Max(0, [Int32]$operationOptions.reboot_delay_seconds)
+    # at least 1: shutdown.exe implies /f (close applications) only for a timeout above 0
+    $delay = [Math]::Max(1, [Int32]$operationOptions.reboot_delay_seconds)
     $lastBoot = Get-PatchwaveLastBoot
     if (-not $lastBoot) {
         $module.FailJson('The restart was not asked for: the last boot time (Win32_OperatingSystem.LastBootUpTime) cannot be read.')
@@ -168,7 +169,8 @@ if ($operation -eq 'start') {
     $userSid = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
     # What earlier installs and scans left behind goes first; a sweep that fails does not stop this install.
     try {
-        $module.Result.stale_removed = @(Remove-PatchwaveStaleWork -Kind 'install' -Owner $userSid)
+        # the function writes its String[] as one object (, $array): @() would nest it
+        $module.Result.stale_removed = Remove-PatchwaveStaleWork -Kind 'install' -Owner $userSid
     }
     catch {
         $module.Result.stale_removed = @()

@@ -93,7 +93,8 @@ if ($operation -eq 'start') {
     # What earlier scans and installs left behind (a lost reply, a controller that crashed) goes first;
     # a sweep that fails does not stop this scan.
     try {
-        $module.Result.stale_removed = @(Remove-PatchwaveStaleWork -Kind 'scan' -Owner $userSid)
+        # the function writes its String[] as one object (, $array): @() would nest it
+        $module.Result.stale_removed = Remove-PatchwaveStaleWork -Kind 'scan' -Owner $userSid
     }
     catch {
         $module.Result.stale_removed = @()

@@ -123,14 +123,18 @@ Function Get-PatchwaveInnerException {
 Function Get-PatchwaveErrorHResult {
     <#
     .SYNOPSIS
-    Returns the HRESULT of a COM error (unsigned), or $null when the error is not a COM error.
+    Returns the HRESULT of a failed COM or .NET method call (unsigned), or $null for any other error.
 
     .DESCRIPTION
-    PowerShell wraps a failing COM call in a MethodInvocationException; the COMException inside it
-    carries the WUA HRESULT (for example WU_E_INVALID_CRITERIA 0x80240032). Every .NET exception has
-    an HResult too (0x80131501 for a PowerShell throw, 0x80070002 for a missing file), but only a
-    COMException's is a code WUA or the Task Scheduler returned, so no other is reported as one;
-    Format-PatchwaveError names those errors by their type instead.
+    PowerShell wraps a failing method call in a MethodInvocationException. Inside it, a COM call's
+    error is a COMException carrying the HRESULT (for example WU_E_INVALID_CRITERIA 0x80240032),
+    except for the HRESULTs the runtime maps to .NET exceptions of their own ("Handling COM Interop
+    Exceptions"): E_ACCESSDENIED arrives as UnauthorizedAccessException, E_INVALIDARG as
+    ArgumentException, 0x80070002 as FileNotFoundException, each with the HRESULT in its HResult.
+    So a COMException gives its ErrorCode, and any other exception inside a MethodInvocationException
+    gives its HResult (what CreateUpdateInstaller, CopyToCache or File.Copy returned). An error
+    PowerShell raised itself (a throw, a failed cmdlet: 0x80131501) is no code of the host's and
+    gives $null; Format-PatchwaveError names it by its type.
 
     .PARAMETER ErrorObject
     An ErrorRecord or an Exception.
@@ -145,10 +149,18 @@ Function Get-PatchwaveErrorHResult {
     )
 
     $exception = Get-PatchwaveInnerException -ErrorObject $ErrorObject
-    if ($exception -isnot [System.Runtime.InteropServices.COMException]) {
-        return $null
+    if ($exception -is [System.Runtime.InteropServices.COMException]) {
+        return ConvertTo-PatchwaveUInt32 -Value $exception.ErrorCode
     }
-    ConvertTo-PatchwaveUInt32 -Value $exception.ErrorCode
+    $outer = $ErrorObject
+    if ($outer -is [System.Management.Automation.ErrorRecord]) {
+        $outer = $outer.Exception
+    }
+    if ($null -ne $exception -and $outer -is [System.Management.Automation.MethodInvocationException] -and
+        $exception -isnot [System.Management.Automation.RuntimeException]) {
+        return ConvertTo-PatchwaveUInt32 -Value $exception.HResult
+    }
+    $null
 }
 
 Function Format-PatchwaveError {

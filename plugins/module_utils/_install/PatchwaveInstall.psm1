@@ -561,6 +561,13 @@ Function Copy-PatchwaveUpdateContent {
         foreach ($childId in @($children.Keys)) {
             $target = $null
             if ($childId -eq $updateId) {
+                if ($Update.BundledUpdates.Count -gt 0) {
+                    # IUpdate::CopyFromCache: "call this method on the individual updates that are bundled in
+                    # this update"; a bundle carries no files of its own. E_INVALIDARG 0x80070057, as CopyToCache.
+                    $outcome.hresult = 2147942487
+                    $outcome.error = "the files given for $childId cannot be used: it is a bundle, whose files belong to its bundled updates"
+                    return $outcome
+                }
                 $target = $Update
             }
             else {
@@ -736,6 +743,27 @@ Function Invoke-PatchwaveInstallCall {
         $installer.ClientApplicationID = 'patchwave.windows'
         $installer.AllowSourcePrompts = $false
         $installer.Updates = $collection
+        # IUpdateInstaller::Install: call it only when IsBusy is false (else WU_E_INSTALL_NOT_ALLOWED);
+        # RebootRequiredBeforeInstallation: a restart must happen before these updates can install.
+        $refusal = $null
+        if ($installer.IsBusy) {
+            $refusal = 'another installation is in progress on the host (IUpdateInstaller.IsBusy)'
+        }
+        elseif ($installer.RebootRequiredBeforeInstallation) {
+            $refusal = 'a restart is required before these updates can be installed (IUpdateInstaller.RebootRequiredBeforeInstallation)'
+        }
+        if ($refusal) {
+            $finished = Get-PatchwaveTimestamp
+            foreach ($item in $Items) {
+                $item.record.outcome = 'failed'
+                $item.record.not_attempted_reason = $null
+                $item.record.result_code = 4
+                $item.record.hresult = 2149842966  # WU_E_INSTALL_NOT_ALLOWED 0x80240016
+                $item.record.error = $refusal
+                $item.record.finished = $finished
+            }
+            return
+        }
         $installResult = $installer.Install()
         $finished = Get-PatchwaveTimestamp
         for ($index = 0; $index -lt $Items.Count; $index++) {
@@ -1110,7 +1138,10 @@ Function Invoke-PatchwaveInstall {
                         }
                     }
                 }
-                $record.downloaded = [Bool]$update.IsDownloaded
+                # IsDownloaded of the object the search returned is not documented to change after
+                # Download() or CopyToCache, so a successful step says it too.
+                $record.downloaded = ([Bool]$update.IsDownloaded) -or
+                    ($null -ne $record.download_result_code -and $record.download_result_code -in @(2, 3))
                 if ($null -ne $record.download_result_code -and $record.download_result_code -notin @(2, 3)) {
                     $record.outcome = 'download_failed'
                     $record.not_attempted_reason = $null
@@ -1151,7 +1182,17 @@ Function Invoke-PatchwaveInstall {
                         $done++
                         continue
                     }
-                    $entry.update.AcceptEula()
+                    try {
+                        $entry.update.AcceptEula()
+                    }
+                    catch {
+                        $entry.record.outcome = 'failed'
+                        $entry.record.not_attempted_reason = $null
+                        $entry.record.hresult = Get-PatchwaveErrorHResult -ErrorObject $_
+                        $entry.record.error = "its license terms could not be accepted: $(Format-PatchwaveError -ErrorObject $_)"
+                        $done++
+                        continue
+                    }
                 }
                 $call.Add([Ordered]@{ record = $entry.record; update = $entry.update })
             }
@@ -1495,8 +1536,10 @@ Function Start-PatchwaveRestart {
     shutdown.exe /r /t <delay> /c <comment> /d p:2:17: a restart, after the delay (a delay above 0
     implies /f), recorded as planned, major reason 2 (SHTDN_REASON_MAJOR_OPERATINGSYSTEM) minor 17
     (SHTDN_REASON_MINOR_HOTFIX, 0x11) in Microsoft's system shutdown reason codes. When a shutdown
-    is already scheduled (exit code 1190, ERROR_SHUTDOWN_IS_SCHEDULED) it is aborted (/a) and the
-    restart asked for once more, as ansible.builtin.reboot does; the caller reads any other code.
+    is already scheduled (exit code 1190, ERROR_SHUTDOWN_IS_SCHEDULED) it is left as it is and the
+    answer is a success: the controller may ask twice when an answer was lost, and aborting (/a) and
+    asking again would move the restart or, after the first happened, restart the host once more. The
+    caller reads any other code.
 
     .PARAMETER DelaySeconds
     Seconds before the restart.
@@ -1525,9 +1568,11 @@ Function Start-PatchwaveRestart {
     $output = @(& $shutdown @arguments 2>&1 | ForEach-Object { [String]$_ })
     $rc = $LASTEXITCODE
     if ($rc -eq 1190) {
-        $null = & $shutdown '/a' 2>&1
-        $output = @(& $shutdown @arguments 2>&1 | ForEach-Object { [String]$_ })
-        $rc = $LASTEXITCODE
+        # ERROR_SHUTDOWN_IS_SCHEDULED: a restart is already on its way (this module's, asked for again after
+        # a lost answer, or someone else's): it is not cancelled and asked for anew, which would move it or,
+        # after the first one happened, restart the host a second time.
+        $rc = 0
+        $output = @('a restart was already scheduled on the host; it is the one the controller waits for')
     }
     [Ordered]@{ rc = $rc; output = ($output -join ' ').Trim() }
 }

@@ -417,7 +417,8 @@ def test_reboot_reason_is_planned_operating_system_hotfix():
     text = src.text(node)
     assert "@('/r', '/t', [String]$DelaySeconds, '/c', $Comment, '/d', 'p:2:17')" in text
     assert (SHTDN_REASON_MAJOR_OPERATINGSYSTEM >> 16, SHTDN_REASON_MINOR_HOTFIX) == (2, 17)
-    assert "$rc -eq 1190" in text and "'/a'" in text
+    # a restart already scheduled is left alone (never /a and again: a second restart after a lost answer)
+    assert "$rc -eq 1190" in text and "'/a'" not in text
     assert "$ErrorActionPreference = 'Continue'" in text  # stderr of a native command under 'Stop' throws in 5.1
     with open(MODULE, encoding="utf-8") as handle:
         module = handle.read()
@@ -485,3 +486,19 @@ def test_a_share_is_read_by_a_system_worker():
     text = src.text(node)
     assert "Where-Object { -not $SystemOnly -or $_.Name -eq 'SYSTEM' })" in text
     assert text.index("Where-Object { -not $SystemOnly") < text.index("foreach ($identity in $identities)")
+
+
+def test_install_call_checks_busy_and_reboot_first_and_copy_to_cache_refuses_a_bundle():
+    """IUpdateInstaller::Install only when IsBusy is false, and not when RebootRequiredBeforeInstallation;
+    CopyToCache never on a bundle itself (IUpdate::CopyFromCache: on the bundled updates); a failed
+    AcceptEula fails that update only."""
+    src, node = function("Invoke-PatchwaveInstallCall")
+    text = src.text(node)
+    assert text.index("$installer.IsBusy") < text.index("$installer.Install()")
+    assert text.index("$installer.RebootRequiredBeforeInstallation") < text.index("$installer.Install()")
+    src, node = function("Copy-PatchwaveUpdateContent")
+    assert "$Update.BundledUpdates.Count -gt 0" in src.text(node)
+    src, node = function("Invoke-PatchwaveInstall")
+    text = src.text(node)
+    accept = text.index("$entry.update.AcceptEula()")
+    assert text.rindex("try {", 0, accept) > text.rindex("if (-not $entry.update.EulaAccepted)", 0, accept)

@@ -473,13 +473,27 @@ def test_task_start_falls_back_to_system_on_any_failure():
     assert "EnginePID" in body and "fallback_reason" in body
 
 
-def test_hresult_only_from_com_exceptions():
-    """§3.8: Get-PatchwaveErrorHResult reads COMException.ErrorCode only, never Exception.HResult."""
+def test_hresult_from_com_exceptions_and_failed_method_calls_only():
+    """§3.8: Get-PatchwaveErrorHResult reads COMException.ErrorCode, and Exception.HResult only inside a
+    MethodInvocationException (E_ACCESSDENIED arrives as UnauthorizedAccessException, E_INVALIDARG as
+    ArgumentException) and never for PowerShell's own RuntimeException."""
     src = source(TASK_UTIL)
     node = functions(src)["Get-PatchwaveErrorHResult"]
+    text = src.text(node)
     members = {src.text(named(n)[-1]) for n in walk(node) if n.type == "member_access"}
-    assert "ErrorCode" in members and "HResult" not in members
-    assert "[System.Runtime.InteropServices.COMException]" in src.text(node)
+    assert "ErrorCode" in members and "HResult" in members
+    assert "[System.Runtime.InteropServices.COMException]" in text
+    assert "[System.Management.Automation.MethodInvocationException]" in text
+    assert "-isnot [System.Management.Automation.RuntimeException]" in text
+
+
+def test_stale_removed_is_not_wrapped_again():
+    """Remove-PatchwaveStaleWork writes its String[] as one object; @() around the call would nest it
+    ([[...]]) and break the start answer's contract (stale_removed: a list of strings)."""
+    for path in (os.path.join(MODULES, "scan.ps1"), os.path.join(MODULES, "install.ps1")):
+        text = open(path, encoding="utf-8").read()
+        assert "stale_removed = Remove-PatchwaveStaleWork" in text, path
+        assert "@(Remove-PatchwaveStaleWork" not in text, path
 
 
 def test_functions_that_create_com_objects_release_them():
