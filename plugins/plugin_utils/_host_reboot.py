@@ -41,7 +41,7 @@ def reboot_and_wait(rounds, reboot_timeout, delay_seconds=5, clock=time.monotoni
             break
         except TRANSIENT as exc:
             # a connection left unusable by an earlier drop: once more on a fresh one (a restart asked
-            # for twice is still one restart: the host refuses a second while one is scheduled)
+            # for twice is still one restart: the host leaves one already scheduled as it is)
             if attempt == 2:
                 raise RebootError("the restart could not be asked for: %s" % to_text(exc))
             display.vv("asking for the restart failed (%s); again on a fresh connection" % to_text(exc))
