@@ -108,14 +108,18 @@ def skip_reason(last, current_version, ttl_seconds, now, attempt=None):
             "current catalog version %s" % (received, age_in_words(age), current_version))
 
 
-_CREDENTIAL_MARKERS = ("credentials were rejected", "401", "unauthorized", "authentication failed",
-                       "logon failure", "access is denied")
+_CREDENTIAL_MARKERS = ("credentials were rejected", "unauthorized", "authentication failed", "logon failure",
+                       "access is denied")
+# HTTP status 401 as a number of its own: a port such as 34011 in "port=34011" is no 401.
+_STATUS_401 = re.compile(r"(?<![\d.])401(?![\d.])")
 
 
 def attempt_failure(exc):
     """``credentials`` or ``unreachable``: why the controller could not run the scan on a host."""
     text = to_text(exc).lower()
-    return "credentials" if any(marker in text for marker in _CREDENTIAL_MARKERS) else "unreachable"
+    if any(marker in text for marker in _CREDENTIAL_MARKERS) or _STATUS_401.search(text):
+        return "credentials"
+    return "unreachable"
 
 
 def request_failure(failure):

@@ -109,3 +109,15 @@ def test_accepted_arguments_get_their_defaults():
     assert problem is None
     assert args["force"] is True and args["scan_ttl"] == "2d" and args["server_selection"] == "default"
     assert args["timeout"] == 3600 and args["include_hidden"] is True and args["offline_scan_file"] is None
+
+
+def test_a_port_with_401_in_it_is_no_rejected_credential():
+    """A refused connection to port 34011 (``port=34011`` in the error) is unreachable, not credentials."""
+    from ansible_collections.patchwave.windows.plugins.action.scan import attempt_failure
+
+    refused = ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=34011): Max retries exceeded with url: /wsman "
+                              "(Caused by NewConnectionError: [Errno 111] Connection refused)")
+    assert attempt_failure(refused) == "unreachable"
+    assert attempt_failure(ConnectionError("ntlm: 401 Unauthorized")) == "credentials"
+    assert attempt_failure(ConnectionError("Bad HTTP response returned from server. Code 401")) == "credentials"
+    assert attempt_failure(ConnectionError("the specified credentials were rejected by the server")) == "credentials"
