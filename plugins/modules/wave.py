@@ -95,7 +95,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Computes what the action would do (RV(changed), RV(wave) as it would be) and writes nothing.
+      - Computes what the action would do (C(changed), RV(wave) as it would be) and writes nothing.
   diff_mode:
     support: none
 notes:
@@ -204,7 +204,7 @@ wave:
       type: str
       sample: broad
     halt_reason:
-      description: Why a halted wave halted; null unless RV(wave.state) is V(halted).
+      description: Why a halted wave halted; null unless the wave is V(halted).
       type: str
       sample: "ring pilot: 1 host(s) failed, the budget allows 0: web03 (failed: 0x80240022 WU_E_ALL_UPDATES_FAILED)"
     started_at:
@@ -420,8 +420,8 @@ def run(store, params, check_mode):
     else:
         result = halt_wave(store, params["name"], params["reason"], ring=params["ring"], check_mode=check_mode)
     if "wave" not in result:
-        result["wave"] = {k: v for k, v in result.items() if k not in ("changed", "pending", "event", "hosts_added",
-                                                                         "warnings")}
+        extra = ("changed", "pending", "event", "hosts_added", "warnings")
+        result["wave"] = {k: v for k, v in result.items() if k not in extra}
     return result
 
 

@@ -39,9 +39,11 @@ EXAMPLES = r"""
   run_once: true
   register: december
 
-- name: The failed hosts of each ring
+- name: The hosts of each ring that failed
   ansible.builtin.debug:
-    msg: "{{ item.name }}: {{ item.host_results | selectattr('outcome', 'in', ['failed', 'update_loop', 'did_not_return', 'unreachable']) | map(attribute='host') }}"
+    msg: "{{ item.name }}: {{ item.host_results | selectattr('outcome', 'in', failures) | map(attribute='host') }}"
+  vars:
+    failures: [failed, update_loop, did_not_return, unreachable]
   loop: "{{ december.waves[0].rings }}"
   loop_control:
     label: "{{ item.name }}"
@@ -88,7 +90,7 @@ waves:
       type: str
       sample: broad
     halt_reason:
-      description: Why a halted wave halted; null unless RV(wave.state) is V(halted).
+      description: Why a halted wave halted; null unless the wave is V(halted).
       type: str
       sample: "ring pilot: 1 host(s) failed, the budget allows 0: web03 (failed: 0x80240022 WU_E_ALL_UPDATES_FAILED)"
     started_at:

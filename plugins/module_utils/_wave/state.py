@@ -213,8 +213,9 @@ def _drift_warnings(store, row, deployment, rings):
                             % (name, ", ".join(_ring_names(row))))
     if row["state"] == FINISHED:
         return warnings
-    for owner, used in [("the wave", row["deployment"])] + [("ring '%s'" % r["name"], r["deployment"])
-                                                           for r in row["rings"] if r["deployment"]]:
+    used_by = [("the wave", row["deployment"])]
+    used_by += [("ring '%s'" % r["name"], r["deployment"]) for r in row["rings"] if r["deployment"]]
+    for owner, used in used_by:
         definition = read_deployment(store, used)
         if definition is None:
             warnings.append("wave '%s': deployment '%s' of %s no longer exists" % (name, used, owner))

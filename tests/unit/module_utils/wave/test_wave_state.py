@@ -260,8 +260,8 @@ def test_halt_by_a_gate_then_resume(store):
                              now=T0 + 3 * MINUTE)
     assert halted["changed"] is True and halted["halted"] is True
     assert halted["wave"]["state"] == "halted" and halted["wave"]["halts"][-1]["ring"] == "pilot"
-    assert halted["wave"]["events"][-1]["detail"] == {"reason": "health gate https://app/health answered 503",
-                                                       "cause": "halt"}
+    assert halted["wave"]["events"][-1]["detail"] == {
+        "reason": "health gate https://app/health answered 503", "cause": "halt"}
     again = state.halt_wave(store, "2026-12", "health gate https://app/health answered 503", now=T0 + 4 * MINUTE)
     assert again["changed"] is False and len(again["wave"]["halts"]) == 1
     with pytest.raises(WaveError, match="ring 'canary' is not one of the wave's rings"):
