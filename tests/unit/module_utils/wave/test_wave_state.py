@@ -368,3 +368,34 @@ def test_migration_10_adds_the_wave_tables_to_a_schema_9_store(store):
         assert start(reopened)["event"] == "started"
     finally:
         reopened.close()
+
+
+def test_concurrent_controllers_recording_batches_lose_nothing(store):
+    """Several controllers (one connection each) record batches of the same ring at once."""
+    import threading
+
+    hosts = ["b%02d" % n for n in range(1, 41)]
+    start(store, rings=[dict(RINGS[1], failure_budget="100%")], hosts_by_ring={"broad": hosts})
+    errors = []
+
+    def controller(batch):
+        opened = open_store(store.address)
+        try:
+            for host in batch:
+                state.record_results(opened, "2026-12", "broad", outcomes(**{host: "compliant"}))
+                state.record_results(opened, "2026-12", "broad", outcomes(**{host: "failed"}))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            errors.append(exc)
+        finally:
+            opened.close()
+
+    threads = [threading.Thread(target=controller, args=(hosts[n::4],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    wave = state.read_wave(store, "2026-12")
+    assert [h["attempts"] for h in wave["rings"][0]["host_results"]] == [2] * 40
+    assert wave["rings"][0]["counts"]["failed"] == 40 and wave["state"] == "running"
+    assert [e["seq"] for e in wave["events"]] == list(range(1, 2 + 80 + 1))
