@@ -171,7 +171,8 @@ RETURN = r"""
 wave:
   description:
     - The wave after this run (as it would be, in check mode), as M(patchwave.windows.wave_info) shows it.
-    - With O(action=start) and O(action=finish_ring) its keys are also returned at the top level.
+    - With O(action=start) and O(action=finish_ring), RV(name), RV(state), RV(list_version), RV(ring_index) and
+      RV(next_ring) are also returned at the top level.
   returned: always
   type: dict
   contains:
@@ -405,6 +406,8 @@ from ansible_collections.patchwave.windows.plugins.module_utils._wave.state impo
 )
 
 ACTIONS = ("start", "record", "finish_ring", "halt")
+# the keys of the wave that start and finish_ring return at the top level as well as in ``wave``
+TOP_LEVEL = ("name", "state", "list_version", "ring_index", "next_ring")
 
 
 def run(store, params, check_mode):
@@ -419,10 +422,12 @@ def run(store, params, check_mode):
         result = finish_ring(store, params["name"], params["ring"], check_mode=check_mode)
     else:
         result = halt_wave(store, params["name"], params["reason"], ring=params["ring"], check_mode=check_mode)
-    if "wave" not in result:
-        extra = ("changed", "pending", "event", "hosts_added", "warnings")
-        result["wave"] = {k: v for k, v in result.items() if k not in extra}
-    return result
+    if "wave" in result:
+        return result
+    # start and finish_ring: the wave, with a few of its keys at the top level too
+    extra = ("changed", "pending", "event", "hosts_added", "warnings")
+    wave = {k: v for k, v in result.items() if k not in extra}
+    return dict({k: v for k, v in result.items() if k in extra or k in TOP_LEVEL}, wave=wave)
 
 
 def main():
