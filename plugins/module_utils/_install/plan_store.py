@@ -101,8 +101,8 @@ def stored_scan_updates(store, host):
         for row in store.query("SELECT c.update_id, k.title, k.category_type FROM update_categories c JOIN updates k "
                                "ON k.update_id = c.category_id WHERE k.category_type IN ('Product', "
                                "'UpdateClassification') AND c.update_id IN (%s) ORDER BY k.title" % marks, chunk):
-            updates[row["update_id"]]["categories"].append({"id": None, "name": row["title"],
-                                                             "type": row["category_type"]})
+            category = {"id": None, "name": row["title"], "type": row["category_type"]}
+            updates[row["update_id"]]["categories"].append(category)
     return scan, list(updates.values())
 
 
