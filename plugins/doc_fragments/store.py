@@ -19,10 +19,11 @@ options:
       - The other modules that write the store (M(patchwave.windows.update_list),
         M(patchwave.windows.deployment_template), M(patchwave.windows.deployment),
         M(patchwave.windows.deployment_package), M(patchwave.windows.distribution_point),
-        M(patchwave.windows.content_stage), M(patchwave.windows.host_retire)) and the modules that only
-        read it (M(patchwave.windows.catalog_info), M(patchwave.windows.compliance_info),
-        M(patchwave.windows.compliance_report), M(patchwave.windows.update_list_info),
-        M(patchwave.windows.deployment_info)) never create one. A store file that does not exist, or an
+        M(patchwave.windows.content_stage), M(patchwave.windows.host_retire), M(patchwave.windows.install),
+        M(patchwave.windows.wave)) and the modules that only read it (M(patchwave.windows.catalog_info),
+        M(patchwave.windows.compliance_info), M(patchwave.windows.compliance_report),
+        M(patchwave.windows.update_list_info), M(patchwave.windows.deployment_info),
+        M(patchwave.windows.wave_info)) never create one. A store file that does not exist, or an
         existing file without the patchwave schema (an empty file, another application's database), is
         an error, and nothing is written to it.
       - A C(postgresql://) URL (libpq connection URI) selects a PostgreSQL store shared by several
