@@ -29,11 +29,12 @@ def local(runner, module, args, name):
     return runner.result(name)
 
 
-def wave_playbook(tmp_path, inventory, store, spool, name):
+def wave_playbook(tmp_path, inventory, store, spool, name, **more):
     variables = {"patchwave_wave_start_at": "install", "patchwave_wave_report": False, "patchwave_rings": RINGS,
                  "patchwave_wave": "2026-12", "patchwave_wave_deployment": "wave-dec", "patchwave_store": store,
                  "install_updates_spool": spool, "install_updates_poll_interval": 0.2,
                  "install_updates_reboot_timeout": 60}
+    variables.update(more)
     extra = tmp_path / ("%s-vars.json" % name)
     extra.write_text(json.dumps(variables))
     done = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), "patchwave.windows.patch_wave",
@@ -84,6 +85,16 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
         assert info["list_version"] == 1
 
         fleet.host(2).backend.set_faults(install_hresult=None)
+        # the pilot ring now completes, but its health gate (a URL nobody answers) fails: the wave halts
+        # again before the broad ring
+        gated = wave_playbook(tmp_path, path, store, spool, "gated",
+                              patchwave_health_checks=[{"url": "http://127.0.0.1:9/health", "timeout": 5}])
+        assert gated.returncode != 0 and "health gate after ring pilot failed" in gated.stdout, gated.stdout[-3000:]
+        counts = starts(fleet)
+        assert counts["win002"] == 2 and all(counts["win%03d" % n] == 0 for n in range(3, 7)), counts
+        info = local(runner, "wave_info", {"store": store, "name": "2026-12"}, "gated_info")["waves"][0]
+        assert info["state"] == "halted" and "health gate" in info["halt_reason"], info
+
         resumed = wave_playbook(tmp_path, path, store, spool, "second")
         assert resumed.returncode == 0, resumed.stdout[-4000:]
         counts = starts(fleet)
