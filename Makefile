@@ -84,6 +84,8 @@ lint: venv collection
 # The role scan_compliance against a lab fleet: create, converge, idempotence, verify, destroy.
 molecule: venv debs collection
 	molecule test -s default
+	# the windows scenario needs the user's VMs (docs/molecule.md): here only its syntax
+	molecule syntax -s windows
 
 demo: venv debs collection
 	$(PY) tests/demo/run_demo.py
