@@ -11,10 +11,11 @@ the month's update list from rules and write a pilot and a broad deployment from
 (prepare_updates). Step 5: download the list's files from a local content source (nginx on loopback,
 through mirror_url) into the content library, stage them on a distribution point (a private Samba
 share when this machine can run one, else a folder), attach package and point to the deployments,
-and run it all again to show that nothing is downloaded or copied twice. Step 6: the pilot deployment
-installed on the pilot ring of a lab fleet over WinRM (content from the distribution point, restarts by
-policy, one host whose installs fail, one outside its maintenance window), and the broad deployment,
-not available yet, skipping the broad ring.
+and run it all again to show that nothing is downloaded or copied twice. Step 6:
+the month's patch wave's install step (the patch_wave playbook) on the lab fleet over WinRM: the pilot
+ring, a health gate, the broad ring, content from the distribution point, restarts by policy, one host
+whose installs fail, one that does not come back from its restart, three outside their maintenance
+windows; a summary per ring, and compliance for the list before and after.
 """
 
 import contextlib
@@ -38,8 +39,9 @@ UPDATES = int(os.environ.get("PATCHWAVE_DEMO_UPDATES", "6000"))
 HOSTS = int(os.environ.get("PATCHWAVE_DEMO_HOSTS", "24"))
 
 
-def ansible(*args, inventory="localhost,", local=True):
-    """Run ansible-playbook; ``inventory`` is one source or a list of sources."""
+def ansible(*args, inventory="localhost,", local=True, check=True):
+    """Run ansible-playbook; ``inventory`` is one source or a list of sources. ``check``: a failed run ends
+    the demo (else its output is returned all the same: a halted wave fails its play)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_NOCOLOR="1",
                ANSIBLE_DISPLAY_SKIPPED_HOSTS="0")
@@ -48,7 +50,7 @@ def ansible(*args, inventory="localhost,", local=True):
                           + (["-c", "local"] if local else [])
                           + ["-f", "25"] + list(args),
                           env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if done.returncode != 0 and check:
         sys.stdout.write(done.stdout + done.stderr)
         raise SystemExit("demo: ansible-playbook failed (exit %d)" % done.returncode)
     return done.stdout
@@ -243,7 +245,8 @@ MONTH = {
     "prepare_updates_templates": [{"name": "monthly", "deadline_offset": "+7d", "deadline_randomization_minutes": 60,
                                    "reboot": "if_required", "content_source": "distribution_point"}],
     "prepare_updates_deployments": [{"name": "pilot", "targets": ["pilot"], "template": "monthly"},
-                                    {"name": "broad", "targets": ["broad"], "template": "monthly", "available": "+2d"}],
+                                    {"name": "broad", "targets": ["broad"], "template": "monthly", "available": "+2d"},
+                                    {"name": "wave", "targets": ["pilot", "broad"], "template": "monthly"}],
 }
 
 
@@ -306,58 +309,93 @@ def distribute(store, payloads, stack):
         print(attempt + ":")
         for line in debug_lines(output):
             print("  " + line)
-    return point["name"], mounts
+    return point["name"], mounts, server
 
 
-def install(store, spool, profile, names, rings_inventory, mounts):
-    """Step 6: the pilot deployment installed on the pilot ring of a lab fleet, the broad one not yet."""
+def deployed_compliance(store, spool, hosts):
+    """``{host: compliance}`` of the hosts for the wave's list version (compliance_info over the list)."""
+    answer = os.path.join(DEMO, "wave-compliance.json")
+    ansible(os.path.join(REPO, "tests", "demo", "deployed_compliance.yml"), "-e", json.dumps({
+        "store": store, "spool": spool, "fleet_hosts": hosts, "update_list": "security-monthly", "out": answer}))
+    with open(answer, encoding="utf-8") as handle:
+        info = json.load(handle)
+    return {host: info["hosts"][host]["sets"]["wave"]["compliance"] for host in hosts}
+
+
+def wave(store, spool, profile, names, rings_inventory, mounts, health_url):
+    """Step 6: the patch wave's install step on a lab fleet: the pilot ring, its health gate, the broad ring."""
     from tests.lab.hosts import wua_host
 
-    print("== step 6, installation: the pilot deployment on the pilot ring (%s)" % ", ".join(names[:4]))
-    out = os.path.join(DEMO, "install")
-    os.makedirs(out, exist_ok=True)
+    print("== step 6, the patch wave: the pilot ring (%s), a health gate, the broad ring (%d hosts)"
+          % (", ".join(names[:4]), len(names) - 4))
+    before = deployed_compliance(store, spool, names)
     with profile.fleet(HOSTS, auth="ntlm") as fleet:
         for host in fleet.hosts:
             for prefix, share in mounts.items():
                 wua_host(host.model).fs.mount_smb(prefix, *share)
         inventory = fleet.inventory()
         hosts = inventory["all"]["children"]["windows"]["hosts"]
-        # the third pilot host keeps Saturday nights only: outside its window now, its updates wait
-        hosts[names[2]]["patchwave_maintenance_windows"] = [{
-            "name": "saturday-night", "start": "22:00", "duration_minutes": 240,
-            "recurrence": {"frequency": "weekly", "days": ["saturday"]},
-            "effective": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * 86400))}]
-        path = os.path.join(DEMO, "lab-inventory-install.yml")
+        # the third pilot host and two broad hosts keep Saturday nights only: outside their window now
+        saturday = [{"name": "saturday-night", "start": "22:00", "duration_minutes": 240,
+                     "recurrence": {"frequency": "weekly", "days": ["saturday"]},
+                     "effective": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * 86400))}]
+        for name in (names[2], names[10], names[11]):
+            hosts[name]["patchwave_maintenance_windows"] = saturday
+        path = os.path.join(DEMO, "lab-inventory-wave.yml")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(inventory, handle)
-        # on the second pilot host the month's updates fail to install (WU_E_INSTALL_NOT_ALLOWED)
+        # the second pilot host's updates fail to install (WU_E_INSTALL_NOT_ALLOWED); a broad host does not
+        # come back from its restart
         fleet.host(names[1]).backend.set_faults(install_hresult={"*": 0x80240016})
+        fleet.host(names[6]).backend.set_faults(never_returns=True)
+        variables = {"patchwave_wave_start_at": "install", "patchwave_wave_report": False,
+                     "patchwave_wave": "2026-12", "patchwave_wave_deployment": "wave", "patchwave_store": store,
+                     "install_updates_spool": spool, "install_updates_poll_interval": 0.5,
+                     "install_updates_reboot_timeout": 20,
+                     "patchwave_health_checks": [{"url": health_url, "timeout": 10}],
+                     "patchwave_rings": [{"name": "pilot", "hosts": "pilot", "serial": 4, "failure_budget": 1},
+                                         {"name": "broad", "hosts": "broad", "serial": "50%",
+                                          "failure_budget": "10%"}]}
+        extra = os.path.join(DEMO, "wave.json")
+        with open(extra, "w", encoding="utf-8") as handle:
+            json.dump(variables, handle)
         started = time.time()
-        ansible(os.path.join(REPO, "tests", "demo", "install_ring.yml"), "-e", json.dumps({
-            "ring": "pilot", "deployment": "pilot", "store": store, "spool": spool, "out": out}),
-            inventory=[path, rings_inventory], local=False)
-        print("pilot ring installed in %.0f s:" % (time.time() - started))
-        print("  %-8s %-26s %9s %7s %8s  %s" % ("host", "outcome", "installed", "failed", "rebooted", "note"))
-        for name in names[:4]:
-            with open(os.path.join(out, name + ".json"), encoding="utf-8") as handle:
-                result = json.load(handle)
-            waiting = [u for u in result.get("updates", {}).values() if u["outcome"] == "waiting_for_window"]
-            note = waiting[0]["message"] if waiting else (result.get("msg") or "")
-            print("  %-8s %-26s %9s %7s %8s  %s" % (name, result.get("outcome"), result.get("installed_update_count"),
-                                                    result.get("failed_update_count"), result.get("rebooted"),
-                                                    note[:90]))
-        ansible(os.path.join(REPO, "tests", "demo", "install_ring.yml"), "-e", json.dumps({
-            "ring": "broad", "deployment": "broad", "store": store, "spool": spool, "out": out}),
-            inventory=[path, rings_inventory], local=False)
-        reasons = {}
-        for name in names[4:]:
-            with open(os.path.join(out, name + ".json"), encoding="utf-8") as handle:
-                result = json.load(handle)
-            reasons[result.get("reason")] = reasons.get(result.get("reason"), 0) + 1
-        print("broad ring: %s (its deployment becomes available in two days)"
-              % ", ".join("%d skipped, %s" % (n, r) for r, n in sorted(reasons.items(), key=str)))
-    print("each step left state messages: compliance_info and the inventory plugin show the pilot hosts' "
-          "enforcement states now, without waiting for the next scan")
+        output = ansible("patchwave.windows.patch_wave", "-e", "@" + extra, inventory=[path, rings_inventory],
+                         local=False, check=False)
+        seconds = time.time() - started
+    answer = os.path.join(DEMO, "wave-info.json")
+    ansible(os.path.join(REPO, "tests", "demo", "wave_summary.yml"), "-e", json.dumps({
+        "store": store, "wave": "2026-12", "out": answer}))
+    with open(answer, encoding="utf-8") as handle:
+        info = json.load(handle)["waves"][0]
+    print("wave %s (list %s version %s): %s in %.0f s (%s)" % (info["name"], info["update_list"], info["list_version"],
+                                                             info["state"], seconds, recap(output)))
+    if info.get("halt_reason"):
+        print("halted: %s" % info["halt_reason"])
+    columns = ("compliant", "installed_pending_restart", "waiting_for_window", "failed", "update_loop",
+               "did_not_return", "unreachable", "not_run")
+    print("  %-6s %-8s %s" % ("ring", "state", "  ".join("%s" % c for c in columns)))
+    for ring in info["rings"]:
+        counts = ring["counts"]
+        print("  %-6s %-8s %s" % (ring["name"], ring["state"], "  ".join(
+            "%*d" % (len(c), counts.get(c, 0)) for c in columns)))
+    for ring in info["rings"]:
+        for host in ring["host_results"]:
+            if host["outcome"] not in ("compliant", None):
+                print("  %s (%s): %s%s" % (host["host"], ring["name"], host["outcome"],
+                                           ": " + host["msg"][:100] if host.get("msg") else ""))
+    after = deployed_compliance(store, spool, names)
+    for label, states in (("before", before), ("after", after)):
+        print("compliance for the wave's list version %s: %d compliant, %d non-compliant, %d unknown of %d hosts"
+              % (label, sum(1 for v in states.values() if v == "compliant"),
+                 sum(1 for v in states.values() if v == "non_compliant"),
+                 sum(1 for v in states.values() if v == "unknown"), len(states)))
+    hidden = sorted(h["host"] for ring in info["rings"] for h in ring["host_results"]
+                    if h["outcome"] == "compliant" and after.get(h["host"]) != "compliant")
+    if hidden:
+        print("(%s: compliant for the install, an update of the list hidden on the host stays Required; "
+              "docs/install.md)" % ", ".join(hidden))
+    print("run it again to resume the wave: the compliant hosts are not installed again")
     print()
 
 
@@ -411,12 +449,15 @@ def main():
     print()
     print("== step 5, content: the package downloaded, verified and staged on a distribution point")
     with contextlib.ExitStack() as stack:
-        point, mounts = distribute(store, payloads, stack)
+        point, mounts, content_server = distribute(store, payloads, stack)
         print("the deployments now name the package and the distribution point (the list is not frozen again):")
         prepare(store, inventory, names, {"prepare_updates_package": "security-2026-12",
                                           "prepare_updates_distribution_points": [point]})
         print()
-        install(store, spool, profile, names, os.path.join(DEMO, "rings.yml"), mounts)
+        health = os.path.join(payloads, "health.txt")
+        with open(health, "w", encoding="utf-8") as handle:
+            handle.write("ok\n")
+        wave(store, spool, profile, names, os.path.join(DEMO, "rings.yml"), mounts, content_server.url("/health.txt"))
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))

@@ -454,7 +454,9 @@ def _fetch_smb(host_path, share, parts, timeout):
     cache = {}  # a connection of this fetch's own: lab hosts share the process
     unc = "\\\\%s\\%s\\%s" % (share["server"], share["share"], "\\".join(parts))
     try:
-        with smbclient.open_file(unc, mode="rb", port=share["port"], username=share["username"],
+        # share_access "r": others may read it meanwhile, as File.Copy opens its source (FILE_SHARE_READ);
+        # smbprotocol's default is no sharing, and a second host reading the same file would be refused
+        with smbclient.open_file(unc, mode="rb", share_access="r", port=share["port"], username=share["username"],
                                  password=share["password"], connection_cache=cache,
                                  connection_timeout=timeout) as handle:
             return _digests(handle)
