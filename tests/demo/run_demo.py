@@ -368,8 +368,8 @@ def wave(store, spool, profile, names, rings_inventory, mounts, health_url):
         "store": store, "wave": "2026-12", "out": answer}))
     with open(answer, encoding="utf-8") as handle:
         info = json.load(handle)["waves"][0]
-    print("wave %s (list %s version %s): %s in %.0f s (%s)" % (info["name"], info["update_list"], info["list_version"],
-                                                             info["state"], seconds, recap(output)))
+    print("wave %s (list %s version %s): %s in %.0f s (%s)"
+          % (info["name"], info["update_list"], info["list_version"], info["state"], seconds, recap(output)))
     if info.get("halt_reason"):
         print("halted: %s" % info["halt_reason"])
     columns = ("compliant", "installed_pending_restart", "waiting_for_window", "failed", "update_loop",
