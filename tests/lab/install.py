@@ -448,11 +448,32 @@ def fetch_file(base_url, path, fs, ca_file=None, timeout=30):
 def _fetch_smb(host_path, share, parts, timeout):
     """Read a file from a real SMB share (the tests' Samba) with smbprotocol, as the worker's
     ``File.Copy`` reads a UNC path; the digests as ``fetch_file`` gives them."""
+    from smbprotocol.exceptions import SMBException  # pylint: disable=import-outside-toplevel
+
+    unc = "\\\\%s\\%s\\%s" % (share["server"], share["share"], "\\".join(parts))
+    # Every lab host lives in this one process, and smbprotocol gives all its connections the same client
+    # GUID. With many hosts fetching at once (make demo's 20), a connection was seen closed under a fetch
+    # ("SMB socket was closed"), likely Samba taking the connections for one client's; a real host has a
+    # GUID of its own, so such a drop is the lab's and the fetch is tried again (at most 4 times).
+    for attempt in range(4):
+        try:
+            return _fetch_smb_once(host_path, unc, share, timeout, SMBException)
+        except _SmbDropped as exc:
+            if attempt == 3:
+                raise FetchError(ERROR_BAD_NETPATH, "%s: The network path was not found (%s)." % (host_path, exc))
+            time.sleep(0.2 * (attempt + 1))
+    return None  # not reached
+
+
+class _SmbDropped(Exception):
+    """The lab's SMB connection was closed under a fetch (see _fetch_smb)."""
+
+
+def _fetch_smb_once(host_path, unc, share, timeout, smb_exception):
     import smbclient  # pylint: disable=import-outside-toplevel
-    from smbprotocol.exceptions import SMBAuthenticationError, SMBException  # pylint: disable=import-outside-toplevel
+    from smbprotocol.exceptions import SMBAuthenticationError, SMBConnectionClosed  # pylint: disable=import-outside-toplevel
 
     cache = {}  # a connection of this fetch's own: lab hosts share the process
-    unc = "\\\\%s\\%s\\%s" % (share["server"], share["share"], "\\".join(parts))
     try:
         # share_access "r": others may read it meanwhile, as File.Copy opens its source (FILE_SHARE_READ);
         # smbprotocol's default is no sharing, and a second host reading the same file would be refused
@@ -466,12 +487,19 @@ def _fetch_smb(host_path, share, parts, timeout):
         raise FetchError(ERROR_FILE_NOT_FOUND, "%s: The system cannot find the file specified." % host_path)
     except PermissionError:
         raise FetchError(E_ACCESSDENIED, "%s: Access is denied." % host_path)
-    except (SMBException, OSError, ValueError) as exc:
+    except SMBConnectionClosed as exc:
+        raise _SmbDropped(str(exc))
+    except (smb_exception, OSError, ValueError) as exc:
         if getattr(exc, "ntstatus", None) == STATUS_LOGON_FAILURE:  # smbprotocol's SMBOSError of the session setup
             raise FetchError(ERROR_LOGON_FAILURE, "%s: The user name or password is incorrect." % host_path)
+        if "socket was closed" in str(exc):
+            raise _SmbDropped(str(exc))
         raise FetchError(ERROR_BAD_NETPATH, "%s: The network path was not found (%s)." % (host_path, exc))
     finally:
-        smbclient.reset_connection_cache(connection_cache=cache)
+        try:
+            smbclient.reset_connection_cache(connection_cache=cache)
+        except (smb_exception, OSError):
+            pass  # a connection already closed
 
 
 # -- the worker -----------------------------------------------------------------------------------
