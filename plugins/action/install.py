@@ -15,6 +15,7 @@ Ad hoc (no ``deployment``) it selects as ``ansible.windows.win_updates`` does an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -373,21 +374,24 @@ class InstallRun:
 
     # -- the deployment -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
     def _store(self):
+        """The existing store, open for the block and closed after it (an InstallFailure when it cannot be opened)."""
         try:
-            return open_store(self.address, create=False)
+            store = open_store(self.address, create=False)
         except (StoreError, sqlite3.Error, OSError) as exc:
             raise InstallFailure("the store could not be opened: %s" % to_text(exc))
+        try:
+            yield store
+        finally:
+            store.close()
 
     def _deployment_gate(self, now):
         """Read the deployment; the skipped result when the host does not take it, else None."""
-        store = self._store()
-        try:
+        with self._store() as store:
             ingest(store, self.spool)
             self.deployment = read_deployment(store, self.args["deployment"])
             known = list_deployments(store) if self.deployment is None else []
-        finally:
-            store.close()
         if self.deployment is None:
             raise InstallFailure("deployment '%s' does not exist in the store %s (%s)" % (
                 self.args["deployment"], redact(self.address),
@@ -407,14 +411,12 @@ class InstallRun:
                                                     "optional=true"}[allowed.reason]}
 
     def _check_mode_plan(self, windows, now):
-        store = self._store()
         try:
-            plan = plan_from_store(store, self.args["deployment"], self.host, self.task_vars.get("group_names") or [],
-                                   windows, now, optional=self.args["optional"])
+            with self._store() as store:
+                plan = plan_from_store(store, self.args["deployment"], self.host, self.task_vars.get("group_names") or [],
+                                       windows, now, optional=self.args["optional"])
         except PlanError as exc:
             raise InstallFailure(str(exc))
-        finally:
-            store.close()
         return {"changed": bool(plan["install"]) or bool(plan["reboot"] and plan["reboot"]["would_reboot"]),
                 "outcome": plan["outcome"], "reason": plan["reason"], "plan": plan, "deployment": self.args["deployment"],
                 "msg": "check mode: the plan from the store's newest scan (%s); nothing ran on the host"
@@ -422,12 +424,9 @@ class InstallRun:
 
     def _ad_hoc_check_mode_plan(self, windows, now):
         """Ad hoc in check mode: what would install, selected as ad hoc from the store's newest good scan."""
-        store = self._store()
-        try:
+        with self._store() as store:
             ingest(store, self.spool)
             scan, updates = stored_scan_updates(store, self.host)
-        finally:
-            store.close()
         if scan is None:
             return {"changed": False, "outcome": "unknown", "reason": "never_scanned", "plan": None,
                     "msg": "check mode: the store holds no good scan of %s to plan from; the install scans first"
@@ -450,27 +449,21 @@ class InstallRun:
                        "(received %s); nothing ran on the host" % (len(install), len(waiting), scan["received"])}
 
     def _deployment_plan(self, windows, now, offset):
-        store = self._store()
         try:
-            ingest(store, self.spool)
-            plan = plan_from_store(store, self.args["deployment"], self.host, self.task_vars.get("group_names") or [],
-                                   windows, now, offset, self.args["optional"])
+            with self._store() as store:
+                ingest(store, self.spool)
+                plan = plan_from_store(store, self.args["deployment"], self.host, self.task_vars.get("group_names") or [],
+                                       windows, now, offset, self.args["optional"])
+                if self.third_party is None:
+                    self.third_party = catalog_file_updates(store, self.deployment)
         except PlanError as exc:
             raise InstallFailure(str(exc))
-        finally:
-            store.close()
         self.plan = plan
-        if self.third_party is None:
-            store = self._store()
-            try:
-                self.third_party = catalog_file_updates(store, self.deployment)
-            finally:
-                store.close()
         if plan["outcome"] == "unknown":
             raise InstallFailure("the fresh scan of %s did not make its compliance known (%s)" % (self.host, plan["reason"]))
         for item in plan["filtered"]:
             self.filtered[item["update_id"]] = {"id": item["update_id"], "title": item["title"],
-                                                "kb": ["KB%s" % item["kb"]] if item.get("kb") else [],
+                                                "kb": outcomes.kb_names([item.get("kb")]),
                                                 "categories": [], "filtered_reasons": item["filtered_reasons"]}
         facts = {d["update_id"]: {"title": d.get("title"), "kb": d.get("kb"), "categories": []}
                  for d in plan["install"] + plan["waiting"]}
@@ -487,7 +480,7 @@ class InstallRun:
             uid = update["update_id"]
             if uid in known:
                 continue
-            entry = outcomes.update_entry(uid, update["title"], ["KB%s" % update["kb"]] if update["kb"] else [])
+            entry = outcomes.update_entry(uid, update["title"], outcomes.kb_names([update["kb"]]))
             entry.update(outcome="not_installable_by_wua", source=update["source"],
                          message="from the catalog feed '%s', which the host's update server does not publish: "
                                  "WUA cannot install it" % update["source"])
@@ -589,11 +582,8 @@ class InstallRun:
         if scan["result_code"] not in (2, 3):
             raise InstallFailure("the scan before the install failed: %s" % (scan.get("error") or scan["hresult"]))
         if self.catalog_version is None and self.args["deployment"] is not None:
-            store = self._store()
-            try:
+            with self._store() as store:
                 self.catalog_version = current_version(store)
-            finally:
-                store.close()
         write_message(self.spool, self.host, "scan", scan, catalog_version=self.catalog_version, forced=True)
         self.state_messages += 1
         return scan
@@ -611,12 +601,9 @@ class InstallRun:
         if not points:
             raise InstallFailure("deployment '%s' scans offline (scan_source: offline) but names no distribution point "
                                  "to read the offline scan file from" % name)
-        store = self._store()
-        try:
+        with self._store() as store:
             point = read_point(store, points[0])
             staged = store.query("SELECT path FROM staged_files WHERE point = ? AND path = ?", (points[0], OFFLINE_SCAN_NAME))
-        finally:
-            store.close()
         if point is None:
             raise InstallFailure("deployment '%s': distribution point '%s' does not exist" % (name, points[0]))
         if not point["host_url"].startswith("\\\\"):
@@ -639,20 +626,18 @@ class InstallRun:
         if not points or not package_name:
             raise InstallFailure("deployment '%s' takes its content from a distribution point but names no %s"
                                  % (self.deployment["name"], "distribution point" if not points else "package"))
-        store = self._store()
         try:
-            point = read_point(store, points[0])
-            package, _keys = current_package(store, package_name)
-            if point is None or package is None:
-                raise InstallFailure("deployment '%s': %s does not exist" % (
-                    self.deployment["name"], "distribution point '%s'" % points[0] if point is None
-                    else "deployment package '%s'" % package_name))
-            languages = json.loads(package["languages"] or '["all"]')
-            records = package_records(store, update_ids, None if "all" in languages else languages)
+            with self._store() as store:
+                point = read_point(store, points[0])
+                package, _keys = current_package(store, package_name)
+                if point is None or package is None:
+                    raise InstallFailure("deployment '%s': %s does not exist" % (
+                        self.deployment["name"], "distribution point '%s'" % points[0] if point is None
+                        else "deployment package '%s'" % package_name))
+                languages = json.loads(package["languages"] or '["all"]')
+                records = package_records(store, update_ids, None if "all" in languages else languages)
         except ContentError as exc:
             raise InstallFailure("deployment '%s': %s" % (self.deployment["name"], exc))
-        finally:
-            store.close()
         files = []
         for record in records:
             try:
@@ -717,7 +702,7 @@ class InstallRun:
             if uid in installed:
                 fact = facts.get(uid, {})
                 self.entries[uid] = dict(outcomes.update_entry(uid, fact.get("title"),
-                                                               ["KB%s" % fact["kb"]] if fact.get("kb") else [],
+                                                               outcomes.kb_names([fact.get("kb")]),
                                                                fact.get("categories", ())),
                                          installed=True, downloaded=True, outcome="installed")
                 self._enforce(uid, "installed", detail={"before_restart": True})
@@ -727,7 +712,7 @@ class InstallRun:
         for uid, decision in decisions.items():
             fact = facts.get(uid, {})
             kb = fact.get("kb")
-            entry = outcomes.update_entry(uid, fact.get("title"), ["KB%s" % kb] if kb else [], fact.get("categories", ()),
+            entry = outcomes.update_entry(uid, fact.get("title"), outcomes.kb_names([kb]), fact.get("categories", ()),
                                           decision, results.get(uid))
             self.entries[uid] = entry
             self._enforce_entry(uid, entry, decision, results.get(uid))

@@ -46,8 +46,13 @@ def signed(hresult):
     return value - 0x100000000 if value & 0x80000000 else value
 
 
+def kb_names(kbs):
+    """KB numbers as win_updates names them (``KB5034441``); empty ones left out, a ``KB`` already there kept."""
+    return [str(kb) if str(kb).upper().startswith("KB") else "KB%s" % kb for kb in kbs if kb]
+
+
 def kbs_of(update):
-    return ["KB%s" % kb if not str(kb).upper().startswith("KB") else str(kb) for kb in update.get("kb_article_ids", ())]
+    return kb_names(update.get("kb_article_ids", ()))
 
 
 def _matches(patterns, update):
@@ -128,7 +133,7 @@ def update_entry(update_id, title=None, kbs=(), categories=(), decision=None, re
         return entry
     entry["title"] = result["title"] or title
     if result["kb_article_ids"]:
-        entry["kb"] = ["KB%s" % k for k in result["kb_article_ids"]]
+        entry["kb"] = kb_names(result["kb_article_ids"])
     entry.update(downloaded=result["downloaded"], installed=result["outcome"] == "installed",
                  reboot_required=result["reboot_required"])
     outcome = result["outcome"]
