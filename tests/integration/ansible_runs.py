@@ -69,6 +69,13 @@ class Runner:
     def result(self, name):
         return json.loads((self.results / ("%s.json" % name)).read_text())
 
+    def module(self, module, args, name, check=False):
+        """Run ``patchwave.windows.<module>`` once on localhost with ``args``; its registered result."""
+        task = ("    - name: %s\n      patchwave.windows.%s: %s\n      register: %s\n"
+                % (name, module, json.dumps(args), name)) + save(name, name)
+        self.play(task, extra_vars={"results_dir": str(self.results)}, check=check, name=name)
+        return self.result(name)
+
 
 def save(name, register):
     """YAML for a task that saves a registered result for the test to read."""

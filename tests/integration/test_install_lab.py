@@ -28,7 +28,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deploym
 from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import read_deployment
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.ingest import ingest
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from ansible_runs import BIN, ansible_json_env, save
+from ansible_runs import BIN, ansible_json_env
 from content_fixtures import nginx, world  # noqa: F401  pylint: disable=unused-import
 
 from tests.catalog_gen import generate
@@ -59,13 +59,6 @@ def run_task(tmp_path, inventory, task_yaml, name, forks=10, check=False, expect
                                                                  done.stderr[-4000:]))
     assert len(results) == expect_hosts, (sorted(results), done.stderr[-3000:])
     return results
-
-
-def local(runner, module, args, name, check=False):
-    task = ("    - name: %s\n      patchwave.windows.%s: %s\n      register: %s\n"
-            % (name, module, json.dumps(args), name)) + save(name, name)
-    runner.play(task, extra_vars={"results_dir": str(runner.results)}, check=check, name=name)
-    return runner.result(name)
 
 
 def install_task(store, spool, extra=""):
@@ -107,27 +100,27 @@ def month(world, nginx, tmp_path, runner):  # noqa: F811  pylint: disable=redefi
                                                 "        force: true\n        poll_interval: 0.2\n"
                                                 "        store: %s\n        spool: %s\n" % (store, spool), "scan")
         assert all(r["changed"] for r in scanned.values()), scanned
-        listed = local(runner, "update_list", {"store": store, "spool": spool, "name": "dec",
+        listed = runner.module("update_list", {"store": store, "spool": spool, "name": "dec",
                                                "classifications": ["Security Updates", "Critical Updates"],
                                                "required_min_hosts": 1, "freeze": True}, "list")
         assert listed["updates"], listed
-        local(runner, "deployment_template", {"store": store, "name": "monthly", "reboot": "if_required",
+        runner.module("deployment_template", {"store": store, "name": "monthly", "reboot": "if_required",
                                               "content_source": "distribution_point",
                                               "deadline_randomization_minutes": 0}, "template")
         library = str(tmp_path / "library")
-        package = local(runner, "deployment_package", {"store": store, "name": "dec-pkg", "update_list": "dec",
+        package = runner.module("deployment_package", {"store": store, "name": "dec-pkg", "update_list": "dec",
                                                        "library": library, "mirror_url": nginx.url("/")}, "package")
         assert not package.get("failed"), package
-        staged = local(runner, "content_stage", {"store": store, "package": "dec-pkg", "library": library,
+        staged = runner.module("content_stage", {"store": store, "package": "dec-pkg", "library": library,
                                                  "distribution_points": [{"name": "dp", "type": "path",
                                                                           "path": str(point_folder),
                                                                           "host_url": point_server.url("/")}]},
-                       "stage")
+                               "stage")
         assert not staged.get("failed"), staged
-        local(runner, "deployment", {"store": store, "name": "pilot", "update_list": "dec", "targets": ["windows"],
+        runner.module("deployment", {"store": store, "name": "pilot", "update_list": "dec", "targets": ["windows"],
                                      "template": "monthly", "package": "dec-pkg", "distribution_points": ["dp"]},
-              "deployment")
-        local(runner, "deployment", {"store": store, "name": "broad", "update_list": "dec", "targets": ["broad"],
+                      "deployment")
+        runner.module("deployment", {"store": store, "name": "broad", "update_list": "dec", "targets": ["broad"],
                                      "template": "monthly"}, "deployment_broad")
         yield {"store": store, "spool": spool, "fleet": fleet, "inventory": inventory, "list": listed,
                "names": [fleet.host_name(i) for i in range(1, HOSTS + 1)], "point": point_folder}
@@ -218,11 +211,11 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
 
     # a distribution point that does not answer: every download fails, nothing installs, and the state
     # messages say why (compliance: Required install_failed)
-    local(runner, "distribution_point", {"store": store, "name": "dp-down", "type": "path",
+    runner.module("distribution_point", {"store": store, "name": "dp-down", "type": "path",
                                          "path": str(month["point"]), "host_url": "http://127.0.0.1:9/"}, "dp_down")
-    local(runner, "deployment", {"store": store, "name": "pilot-down", "update_list": "dec", "targets": ["windows"],
+    runner.module("deployment", {"store": store, "name": "pilot-down", "update_list": "dec", "targets": ["windows"],
                                  "template": "monthly", "package": "dec-pkg", "distribution_points": ["dp-down"]},
-          "deployment_down")
+                  "deployment_down")
     down = run_task(tmp_path, month["inventory"], install_task(store, spool, "        deployment: pilot-down\n")
                     + "      when: inventory_hostname == 'win005'\n", "down")["win005"]
     assert down["outcome"] == "failed" and down["installed_update_count"] == 0, json.dumps(down)[:3000]
@@ -252,15 +245,15 @@ def test_a_month_on_the_lab(month, tmp_path, runner):  # pylint: disable=redefin
     # a branch that reaches only its distribution point's share: the scans read the offline scan file
     # staged there, the content comes from the same share (win009, which fetched its content earlier)
     library = str(tmp_path / "library")
-    local(runner, "content_stage", {"store": store, "package": "dec-pkg", "library": library, "offline_scan_file": True,
+    runner.module("content_stage", {"store": store, "package": "dec-pkg", "library": library, "offline_scan_file": True,
                                     "distribution_points": [{"name": "dp-unc", "type": "path", "path": str(month["point"]),
                                                              "host_url": "\\\\dp01\\content"}]}, "stage_unc")
-    local(runner, "deployment_template", {"store": store, "name": "branch", "scan_source": "offline",
+    runner.module("deployment_template", {"store": store, "name": "branch", "scan_source": "offline",
                                           "content_source": "distribution_point", "deadline_randomization_minutes": 0},
-          "template_branch")
-    local(runner, "deployment", {"store": store, "name": "pilot-unc", "update_list": "dec", "targets": ["windows"],
+                  "template_branch")
+    runner.module("deployment", {"store": store, "name": "pilot-unc", "update_list": "dec", "targets": ["windows"],
                                  "template": "branch", "package": "dec-pkg", "distribution_points": ["dp-unc"]},
-          "deployment_unc")
+                  "deployment_unc")
     wua_host(fleet.host(9).model).fs.mount("\\\\dp01\\content", str(month["point"]))
     inventory = yaml.safe_load(month["inventory"].read_text())
     for key in ("patchwave_maintenance_windows", "lab_predownload"):
@@ -382,23 +375,17 @@ def test_fifty_forks_lose_no_state_message(world, runner, tmp_path):  # noqa: F8
                                    "ORDER BY update_id LIMIT 1", MICROSOFT_SOURCES)[0]["update_id"]
     finally:
         opened.close()
-    profile = FleetProfile(store, seed=33, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
-                           downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0, cache=CatalogCache())
-    platform = sorted(profile.platforms)[0]
-    profile = FleetProfile(store, seed=33, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
-                           reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0,
-                           cache=CatalogCache())
+    profile = FleetProfile.never_patched(store, seed=33, time_scale=0, cache=CatalogCache())
     for index in range(1, 51):  # the hosts' update service publishes Microsoft's updates only
         profile.host_state(index).published_sources = frozenset()
-    probe = profile.host_state(1)
-    needed = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)
+    needed = profile.needed_ids()
     ids = needed[:4]
     assert len(ids) == 4, needed
-    local(runner, "update_list", {"store": store, "name": "four", "updates": ids + [third_party], "freeze": True},
-          "four")
-    local(runner, "deployment_template", {"store": store, "name": "quiet", "reboot": "never",
+    runner.module("update_list", {"store": store, "name": "four", "updates": ids + [third_party], "freeze": True},
+                  "four")
+    runner.module("deployment_template", {"store": store, "name": "quiet", "reboot": "never",
                                           "deadline_randomization_minutes": 0}, "quiet")
-    local(runner, "deployment", {"store": store, "name": "all-at-once", "update_list": "four",
+    runner.module("deployment", {"store": store, "name": "all-at-once", "update_list": "four",
                                  "targets": ["windows"], "template": "quiet"}, "all_at_once")
     with profile.fleet(50, auth="basic") as fleet:
         inventory = tmp_path / "hosts.yml"
@@ -440,30 +427,24 @@ def test_smb_distribution_point(world, nginx, runner, tmp_path):  # noqa: F811  
     with open(world["store"], "rb") as source, open(store, "wb") as target:
         target.write(source.read())
     spool = str(tmp_path / "spool")
-    profile = FleetProfile(store, seed=34, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
-                           downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02, cache=CatalogCache())
-    platform = sorted(profile.platforms)[0]
-    profile = FleetProfile(store, seed=34, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
-                           reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02,
-                           cache=CatalogCache())
-    probe = profile.host_state(1)
-    ids = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)[:3]
+    profile = FleetProfile.never_patched(store, seed=34, time_scale=0.02, cache=CatalogCache())
+    ids = profile.needed_ids()[:3]
     library = str(tmp_path / "library")
     unc = "\\\\dp02\\content"
     with samba.private_server(encrypt="if_required") as smb:
-        local(runner, "update_list", {"store": store, "name": "smb-three", "updates": ids, "freeze": True}, "list")
-        package = local(runner, "deployment_package", {"store": store, "name": "smb-pkg", "update_list": "smb-three",
+        runner.module("update_list", {"store": store, "name": "smb-three", "updates": ids, "freeze": True}, "list")
+        package = runner.module("deployment_package", {"store": store, "name": "smb-pkg", "update_list": "smb-three",
                                                        "library": library, "mirror_url": nginx.url("/")}, "package")
         assert not package.get("failed"), package
-        staged = local(runner, "content_stage", {
+        staged = runner.module("content_stage", {
             "store": store, "package": "smb-pkg", "library": library, "username": smb.username,
             "password": smb.password, "distribution_points": [{
                 "name": "dp-smb", "type": "smb", "server": smb.host, "port": smb.port, "share": smb.share,
                 "folder": "WsusContent", "host_url": unc + "\\WsusContent"}]}, "stage")
         assert not staged.get("failed"), staged
-        local(runner, "deployment_template", {"store": store, "name": "smb", "content_source": "distribution_point",
+        runner.module("deployment_template", {"store": store, "name": "smb", "content_source": "distribution_point",
                                               "reboot": "never", "deadline_randomization_minutes": 0}, "template")
-        local(runner, "deployment", {"store": store, "name": "smb-wave", "update_list": "smb-three",
+        runner.module("deployment", {"store": store, "name": "smb-wave", "update_list": "smb-three",
                                      "targets": ["windows"], "template": "smb", "package": "smb-pkg",
                                      "distribution_points": ["dp-smb"]}, "deployment")
         with profile.fleet(2, auth="ntlm") as fleet:

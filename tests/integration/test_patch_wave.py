@@ -12,7 +12,7 @@ import subprocess
 
 import yaml
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
-from ansible_runs import BIN, ansible_env, save
+from ansible_runs import BIN, ansible_env
 from content_fixtures import world  # noqa: F401  pylint: disable=unused-import
 
 from tests.lab.profiles import FleetProfile
@@ -20,13 +20,6 @@ from tests.lab.wua import CatalogCache
 
 RINGS = [{"name": "pilot", "hosts": "pilot", "serial": 1, "failure_budget": 0},
          {"name": "broad", "hosts": "broad", "serial": "50%", "failure_budget": "25%"}]
-
-
-def local(runner, module, args, name):
-    task = ("    - name: %s\n      patchwave.windows.%s: %s\n      register: %s\n"
-            % (name, module, json.dumps(args), name)) + save(name, name)
-    runner.play(task, extra_vars={"results_dir": str(runner.results)}, name=name)
-    return runner.result(name)
 
 
 def wave_playbook(tmp_path, inventory, store, spool, name, **more):
@@ -52,18 +45,12 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
     with open(world["store"], "rb") as source, open(store, "wb") as target:
         target.write(source.read())
     spool = str(tmp_path / "spool")
-    profile = FleetProfile(store, seed=35, mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0,
-                           downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02, cache=CatalogCache())
-    platform = sorted(profile.platforms)[0]
-    profile = FleetProfile(store, seed=35, platforms={platform: 1}, mix={"never_patched": 1.0}, hidden_share=0,
-                           reboot_share=0, downloaded_share=0, search_seconds=(0.0, 0.0), time_scale=0.02,
-                           cache=CatalogCache())
-    probe = profile.host_state(1)
-    ids = sorted(r.update_id for r in profile.snapshot.search(probe, set(probe.installed), set(probe.hidden)).needed)[:3]
-    local(runner, "update_list", {"store": store, "name": "dec", "updates": ids, "freeze": True}, "list")
-    local(runner, "deployment_template", {"store": store, "name": "quiet", "reboot": "if_required",
+    profile = FleetProfile.never_patched(store, seed=35, time_scale=0.02, cache=CatalogCache())
+    ids = profile.needed_ids()[:3]
+    runner.module("update_list", {"store": store, "name": "dec", "updates": ids, "freeze": True}, "list")
+    runner.module("deployment_template", {"store": store, "name": "quiet", "reboot": "if_required",
                                           "deadline_randomization_minutes": 0}, "template")
-    local(runner, "deployment", {"store": store, "name": "wave-dec", "update_list": "dec",
+    runner.module("deployment", {"store": store, "name": "wave-dec", "update_list": "dec",
                                  "targets": ["pilot", "broad"], "template": "quiet"}, "deployment")
     with profile.fleet(6, auth="ntlm") as fleet:
         inventory = fleet.inventory()
@@ -80,7 +67,7 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
         counts = starts(fleet)
         assert counts["win001"] == 1 and counts["win002"] == 1, counts
         assert all(counts["win%03d" % n] == 0 for n in range(3, 7)), counts  # the broad ring never started
-        info = local(runner, "wave_info", {"store": store, "name": "2026-12"}, "halted_info")["waves"][0]
+        info = runner.module("wave_info", {"store": store, "name": "2026-12"}, "halted_info")["waves"][0]
         assert info["state"] == "halted" and "win002" in info["halt_reason"], info
         assert info["list_version"] == 1
 
@@ -92,7 +79,7 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
         assert gated.returncode != 0 and "health gate after ring pilot failed" in gated.stdout, gated.stdout[-3000:]
         counts = starts(fleet)
         assert counts["win002"] == 2 and all(counts["win%03d" % n] == 0 for n in range(3, 7)), counts
-        info = local(runner, "wave_info", {"store": store, "name": "2026-12"}, "gated_info")["waves"][0]
+        info = runner.module("wave_info", {"store": store, "name": "2026-12"}, "gated_info")["waves"][0]
         assert info["state"] == "halted" and "health gate" in info["halt_reason"], info
 
         resumed = wave_playbook(tmp_path, path, store, spool, "second")
@@ -100,7 +87,7 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
         counts = starts(fleet)
         assert counts["win001"] == 1, counts  # compliant in this wave: not installed again
         assert counts["win002"] == 2 and all(counts["win%03d" % n] == 1 for n in range(3, 7)), counts
-        info = local(runner, "wave_info", {"store": store, "name": "2026-12"}, "finished_info")["waves"][0]
+        info = runner.module("wave_info", {"store": store, "name": "2026-12"}, "finished_info")["waves"][0]
         assert info["state"] == "finished", info
         outcomes = {h["host"]: h["outcome"] for ring in info["rings"] for h in ring["host_results"]}
         assert set(outcomes.values()) == {"compliant"} and len(outcomes) == 6, outcomes

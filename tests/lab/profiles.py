@@ -149,6 +149,21 @@ class FleetProfile:
 
     # Fleet wiring -----------------------------------------------------------------------------
 
+    @classmethod
+    def never_patched(cls, store, seed=0, time_scale=1.0, cache=None):
+        """Hosts of one platform (the first, by name, the catalog has updates for) with nothing installed,
+        nothing hidden, no pending restart and searches that end at once: every host needs the same updates."""
+        cache = cache or CATALOG_CACHE
+        plain = dict(mix={"never_patched": 1.0}, hidden_share=0, reboot_share=0, downloaded_share=0,
+                     search_seconds=(0.0, 0.0), time_scale=time_scale, cache=cache)
+        platform = sorted(cls(store, seed=seed, **plain).platforms)[0]
+        return cls(store, seed=seed, platforms={platform: 1}, **plain)
+
+    def needed_ids(self, index=1):
+        """The update ids host ``index`` needs now (a search of its state, not installed), sorted."""
+        state = self.host_state(index)
+        return sorted(r.update_id for r in self.snapshot.search(state, set(state.installed), set(state.hidden)).needed)
+
     def host_factory(self, index, name):
         """A ``host_factory`` for :class:`.fleet.Fleet`: a HostModel carrying host ``index``'s WUA state."""
         state = self.host_state(index)
