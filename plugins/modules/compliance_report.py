@@ -18,6 +18,12 @@ description:
     It shows hosts and update states per set and overall, the trend over O(history_days), the O(top)
     most required updates, the age and status of the hosts' scans and every host with its Required KBs.
   - The CSV has one row per host and set; the JSON is the whole evaluation as plain data.
+  - The section "Deployments and waves" shows every deployment of the store with each host's enforcement state
+    (installed, pending restart, waiting for a window, in progress, failed with the HRESULT's code and name, or not
+    attempted with the reason, for example a host not targeted, a failed pre-install hook or a host that never
+    reported), and every patch wave with its rings, their outcomes per host, halts and times. With V(csv) in
+    O(formats) it is also written as C(<basename>_deployments.csv), one row per deployment and host. A host the
+    store knows nothing of is never counted as installed.
   - Pending state messages in the spool are ingested into the store first, as by every reader of host
     state (also in check mode). A store that does not exist is an error, never created (a store is
     made by M(patchwave.windows.catalog_sync)).
@@ -40,7 +46,9 @@ options:
     type: str
     default: compliance
   formats:
-    description: The files to write.
+    description:
+      - The files to write. V(csv) writes two files, C(<basename>.csv) (hosts and update sets) and
+        C(<basename>_deployments.csv) (deployments and hosts).
     type: list
     elements: str
     choices: [html, csv, json]
@@ -56,6 +64,14 @@ options:
       - When not set, every host the store knows.
     type: list
     elements: str
+  groups:
+    description:
+      - The inventory's groups, C({{ groups }}), to tell a host a deployment does not target (its state is then
+        not attempted, reason V(not_targeted)) from a host that never reported (reason V(never_reported)).
+      - When not set, a host without any report on a deployment is said to have never reported.
+      - The deployments show the hosts of O(hosts) when it is set; else every host of the report and every host
+        that reported on the deployment or is in one of its waves.
+    type: dict
   history_days:
     description: Days of history in the trend chart (and the JSON). C(0) leaves the trend out.
     type: int
@@ -84,6 +100,8 @@ attributes:
 seealso:
   - module: patchwave.windows.catalog_info
   - module: patchwave.windows.scan
+  - module: patchwave.windows.deployment_info
+  - module: patchwave.windows.wave_info
 author:
   - patchwave.windows contributors (@patchwave)
 """
@@ -102,6 +120,14 @@ EXAMPLES = r"""
   run_once: true
   register: report
 
+- name: Tell hosts a deployment does not target from hosts that never reported on it
+  patchwave.windows.compliance_report:
+    dest: /srv/reports/patchwave
+    hosts: "{{ groups['windows'] }}"
+    groups: "{{ groups }}"
+  delegate_to: localhost
+  run_once: true
+
 - name: Only the CSV, against the whole catalog, with a two-week trend
   patchwave.windows.compliance_report:
     dest: /tmp/report
@@ -111,10 +137,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description: The path of each report file, keyed by format (those of O(formats)).
+  description:
+    - The path of each report file, keyed by format (those of O(formats)); with V(csv), C(csv_deployments) is the
+      second CSV file.
   returned: always
   type: dict
-  sample: {"html": "/srv/reports/patchwave/compliance.html", "csv": "/srv/reports/patchwave/compliance.csv"}
+  sample: {"html": "/srv/reports/patchwave/compliance.html", "csv": "/srv/reports/patchwave/compliance.csv",
+           "csv_deployments": "/srv/reports/patchwave/compliance_deployments.csv"}
 changed_files:
   description: The paths whose content changed (or would change in check mode).
   returned: always
@@ -212,6 +241,54 @@ overall:
       description: Installed and Not Required pairs as a share of all pairs, in percent (100.0 when there is no pair).
       type: float
       sample: 89.3
+deployments:
+  description: Per deployment (by name), its list version and its hosts per enforcement state.
+  returned: always
+  type: dict
+  sample: {"2026-12-pilot": {"list_version": 4, "hosts": {"installed": 3, "pending_restart": 0, "waiting_for_window": 1,
+                                                          "in_progress": 0, "failed": 1, "not_attempted": 0}}}
+  contains:
+    list_version:
+      description: The list version the deployment deploys.
+      type: int
+      sample: 4
+    hosts:
+      description:
+        - Hosts per state, V(installed), V(pending_restart), V(waiting_for_window), V(in_progress), V(failed),
+          V(not_attempted) (the reasons are in the JSON file).
+      type: dict
+      sample: {"installed": 3, "failed": 1, "not_attempted": 2}
+waves:
+  description: The patch waves, newest first, each with its state and its rings' outcome counts.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The wave's name.
+      type: str
+      sample: "2026-12"
+    state:
+      description: V(running), V(halted) or V(finished).
+      type: str
+      sample: halted
+    deployment:
+      description: The wave's deployment.
+      type: str
+      sample: 2026-12-security
+    list_version:
+      description: The list version the wave froze at its start.
+      type: int
+      sample: 4
+    halt_reason:
+      description: Why the wave is halted; null when it is not.
+      type: str
+      sample: "ring pilot: 2 host(s) failed, the budget allows 1: win002 (failed: ...), win003 (unreachable: ...)"
+    rings:
+      description: The rings in order, each with its V(name), V(state) (pending, running, done, halted) and V(counts) (hosts per install outcome and V(not_run)).
+      type: list
+      elements: dict
+      sample: [{"name": "pilot", "state": "halted", "counts": {"compliant": 2, "failed": 2, "not_run": 0}}]
 warnings:
   description: A store without a catalog version (every host Unknown), or each update set that selects no update.
   returned: when there is something to warn about
@@ -246,12 +323,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.history import history
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.module_store import ingested_store
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import evaluate_store
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_csv import render_csv
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_csv import (
+    render_csv,
+    render_deployments_csv,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import (
     FORMATS,
     render_json,
     report_data,
     summaries,
+)
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_deployments import (
+    deployments_part,
+    read_rollout,
+    rollout_summaries,
+    waves_part,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_files import plan_files, write_atomic
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_html import render_html
@@ -263,7 +349,10 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
-RENDERERS = {"html": render_html, "csv": render_csv, "json": render_json}
+RENDERERS = {"html": render_html, "csv": render_csv, "csv_deployments": render_deployments_csv, "json": render_json}
+# The files each format writes: {kind: file name suffix}.
+FILES = {"html": {"html": ".html"}, "csv": {"csv": ".csv", "csv_deployments": "_deployments.csv"},
+         "json": {"json": ".json"}}
 DIFF_LINES = 500
 
 
@@ -277,7 +366,7 @@ def _diff(plan, contents):
         if not changed:
             continue
         new = contents[fmt]
-        if fmt == "csv" and new.count("\n") <= DIFF_LINES and (old is None or old.count("\n") <= DIFF_LINES):
+        if fmt.startswith("csv") and new.count("\n") <= DIFF_LINES and (old is None or old.count("\n") <= DIFF_LINES):
             before, after = old or "", new
         else:
             before, after = _describe(old), _describe(new)
@@ -294,6 +383,7 @@ def main():
             title=dict(type="str", default="Update compliance"),
             update_sets=dict(type="list", elements="dict", default=[], options=UPDATE_SET_SPEC),
             hosts=dict(type="list", elements="str"),
+            groups=dict(type="dict"),
             stale_after_days=dict(type="int", default=7),
             history_days=dict(type="int", default=30),
             top=dict(type="int", default=20),
@@ -319,7 +409,14 @@ def main():
         module.fail_json(msg=str(exc))
 
     dest = params["dest"]
-    paths = {fmt: os.path.join(dest, "%s.%s" % (basename, fmt)) for fmt in formats}
+    paths = {kind: os.path.join(dest, basename + suffix) for fmt in formats for kind, suffix in FILES[fmt].items()}
+    groups = params["groups"]
+    if groups is not None:
+        bad = sorted(str(name) for name, members in groups.items()
+                     if not isinstance(members, list) or not all(isinstance(h, str) for h in members))
+        if bad:
+            module.fail_json(msg="groups: %s not a list of host names (give the inventory's groups, {{ groups }})"
+                             % ", ".join("'%s' is" % name for name in bad))
     with ingested_store(module, params["store"], params["spool"], "compliance report failed") as (store, ingested):
         evaluation = evaluate_store(store, sets, hosts=params["hosts"], stale_after_days=params["stale_after_days"])
         histories = {}
@@ -327,11 +424,15 @@ def main():
             histories = history(store, sets, days=params["history_days"], now=evaluation.now,
                                 stale_after_days=params["stale_after_days"], hosts=params["hosts"],
                                 evaluation=evaluation)
+        rollout = read_rollout(store)
 
-    data = report_data(evaluation, histories, title=params["title"], top=params["top"])
+    deployments = deployments_part(rollout, hosts=params["hosts"] or list(evaluation.hosts),
+                                   only=params["hosts"] is not None, groups=groups)
+    data = report_data(evaluation, histories, title=params["title"], top=params["top"], deployments=deployments,
+                       waves=waves_part(rollout["waves"]))
     for text in data["warnings"]:
         module.warn(text)
-    contents = {fmt: RENDERERS[fmt](data) for fmt in formats}
+    contents = {kind: RENDERERS[kind](data) for kind in paths}
     if os.path.exists(dest) and not os.path.isdir(dest):
         module.fail_json(msg="dest '%s' exists and is not a folder" % dest)
     plan = plan_files(paths, contents)
@@ -358,6 +459,7 @@ def main():
                  "pairs": data["overall"]["state_totals"], "percent_pairs_compliant": data["overall"]["percent_pairs_compliant"]},
         ingested=ingested,
     )
+    result["deployments"], result["waves"] = rollout_summaries(data)
     if module._diff:
         result["diff"] = _diff(plan, contents)
     module.exit_json(**result)

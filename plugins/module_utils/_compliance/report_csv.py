@@ -69,3 +69,34 @@ def render_csv(data):
                 (facts.get("scan") or {}).get("error"), attempt.get("time"), attempt.get("failure"),
                 attempt.get("reason"))])
     return out.getvalue()
+
+
+# One row per deployment and host: the host's state in the deployment and what explains it, and its result in
+# the newest wave that installs the deployment on it (empty when none does).
+DEPLOYMENT_CSV_COLUMNS = ("deployment", "update_list", "list_version", "host", "state", "reason", "targeted",
+                          "deployment_state", "last_report", "updates_installed", "updates_pending_restart",
+                          "updates_waiting", "updates_failed", "failed_kbs", "hresults", "would_start", "wave", "ring",
+                          "wave_outcome", "wave_reason", "wave_attempts")
+
+
+def render_deployments_csv(data):
+    """One row per deployment and host (``<basename>_deployments.csv``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(DEPLOYMENT_CSV_COLUMNS)
+    for deployment in data.get("deployments", ()):
+        for host, entry in sorted(deployment["hosts"].items()):
+            states = list(entry["updates"].values())
+            wave = entry["wave"] or {}
+            failures = entry["failures"]
+            hresult_texts = sorted({"%s %s" % (f["hresult"]["code"], f["hresult"]["name"]) for f in failures
+                                    if f["hresult"]})
+            starts = sorted(w["would_start"] for w in entry["waiting"] if w.get("would_start"))
+            writer.writerow([csv_cell(v) for v in (
+                deployment["name"], deployment["update_list"], deployment["list_version"], host, entry["state"],
+                entry["reason"], entry["targeted"], entry["deployment_state"], entry["reported"],
+                states.count("installed"), states.count("pending_restart"), len(entry["waiting"]), len(failures),
+                " ".join(f["kb"] or f["update_id"] for f in failures), "; ".join(hresult_texts),
+                starts[0] if starts else None, wave.get("wave"), wave.get("ring"), wave.get("outcome"),
+                wave.get("reason"), wave.get("attempts"))])
+    return out.getvalue()

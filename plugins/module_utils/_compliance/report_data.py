@@ -75,10 +75,11 @@ def kb_label(update):
     return ("KB%s" % update["kb"]) if update.get("kb") else update.get("update_id", "")
 
 
-def report_data(evaluation, histories=None, title="Update compliance", top=20):
+def report_data(evaluation, histories=None, title="Update compliance", top=20, deployments=None, waves=None):
     """The whole evaluation as plain data (what JSON holds and HTML/CSV are rendered from).
 
-    ``histories`` maps set name -> the list ``history.history`` returns. The generation
+    ``histories`` maps set name -> the list ``history.history`` returns; ``deployments`` and ``waves``
+    are the parts ``report_deployments`` builds (empty when not given). The generation
     time is ``generated``; nothing else depends on the clock except what the evaluation decided
     with it (staleness, scan ages, the days of the trend).
     """
@@ -147,6 +148,8 @@ def report_data(evaluation, histories=None, title="Update compliance", top=20):
         "overall": {"summary": overall_summary, "percent_hosts_compliant": percent_hosts_compliant(overall_summary),
                     "state_totals": totals, "percent_pairs_compliant": percent_compliant(totals),
                     "host_compliance": overall_compliance},
+        "deployments": list(deployments or ()),
+        "waves": list(waves or ()),
     }
 
 

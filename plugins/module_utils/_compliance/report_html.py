@@ -15,6 +15,13 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.repo
     STATUS_TITLES,
     kb_label,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_deployments import (
+    HOST_STATE_TITLES,
+    HOST_STATES,
+    INSTALLED as HOST_INSTALLED,
+    OUTCOME_ORDER,
+    REASON_TITLES,
+)
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rules import (
     COMPLIANCE,
     COMPLIANT,
@@ -36,7 +43,16 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.rule
 COLOURS = {REQUIRED: "#c0392b", NOT_REQUIRED: "#95a5a6", INSTALLED: "#27ae60", UNKNOWN: "#f39c12",
            COMPLIANT: "#27ae60", NON_COMPLIANT: "#c0392b",
            USABLE: "#27ae60", STALE: "#f39c12", SCAN_FAILED: "#c0392b", CORRUPT_MESSAGE: "#8e44ad",
-           NEVER_SCANNED: "#7f8c8d"}
+           NEVER_SCANNED: "#7f8c8d",
+           # a host's state in a deployment, and its outcome in a wave
+           "pending_restart": "#16a085", "installed_pending_restart": "#16a085", "waiting_for_window": "#2980b9",
+           "in_progress": "#5dade2", "failed": "#c0392b", "update_loop": "#922b21", "did_not_return": "#8e44ad",
+           "unreachable": "#7f8c8d", "not_attempted": "#bdc3c7", "skipped": "#bdc3c7", "not_run": "#dfe4e8"}
+
+OUTCOME_TITLES = {"compliant": "Compliant", "installed_pending_restart": "Pending restart",
+                  "waiting_for_window": "Waiting for window", "skipped": "Skipped", "failed": "Failed",
+                  "update_loop": "Update loop", "did_not_return": "Did not return", "unreachable": "Unreachable",
+                  "not_run": "Not run"}
 
 
 def esc(value):
@@ -186,6 +202,13 @@ td.n,th.n{text-align:right}
 .kbs{font-family:monospace;font-size:12px}
 .muted{color:#666}
 .warning{background:#fff4d6;border-left:4px solid #e0a800;padding:8px 12px;margin:8px 0}
+.halt{background:#fdecea;border-left:4px solid #c0392b;padding:8px 12px;margin:8px 0}
+tr.halted td{background:#fdecea}
+.rollout{border-top:1px solid #dde3e8;margin-top:14px;padding-top:4px}
+.st-finished,.st-done,.st-installed{background:#27ae60}.st-running,.st-waiting_for_window{background:#2980b9}
+.st-halted,.st-failed{background:#c0392b}.st-pending,.st-not_attempted{background:#7f8c8d}
+.st-pending_restart{background:#16a085}.st-in_progress{background:#5dade2}
+td svg.bar{display:block}
 """
 
 
@@ -202,16 +225,18 @@ def _hosts_bar(summary, label):
                            label=label)
 
 
-def _table(headers, rows, numeric=()):
+def _table(headers, rows, numeric=(), row_classes=None):
+    """An HTML table; ``row_classes`` gives a CSS class per row (None for none)."""
     head = "".join("<th%s>%s</th>" % (' class="n"' if i in numeric else "", esc(h)) for i, h in enumerate(headers))
     out = ["<table><tr>%s</tr>" % head]
-    for row in rows:
+    for number, row in enumerate(rows):
         cells = []
         for index, cell in enumerate(row):
             raw = isinstance(cell, tuple)  # (html,) is already markup built from escaped parts
             text = cell[0] if raw else esc(cell)
             cells.append('<td%s>%s</td>' % (' class="n"' if index in numeric else "", text))
-        out.append("<tr>%s</tr>" % "".join(cells))
+        css = row_classes[number] if row_classes else None
+        out.append("<tr%s>%s</tr>" % (' class="%s"' % esc(css) if css else "", "".join(cells)))
     out.append("</table>")
     return "".join(out)
 
@@ -285,6 +310,7 @@ def render_html(data):
             parts.append('<p class="muted">No update of this set is required on any host.</p>')
         parts.append("</section>")
 
+    parts.append(render_rollout(data))
     parts.append('<section id="freshness"><h2>Scan freshness</h2><div class="grid">')
     statuses = data["host_statuses"]
     parts.append("<div><h3>Hosts by scan status</h3>%s</div>" % svg_stacked_bar(
@@ -337,3 +363,143 @@ def render_html(data):
                         + ["Required updates", "Required KBs"], rows, numeric=(5 + len(set_names),)))
     parts.append("</section></main></body></html>\n")
     return "".join(parts)
+
+
+def _state_badge(state, title=None):
+    return '<span class="badge st-%s">%s</span>' % (esc(state), esc(title or state))
+
+
+def _duration(seconds):
+    """"2 h 05 min", "4 min 10 s", or "-"."""
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return "%d h %02d min" % (hours, minutes)
+    return "%d min %02d s" % (minutes, secs) if minutes else "%d s" % secs
+
+
+def _outcome_bar(counts, label, width=380):
+    parts = [(key, OUTCOME_TITLES.get(key, key), counts.get(key, 0)) for key in OUTCOME_ORDER if counts.get(key, 0)]
+    return svg_stacked_bar(parts, width=width, height=20, label=label)
+
+
+def _reason_text(reason):
+    return REASON_TITLES.get(reason, (reason or "").replace("_", " "))
+
+
+def _host_detail(entry):
+    """What explains a host's state: failed updates with their HRESULT, the window waited for, the reason."""
+    items = []
+    for failure in entry["failures"]:
+        code = failure["hresult"]
+        items.append("%s %s%s" % (esc(failure["kb"] or failure["update_id"]), esc(failure["state"].replace("_", " ")),
+                                  ": <b>%s</b> %s" % (esc(code["name"]), esc(code["code"])) if code else
+                                  (": %s" % esc(failure["message"]) if failure["message"] else "")))
+    for waiting in entry["waiting"]:
+        if waiting["reason"] == "longer_than_every_window":
+            items.append("%s needs %s min, longer than every window" % (esc(waiting["kb"] or waiting["update_id"]),
+                                                                         esc(waiting["needs_minutes"])))
+        else:
+            items.append("%s would start %s, needs %s min, window ends %s%s" % (
+                esc(waiting["kb"] or waiting["update_id"]), esc(waiting["would_start"] or "-"),
+                esc(waiting["needs_minutes"] if waiting["needs_minutes"] is not None else "?"),
+                esc(waiting["window_ends"] or "-"),
+                "; next window %s" % esc(waiting["next_window"]) if waiting.get("next_window") else ""))
+    if entry["reason"] and not entry["failures"]:
+        items.insert(0, esc(_reason_text(entry["reason"])))
+    wave = entry["wave"] or {}
+    if wave.get("msg") and entry["state"] != HOST_INSTALLED and not entry["failures"]:
+        items.append('<span class="muted">%s</span>' % esc(wave["msg"][:200]))
+    return "<br>".join(items) or "-"
+
+
+def _render_wave(wave):
+    out = ['<div class="rollout"><h3>Wave %s %s</h3>' % (esc(wave["name"]), _state_badge(wave["state"]))]
+    out.append('<p>Deployment <b>%s</b> &#183; update list %s version %s &#183; started %s &#183; %s %s &#183; '
+               '%s &#183; %d hosts</p>'
+               % (esc(wave["deployment"]), esc(wave["update_list"]), esc(wave["list_version"]), esc(wave["started_at"]),
+                  "finished" if wave["finished_at"] else "last change",
+                  esc(wave["finished_at"] or wave["updated_at"]), esc(_duration(wave["seconds"])), wave["host_count"]))
+    if wave["state"] == "halted":
+        halt = wave["halts"][-1] if wave["halts"] else {}
+        out.append('<p class="halt"><b>Halted</b>%s%s: %s</p>' % (
+            " in ring %s" % esc(halt["ring"]) if halt.get("ring") else "",
+            " at %s" % esc(halt["at"]) if halt.get("at") else "", esc(wave["halt_reason"])))
+    earlier = wave["halts"][:-1] if wave["state"] == "halted" else wave["halts"]
+    if earlier:
+        out.append("<p class=\"muted\">Earlier halts, resumed since:</p>")
+        out.append(_table(("At", "Ring", "Reason"), [(h["at"], h["ring"] or "-", h["reason"] or "-") for h in earlier]))
+    rows = []
+    for ring in wave["rings"]:
+        budget = ring["failure_budget"]
+        rows.append([ring["name"], ring["hosts"], (_state_badge(ring["state"]),), ring["serial"], budget,
+                     ring["host_count"], ring["started_at"] or "-", ring["finished_at"] or "-",
+                     _duration(ring["seconds"]),
+                     (_outcome_bar(ring["counts"], "wave %s ring %s" % (wave["name"], ring["name"])),)])
+    out.append(_table(("Ring", "Group", "State", "Serial", "Failure budget", "Hosts", "Started", "Finished", "Took",
+                       "Outcomes"), rows, numeric=(5,),
+                      row_classes=["halted" if ring["state"] == "halted" else None for ring in wave["rings"]]))
+    problems = [(ring["name"], h["host"], OUTCOME_TITLES.get(h["outcome"] or "not_run", h["outcome"]), h["attempts"],
+                 h["reason"] or "-", (h["msg"] or "-")[:240])
+                for ring in wave["rings"] for h in ring["host_results"] if h["outcome"] not in ("compliant", None)]
+    if problems:
+        out.append("<h3>Hosts not compliant in the wave</h3>")
+        out.append(_table(("Ring", "Host", "Outcome", "Attempts", "Reason", "Message"), problems, numeric=(3,)))
+    out.append("</div>")
+    return "".join(out)
+
+
+# the hosts of a deployment, the worst first
+FAILED_FIRST = ("failed", "pending_restart", "waiting_for_window", "in_progress", "not_attempted", HOST_INSTALLED)
+
+
+def _render_deployment(deployment):
+    out = ['<div class="rollout"><h3>Deployment %s</h3>' % esc(deployment["name"])]
+    out.append('<p>Update list %s version %s (%d updates) &#183; targets %s &#183; %s%s &#183; %d hosts</p>'
+               % (esc(deployment["update_list"]), esc(deployment["list_version"]), deployment["update_count"],
+                  esc(", ".join(deployment["targets"]) or "none"), esc(deployment["type"] or "-"),
+                  " &#183; deadline %s" % esc(deployment["deadline"]) if deployment["deadline"] else "",
+                  deployment["host_count"]))
+    counts = deployment["counts"]
+    out.append(svg_stacked_bar([(s, HOST_STATE_TITLES[s], counts.get(s, 0)) for s in HOST_STATES], width=760,
+                               label="deployment %s" % deployment["name"]))
+    order = {state: index for index, state in enumerate(FAILED_FIRST)}
+    rows = []
+    installed = []
+    for host, entry in sorted(deployment["hosts"].items(), key=lambda item: (order.get(item[1]["state"], 9), item[0])):
+        if entry["state"] == HOST_INSTALLED:
+            installed.append(host)
+            continue
+        wave = entry["wave"]
+        rows.append([host, (_state_badge(entry["state"], HOST_STATE_TITLES.get(entry["state"])),),
+                     (_host_detail(entry),), "%s / %s" % (wave["wave"], wave["ring"]) if wave else "-",
+                     entry["reported"] or "-"])
+    if rows:
+        out.append(_table(("Host", "State", "Why", "Wave / ring", "Last report"), rows))
+    if installed:
+        out.append('<p class="muted">Installed (%d): <span class="kbs">%s</span></p>'
+                   % (len(installed), esc(", ".join(installed))))
+    out.append("</div>")
+    return "".join(out)
+
+
+def render_rollout(data):
+    """The "Deployments and waves" section: each wave's rings with their outcomes and halts, then each
+    deployment's hosts by enforcement state."""
+    deployments, waves = data.get("deployments") or [], data.get("waves") or []
+    out = ['<section id="rollout"><h2>Deployments and waves</h2>']
+    if not deployments and not waves:
+        out.append('<p class="muted">The store has no deployment and no wave.</p></section>')
+        return "".join(out)
+    if waves:
+        out.append('<p class="muted">Waves, newest first: each ring with its outcome per host (the failure budget '
+                   'counts failed, update loop, did not return and unreachable).</p>')
+        out.extend(_render_wave(wave) for wave in waves)
+    if deployments:
+        out.append('<p class="muted" style="margin-top:16px">Deployments: each host\'s state from its newest enforcement '
+                   'state messages and wave result; a host that never reported is not attempted, never installed.</p>')
+        out.extend(_render_deployment(deployment) for deployment in deployments)
+    out.append("</section>")
+    return "".join(out)
