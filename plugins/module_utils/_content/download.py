@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # Private to this collection: not a public API, may change without notice.
-"""Download payload files into the content library, verifying every digest the catalog gives.
+"""Download payload files into the content library, each verified with the strongest digest the catalog gives.
 
 ``download_files(records, library, options, progress)`` takes plain records (``_content/payload.py``),
 checks them all first (a name or URL that could escape is refused before anything is fetched),
@@ -20,8 +20,10 @@ fetches each distinct file once, a few at a time, and returns plain data::
 ``quarantined`` or ``failed`` is not empty; their ``message`` names the update, the file, the URL
 and the cause (expected and actual digests, HTTP status, TLS error).
 
-Streaming: each response is read in fixed chunks into one reusable buffer, hashed (SHA-1 and/or
-SHA-256) and written as it arrives, so memory does not grow with the file. A ``.part`` left by a
+Streaming: each response is read in fixed chunks into one reusable buffer, hashed and written as it
+arrives, so memory does not grow with the file. The hash is the strongest digest the catalog gives
+(SHA-256, else SHA-1: ``PayloadFile.strongest_digest``); a file that fails it is hashed once more
+from disk with every digest the catalog gives, so the quarantine note shows them all. A ``.part`` left by a
 cut transfer (this run's or an earlier one's) is continued with ``Range: bytes=<size>-``: its
 prefix is hashed again from disk first; a ``200`` answer instead of ``206`` starts over from zero.
 
@@ -293,7 +295,7 @@ def _mismatch(payload, partial, actual):
     size = os.path.getsize(partial)
     if payload.size is not None and size != payload.size:
         return "size %d bytes, the catalog says %d" % (size, payload.size)
-    wrong = [a for a, expected in payload.digests.items() if actual[a] != expected]
+    wrong = [a for a, expected in payload.strongest_digest.items() if actual[a] != expected]
     if wrong:
         return "digest mismatch (%s)" % ", ".join(a.upper() for a in wrong)
     return None
@@ -305,6 +307,11 @@ def _settle(payload, library, partial, url, actual, problem, outcome):
         outcome.update(status="downloaded", path=library.insert(payload, partial))
         return
     size = os.path.getsize(partial)
+    missing = [a for a in payload.digests if a not in actual]
+    if missing:
+        hashers = {a: hashlib.new(a) for a in missing}
+        _rehash(partial, hashers, 1 << 20)
+        actual = dict(actual, **{a: h.hexdigest() for a, h in hashers.items()})
     shown = {a: actual[a] for a in payload.digests}
     note = library.quarantine(payload, partial, url, shown, problem)
     expected_text = ", ".join("%s %s" % (a.upper(), v) for a, v in payload.digests.items())
@@ -315,8 +322,8 @@ def _settle(payload, library, partial, url, actual, problem, outcome):
 
 
 def _hashers(payload):
-    """One running hash per digest the catalog gives (each is checked; none is computed for nothing)."""
-    return {algorithm: hashlib.new(algorithm) for algorithm in payload.digests}
+    """The running hash of the digest the file is verified with (``PayloadFile.strongest_digest``)."""
+    return {algorithm: hashlib.new(algorithm) for algorithm in payload.strongest_digest}
 
 
 def _rehash(path, hashers, chunk_size):

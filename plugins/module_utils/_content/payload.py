@@ -54,6 +54,15 @@ class PayloadFile:
         """Every digest the catalog gives, ``{"sha1": hex, "sha256": hex}`` (only those present)."""
         return {name: value for name, value in (("sha1", self.sha1), ("sha256", self.sha256)) if value}
 
+    @property
+    def strongest_digest(self):
+        """The digest a download is verified with: ``{"sha256": hex}`` when the catalog gives one, else
+        ``{"sha1": hex}``. A file whose SHA-256 matches is the catalog's file; its SHA-1 (which can be
+        forged, unlike SHA-256) adds nothing to that, so it is not computed again for every byte."""
+        if self.sha256:
+            return {"sha256": self.sha256}
+        return {"sha1": self.sha1}
+
     def describe(self):
         """How messages name the file: update (KB) and file name."""
         owner = "update %s" % self.update_id

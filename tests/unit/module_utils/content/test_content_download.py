@@ -84,6 +84,22 @@ def test_download_verifies_then_a_second_run_reuses(nginx, served, library):
     assert len(nginx.access_log()) == requests  # not even asked
 
 
+def test_the_sha256_decides_when_the_catalog_gives_one(nginx, served, library):
+    # A download is verified with the strongest digest the catalog gives: with a SHA-256, the SHA-1 is
+    # not computed again (a file whose SHA-256 matches is the catalog's file); the SHA-1 decides only
+    # when it is the one digest given.
+    folder, base = served
+    digests = make_file(folder, "strong.cab", 150000, 5)
+    url = nginx.url(base + "/strong.cab")
+    kept = download_files([record("strong.cab", dict(digests, sha1="cd" * 20), [url])], library, DownloadOptions(**FAST))
+    assert kept["quarantined"] == [] and kept["downloaded"]["files"] == 1, kept
+    only_sha1 = make_file(folder, "weak.cab", 150000, 6)
+    refused = download_files([record("weak.cab", {"sha1": "cd" * 20}, [nginx.url(base + "/weak.cab")])], library,
+                             DownloadOptions(**FAST))
+    [note] = refused["quarantined"]
+    assert "digest mismatch (SHA1)" in note["message"] and note["actual"] == {"sha1": only_sha1["sha1"]}, note
+
+
 def test_a_digest_mismatch_is_quarantined_and_named(nginx, served, library):
     folder, base = served
     digests = make_file(folder, "wrong.cab", 200000, 4)
