@@ -15,7 +15,7 @@ from ansible_runs import BIN, REPO, ansible_env, save
 
 from tests.compliance_data import fleet_in_store
 
-FILES = ("compliance.html", "compliance.csv", "compliance.json")
+FILES = ("compliance.html", "compliance.csv", "compliance_deployments.csv", "compliance.json")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic")
 
@@ -51,9 +51,11 @@ def test_check_mode_idempotence_diff_and_new_messages(runner, tmp_path, fleet_st
 
     runner.play(report_task(), variables)
     first = runner.result("report")
-    assert first["changed"] is True and len(first["changed_files"]) == 3
+    assert first["changed"] is True and len(first["changed_files"]) == 4
     assert sorted(os.listdir(str(dest))) == sorted(FILES), "no temporary files are left"
-    assert first["files"] == {fmt: str(dest / ("compliance." + fmt)) for fmt in ("html", "csv", "json")}
+    assert first["files"] == dict({fmt: str(dest / ("compliance." + fmt)) for fmt in ("html", "csv", "json")},
+                                  csv_deployments=str(dest / "compliance_deployments.csv"))
+    assert first["deployments"] == {} and first["waves"] == []
     assert first["host_count"] == 41 and first["host_statuses"]["never_scanned"] >= 1
     assert set(first["sets"]) == {"all", "critical", "everything"}
     assert first["sets"]["all"]["updates"] == 60
@@ -92,7 +94,7 @@ def test_formats_basename_and_bad_arguments(runner, tmp_path, fleet_store):
     variables = {"dest": str(dest), "store": store, "spool": spool, "hosts": hosts,
                  "results_dir": str(runner.results)}
     runner.play(report_task("        formats: [csv]\n        basename: weekly\n        history_days: 0\n"), variables)
-    assert os.listdir(str(dest)) == ["weekly.csv"]
+    assert sorted(os.listdir(str(dest))) == ["weekly.csv", "weekly_deployments.csv"]
     tasks = ("    - name: bad\n      patchwave.windows.compliance_report:\n        dest: \"{{ dest }}\"\n"
              "        store: \"{{ store }}\"\n        update_sets: [{name: all}]\n"
              "      register: bad\n      ignore_errors: true\n" + save("bad", "bad"))
@@ -105,7 +107,7 @@ def test_formats_basename_and_bad_arguments(runner, tmp_path, fleet_store):
     assert "reserved" in runner.result("bad")["msg"]
     broken = runner.result("broken")
     assert broken["failed"] and "store '%s' cannot be opened: file is not a database" % not_a_store in broken["msg"]
-    assert os.listdir(str(dest)) == ["weekly.csv"]  # nothing written
+    assert sorted(os.listdir(str(dest))) == ["weekly.csv", "weekly_deployments.csv"]  # nothing written
 
 
 def test_a_set_that_selects_no_update_is_shown_and_never_scanned_hosts_are_unknown(runner, tmp_path):

@@ -487,12 +487,11 @@ def _render_deployment(deployment):
 
 def render_rollout(data):
     """The "Deployments and waves" section: each wave's rings with their outcomes and halts, then each
-    deployment's hosts by enforcement state."""
+    deployment's hosts by enforcement state; nothing when the store has neither."""
     deployments, waves = data.get("deployments") or [], data.get("waves") or []
-    out = ['<section id="rollout"><h2>Deployments and waves</h2>']
     if not deployments and not waves:
-        out.append('<p class="muted">The store has no deployment and no wave.</p></section>')
-        return "".join(out)
+        return ""  # a store before preparation: nothing to show, no empty section
+    out = ['<section id="rollout"><h2>Deployments and waves</h2>']
     if waves:
         out.append('<p class="muted">Waves, newest first: each ring with its outcome per host (the failure budget '
                    'counts failed, update loop, did not return and unreachable).</p>')
