@@ -220,6 +220,7 @@ def deployments_part(rollout, hosts=(), only=False, groups=None):
             names |= set(reported) | {host for (dep, host) in waves if dep == name}
         entries = {}
         counts = dict.fromkeys(HOST_STATES, 0)
+        outside = 0
         update_counts = {}
         for host in sorted(names):
             rows = reported.get(host, [])
@@ -228,7 +229,10 @@ def deployments_part(rollout, hosts=(), only=False, groups=None):
             wave = waves.get((name, host))
             targeted = _targeted(deployment, host, groups)
             state, reason, source = host_state(own, updates, wave, targeted)
-            counts[state] += 1
+            if reason == NOT_TARGETED and state == NOT_ATTEMPTED:
+                outside += 1  # listed, not counted: a host the deployment is not meant for says nothing of it
+            else:
+                counts[state] += 1
             for row in updates.values():
                 update_counts[row["state"]] = update_counts.get(row["state"], 0) + 1
             entries[host] = {
@@ -253,7 +257,7 @@ def deployments_part(rollout, hosts=(), only=False, groups=None):
             "name": name, "update_list": deployment["update_list"], "list_version": deployment["list_version"],
             "targets": list(deployment["targets"]), "type": deployment.get("type"),
             "available": deployment.get("available"), "deadline": deployment.get("deadline"),
-            "update_count": len(members), "host_count": len(entries), "counts": counts,
+            "update_count": len(members), "host_count": len(entries), "counts": counts, "not_targeted": outside,
             "update_states": dict(sorted(update_counts.items())), "hosts": entries,
         })
     return part

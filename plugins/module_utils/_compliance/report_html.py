@@ -47,7 +47,7 @@ COLOURS = {REQUIRED: "#c0392b", NOT_REQUIRED: "#95a5a6", INSTALLED: "#27ae60", U
            # a host's state in a deployment, and its outcome in a wave
            "pending_restart": "#16a085", "installed_pending_restart": "#16a085", "waiting_for_window": "#2980b9",
            "in_progress": "#5dade2", "failed": "#c0392b", "update_loop": "#922b21", "did_not_return": "#8e44ad",
-           "unreachable": "#7f8c8d", "not_attempted": "#bdc3c7", "skipped": "#bdc3c7", "not_run": "#dfe4e8"}
+           "unreachable": "#7f8c8d", "not_attempted": "#95a5a6", "skipped": "#95a5a6", "not_run": "#b2bec3"}
 
 OUTCOME_TITLES = {"compliant": "Compliant", "installed_pending_restart": "Pending restart",
                   "waiting_for_window": "Waiting for window", "skipped": "Skipped", "failed": "Failed",
@@ -70,12 +70,22 @@ def percent_text(value):
 
 
 def svg_stacked_bar(parts, width=560, height=28, label=None):
-    """One horizontal bar split into ``parts`` [(key, title, value)], with a legend below.
+    """One horizontal bar split into ``parts`` [(key, title, value)], with a legend below (on more
+    lines when it is wider than the bar).
 
     An all-zero bar is drawn grey with "no data". Returns well-formed SVG (XML) text.
     """
     total = sum(part[2] for part in parts)
-    legend_h = 20
+    legend = []  # (x, line, key, text)
+    lx, line = 0, 0
+    for key, title, value in parts:
+        text = "%s %d" % (title, value)
+        step = 22 + 7 * len(text)
+        if lx and lx + step - 8 > width:
+            lx, line = 0, line + 1
+        legend.append((lx, line, key, text))
+        lx += step
+    legend_h = 20 * (line + 1)
     out = ['<svg class="bar" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
            % (width, height + legend_h + 4, width, height + legend_h + 4, esc(label or "distribution"))]
     x = 0.0
@@ -92,12 +102,11 @@ def svg_stacked_bar(parts, width=560, height=28, label=None):
             out.append('<text x="%s" y="%d" font-size="12" fill="#fff" text-anchor="middle">%d</text>'
                        % (_num(x + w / 2), height // 2 + 4, value))
         x += w
-    lx = 0
-    for key, title, value in parts:
-        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (lx, height + 8, COLOURS.get(key, "#888")))
-        text = "%s %d" % (title, value)
-        out.append('<text x="%d" y="%d" font-size="11" fill="#333">%s</text>' % (lx + 14, height + 17, esc(text)))
-        lx += 22 + 7 * len(text)
+    for lx, line, key, text in legend:
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (lx, height + 8 + 20 * line,
+                                                                              COLOURS.get(key, "#888")))
+        out.append('<text x="%d" y="%d" font-size="11" fill="#333">%s</text>' % (lx + 14, height + 17 + 20 * line,
+                                                                                  esc(text)))
     out.append("</svg>")
     return "".join(out)
 
@@ -209,6 +218,7 @@ tr.halted td{background:#fdecea}
 .st-halted,.st-failed{background:#c0392b}.st-pending,.st-not_attempted{background:#7f8c8d}
 .st-pending_restart{background:#16a085}.st-in_progress{background:#5dade2}
 td svg.bar{display:block}
+.hosts td{white-space:nowrap}.hosts td:nth-child(3){white-space:normal}
 """
 
 
@@ -451,6 +461,14 @@ def _render_wave(wave):
     return "".join(out)
 
 
+def _names(hosts, shown=40):
+    """Host names for a line of text: the first ``shown``, then how many more."""
+    text = ", ".join(hosts[:shown])
+    if len(hosts) > shown:
+        text += " and %d more" % (len(hosts) - shown)
+    return esc(text)
+
+
 # the hosts of a deployment, the worst first
 FAILED_FIRST = ("failed", "pending_restart", "waiting_for_window", "in_progress", "not_attempted", HOST_INSTALLED)
 
@@ -461,26 +479,31 @@ def _render_deployment(deployment):
                % (esc(deployment["update_list"]), esc(deployment["list_version"]), deployment["update_count"],
                   esc(", ".join(deployment["targets"]) or "none"), esc(deployment["type"] or "-"),
                   " &#183; deadline %s" % esc(deployment["deadline"]) if deployment["deadline"] else "",
-                  deployment["host_count"]))
+                  deployment["host_count"] - deployment["not_targeted"]))
     counts = deployment["counts"]
     out.append(svg_stacked_bar([(s, HOST_STATE_TITLES[s], counts.get(s, 0)) for s in HOST_STATES], width=760,
                                label="deployment %s" % deployment["name"]))
     order = {state: index for index, state in enumerate(FAILED_FIRST)}
     rows = []
-    installed = []
+    installed, outside = [], []
     for host, entry in sorted(deployment["hosts"].items(), key=lambda item: (order.get(item[1]["state"], 9), item[0])):
         if entry["state"] == HOST_INSTALLED:
             installed.append(host)
+            continue
+        if entry["reason"] == "not_targeted":
+            outside.append(host)
             continue
         wave = entry["wave"]
         rows.append([host, (_state_badge(entry["state"], HOST_STATE_TITLES.get(entry["state"])),),
                      (_host_detail(entry),), "%s / %s" % (wave["wave"], wave["ring"]) if wave else "-",
                      entry["reported"] or "-"])
     if rows:
-        out.append(_table(("Host", "State", "Why", "Wave / ring", "Last report"), rows))
+        out.append('<div class="hosts">%s</div>' % _table(("Host", "State", "Why", "Wave / ring", "Last report"), rows))
     if installed:
-        out.append('<p class="muted">Installed (%d): <span class="kbs">%s</span></p>'
-                   % (len(installed), esc(", ".join(installed))))
+        out.append('<p class="muted">Installed (%d): <span class="kbs">%s</span></p>' % (len(installed), _names(installed)))
+    if outside:
+        out.append('<p class="muted">Not targeted, not counted (%d): <span class="kbs">%s</span></p>'
+                   % (len(outside), _names(outside)))
     out.append("</div>")
     return "".join(out)
 
