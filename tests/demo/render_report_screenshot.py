@@ -60,7 +60,7 @@ OUTPUT = os.path.join(REPO, "docs", "images", "compliance_report.png")
 WAVES_OUTPUT = os.path.join(REPO, "docs", "images", "report_waves.png")
 HOSTS = 180
 HEIGHT = int(os.environ.get("PATCHWAVE_SCREENSHOT_HEIGHT", "2400"))  # the docs show the top; taller to look at the rest
-WAVES_HEIGHT = int(os.environ.get("PATCHWAVE_WAVES_SCREENSHOT_HEIGHT", "2360"))
+WAVES_HEIGHT = int(os.environ.get("PATCHWAVE_WAVES_SCREENSHOT_HEIGHT", "2160"))
 UPDATES = 160
 TITLES = ("2026-%02d Cumulative Update for Windows Server 2019 for x64-based Systems (KB%s)",
           "2026-%02d Security Update for Microsoft .NET Framework 4.8 on Windows Server 2019 (KB%s)",

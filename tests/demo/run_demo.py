@@ -15,7 +15,8 @@ and run it all again to show that nothing is downloaded or copied twice. Step 6:
 the month's patch wave's install step (the patch_wave playbook) on the lab fleet over WinRM: the pilot
 ring, a health gate, the broad ring, content from the distribution point, restarts by policy, one host
 whose installs fail, one that does not come back from its restart, three outside their maintenance
-windows; a summary per ring, and compliance for the list before and after.
+windows; a summary per ring, and compliance for the list before and after. Then the report again,
+into the same folder, now with its section "Deployments and waves" (checked against wave_info).
 """
 
 import contextlib
@@ -223,6 +224,49 @@ def report(store, spool, inventory, info):
     print()
 
 
+def report_after_wave(store, spool, inventories, hosts, wave_info):
+    """The report again after the wave, into the same folder: its section "Deployments and waves" must show
+    the wave as wave_info does; printed per ring and per deployment."""
+    print("== report after the wave: the same report, now with its deployments and waves")
+    dest = os.path.join(DEMO, "report")
+    variables = {"report_compliance_store": store, "report_compliance_spool": spool, "report_compliance_dest": dest,
+                 "report_compliance_title": "Lab fleet, monthly patch wave", "report_compliance_hosts": hosts,
+                 "report_compliance_update_sets": [{"name": "security", "classifications": ["Security Updates"],
+                                                    "superseded": False}]}
+    output = ansible("patchwave.windows.report_compliance", "-e", json.dumps(variables), inventory=inventories,
+                     local=False)
+    print(" ".join(debug_messages(output)))
+    with open(os.path.join(dest, "compliance.json"), encoding="utf-8") as handle:
+        data = json.load(handle)
+    shown = next(w for w in data["waves"] if w["name"] == wave_info["name"])
+    figures = [(r["name"], r["state"], r["counts"]) for r in shown["rings"]]
+    if figures != [(r["name"], r["state"], r["counts"]) for r in wave_info["rings"]] \
+            or (shown["state"], shown["halt_reason"]) != (wave_info["state"], wave_info["halt_reason"]):
+        raise SystemExit("demo: the report's wave differs from wave_info's:\n%s\n%s" % (
+            json.dumps(figures), json.dumps([(r["name"], r["state"], r["counts"]) for r in wave_info["rings"]])))
+    print("wave %s: %s; rings %s (the same as wave_info's)" % (shown["name"], shown["state"], ", ".join(
+        "%s %s" % (r["name"], r["state"]) for r in shown["rings"])))
+    for deployment in data["deployments"]:
+        counts = deployment["counts"]
+        reasons = {}
+        for entry in deployment["hosts"].values():
+            if entry["reason"] and entry["reason"] != "not_targeted":
+                key = "%s: %s" % (entry["state"].replace("_", " "), entry["reason"].replace("_", " "))
+                reasons[key] = reasons.get(key, 0) + 1
+        print("deployment %-8s list %s v%s: %s%s" % (
+            deployment["name"], deployment["update_list"], deployment["list_version"],
+            ", ".join("%s %d" % (state.replace("_", " "), n) for state, n in counts.items() if n) or "no host",
+            " (%s)" % ", ".join("%s %d" % item for item in sorted(reasons.items())) if reasons else ""))
+        for host, entry in sorted(deployment["hosts"].items()):
+            for failure in entry["failures"][:1]:
+                print("  %s: %s %s %s" % (host, failure["kb"] or failure["update_id"], failure["state"],
+                                          "%s %s" % (failure["hresult"]["code"], failure["hresult"]["name"])
+                                          if failure["hresult"] else failure["message"] or ""))
+    print("open it: file://%s (section 'Deployments and waves'); CSV: %s" % (
+        os.path.join(dest, "compliance.html"), os.path.join(dest, "compliance_deployments.csv")))
+    print()
+
+
 def debug_lines(output):
     """The lines of every list-valued `msg` the debug tasks printed (ansible's default callback)."""
     lines, inside = [], False
@@ -397,6 +441,7 @@ def wave(store, spool, profile, names, rings_inventory, mounts, health_url):
               "docs/install.md)" % ", ".join(hidden))
     print("run it again to resume the wave: the compliant hosts are not installed again")
     print()
+    return info, path
 
 
 def recap(output):
@@ -457,7 +502,9 @@ def main():
         health = os.path.join(payloads, "health.txt")
         with open(health, "w", encoding="utf-8") as handle:
             handle.write("ok\n")
-        wave(store, spool, profile, names, os.path.join(DEMO, "rings.yml"), mounts, content_server.url("/health.txt"))
+        wave_info, wave_inventory = wave(store, spool, profile, names, os.path.join(DEMO, "rings.yml"), mounts,
+                                         content_server.url("/health.txt"))
+    report_after_wave(store, spool, [wave_inventory, os.path.join(DEMO, "rings.yml")], sorted(info["hosts"]), wave_info)
     print("query it: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible localhost -m "
           "patchwave.windows.catalog_info -a 'store=%s kbs=%s'" % (os.path.relpath(store, REPO),
                                                                    manifest["kb_range"][1]))

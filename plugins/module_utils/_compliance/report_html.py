@@ -219,6 +219,7 @@ tr.halted td{background:#fdecea}
 .st-pending_restart{background:#16a085}.st-in_progress{background:#5dade2}
 td svg.bar{display:block}
 .hosts td{white-space:nowrap}.hosts td:nth-child(3){white-space:normal}
+.wavehosts td{white-space:nowrap}.wavehosts td:last-child{white-space:normal}
 """
 
 
@@ -399,24 +400,31 @@ def _reason_text(reason):
     return REASON_TITLES.get(reason, (reason or "").replace("_", " "))
 
 
+def _grouped(items, key):
+    """[(key, [labels])] of ``items`` by ``key(item)``, in first-seen order: one line per cause, not per update."""
+    groups = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item["kb"] or item["update_id"])
+    return list(groups.items())
+
+
 def _host_detail(entry):
     """What explains a host's state: failed updates with their HRESULT, the window waited for, the reason."""
     items = []
-    for failure in entry["failures"]:
-        code = failure["hresult"]
-        items.append("%s %s%s" % (esc(failure["kb"] or failure["update_id"]), esc(failure["state"].replace("_", " ")),
-                                  ": <b>%s</b> %s" % (esc(code["name"]), esc(code["code"])) if code else
-                                  (": %s" % esc(failure["message"]) if failure["message"] else "")))
-    for waiting in entry["waiting"]:
-        if waiting["reason"] == "longer_than_every_window":
-            items.append("%s needs %s min, longer than every window" % (esc(waiting["kb"] or waiting["update_id"]),
-                                                                         esc(waiting["needs_minutes"])))
+    for (state, code, message), labels in _grouped(entry["failures"], lambda f: (
+            f["state"], (f["hresult"]["name"], f["hresult"]["code"]) if f["hresult"] else None, f["message"])):
+        cause = ": <b>%s</b> %s" % (esc(code[0]), esc(code[1])) if code else (": %s" % esc(message) if message else "")
+        items.append("%s %s%s" % (esc(", ".join(labels)), esc(state.replace("_", " ")), cause))
+    for (reason, would_start, needs, ends, next_window), labels in _grouped(entry["waiting"], lambda w: (
+            w["reason"], w.get("would_start"), w.get("needs_minutes"), w.get("window_ends"), w.get("next_window"))):
+        if reason == "longer_than_every_window":
+            items.append("%s need%s %s min, longer than every window" % (
+                esc(", ".join(labels)), "" if len(labels) > 1 else "s", esc(needs)))
         else:
-            items.append("%s would start %s, needs %s min, window ends %s%s" % (
-                esc(waiting["kb"] or waiting["update_id"]), esc(waiting["would_start"] or "-"),
-                esc(waiting["needs_minutes"] if waiting["needs_minutes"] is not None else "?"),
-                esc(waiting["window_ends"] or "-"),
-                "; next window %s" % esc(waiting["next_window"]) if waiting.get("next_window") else ""))
+            items.append("%s would start %s, need%s %s min, window ends %s%s" % (
+                esc(", ".join(labels)), esc(would_start or "-"), "" if len(labels) > 1 else "s",
+                esc(needs if needs is not None else "?"), esc(ends or "-"),
+                "; next window %s" % esc(next_window) if next_window else ""))
     if entry["reason"] and not entry["failures"]:
         items.insert(0, esc(_reason_text(entry["reason"])))
     wave = entry["wave"] or {}
@@ -456,7 +464,8 @@ def _render_wave(wave):
                 for ring in wave["rings"] for h in ring["host_results"] if h["outcome"] not in ("compliant", None)]
     if problems:
         out.append("<h3>Hosts not compliant in the wave</h3>")
-        out.append(_table(("Ring", "Host", "Outcome", "Attempts", "Reason", "Message"), problems, numeric=(3,)))
+        out.append('<div class="wavehosts">%s</div>' % _table(("Ring", "Host", "Outcome", "Attempts", "Reason", "Message"),
+                                                              problems, numeric=(3,)))
     out.append("</div>")
     return "".join(out)
 
@@ -485,7 +494,7 @@ def _render_deployment(deployment):
                                label="deployment %s" % deployment["name"]))
     order = {state: index for index, state in enumerate(FAILED_FIRST)}
     rows = []
-    installed, outside = [], []
+    installed, outside, silent = [], [], []
     for host, entry in sorted(deployment["hosts"].items(), key=lambda item: (order.get(item[1]["state"], 9), item[0])):
         if entry["state"] == HOST_INSTALLED:
             installed.append(host)
@@ -493,12 +502,17 @@ def _render_deployment(deployment):
         if entry["reason"] == "not_targeted":
             outside.append(host)
             continue
+        if entry["reason"] == "never_reported":
+            silent.append(host)
+            continue
         wave = entry["wave"]
         rows.append([host, (_state_badge(entry["state"], HOST_STATE_TITLES.get(entry["state"])),),
                      (_host_detail(entry),), "%s / %s" % (wave["wave"], wave["ring"]) if wave else "-",
                      entry["reported"] or "-"])
     if rows:
         out.append('<div class="hosts">%s</div>' % _table(("Host", "State", "Why", "Wave / ring", "Last report"), rows))
+    if silent:
+        out.append('<p>Not attempted, never reported (%d): <span class="kbs">%s</span></p>' % (len(silent), _names(silent)))
     if installed:
         out.append('<p class="muted">Installed (%d): <span class="kbs">%s</span></p>' % (len(installed), _names(installed)))
     if outside:

@@ -173,7 +173,7 @@ def test_html_section_escapes_highlights_the_halt_and_draws_bars(rendered):
     assert '<p class="halt"><b>Halted</b> in ring pilot at %s' % at(5) in section
     assert section.count('<tr class="halted">') == 1
     assert "WU_E_INSTALL_NOT_ALLOWED" in section and "0x80240016" in section
-    assert "pre-install hook failed" in section and "host never reported" in section
+    assert "pre-install hook failed" in section and "Not attempted, never reported (3): <span class=\"kbs\">b1, b2, ghost<" in section
     assert "Not targeted, not counted (2): " in section and "x9" in section
     assert "longer than every window" in section
     for svg in re.findall(r"<svg.*?</svg>", section, re.S):
