@@ -285,7 +285,9 @@ waves:
       type: str
       sample: "ring pilot: 2 host(s) failed, the budget allows 1: win002 (failed: ...), win003 (unreachable: ...)"
     rings:
-      description: The rings in order, each with its V(name), V(state) (pending, running, done, halted) and V(counts) (hosts per install outcome and V(not_run)).
+      description:
+        - The rings in order, each with its V(name), V(state) (pending, running, done, halted) and V(counts) (hosts per
+          install outcome and V(not_run)).
       type: list
       elements: dict
       sample: [{"name": "pilot", "state": "halted", "counts": {"compliant": 2, "failed": 2, "not_run": 0}}]

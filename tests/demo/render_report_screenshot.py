@@ -222,6 +222,7 @@ def wave_results(store, groups):
             batch[host] = {"outcome": "unreachable", "msg": "ntlm: Connection refused"}
     wave_state.record_results(store, "2026-11", "broad", batch, now=NOW - datetime.timedelta(hours=2, minutes=40))
 
+
 def section_page(page, section_id):
     """The page with only its header and one section (the same CSS): a screenshot of that section."""
     found = re.search(r'<section id="%s">.*?</section>' % section_id, page, re.S)
@@ -256,6 +257,7 @@ def main():
         shoot(chromium, waves, waves_output, WAVES_HEIGHT, os.path.join(folder, "profile"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

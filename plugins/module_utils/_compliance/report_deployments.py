@@ -65,6 +65,7 @@ _OUTCOME_STATES = {"compliant": (INSTALLED, None), "installed_pending_restart": 
                    "update_loop": (FAILED, "update_loop"), "did_not_return": (FAILED, "did_not_return"),
                    "unreachable": (NOT_ATTEMPTED, UNREACHABLE), "skipped": (NOT_ATTEMPTED, None)}
 _FAILED_UPDATE_STATES = ("failed", "download_failed")
+WAVE_RESULT_FIELDS = ("wave", "ring", "outcome", "reason", "msg", "attempts", "time")
 _RUNNING_UPDATE_STATES = ("downloading", "downloaded", "installing")
 
 # Each active host's newest enforcement state per deployment and update (update NULL: of the deployment),
@@ -250,8 +251,7 @@ def deployments_part(rollout, hosts=(), only=False, groups=None):
                                                                       "next_window")})
                             for uid, row in sorted(updates.items()) if row["state"] == WAITING_FOR_WINDOW
                             or (row["state"] == "not_attempted" and row["detail"].get("reason") in WINDOW_REASONS)],
-                "wave": None if wave is None else {k: wave[k] for k in ("wave", "ring", "outcome", "reason", "msg",
-                                                                       "attempts", "time")},
+                "wave": None if wave is None else {k: wave[k] for k in WAVE_RESULT_FIELDS},
             }
         part.append({
             "name": name, "update_list": deployment["update_list"], "list_version": deployment["list_version"],

@@ -103,10 +103,9 @@ def svg_stacked_bar(parts, width=560, height=28, label=None):
                        % (_num(x + w / 2), height // 2 + 4, value))
         x += w
     for lx, line, key, text in legend:
-        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (lx, height + 8 + 20 * line,
-                                                                              COLOURS.get(key, "#888")))
-        out.append('<text x="%d" y="%d" font-size="11" fill="#333">%s</text>' % (lx + 14, height + 17 + 20 * line,
-                                                                                  esc(text)))
+        top = height + 20 * line
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>' % (lx, top + 8, COLOURS.get(key, "#888")))
+        out.append('<text x="%d" y="%d" font-size="11" fill="#333">%s</text>' % (lx + 14, top + 17, esc(text)))
     out.append("</svg>")
     return "".join(out)
 
