@@ -15,7 +15,8 @@ description:
     URLs, or from O(mirror_url), into a single-instance content library on the controller, keyed by digest,
     so a file shared by several updates or packages is stored once.
   - A file enters the library only after the strongest digest the catalog gives for it matches, its
-    SHA-256 when there is one, else its SHA-1 (and its size, when known). A mismatch is kept aside in the library's C(quarantine/) folder, with a note naming the update,
+    SHA-256 when there is one, else its SHA-1 (and its size, when known). A mismatch is kept aside in
+    the library's C(quarantine/) folder, with a note naming the update,
     the file, the URL and the expected and actual digests, and the module fails. Nothing half-downloaded ever
     has its final name; an interrupted download is resumed with an HTTP range request on the next attempt.
   - The package has a content version that goes up when its set of files changes. A second run with
