@@ -14,6 +14,8 @@ the host's deciding scan (``_compliance/rules.apply_enforcement``). The message 
 
 from __future__ import annotations
 
+import datetime
+
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages import (
     DEPLOYMENT_ENFORCEMENT_STATES,
     UPDATE_ENFORCEMENT_STATES,
@@ -40,7 +42,8 @@ CONFIGMGR_STATES = {
 
 
 def _time(value):
-    return value if value is None or isinstance(value, str) else format_time(value)
+    """An instant as store time text; any other figure (minutes, text, None) as it is."""
+    return format_time(value) if isinstance(value, datetime.datetime) else value
 
 
 def waiting_for_window_detail(would_start, needs_minutes, window_ends, next_window=None):

@@ -222,3 +222,11 @@ def test_the_trend_applies_a_state_from_the_day_it_was_received_until_the_next_s
     ingest(store, spool)
     trend = history(store, [all_updates()], days=4, now=NOW, stale_after_days=0)["all"]
     assert [(p["compliant"], p["non_compliant"]) for p in trend] == [(0, 1), (1, 0), (1, 0), (0, 1)]
+
+
+def test_not_attempted_detail_keeps_figures_and_formats_instants():
+    # install.py passes needs_minutes (an int) for an update longer than every window
+    at = datetime.datetime(2026, 12, 5, 22, 0, tzinfo=datetime.timezone.utc)
+    detail = not_attempted_detail("longer_than_every_window", needs_minutes=95, since=at, note="text")
+    assert detail["reason"] == "longer_than_every_window" and detail["needs_minutes"] == 95
+    assert detail["since"].startswith("2026-12-05T22:00:00") and detail["note"] == "text"
