@@ -17,6 +17,7 @@ import bench_install  # noqa: E402
 import bench_inventory  # noqa: E402
 import bench_scan_fleet  # noqa: E402
 import bench_stage  # noqa: E402
+import bench_wave  # noqa: E402
 import bench_windows  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def main():
                "download": bench_download.main(),
                "download_at_link_speed": bench_download.main(total_mb=512, rate="50m"),
                "stage": bench_stage.main(), "windows": bench_windows.main(),
-               "install_wave": bench_install.main()}
+               "install_wave": bench_install.main(), "patch_wave": bench_wave.main()}
     out = os.path.join(os.path.dirname(HERE), ".build", "bench", "results.json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
