@@ -30,8 +30,8 @@ from wave_runs import (
     prepare,
     ring_inventory,
     starts,
-    wave_process,
     wave_playbook,
+    wave_process,
     wave_state,
 )
 
