@@ -337,7 +337,6 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.repo
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_deployments import (
     deployments_part,
-    read_rollout,
     rollout_summaries,
     waves_part,
 )
@@ -349,6 +348,7 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.upda
     all_updates,
     parse_update_sets,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._report.rollout import read_rollout
 from ansible_collections.patchwave.windows.plugins.module_utils._store.address import resolve_store_address, secrets_of
 
 RENDERERS = {"html": render_html, "csv": render_csv, "csv_deployments": render_deployments_csv, "json": render_json}

@@ -34,9 +34,9 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.read
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_data import report_data  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_deployments import (  # noqa: E402
     deployments_part,
-    read_rollout,
     waves_part,
 )
+from ansible_collections.patchwave.windows.plugins.module_utils._report.rollout import read_rollout  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_html import render_html  # noqa: E402
 from ansible_collections.patchwave.windows.plugins.module_utils._install.enforcement import (  # noqa: E402
     waiting_for_window_detail,

@@ -85,6 +85,11 @@ RULES = [
                              "module_utils._host.", "module_utils._content.", "module_utils._distribution.",
                              "module_utils._windows.")),
 ]
+# the report's reads of later steps (_report) may read any step; no step imports them
+RULES += [(step, ("module_utils._report.",)) for step in (
+    "module_utils._store.", "module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",
+    "module_utils._host.", "module_utils._prepare.", "module_utils._content.", "module_utils._distribution.",
+    "module_utils._windows.", "module_utils._install.", "module_utils._wave.")]
 # the wave comes last: no step before it imports it
 RULES += [(step, ("module_utils._wave.",)) for step in (
     "module_utils._store.", "module_utils._catalog.", "module_utils._scan.", "module_utils._compliance.",

@@ -6,9 +6,10 @@
 """The report's "deployments and waves" part: what installation did per deployment and host, and
 how each patch wave's rings went (docs/reports.md).
 
-``read_rollout`` is the one read of the store (deployments, the newest enforcement state of each
-host, deployment and update, and the waves through ``_wave/state.list_waves``); ``deployments_part``
-and ``waves_part`` are pure functions of what it read, so the tests feed them tables.
+``_report/rollout.read_rollout`` is the one read of the store (deployments, the newest enforcement
+state of each host, deployment and update, and the waves through ``_wave/state.list_waves``); it
+lives apart because it reads later steps than compliance. ``deployments_part`` and ``waves_part``
+here are pure functions of what it read, so the tests feed them tables.
 
 A host's state in a deployment is decided, in this order, by
   1. the wave: a newer wave result that never reached installation (a failed pre-install hook, an
@@ -22,18 +23,12 @@ A host's state in a deployment is decided, in this order, by
 
 from __future__ import annotations
 
-import json
-
-from ansible_collections.patchwave.windows.plugins.module_utils._compliance.reads import ACTIVE_HOSTS
-from ansible_collections.patchwave.windows.plugins.module_utils._prepare.deployments import (
-    deployment_updates,
-    list_deployments,
-    read_deployment,
-)
 from ansible_collections.patchwave.windows.plugins.module_utils._scan import hresults
 from ansible_collections.patchwave.windows.plugins.module_utils._scan.messages import WINDOW_REASONS
 from ansible_collections.patchwave.windows.plugins.module_utils._store.timestamps import parse_time
-from ansible_collections.patchwave.windows.plugins.module_utils._wave.state import NOT_RUN, list_waves
+
+# a wave host's outcome before its install ran (``_wave/state.NOT_RUN``; the report reads waves as data)
+NOT_RUN = "not_run"
 
 # A host's state in a deployment, best first.
 INSTALLED = "installed"
@@ -67,31 +62,6 @@ _OUTCOME_STATES = {"compliant": (INSTALLED, None), "installed_pending_restart": 
 _FAILED_UPDATE_STATES = ("failed", "download_failed")
 WAVE_RESULT_FIELDS = ("wave", "ring", "outcome", "reason", "msg", "attempts", "time")
 _RUNNING_UPDATE_STATES = ("downloading", "downloaded", "installing")
-
-# Each active host's newest enforcement state per deployment and update (update NULL: of the deployment),
-# with the HRESULT and the detail the report shows; newest on the controller's clock, then the store's sequence.
-_NEWEST_SQL = (
-    "SELECT host_name, deployment, update_id, state, hresult, detail, received FROM (SELECT host_name, deployment, "
-    "update_id, state, hresult, detail, received, ROW_NUMBER() OVER (PARTITION BY host_name, deployment, update_id "
-    "ORDER BY received DESC, seq DESC) AS newest FROM enforcement_states WHERE deployment IS NOT NULL AND %s) ranked "
-    "WHERE newest = 1 ORDER BY deployment, host_name, update_id" % ACTIVE_HOSTS)
-
-
-def read_rollout(store):
-    """``{"deployments": [definition + "updates"], "states": [row], "waves": [wave]}``, plain data.
-
-    ``states`` rows are ``{host, deployment, update_id, state, hresult, detail, time}``; ``waves`` are
-    ``_wave/state.list_waves``' (newest first)."""
-    deployments = []
-    for name in list_deployments(store):
-        definition = read_deployment(store, name)
-        definition["updates"] = deployment_updates(store, definition)
-        deployments.append(definition)
-    states = [{"host": r["host_name"], "deployment": r["deployment"], "update_id": r["update_id"], "state": r["state"],
-               "hresult": r["hresult"], "detail": json.loads(r["detail"] or "{}"), "time": r["received"]}
-              for r in store.query(_NEWEST_SQL)]
-    return {"deployments": deployments, "states": states, "waves": list_waves(store)}
-
 
 def hresult_facts(hresult):
     """``{"code": "0x80240016", "name": "WU_E_INSTALL_NOT_ALLOWED"}``, or None without an HRESULT."""

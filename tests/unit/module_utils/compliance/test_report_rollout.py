@@ -15,11 +15,11 @@ from ansible_collections.patchwave.windows.plugins.module_utils._compliance.read
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.report_deployments import (
     deployments_part,
     host_state,
-    read_rollout,
     rollout_summaries,
     waves_part,
 )
 from ansible_collections.patchwave.windows.plugins.module_utils._compliance.update_sets import all_updates
+from ansible_collections.patchwave.windows.plugins.module_utils._report.rollout import read_rollout
 from ansible_collections.patchwave.windows.plugins.module_utils._install.enforcement import (
     waiting_for_window_detail,
     write_enforcement,
