@@ -95,11 +95,6 @@ def pg_store(postgres_server, world):  # noqa: F811  pylint: disable=redefined-o
     postgres_server.drop_database(dsn)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "playbooks/patch_wave_ring.yml as it is: a job limited to some hosts finishes rings whose other hosts never ran "
-    "(the first pilot slice finishes both rings, so the broad slices install nothing), and the install play leaves "
-    "its batch's final state messages in the job's spool; the change that makes this pass is in docs/awx.md "
-    "('What the playbooks need'). Remove this marker with it."))
 def test_ring_slices_run_concurrently_on_one_postgresql_store(world, pg_store, runner, tmp_path):  # noqa: F811
     # pylint: disable=redefined-outer-name,too-many-locals
     store = pg_store
