@@ -59,6 +59,7 @@ foreach ($item in $work) {
             started = $item.started
             give_up_at = $item.give_up_at
             state = $item.state
+            alive = [Bool]$item.alive
             task_name = $item.task_name
             folder = $item.folder
         })

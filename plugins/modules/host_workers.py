@@ -117,6 +117,13 @@ workers:
       description: C(running), C(finished) (its result waits for the controller) or C(abandoned).
       type: str
       sample: abandoned
+    alive:
+      description:
+        - Whether the worker's scheduled task or process still runs. An V(abandoned) worker may still be
+          alive, for example an install whose controller was killed and that Windows is still installing;
+          removing it stops that install.
+      type: bool
+      sample: false
     task_name:
       description: The name of the worker's folder and scheduled task, C(patchwave-<kind>-<id>).
       type: str

@@ -1150,7 +1150,7 @@ class InstallEmulation:
             name = work_name(install_id)
             found.append({"kind": KIND, "work_id": install_id, "owner": _owner_sid(self.host, work.owner),
                           "started": self._host_iso(work.started_at), "give_up_at": self._host_iso(work.give_up),
-                          "state": self._worker_state(work, now), "task_name": name,
+                          "state": self._worker_state(work, now), "alive": work.alive, "task_name": name,
                           "folder": "%s\\%s" % (WORK_ROOT, name)})
         return found
 

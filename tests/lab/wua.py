@@ -893,7 +893,7 @@ class WuaBackend(DefaultBackend):
                 name = _work_name(scan_id)
                 found.append({"kind": "scan", "work_id": scan_id, "owner": _owner_sid(self.host, scan.owner),
                               "started": iso(scan.started_at + offset), "give_up_at": iso(scan.give_up + offset),
-                              "state": self._worker_state(scan, now), "task_name": name,
+                              "state": self._worker_state(scan, now), "alive": self._alive(scan), "task_name": name,
                               "folder": "%s\\%s" % (WORK_ROOT, name)})
         found.extend(self.installs.workers(now))
         found.sort(key=lambda w: w["started"])  # stable: scans before installs of the same second

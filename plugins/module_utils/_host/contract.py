@@ -25,7 +25,7 @@ _STRING = {"type": "string"}
 
 WORKER_SCHEMA = {
     "type": "object",
-    "required": ["kind", "work_id", "owner", "started", "give_up_at", "state", "task_name", "folder"],
+    "required": ["kind", "work_id", "owner", "started", "give_up_at", "state", "alive", "task_name", "folder"],
     "additionalProperties": False,
     "properties": {
         "kind": _STRING,
@@ -34,6 +34,7 @@ WORKER_SCHEMA = {
         "started": _STRING,
         "give_up_at": _STRING,
         "state": {"type": "string", "enum": list(STATES)},
+        "alive": {"type": "boolean"},  # its task or worker process still runs (an abandoned worker may)
         "task_name": _STRING,
         "folder": _STRING,
     },

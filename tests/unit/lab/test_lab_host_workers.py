@@ -66,9 +66,10 @@ def test_a_scan_is_listed_running_then_finished_then_abandoned(backend):
     name = "patchwave-scan-%s" % scan_id
     assert listed["workers"] == [{
         "kind": "scan", "work_id": scan_id, "owner": ADMIN_SID, "started": "2027-01-15T08:00:00Z",
-        "give_up_at": "2027-01-15T09:00:00Z", "state": "running", "task_name": name,
+        "give_up_at": "2027-01-15T09:00:00Z", "state": "running", "alive": True, "task_name": name,
         "folder": "C:\\Windows\\Temp\\%s" % name}]
-    assert workers(backend, T0 + 601)["workers"][0]["state"] == "finished"   # the search ended, nobody fetched it
+    finished = workers(backend, T0 + 601)["workers"][0]  # the search ended, nobody fetched it
+    assert finished["state"] == "finished" and finished["alive"] is False
     assert workers(backend, T0 + 3600)["workers"][0]["state"] == "abandoned"  # its controller has given up
 
 

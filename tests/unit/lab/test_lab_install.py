@@ -502,6 +502,23 @@ def test_stale_work_is_removed_at_the_next_start_and_listed_by_host_workers(cata
     assert backend.status(T0 + 300)["install"]["installs"] == [] and backend.status(T0 + 300)["scans"] == [scan_id]
 
 
+def test_an_abandoned_install_still_installing_is_listed_alive(catalog):
+    # past its give-up time (the controller stopped polling) the work is abandoned, but Windows still
+    # installs: host_workers says alive, which the role install_updates waits on before a new start
+    model, backend = make_backend(catalog, time_scale=1.0, install_seconds=600)
+    uid = needed(backend, 1)[0]
+    old = run(backend, "start", batches=[batch(uid)], options={"give_up_seconds": 100})["install_id"]
+
+    def listed(at):
+        workers = backend.run_module("patchwave.windows.host_workers", {"kind": "install"},
+                                     ModuleContext(host=model, user="Administrator", now=at))["workers"]
+        return {(w["work_id"], w["state"], w["alive"]) for w in workers}
+
+    assert listed(T0 + 10) == {(old, "running", True)}
+    assert listed(T0 + 200) == {(old, "abandoned", True)}
+    assert listed(T0 + 700) == {(old, "abandoned", False)}
+
+
 # -- distribution points -------------------------------------------------------------------------------
 
 def dp_install(catalog, backend, base_url, update_ids, files=None, now=T0):
