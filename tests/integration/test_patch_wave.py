@@ -7,7 +7,8 @@ nothing.
 """
 
 from content_fixtures import world  # noqa: F401  pylint: disable=unused-import
-from wave_runs import copy_store, outcomes, prepare, ring_inventory, starts, wave_events, wave_playbook, wave_state
+from wave_runs import (PILOT_AND_BROAD, copy_store, outcomes, prepare, ring_inventory, starts, wave_events, wave_playbook,
+                       wave_state)
 
 from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
@@ -22,7 +23,15 @@ def test_rings_budget_halt_and_resume(world, runner, tmp_path):  # noqa: F811  p
         path = ring_inventory(fleet, tmp_path, {"pilot": [1, 2], "broad": [3, 4, 5, 6]})
         fleet.host(2).backend.set_faults(install_hresult={"*": 0x80240022})
 
-        halted = wave_playbook(tmp_path, path, store, spool, "first")
+        # a typo in a ring's group fails the plan, naming the ring and what it matched; nothing starts
+        typo = wave_playbook(tmp_path, path, store, spool, "typo", patchwave_rings=[
+            dict(PILOT_AND_BROAD[0], hosts="pilto"), PILOT_AND_BROAD[1]])
+        assert typo.returncode != 0 and "ring 'pilot': hosts 'pilto' matches no host" in typo.stdout, typo.stdout[-3000:]
+        assert wave_state(store, "2026-12") is None and sum(starts(fleet).values()) == 0
+
+        # a ring's hosts may be a pattern
+        halted = wave_playbook(tmp_path, path, store, spool, "first", patchwave_rings=[
+            PILOT_AND_BROAD[0], dict(PILOT_AND_BROAD[1], hosts="broad:&windows:!pilot")])
         assert halted.returncode != 0, halted.stdout[-3000:]
         assert "the wave halts" in halted.stdout and "win002" in halted.stdout, halted.stdout[-3000:]
         counts = starts(fleet)
