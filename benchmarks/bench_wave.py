@@ -30,6 +30,7 @@ Rounds alternate the order of the two sides (wave first, then baseline first, ..
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -254,6 +255,37 @@ def _check(wave, baseline, hosts, ids):
         raise RuntimeError("the two sides did not do the same work: " + "; ".join(problems))
 
 
+def wave_only_seconds(output):
+    """From a wave run's output with profile_tasks: seconds spent in the tasks the baseline has no match for.
+
+    That is every task outside the scan step and the ring plays (the plan, the health gates, finishing the
+    rings), and in the ring plays the record and halt tasks. Each profile_tasks stamp line gives the
+    duration of the task before it.
+    """
+    stamp = re.compile(r"\(([0-9:.]+)\)\s+[0-9:.]+ \*+\s*$")
+    shared = re.compile(r"^PLAY \[Patch wave: (scan the targets|install ring \d+)\]")
+    own = {}
+    play = task = owner = None
+    for line in output.splitlines():
+        if line.startswith("PLAY [") or line.startswith("PLAY RECAP"):
+            play = line.split(" *")[0]
+        elif line.startswith("TASK ["):
+            task = line.split(" *")[0][6:-1]
+        found = stamp.search(line)
+        if found is None:
+            continue
+        if owner is not None:
+            hours, minutes, seconds = found.group(1).split(":")
+            key = owner[0]
+            if shared.match(key):
+                key = owner[1] if owner[1].startswith(("Record the batch", "Halt the wave")) else None
+            if key is not None:
+                key = re.sub(r"\d+", "N", key.replace("PLAY [", "").rstrip("]"))
+                own[key] = own.get(key, 0) + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        owner = (play, task)
+    return {key: round(value, 2) for key, value in sorted(own.items(), key=lambda item: -item[1]) if value >= 0.005}
+
+
 def _keep_logs(number, wave_out, base_out):
     """With --profile: each run's output (profile_tasks' recap at the end) under .build/bench/wave/."""
     folder = os.path.join(REPO, ".build", "bench", "wave")
@@ -302,6 +334,8 @@ def main(hosts=500, forks=50, rounds=1, profile_tasks=False):
                             "load_at_end": round(os.getloadavg()[0], 2)})
             if profile_tasks:
                 results[-1]["logs"] = _keep_logs(number, wave_out, base_out)
+                results[-1]["wave_only_seconds"] = wave_only_seconds(wave_out[0])
+                results[-1]["wave_only_seconds_total"] = round(sum(results[-1]["wave_only_seconds"].values()), 2)
             print("round %d: %s" % (number, json.dumps(results[-1])), file=sys.stderr, flush=True)
         ratios = [r["ratio"] for r in results]
         ratio = statistics.median(ratios)
