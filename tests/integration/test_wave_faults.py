@@ -17,6 +17,7 @@ import datetime
 import math
 import os
 import signal
+import subprocess
 import time
 
 from ansible_collections.patchwave.windows.plugins.module_utils._store.connect import open_store
@@ -30,6 +31,7 @@ from wave_runs import (
     prepare,
     ring_inventory,
     starts,
+    wave_command,
     wave_playbook,
     wave_process,
     wave_state,
@@ -292,3 +294,30 @@ def test_two_waves_of_two_months(world, runner, tmp_path):  # noqa: F811  pylint
         assert [w["name"] for w in list_waves(opened)] == ["2027-01", "2026-12"]
     finally:
         opened.close()
+
+
+def test_a_host_lost_in_the_scan_step_is_recorded_in_its_ring(world, runner, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
+    # A wrong password fails the host in the wave's scan play; Ansible then leaves it out of every later play,
+    # so no batch of its ring records it. The wave records it as not reached (unreachable, within the budget)
+    # and the ring still finishes; it does not stay "not run" and keep the ring open.
+    store = copy_store(world, tmp_path)
+    spool = str(tmp_path / "spool")
+    profile = FleetProfile.never_patched(store, seed=35, time_scale=0.02, cache=CatalogCache())
+    prepare(runner, store, [{"deployment": "wave-dec", "list": "dec", "updates": profile.needed_ids()[:2]}])
+    with profile.fleet(3, auth="ntlm", module_cost=0) as fleet:
+        path = ring_inventory(fleet, tmp_path, {"pilot": [1], "broad": [2, 3]},
+                              host_vars={"win003": {"ansible_password": "Wrong-Passw0rd"}})
+        command, env = wave_command(tmp_path, path, store, spool, "lost", patchwave_wave_start_at="scan",
+                                    scan_compliance_spool=spool, scan_compliance_poll_interval=0.2, scan_compliance_force=True,
+                                    patchwave_rings=[{"name": "pilot", "hosts": "pilot", "serial": 1, "failure_budget": 0},
+                                                     {"name": "broad", "hosts": "broad", "serial": 2, "failure_budget": 1}])
+        done = subprocess.run(command + ["--tags", "scan,install"], env=env, capture_output=True, text=True, timeout=600,
+                              check=False)
+        (tmp_path / "lost.out").write_text(done.stdout + done.stderr)
+        assert "win003" in done.stdout and "credentials were rejected" in done.stdout, done.stdout[-4000:]
+        info = wave_state(store, "2026-12")
+        assert info["state"] == "finished", (info, done.stdout[-4000:])
+        results = {h["host"]: h for ring in info["rings"] for h in ring["host_results"]}
+        assert results["win003"]["outcome"] == "unreachable" and "not reached by this run" in results["win003"]["msg"]
+        assert results["win001"]["outcome"] == results["win002"]["outcome"] == "compliant", results
+        assert starts(fleet)["win003"] == 0

@@ -63,6 +63,7 @@ _FAILED_UPDATE_STATES = ("failed", "download_failed")
 WAVE_RESULT_FIELDS = ("wave", "ring", "outcome", "reason", "msg", "attempts", "time")
 _RUNNING_UPDATE_STATES = ("downloading", "downloaded", "installing")
 
+
 def hresult_facts(hresult):
     """``{"code": "0x80240016", "name": "WU_E_INSTALL_NOT_ALLOWED"}``, or None without an HRESULT."""
     if hresult is None:
