@@ -242,7 +242,7 @@ overall:
       type: float
       sample: 89.3
 deployments:
-  description: Per deployment (by name), its list version and its hosts per enforcement state.
+  description: Each deployment's list version and its hosts per enforcement state, keyed by deployment name.
   returned: always
   type: dict
   sample: {"2026-12-pilot": {"list_version": 4, "hosts": {"installed": 3, "pending_restart": 0, "waiting_for_window": 1,

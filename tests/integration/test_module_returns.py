@@ -351,6 +351,19 @@ def world(tmp_path_factory):
     keep("deployment_info", run_playbook(root, "deployment-info", local_play(
         task("deployment_info", "patchwave.windows.deployment_info", dict(info, name="pilot", hosts=names, history=True))
         + task("deployment_info of every deployment", "patchwave.windows.deployment_info", dict(info, updates=False)))))
+    # compliance_report again, now with a deployment and a wave (started on the pilot deployment, then halted),
+    # so its deployments and waves parts are returned with values
+    rings = [{"name": "pilot", "hosts": "pilot", "serial": 1, "failure_budget": 0}]
+    waved = run_playbook(root, "wave-for-the-report", local_play(
+        task("wave start", "patchwave.windows.wave", dict(store=store, action="start", name="2026-12",
+                                                          deployment="pilot", rings=rings,
+                                                          hosts_by_ring={"pilot": names[:2]}))
+        + task("wave halt", "patchwave.windows.wave", dict(store=store, action="halt", name="2026-12",
+                                                         reason="stopped by the operator"))))
+    assert not any(r.get("failed") for hosts in waved.values() for r in hosts.values()), waved
+    keep("compliance_report", run_playbook(root, "compliance-report-rollout", local_play(
+        task("compliance_report with deployments and waves", "patchwave.windows.compliance_report",
+               dict(info, dest=reports + "-rollout", hosts=names, update_sets=sets)))))
     keep("deployment_template", run_playbook(root, "deployment-template-absent", local_play(
         task("template absent", "patchwave.windows.deployment_template", dict(store=store, name="patch_tuesday",
                                                                               state="absent")))))
