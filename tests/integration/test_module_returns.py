@@ -354,16 +354,15 @@ def world(tmp_path_factory):
     # compliance_report again, now with a deployment and a wave (started on the pilot deployment, then halted),
     # so its deployments and waves parts are returned with values
     rings = [{"name": "pilot", "hosts": "pilot", "serial": 1, "failure_budget": 0}]
+    start = dict(store=store, action="start", name="2026-12", deployment="pilot", rings=rings,
+                 hosts_by_ring={"pilot": names[:2]})
+    halt = dict(store=store, action="halt", name="2026-12", reason="stopped by the operator")
     waved = run_playbook(root, "wave-for-the-report", local_play(
-        task("wave start", "patchwave.windows.wave", dict(store=store, action="start", name="2026-12",
-                                                          deployment="pilot", rings=rings,
-                                                          hosts_by_ring={"pilot": names[:2]}))
-        + task("wave halt", "patchwave.windows.wave", dict(store=store, action="halt", name="2026-12",
-                                                         reason="stopped by the operator"))))
+        task("wave start", "patchwave.windows.wave", start) + task("wave halt", "patchwave.windows.wave", halt)))
     assert not any(r.get("failed") for hosts in waved.values() for r in hosts.values()), waved
+    rollout = dict(info, dest=reports + "-rollout", hosts=names, update_sets=sets)
     keep("compliance_report", run_playbook(root, "compliance-report-rollout", local_play(
-        task("compliance_report with deployments and waves", "patchwave.windows.compliance_report",
-               dict(info, dest=reports + "-rollout", hosts=names, update_sets=sets)))))
+        task("compliance_report with deployments and waves", "patchwave.windows.compliance_report", rollout))))
     keep("deployment_template", run_playbook(root, "deployment-template-absent", local_play(
         task("template absent", "patchwave.windows.deployment_template", dict(store=store, name="patch_tuesday",
                                                                               state="absent")))))
