@@ -12,9 +12,9 @@ import json
 import os
 import subprocess
 
-import yaml
 from ansible_runs import BIN, REPO, ansible_env
 from content_fixtures import world  # noqa: F401  pylint: disable=unused-import
+from wave_runs import copy_store, prepare, ring_inventory, wave_playbook
 
 from tests.lab.profiles import FleetProfile
 from tests.lab.wua import CatalogCache
@@ -34,30 +34,15 @@ def run(tmp_path, inventory, playbook, variables, name, check=False):
 
 
 def test_report_shows_the_halted_wave_as_wave_info_and_deployment_info_do(world, runner, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
-    store = str(tmp_path / "store.db")
-    with open(world["store"], "rb") as source, open(store, "wb") as target:
-        target.write(source.read())
+    store = copy_store(world, tmp_path)
     spool = str(tmp_path / "spool")
     profile = FleetProfile.never_patched(store, seed=36, time_scale=0.02, cache=CatalogCache())
     ids = profile.needed_ids()[:2]
-    runner.module("update_list", {"store": store, "name": "dec", "updates": ids, "freeze": True}, "list")
-    runner.module("deployment_template", {"store": store, "name": "quiet", "reboot": "if_required",
-                                          "deadline_randomization_minutes": 0}, "template")
-    runner.module("deployment", {"store": store, "name": "wave-dec", "update_list": "dec",
-                                 "targets": ["pilot", "broad"], "template": "quiet"}, "deployment")
+    prepare(runner, store, [{"deployment": "wave-dec", "list": "dec", "updates": ids}])
     with profile.fleet(len(HOSTS), auth="ntlm") as fleet:
-        inventory = fleet.inventory()
-        windows = inventory["all"]["children"]["windows"]
-        windows["children"] = {"pilot": {"hosts": {"win001": {}, "win002": {}}},
-                               "broad": {"hosts": {"win003": {}, "win004": {}}}}
-        path = tmp_path / "hosts.yml"
-        path.write_text(yaml.safe_dump(inventory))
+        path = ring_inventory(fleet, tmp_path, {"pilot": [1, 2], "broad": [3, 4]})
         fleet.host(2).backend.set_faults(install_hresult={"*": 0x80240022})
-        halted = run(tmp_path, path, "patchwave.windows.patch_wave", {
-            "patchwave_wave_start_at": "install", "patchwave_wave_report": False, "patchwave_rings": RINGS,
-            "patchwave_wave": "2026-12", "patchwave_wave_deployment": "wave-dec", "patchwave_store": store,
-            "install_updates_spool": spool, "install_updates_poll_interval": 0.2,
-            "install_updates_reboot_timeout": 60}, "wave")
+        halted = wave_playbook(tmp_path, path, store, spool, "wave", patchwave_rings=RINGS)
         assert halted.returncode != 0 and "the wave halts" in halted.stdout, halted.stdout[-3000:]
 
     dest = tmp_path / "reports"
